@@ -1,0 +1,341 @@
+// One verified, authenticated ssh2 connection to one resolved host: direct TCP, through ProxyCommand, or
+// through a jump connection (ProxyJump). Host keys are checked synchronously against known_hosts; an
+// unknown key is asked about *after* the first attempt fails, and the connection is retried, so a slow
+// human answer can never turn into a handshake timeout and no credential is sent before acceptance.
+import { spawn } from 'node:child_process';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { Client, type ClientChannel, type ServerHostKeyAlgorithm } from 'ssh2';
+// ssh2 exposes no public list of its host key algorithms; these constants are what its own defaults use.
+import { DEFAULT_SERVER_HOST_KEY, SUPPORTED_SERVER_HOST_KEY } from 'ssh2/lib/protocol/constants.js';
+import type { HostKeyQuestion, Prompter, ResolvedHost } from '../types';
+import { createAuthHandler, type KeyCache } from './auth';
+import { appendKnownHost, checkHostKey, describeVerdict, lookupName, parseKeyBlob, preferredHostKeyAlgorithms, type HostKeyVerdict } from './knownHosts';
+
+export type ConnectFailureKind = 'unreachable' | 'timeout' | 'auth-failed' | 'hostkey-rejected';
+
+export class ConnectError extends Error {
+  constructor(
+    readonly kind: ConnectFailureKind,
+    message: string,
+    /** Present when the failure came from host key verification. */
+    readonly hostKey?: { verdict: HostKeyVerdict; question: HostKeyQuestion; blob: Buffer },
+  ) {
+    super(message);
+  }
+}
+
+export interface ConnectDeps {
+  prompter: Prompter;
+  keys: KeyCache;
+  env: Record<string, string | undefined>;
+  defaultConnectTimeoutMs: number;
+  /** Opens (or reuses) the connection to a jump host, by its ProxyJump spec (`[user@]host[:port]`). */
+  openJump: (spec: string, remainingChain: string | undefined) => Promise<Client>;
+  /** Keepalive used when the config sets no ServerAliveInterval: a fleet tool must notice a frozen server. */
+  defaultKeepaliveMs?: number;
+}
+
+export interface Connection {
+  readonly client: Client;
+  readonly host: ResolvedHost;
+  /** Resolves once the transport is gone, whatever the reason. */
+  readonly closed: Promise<void>;
+}
+
+const HANDSHAKE_SLOTS_PER_DESTINATION = 8;
+const MAX_STARTUP_RETRIES = 6;
+const handshakeQueues = new Map<string, { active: number; waiting: Array<() => void> }>();
+
+async function withHandshakeSlot<T>(destination: string, fn: () => Promise<T>): Promise<T> {
+  let q = handshakeQueues.get(destination);
+  if (!q) handshakeQueues.set(destination, (q = { active: 0, waiting: [] }));
+  const queue = q;
+  if (queue.active >= HANDSHAKE_SLOTS_PER_DESTINATION) await new Promise<void>((r) => queue.waiting.push(r));
+  queue.active++;
+  try {
+    return await fn();
+  } finally {
+    queue.active--;
+    const next = queue.waiting.shift();
+    if (next) next();
+    else if (queue.active === 0) handshakeQueues.delete(destination);
+  }
+}
+
+/** Splits a ProxyJump list: the last hop is the one the target is reached from. */
+export function splitJumpChain(proxyJump: string): { last: string; rest?: string } {
+  const hops = proxyJump.split(',').map((h) => h.trim()).filter(Boolean);
+  const last = hops.pop()!;
+  return { last, rest: hops.length ? hops.join(',') : undefined };
+}
+
+/** Parses `[user@]host[:port]` (and `ssh://user@host:port`) as ProxyJump allows. */
+export function parseJumpSpec(spec: string): { user?: string; host: string; port?: number } {
+  const s = spec.replace(/^ssh:\/\//, '');
+  const at = s.lastIndexOf('@');
+  const user = at >= 0 ? s.slice(0, at) : undefined;
+  let rest = at >= 0 ? s.slice(at + 1) : s;
+  let port: number | undefined;
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
+  if (bracket) {
+    rest = bracket[1]!;
+    port = bracket[2] ? Number(bracket[2]) : undefined;
+  } else {
+    const m = /^([^:]+):(\d+)$/.exec(rest);
+    if (m) {
+      rest = m[1]!;
+      port = Number(m[2]);
+    }
+  }
+  return { user, host: rest, port };
+}
+
+function connectTimeoutMs(host: ResolvedHost, deps: ConnectDeps): number {
+  return host.connectTimeout !== undefined && host.connectTimeout > 0 ? host.connectTimeout * 1000 : deps.defaultConnectTimeoutMs;
+}
+
+/** A deadline that can be paused while a human is answering a prompt. */
+class PausableDeadline {
+  private remaining: number;
+  private startedAt = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private paused = 0;
+  constructor(ms: number, private readonly onExpire: () => void) {
+    this.remaining = ms;
+    this.arm();
+  }
+  private arm(): void { this.timer = setTimeout(this.onExpire, this.remaining); }
+  pause(): void {
+    if (this.paused++ > 0 || !this.timer) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.remaining -= Date.now() - this.startedAt;
+  }
+  resume(): void {
+    if (--this.paused > 0) return;
+    this.startedAt = Date.now();
+    this.arm();
+  }
+  clear(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.paused = 1_000_000;
+  }
+}
+
+function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = tcpConnect({ host, port });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new ConnectError('timeout', `connection to ${host} port ${port} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.setNoDelay(true); // ssh2 never does; without it pure-JS crypto + Nagle costs ~20x (ssh-traps §6)
+      resolve(sock);
+    });
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new ConnectError('unreachable', `cannot connect to ${host} port ${port}: ${err.code ?? err.message}`));
+    });
+  });
+}
+
+function openProxyCommand(command: string): { sock: Duplex; kill: () => void; stderr: () => string } {
+  const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
+  let errText = '';
+  child.stderr.on('data', (d: Buffer) => { if (errText.length < 4096) errText += d.toString(); });
+  child.on('error', () => {});
+  child.stdin.on('error', () => {});
+  const sock = Duplex.from({ readable: child.stdout, writable: child.stdin });
+  sock.on('error', () => {});
+  const kill = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      child.kill('SIGTERM');
+    }
+  };
+  return { sock, kill, stderr: () => errText.trim() };
+}
+
+function forwardOut(jump: Client, host: string, port: number): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    try {
+      jump.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+        if (err) reject(new ConnectError('unreachable', `jump host could not reach ${host} port ${port}: ${err.message}`));
+        else resolve(stream);
+      });
+    } catch (err) {
+      reject(new ConnectError('unreachable', `jump connection unusable: ${(err as Error).message}`));
+    }
+  });
+}
+
+function isMaxStartupsDrop(err: unknown): boolean {
+  return err instanceof Error && /Connection lost before handshake|ECONNRESET|read ECONNRESET/.test(err.message);
+}
+
+/** Connects, asking the prompter about an unknown host key and retrying once it is accepted. */
+export async function connectHost(host: ResolvedHost, deps: ConnectDeps, via?: string): Promise<Connection> {
+  const destination = `${host.hostname}:${host.port}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await withHandshakeSlot(destination, () => connectOnce(host, deps, via));
+    } catch (err) {
+      if (err instanceof ConnectError && err.hostKey?.verdict.kind === 'unknown' && host.strictHostKeyChecking === 'ask') {
+        const accepted = (await deps.prompter.confirmHostKey(err.hostKey.question)) === true;
+        if (!accepted) throw new ConnectError('hostkey-rejected', `host key for ${host.alias} (${err.hostKey.question.fingerprint}) was not accepted`, err.hostKey);
+        rememberHostKey(host, err.hostKey.blob);
+        continue;
+      }
+      if (isMaxStartupsDrop(err) && attempt < MAX_STARTUP_RETRIES) {
+        await new Promise((r) => setTimeout(r, 100 * 2 ** Math.min(attempt, 4) * (0.5 + Math.random())));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** OpenSSH offers the key types already recorded for a host first; otherwise a host known by its RSA key looks unknown. */
+function hostKeyAlgorithmOrder(recorded: readonly string[]): string[] {
+  const supported = new Set<string>(SUPPORTED_SERVER_HOST_KEY);
+  const first = recorded.filter((a) => supported.has(a));
+  return [...first, ...DEFAULT_SERVER_HOST_KEY.filter((a) => !first.includes(a))];
+}
+
+function hostKeyNames(host: ResolvedHost): string[] {
+  return [host.hostKeyAlias ?? lookupName(host.hostname, host.port)];
+}
+
+function knownHostsFiles(host: ResolvedHost): string[] {
+  return [...host.userKnownHostsFiles, ...host.globalKnownHostsFiles];
+}
+
+/** Writes an accepted key where OpenSSH would, so the user's own ssh agrees with Flotilla. */
+export function rememberHostKey(host: ResolvedHost, blob: Buffer): void {
+  const file = host.userKnownHostsFiles[0];
+  if (!file) throw new Error(`no UserKnownHostsFile configured for ${host.alias}`);
+  appendKnownHost(file, hostKeyNames(host)[0]!, blob, { hash: host.hashKnownHosts });
+}
+
+async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string): Promise<Connection> {
+  const timeoutMs = connectTimeoutMs(host, deps);
+  let cleanupTransport = () => {};
+  let sock: Duplex;
+  let proxyStderr = () => '';
+  if (host.proxyCommand) {
+    const p = openProxyCommand(host.proxyCommand);
+    sock = p.sock;
+    cleanupTransport = p.kill;
+    proxyStderr = p.stderr;
+  } else if (host.proxyJump) {
+    const { last, rest } = splitJumpChain(host.proxyJump);
+    const jump = await deps.openJump(last, rest);
+    via = last;
+    sock = await forwardOut(jump, host.hostname, host.port);
+  } else {
+    sock = await openTcp(host.hostname, host.port, timeoutMs);
+  }
+
+  const client = new Client();
+  let verdict: HostKeyVerdict | undefined;
+  let presentedBlob: Buffer | undefined;
+  let acceptedNew = false;
+  const files = knownHostsFiles(host);
+  const names = hostKeyNames(host);
+
+  const hostVerifier = (blob: Buffer): boolean => {
+    presentedBlob = Buffer.from(blob);
+    verdict = checkHostKey(files, names, presentedBlob);
+    if (verdict.kind === 'known') return true;
+    if (verdict.kind === 'unknown' && (host.strictHostKeyChecking === 'accept-new' || host.strictHostKeyChecking === 'no')) {
+      acceptedNew = true;
+      return true;
+    }
+    return false;
+  };
+
+  return await new Promise<Connection>((resolve, reject) => {
+    let settled = false;
+    let resolveClosed!: () => void;
+    const closed = new Promise<void>((r) => (resolveClosed = r));
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      deadline.clear();
+      client.end();
+      sock.destroy();
+      cleanupTransport();
+      reject(err);
+    };
+    const deadline = new PausableDeadline(timeoutMs, () =>
+      fail(new ConnectError('timeout', `${host.alias}: no SSH handshake from ${host.hostname} port ${host.port} within ${timeoutMs} ms`)),
+    );
+    const auth = createAuthHandler(host, {
+      prompter: deps.prompter,
+      keys: deps.keys,
+      env: deps.env,
+      onPrompt: (p) => (p ? deadline.pause() : deadline.resume()),
+    });
+    client.on('ready', () => {
+      if (settled) return;
+      settled = true;
+      deadline.clear();
+      if (acceptedNew && presentedBlob) {
+        try { rememberHostKey(host, presentedBlob); } catch { /* accepted for this session; writing is best effort */ }
+      }
+      resolve({ client, host, closed });
+    });
+    client.on('error', (err: Error & { level?: string }) => {
+      if (settled) return;
+      if (verdict && verdict.kind !== 'known' && !acceptedNew) {
+        const parsed = parseKeyBlob(presentedBlob!);
+        const question: HostKeyQuestion = {
+          alias: host.alias,
+          lookupName: names[0]!,
+          hostname: host.hostname,
+          port: host.port,
+          keyType: parsed.keyType,
+          fingerprint: parsed.fingerprint,
+          via,
+          knownHostsFile: host.userKnownHostsFiles[0] ?? '',
+        };
+        const message = verdict.kind === 'unknown' && host.strictHostKeyChecking === 'yes'
+          ? `${describeVerdict(verdict, host.alias)} (StrictHostKeyChecking yes)`
+          : describeVerdict(verdict, host.alias);
+        return fail(new ConnectError('hostkey-rejected', message, { verdict, question, blob: presentedBlob! }));
+      }
+      if (err.level === 'client-authentication') {
+        const detail = auth.keyErrors.length ? ` (${auth.keyErrors.join('; ')})` : '';
+        return fail(new ConnectError('auth-failed', `${host.alias}: authentication failed as ${host.user}${detail}`));
+      }
+      const extra = proxyStderr();
+      fail(Object.assign(new Error(`${host.alias}: ${err.message}${extra ? ` (ProxyCommand: ${extra})` : ''}`), { level: err.level }));
+    });
+    client.on('close', () => {
+      cleanupTransport();
+      resolveClosed();
+      if (!settled) fail(new ConnectError('unreachable', `${host.alias}: connection closed during handshake${proxyStderr() ? ` (${proxyStderr()})` : ''}`));
+    });
+    const keepalive = host.serverAliveInterval > 0 ? host.serverAliveInterval * 1000 : (deps.defaultKeepaliveMs ?? 15_000);
+    try {
+      client.connect({
+        sock,
+        username: host.user,
+        hostVerifier,
+        authHandler: auth.handler as never,
+        readyTimeout: 24 * 3600 * 1000, // our own pausable deadline governs; see PausableDeadline
+        keepaliveInterval: keepalive,
+        keepaliveCountMax: host.serverAliveCountMax,
+        algorithms: { serverHostKey: hostKeyAlgorithmOrder(preferredHostKeyAlgorithms(files, names)) as ServerHostKeyAlgorithm[] },
+      });
+    } catch (err) {
+      fail(err as Error);
+    }
+  });
+}

@@ -1,0 +1,225 @@
+// One connection per host, shared by every feature. Channels are capped per connection (sshd's
+// MaxSessions defaults to 10; we use at most 8) and queued beyond that; when a server refuses a channel
+// (a lower MaxSessions) the cap for that connection drops to what it accepted and the request waits.
+import type { ClientChannel, ExecOptions, PseudoTtyOptions, SFTPWrapper } from 'ssh2';
+import type { Prompter, ResolvedHost } from '../types';
+import { KeyCache } from './auth';
+import { connectHost, parseJumpSpec, type Connection, type ConnectDeps } from './connect';
+
+export interface PoolOptions {
+  resolve(alias: string): Promise<ResolvedHost>;
+  prompter: Prompter;
+  env?: Record<string, string | undefined>;
+  connectTimeoutMs?: number;
+  idleCloseMs?: number;
+  maxChannelsPerConnection?: number;
+}
+
+export interface LeasedChannel<T> {
+  readonly channel: T;
+  readonly alias: string;
+  /** Frees the channel slot. Idempotent; also happens by itself when the channel closes. */
+  release(): void;
+}
+
+const DEFAULT_MAX_CHANNELS = 8;
+
+class Slots {
+  inUse = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(public cap: number) {}
+  async acquire(): Promise<void> {
+    while (this.inUse >= this.cap) await new Promise<void>((r) => this.waiting.push(r));
+    this.inUse++;
+  }
+  release(): void {
+    this.inUse--;
+    this.waiting.shift()?.();
+  }
+  /** The server refused a channel: it allows no more than are open now. */
+  lowerCapTo(n: number): void { this.cap = Math.max(1, n); }
+  rejectAll(): void {
+    for (const w of this.waiting.splice(0)) w();
+  }
+}
+
+interface Entry {
+  readonly key: string;
+  readonly ready: Promise<Connection>;
+  connection?: Connection;
+  slots: Slots;
+  dependents: number;
+  idleTimer?: NodeJS.Timeout;
+  dead: boolean;
+}
+
+function isChannelRefusal(err: Error): boolean {
+  return /open failed|Channel open failure|administratively prohibited/i.test(err.message);
+}
+
+export class Pool {
+  private readonly entries = new Map<string, Entry>();
+  private readonly keys = new KeyCache();
+  private disposed = false;
+
+  constructor(private readonly opts: PoolOptions) {}
+
+  /** The resolved settings for an alias (same resolver the pool connects with). */
+  resolve(alias: string): Promise<ResolvedHost> { return this.opts.resolve(alias); }
+
+  /** Returns the live connection for an alias, connecting (once, however many callers) if needed. */
+  async connection(alias: string): Promise<Connection> {
+    return (await this.entry(alias, () => this.opts.resolve(alias))).ready;
+  }
+
+  isConnected(alias: string): boolean {
+    const e = this.entries.get(alias);
+    return !!e?.connection && !e.dead;
+  }
+
+  async exec(alias: string, command: string, options: ExecOptions = {}): Promise<LeasedChannel<ClientChannel>> {
+    return this.lease(alias, (conn) => new Promise<ClientChannel>((resolve, reject) => {
+      conn.client.exec(command, options, (err, ch) => (err ? reject(err) : resolve(ch)));
+    }));
+  }
+
+  async shell(alias: string, pty: PseudoTtyOptions): Promise<LeasedChannel<ClientChannel>> {
+    return this.lease(alias, (conn) => new Promise<ClientChannel>((resolve, reject) => {
+      conn.client.shell(pty, (err, ch) => (err ? reject(err) : resolve(ch)));
+    }));
+  }
+
+  async sftp(alias: string): Promise<LeasedChannel<SFTPWrapper>> {
+    return this.lease(alias, (conn) => new Promise<SFTPWrapper>((resolve, reject) => {
+      conn.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp)));
+    }));
+  }
+
+  /** Drops a host's connection (e.g. after it was found frozen); the next use reconnects. */
+  close(alias: string): void {
+    const e = this.entries.get(alias);
+    if (!e) return;
+    this.forget(e);
+    e.connection?.client.end();
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const closing = [...this.entries.values()].map(async (e) => {
+      this.forget(e);
+      const conn = await e.ready.catch(() => undefined);
+      conn?.client.end();
+      if (conn) await Promise.race([conn.closed, new Promise((r) => setTimeout(r, 2000).unref())]);
+    });
+    await Promise.all(closing);
+  }
+
+  private forget(e: Entry): void {
+    e.dead = true;
+    if (e.idleTimer) clearTimeout(e.idleTimer);
+    e.slots.rejectAll();
+    if (this.entries.get(e.key) === e) this.entries.delete(e.key);
+  }
+
+  private async lease<T extends { on(ev: 'error', l: (e: Error) => void): unknown; once(ev: 'close', l: () => void): unknown }>(
+    alias: string,
+    open: (conn: Connection) => Promise<T>,
+  ): Promise<LeasedChannel<T>> {
+    for (;;) {
+      const e = await this.entry(alias, () => this.opts.resolve(alias));
+      const conn = await e.ready;
+      await e.slots.acquire();
+      if (e.dead) {
+        e.slots.release();
+        continue; // connection went away while we waited: reconnect
+      }
+      if (e.idleTimer) clearTimeout(e.idleTimer);
+      let channel: T;
+      try {
+        channel = await open(conn);
+      } catch (err) {
+        e.slots.release();
+        if (err instanceof Error && isChannelRefusal(err) && e.slots.inUse > 0) {
+          e.slots.lowerCapTo(e.slots.inUse);
+          continue;
+        }
+        if (err instanceof Error && /Not connected|No response from server/i.test(err.message)) {
+          this.forget(e);
+          continue;
+        }
+        throw err;
+      }
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        e.slots.release();
+        this.armIdle(e);
+      };
+      channel.on('error', () => {});
+      channel.once('close', release);
+      return { channel, alias, release };
+    }
+  }
+
+  private armIdle(e: Entry): void {
+    if (e.slots.inUse > 0 || e.dependents > 0 || e.dead) return;
+    if (e.idleTimer) clearTimeout(e.idleTimer);
+    e.idleTimer = setTimeout(() => this.close(e.key), this.opts.idleCloseMs ?? 5 * 60_000);
+    e.idleTimer.unref();
+  }
+
+  private entry(key: string, resolve: () => Promise<ResolvedHost>): Promise<Entry> {
+    if (this.disposed) return Promise.reject(new Error('connection pool is closed'));
+    const existing = this.entries.get(key);
+    if (existing && !existing.dead) return Promise.resolve(existing);
+    const e: Entry = {
+      key,
+      slots: new Slots(this.opts.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS),
+      dependents: 0,
+      dead: false,
+      ready: resolve().then((host) => connectHost(host, this.deps())),
+    };
+    this.entries.set(key, e);
+    e.ready.then(
+      (conn) => {
+        e.connection = conn;
+        conn.client.on('error', () => {});
+        void conn.closed.then(() => this.forget(e));
+        this.armIdle(e);
+      },
+      () => this.forget(e),
+    );
+    return Promise.resolve(e);
+  }
+
+  private deps(): ConnectDeps {
+    return {
+      prompter: this.opts.prompter,
+      keys: this.keys,
+      env: this.opts.env ?? process.env,
+      defaultConnectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+      openJump: (spec, rest) => this.openJump(spec, rest),
+    };
+  }
+
+  /** Jump hosts are resolved through the same ssh config (as OpenSSH does) and shared by every host behind them. */
+  private async openJump(spec: string, rest: string | undefined) {
+    const key = `jump:${spec}|${rest ?? ''}`;
+    const e = await this.entry(key, async () => {
+      const { user, host, port } = parseJumpSpec(spec);
+      const base = await this.opts.resolve(host);
+      return {
+        ...base,
+        user: user ?? base.user,
+        port: port ?? base.port,
+        proxyJump: rest,
+        proxyCommand: rest ? undefined : base.proxyCommand,
+      };
+    });
+    const conn = await e.ready;
+    e.dependents++;
+    if (e.idleTimer) clearTimeout(e.idleTimer);
+    return conn.client;
+  }
+}
