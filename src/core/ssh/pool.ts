@@ -2,7 +2,7 @@
 // MaxSessions defaults to 10; we use at most 8) and queued beyond that; when a server refuses a channel
 // (a lower MaxSessions) the cap for that connection drops to what it accepted and the request waits.
 import type { ClientChannel, ExecOptions, PseudoTtyOptions, SFTPWrapper } from 'ssh2';
-import type { Prompter, ResolvedHost } from '../types';
+import { refusingPrompter, type Prompter, type ResolvedHost } from '../types';
 import { KeyCache } from './auth';
 import { connectHost, parseJumpSpec, type Connection, type ConnectDeps } from './connect';
 
@@ -67,9 +67,13 @@ export class Pool {
   /** The resolved settings for an alias (same resolver the pool connects with). */
   resolve(alias: string): Promise<ResolvedHost> { return this.opts.resolve(alias); }
 
-  /** Returns the live connection for an alias, connecting (once, however many callers) if needed. */
-  async connection(alias: string): Promise<Connection> {
-    return (await this.entry(alias, () => this.opts.resolve(alias))).ready;
+  /**
+   * Returns the live connection for an alias, connecting (once, however many callers) if needed.
+   * `interactive: false` (background probes) never asks the user anything: an unknown host key or a
+   * key needing a passphrase fails the connect instead, to be reviewed when the user chooses.
+   */
+  async connection(alias: string, opts: { interactive?: boolean } = {}): Promise<Connection> {
+    return (await this.entry(alias, () => this.opts.resolve(alias), opts.interactive ?? true)).ready;
   }
 
   isConnected(alias: string): boolean {
@@ -169,7 +173,7 @@ export class Pool {
     e.idleTimer.unref();
   }
 
-  private entry(key: string, resolve: () => Promise<ResolvedHost>): Promise<Entry> {
+  private entry(key: string, resolve: () => Promise<ResolvedHost>, interactive = true): Promise<Entry> {
     if (this.disposed) return Promise.reject(new Error('connection pool is closed'));
     const existing = this.entries.get(key);
     if (existing && !existing.dead) return Promise.resolve(existing);
@@ -178,7 +182,7 @@ export class Pool {
       slots: new Slots(this.opts.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS),
       dependents: 0,
       dead: false,
-      ready: resolve().then((host) => connectHost(host, this.deps())),
+      ready: resolve().then((host) => connectHost(host, this.deps(interactive))),
     };
     this.entries.set(key, e);
     e.ready.then(
@@ -193,18 +197,18 @@ export class Pool {
     return Promise.resolve(e);
   }
 
-  private deps(): ConnectDeps {
+  private deps(interactive: boolean): ConnectDeps {
     return {
-      prompter: this.opts.prompter,
+      prompter: interactive ? this.opts.prompter : refusingPrompter,
       keys: this.keys,
       env: this.opts.env ?? process.env,
       defaultConnectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
-      openJump: (spec, rest) => this.openJump(spec, rest),
+      openJump: (spec, rest) => this.openJump(spec, rest, interactive),
     };
   }
 
   /** Jump hosts are resolved through the same ssh config (as OpenSSH does) and shared by every host behind them. */
-  private async openJump(spec: string, rest: string | undefined) {
+  private async openJump(spec: string, rest: string | undefined, interactive: boolean) {
     const key = `jump:${spec}|${rest ?? ''}`;
     const e = await this.entry(key, async () => {
       const { user, host, port } = parseJumpSpec(spec);
@@ -216,7 +220,7 @@ export class Pool {
         proxyJump: rest,
         proxyCommand: rest ? undefined : base.proxyCommand,
       };
-    });
+    }, interactive);
     const conn = await e.ready;
     e.dependents++;
     if (e.idleTimer) clearTimeout(e.idleTimer);

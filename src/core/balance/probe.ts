@@ -1,0 +1,165 @@
+// One command per host returns what placement and the health view need: CPU (loadavg ÷ cores and a
+// short /proc/stat sample), memory, disk use of a path, cores, uptime. Linux and macOS; anything else is
+// "cannot measure", never zeros.
+import { buildRemoteCommand, shQuote } from '../ssh/quote';
+import type { Pool } from '../ssh/pool';
+
+export interface HostMetrics {
+  os: 'linux' | 'darwin';
+  cores: number;
+  load1: number;
+  load5: number;
+  load15: number;
+  /** load1 ÷ cores. */
+  loadPerCore: number;
+  /** Busy share of all CPUs over a short sample, 0..1 (Linux only). */
+  cpuBusy?: number;
+  memTotalKb: number;
+  memAvailableKb: number;
+  diskPath: string;
+  diskUsedPct: number;
+  diskAvailKb: number;
+  uptimeSec: number;
+  measuredAt: number;
+  /** Round trip of the probe command, ms. */
+  latencyMs: number;
+}
+
+export type ProbeResult =
+  | { state: 'ok'; metrics: HostMetrics }
+  | { state: 'cannot-measure'; reason: string; latencyMs: number };
+
+const SAMPLE_SECONDS = '0.25';
+
+export function probeScript(diskPath: string): string {
+  const disk = diskPath === '~' || diskPath === '' ? '"$HOME"' : diskPath.startsWith('~/') ? `"$HOME"/${shQuote(diskPath.slice(2))}` : shQuote(diskPath);
+  return [
+    'os=$(uname -s 2>/dev/null)',
+    'echo "os=$os"',
+    `d=${disk}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; echo "diskpath=$d"`,
+    'echo "df=$(df -Pk "$d" 2>/dev/null | tail -n 1)"',
+    'case "$os" in',
+    'Linux)',
+    '  echo "cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"',
+    '  echo "loadavg=$(cat /proc/loadavg)"',
+    '  grep -E "^(MemTotal|MemAvailable):" /proc/meminfo | tr -d " " | sed "s/:/=/; s/kB$//"',
+    '  echo "uptime=$(cut -d" " -f1 /proc/uptime)"',
+    `  echo "stat1=$(head -n 1 /proc/stat)"; sleep ${SAMPLE_SECONDS}; echo "stat2=$(head -n 1 /proc/stat)";;`,
+    'Darwin)',
+    '  echo "cores=$(sysctl -n hw.ncpu)"',
+    '  echo "loadavg=$(sysctl -n vm.loadavg | tr -d "{}")"',
+    '  echo "MemTotal=$(( $(sysctl -n hw.memsize) / 1024 ))"',
+    '  echo "vmstat_pagesize=$(sysctl -n hw.pagesize)"',
+    `  vm_stat | awk '/^Pages (free|inactive|speculative|purgeable):/ {k=$2; sub(/:$/, "", k); v=$NF; sub(/[.]$/, "", v); print "vm_" k "=" v}'`,
+    '  echo "boottime=$(sysctl -n kern.boottime | sed "s/.*sec = \\([0-9]*\\).*/\\1/")"; echo "now=$(date +%s)";;',
+    'esac',
+  ].join('\n');
+}
+
+function fields(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) m.set(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  return m;
+}
+
+function cpuBusyFromStat(a: string | undefined, b: string | undefined): number | undefined {
+  const nums = (s: string) => s.split(/\s+/).slice(1).map(Number);
+  if (!a || !b) return undefined;
+  const x = nums(a), y = nums(b);
+  if (x.length < 4 || y.length < 4 || x.some(Number.isNaN) || y.some(Number.isNaN)) return undefined;
+  const idle = (v: number[]) => v[3]! + (v[4] ?? 0);
+  const total = (v: number[]) => v.reduce((s, n) => s + n, 0);
+  const dt = total(y) - total(x);
+  if (dt <= 0) return undefined;
+  return Math.min(1, Math.max(0, 1 - (idle(y) - idle(x)) / dt));
+}
+
+/** Parses the probe's output; throws with what was missing when the output is not understood. */
+export function parseProbeOutput(text: string, latencyMs: number, now = Date.now()): ProbeResult {
+  const f = fields(text);
+  const os = f.get('os') ?? '';
+  if (os !== 'Linux' && os !== 'Darwin') {
+    return { state: 'cannot-measure', reason: `unsupported OS ${JSON.stringify(os || 'unknown')}: Flotilla measures Linux and macOS`, latencyMs };
+  }
+  const cores = Number(f.get('cores'));
+  const [load1, load5, load15] = (f.get('loadavg') ?? '').trim().split(/\s+/).map(Number);
+  const df = (f.get('df') ?? '').split(/\s+/);
+  const diskAvailKb = Number(df[3]);
+  const diskUsedPct = Number((df[4] ?? '').replace('%', ''));
+  let memTotalKb = Number(f.get('MemTotal'));
+  let memAvailableKb = Number(f.get('MemAvailable'));
+  let uptimeSec = Number(f.get('uptime'));
+  if (os === 'Darwin') {
+    const page = Number(f.get('vmstat_pagesize')) || 4096;
+    const pages = ['free', 'inactive', 'speculative', 'purgeable'].reduce((s, k) => s + (Number(f.get(`vm_${k}`)) || 0), 0);
+    memAvailableKb = (pages * page) / 1024;
+    uptimeSec = Number(f.get('now')) - Number(f.get('boottime'));
+    memTotalKb = Number(f.get('MemTotal'));
+  }
+  const missing = Object.entries({ cores, load1, memTotalKb, memAvailableKb, diskUsedPct, uptimeSec })
+    .filter(([, v]) => v === undefined || !Number.isFinite(v))
+    .map(([k]) => k);
+  if (missing.length || cores <= 0) {
+    return { state: 'cannot-measure', reason: `probe output lacked ${missing.join(', ') || 'cores'}`, latencyMs };
+  }
+  return {
+    state: 'ok',
+    metrics: {
+      os: os === 'Linux' ? 'linux' : 'darwin',
+      cores,
+      load1: load1!,
+      load5: load5 ?? load1!,
+      load15: load15 ?? load1!,
+      loadPerCore: load1! / cores,
+      cpuBusy: cpuBusyFromStat(f.get('stat1'), f.get('stat2')),
+      memTotalKb,
+      memAvailableKb,
+      diskPath: f.get('diskpath') ?? '',
+      diskUsedPct,
+      diskAvailKb,
+      uptimeSec,
+      measuredAt: now,
+      latencyMs,
+    },
+  };
+}
+
+/** Runs the probe over the pooled connection. Connection errors propagate (the caller classifies them). */
+export async function probeHost(pool: Pool, alias: string, diskPath = '~', timeoutMs = 10_000): Promise<ProbeResult> {
+  const t0 = Date.now();
+  const lease = await pool.exec(alias, buildRemoteCommand(probeScript(diskPath)));
+  let out = '';
+  lease.channel.on('data', (d: Buffer) => { if (out.length < 65536) out += d.toString('utf8'); });
+  lease.channel.stderr.on('data', () => {});
+  const finished = await new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => resolve(false), timeoutMs);
+    lease.channel.once('close', () => { clearTimeout(t); resolve(true); });
+  });
+  if (!finished) {
+    try { lease.channel.close(); } catch { /* gone */ }
+    lease.release();
+    return { state: 'cannot-measure', reason: `probe did not finish within ${timeoutMs} ms`, latencyMs: Date.now() - t0 };
+  }
+  return parseProbeOutput(out, Date.now() - t0);
+}
+
+/** A short-lived cache so placement and the health view share one measurement (default 30 s). */
+export class MetricsCache {
+  private readonly entries = new Map<string, { at: number; result: ProbeResult }>();
+  constructor(private readonly ttlMs = 30_000) {}
+  get(alias: string, now = Date.now()): ProbeResult | undefined {
+    const e = this.entries.get(alias);
+    return e && now - e.at < this.ttlMs ? e.result : undefined;
+  }
+  set(alias: string, result: ProbeResult, now = Date.now()): void { this.entries.set(alias, { at: now, result }); }
+  async measure(pool: Pool, alias: string, diskPath = '~'): Promise<ProbeResult> {
+    const cached = this.get(alias);
+    if (cached) return cached;
+    const result = await probeHost(pool, alias, diskPath);
+    this.set(alias, result);
+    return result;
+  }
+}

@@ -1,0 +1,128 @@
+// Layered health: TCP connect → SSH banner + host key verdict → authentication → one metrics command.
+// Each layer's result and timing is kept, so a badge never says "online" when only TCP answered.
+import { connect as tcpConnect } from 'node:net';
+import { MetricsCache, type HostMetrics } from './balance/probe';
+import { ConnectError } from './ssh/connect';
+import type { HostKeyVerdict } from './ssh/knownHosts';
+import type { Pool } from './ssh/pool';
+import type { HostKeyQuestion } from './types';
+
+export type HealthState = 'checking' | 'online' | 'degraded' | 'offline';
+
+export interface LayerResult {
+  ok: boolean;
+  ms: number;
+  detail?: string;
+}
+
+export interface HostHealth {
+  alias: string;
+  state: HealthState;
+  /** One line saying why the state is not plain "online". */
+  reason?: string;
+  layers: { tcp?: LayerResult; ssh?: LayerResult; metrics?: LayerResult };
+  metrics?: HostMetrics;
+  /** Set when the host presented a key that is not (or no longer) trusted: for the review flow. */
+  hostKey?: { verdict: HostKeyVerdict; question: HostKeyQuestion; blob: Buffer };
+  checkedAt: number;
+}
+
+export interface HealthOptions {
+  connectTimeoutMs: number;
+  /** loadavg ÷ cores above which a host is "degraded: high load". */
+  highLoadPerCore?: number;
+  metrics: MetricsCache;
+}
+
+function tcpProbe(host: string, port: number, timeoutMs: number): Promise<LayerResult> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const sock = tcpConnect({ host, port });
+    const done = (r: LayerResult) => { clearTimeout(timer); sock.destroy(); resolve(r); };
+    const timer = setTimeout(() => done({ ok: false, ms: Date.now() - t0, detail: `no TCP answer within ${timeoutMs} ms` }), timeoutMs);
+    sock.once('connect', () => done({ ok: true, ms: Date.now() - t0 }));
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      const what = err.code === 'ECONNREFUSED' ? 'connection refused' : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' ? 'host name not found (DNS)' : err.code ?? err.message;
+      done({ ok: false, ms: Date.now() - t0, detail: what });
+    });
+  });
+}
+
+export async function checkHealth(pool: Pool, alias: string, opts: HealthOptions): Promise<HostHealth> {
+  const checkedAt = Date.now();
+  const layers: HostHealth['layers'] = {};
+  const warm = pool.isConnected(alias);
+  if (!warm) {
+    const host = await pool.resolve(alias);
+    if (!host.proxyJump && !host.proxyCommand) {
+      layers.tcp = await tcpProbe(host.hostname, host.port, opts.connectTimeoutMs);
+      if (!layers.tcp.ok) return { alias, state: 'offline', reason: layers.tcp.detail, layers, checkedAt };
+    }
+  }
+  const t1 = Date.now();
+  try {
+    await pool.connection(alias, { interactive: false });
+    layers.ssh = { ok: true, ms: Date.now() - t1, detail: warm ? 'pooled connection' : undefined };
+  } catch (err) {
+    layers.ssh = { ok: false, ms: Date.now() - t1, detail: err instanceof Error ? err.message : String(err) };
+    if (err instanceof ConnectError) {
+      if (err.kind === 'unreachable' || err.kind === 'timeout') return { alias, state: 'offline', reason: err.message, layers, checkedAt };
+      const reason = err.kind === 'auth-failed' ? `authentication failed: ${err.message}` : err.message;
+      return { alias, state: 'degraded', reason, layers, hostKey: err.hostKey, checkedAt };
+    }
+    return { alias, state: 'offline', reason: layers.ssh.detail, layers, checkedAt };
+  }
+  const t2 = Date.now();
+  try {
+    const result = await opts.metrics.measure(pool, alias);
+    if (result.state !== 'ok') {
+      layers.metrics = { ok: false, ms: Date.now() - t2, detail: result.reason };
+      return { alias, state: 'degraded', reason: `metrics: ${result.reason}`, layers, checkedAt };
+    }
+    layers.metrics = { ok: true, ms: result.metrics.latencyMs };
+    const high = opts.highLoadPerCore ?? 2;
+    if (result.metrics.loadPerCore > high) {
+      return { alias, state: 'degraded', reason: `high load: ${result.metrics.load1.toFixed(2)} on ${result.metrics.cores} cores`, layers, metrics: result.metrics, checkedAt };
+    }
+    return { alias, state: 'online', layers, metrics: result.metrics, checkedAt };
+  } catch (err) {
+    layers.metrics = { ok: false, ms: Date.now() - t2, detail: err instanceof Error ? err.message : String(err) };
+    return { alias, state: 'degraded', reason: `metrics unavailable: ${layers.metrics.detail}`, layers, checkedAt };
+  }
+}
+
+/** Probes many hosts concurrently (capped); one dead or black-holed host never delays the others. */
+export async function checkFleet(
+  pool: Pool,
+  aliases: readonly string[],
+  opts: HealthOptions & { concurrency?: number },
+  onHost?: (h: HostHealth) => void,
+): Promise<HostHealth[]> {
+  const queue = [...aliases];
+  const results = new Map<string, HostHealth>();
+  const worker = async () => {
+    for (let a = queue.shift(); a !== undefined; a = queue.shift()) {
+      let h: HostHealth;
+      try {
+        h = await checkHealth(pool, a, opts);
+      } catch (err) {
+        h = { alias: a, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: Date.now() };
+      }
+      results.set(a, h);
+      onHost?.(h);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 64, queue.length) }, worker));
+  return aliases.map((a) => results.get(a)!);
+}
+
+export function summarizeHealth(hosts: readonly HostHealth[]): { up: number; degraded: number; down: number; checking: number } {
+  const s = { up: 0, degraded: 0, down: 0, checking: 0 };
+  for (const h of hosts) {
+    if (h.state === 'online') s.up++;
+    else if (h.state === 'degraded') s.degraded++;
+    else if (h.state === 'offline') s.down++;
+    else s.checking++;
+  }
+  return s;
+}
