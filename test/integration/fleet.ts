@@ -18,7 +18,8 @@ export interface TestFleet {
 
 export async function startFleet(opts: Partial<LabOptions> & { hosts: number }): Promise<TestFleet> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-lab-'));
-  const lab = await startLab({ dir, ...opts });
+  // Isolated: each host gets its own /home, /root and /tmp, like real machines (separate files, separate tmux servers).
+  const lab = await startLab({ dir, isolated: true, ...opts });
   const pools: Pool[] = [];
   return {
     lab,
