@@ -1,4 +1,5 @@
 // What every CLI command needs: where the ssh config and groups are, the inventory, a pool.
+import { resolve } from 'node:path';
 import { loadInventory, type Inventory } from '../core/config/inventory';
 import { resolveHost } from '../core/config/sshConfig';
 import { defaultHistoryDir } from '../core/exec/history';
@@ -24,9 +25,10 @@ export interface CliContext {
 }
 
 export async function createContext(flags: GlobalFlags): Promise<CliContext> {
+  const absolute = (p: string | undefined) => (p && !p.startsWith('~') ? resolve(p) : p);
   const inventory = await loadInventory({
-    sshConfigFile: flags.sshConfig ?? process.env.FLOTILLA_SSH_CONFIG,
-    groupsFile: flags.groups ?? process.env.FLOTILLA_GROUPS,
+    sshConfigFile: absolute(flags.sshConfig ?? process.env.FLOTILLA_SSH_CONFIG),
+    groupsFile: absolute(flags.groups ?? process.env.FLOTILLA_GROUPS),
   });
   const pool = new Pool({
     resolve: (alias) => resolveHost(alias, inventory.resolveOptions),

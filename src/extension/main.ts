@@ -1,19 +1,34 @@
+// Activation wires adapters to the core; nothing else happens here.
 import * as vscode from 'vscode';
+import { registerHostCommands } from './commands/hostCommands';
+import { Fleet } from './fleet';
+import { HostKeyReview } from './hostKeys';
+import { HostsTree, type HostsNode } from './hostsTree';
+import { vscodePrompter } from './prompts';
+import { createStatusBar, showProblemHosts } from './statusBar';
 
-export function activate(context: vscode.ExtensionContext): void {
-  const hosts = new PlaceholderTree();
+export interface ExtensionApi {
+  fleet: Fleet;
+}
+
+export function activate(context: vscode.ExtensionContext): ExtensionApi {
+  const log = vscode.window.createOutputChannel('Flotilla', { log: true });
+  const fleet = new Fleet(vscodePrompter, log);
+  const hostsTree = new HostsTree(fleet);
+  const hostsView = vscode.window.createTreeView<HostsNode>('flotilla.hosts', { treeDataProvider: hostsTree, canSelectMany: true, showCollapseAll: true });
+  const review = new HostKeyReview(fleet);
   context.subscriptions.push(
-    vscode.window.registerTreeDataProvider('flotilla.hosts', hosts),
-    vscode.commands.registerCommand('flotilla.refresh', () => hosts.refresh()),
+    log,
+    fleet,
+    hostsView,
+    review,
+    createStatusBar(fleet),
+    ...registerHostCommands(fleet, hostsTree, hostsView),
+    vscode.commands.registerCommand('flotilla.showProblemHosts', () => showProblemHosts(fleet)),
+    vscode.commands.registerCommand('flotilla.reviewHostKeys', () => review.review()),
   );
+  void fleet.reload();
+  return { fleet };
 }
 
 export function deactivate(): void {}
-
-class PlaceholderTree implements vscode.TreeDataProvider<string> {
-  private readonly changed = new vscode.EventEmitter<void>();
-  readonly onDidChangeTreeData = this.changed.event;
-  refresh(): void { this.changed.fire(); }
-  getTreeItem(label: string): vscode.TreeItem { return new vscode.TreeItem(label); }
-  getChildren(): string[] { return ['Flotilla']; }
-}

@@ -1,0 +1,181 @@
+// The extension's view of the fleet: inventory, resolved hosts, the shared pool and health, kept
+// current as settings and files change. Views and commands read from here; nothing here draws UI.
+import * as vscode from 'vscode';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { loadInventory, type Inventory } from '../core/config/inventory';
+import { resolveHost } from '../core/config/sshConfig';
+import { MetricsCache } from '../core/balance/probe';
+import { checkHealth, type HostHealth } from '../core/health';
+import { Pool } from '../core/ssh/pool';
+import type { Prompter, ResolvedHost } from '../core/types';
+
+export interface FleetSettings {
+  sshConfigFile?: string;
+  groupsFile?: string;
+  tailscale: boolean;
+  matchExec: boolean;
+  intervalSeconds: number;
+  connectTimeoutSeconds: number;
+}
+
+export function readSettings(): FleetSettings {
+  const c = vscode.workspace.getConfiguration('flotilla');
+  const path = (key: string) => {
+    const v = c.get<string>(key, '').trim();
+    return v ? v.replace(/^~(?=$|\/)/, homedir()) : undefined;
+  };
+  return {
+    sshConfigFile: path('sshConfigFile'),
+    groupsFile: path('groupsFile'),
+    tailscale: c.get<boolean>('tailscale.enabled', false),
+    matchExec: c.get<boolean>('matchExec', false),
+    intervalSeconds: Math.max(5, c.get<number>('health.intervalSeconds', 30)),
+    connectTimeoutSeconds: Math.max(1, c.get<number>('connectTimeoutSeconds', 10)),
+  };
+}
+
+export class Fleet implements vscode.Disposable {
+  inventory: Inventory | undefined;
+  loadError: string | undefined;
+  readonly resolved = new Map<string, ResolvedHost>();
+  readonly health = new Map<string, HostHealth>();
+  readonly metrics = new MetricsCache();
+  pool: Pool;
+  settings = readSettings();
+
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  private readonly disposables: vscode.Disposable[] = [];
+  private watchers: vscode.Disposable[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastFocusedAt = Date.now();
+  private checking = false;
+
+  constructor(private readonly prompter: Prompter, private readonly log: vscode.LogOutputChannel) {
+    this.pool = this.createPool();
+    this.disposables.push(
+      this.changed,
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('flotilla')) void this.reload(true);
+      }),
+      vscode.window.onDidChangeWindowState((s) => {
+        if (s.focused) {
+          const wasAway = Date.now() - this.lastFocusedAt > this.settings.intervalSeconds * 1000;
+          this.lastFocusedAt = Date.now();
+          if (wasAway) void this.checkAll();
+        }
+      }),
+    );
+  }
+
+  private createPool(): Pool {
+    return new Pool({
+      resolve: (alias) => this.resolve(alias),
+      prompter: this.prompter,
+      connectTimeoutMs: this.settings.connectTimeoutSeconds * 1000,
+    });
+  }
+
+  async resolve(alias: string): Promise<ResolvedHost> {
+    const cached = this.resolved.get(alias);
+    if (cached) return cached;
+    const r = await resolveHost(alias, this.inventory?.resolveOptions ?? {});
+    this.resolved.set(alias, r);
+    return r;
+  }
+
+  get aliases(): string[] {
+    return this.inventory?.hosts.map((h) => h.alias) ?? [];
+  }
+
+  /** Re-reads config and groups; with `settingsChanged`, also rebuilds the pool. */
+  async reload(settingsChanged = false): Promise<void> {
+    if (settingsChanged) {
+      this.settings = readSettings();
+      const old = this.pool;
+      this.pool = this.createPool();
+      void old.dispose();
+      this.health.clear();
+    }
+    try {
+      this.inventory = await loadInventory({
+        sshConfigFile: this.settings.sshConfigFile,
+        groupsFile: this.settings.groupsFile,
+        tailscale: this.settings.tailscale,
+        matchExec: this.settings.matchExec,
+      });
+      this.loadError = undefined;
+      for (const w of this.inventory.warnings) this.log.warn(w);
+    } catch (err) {
+      this.loadError = err instanceof Error ? err.message : String(err);
+      this.log.error(`cannot read the fleet: ${this.loadError}`);
+    }
+    this.resolved.clear();
+    await Promise.all(this.aliases.map((a) => this.resolve(a).catch((err) => this.log.warn(`${a}: ${String(err)}`))));
+    for (const alias of [...this.health.keys()]) if (!this.aliases.includes(alias)) this.health.delete(alias);
+    this.watchFiles();
+    this.changed.fire();
+    void this.checkAll();
+  }
+
+  /** Files that define the fleet: the ssh config (and its Includes are re-read on change of the main file), groups file. */
+  private watchFiles(): void {
+    for (const w of this.watchers) w.dispose();
+    const files = [this.settings.sshConfigFile ?? join(homedir(), '.ssh', 'config'), this.inventory?.groupsFile].filter((f): f is string => !!f);
+    this.watchers = files.map((file) => {
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(join(file, '..')), file.split('/').pop()!));
+      const onChange = () => void this.reload();
+      w.onDidChange(onChange);
+      w.onDidCreate(onChange);
+      w.onDidDelete(onChange);
+      return w;
+    });
+  }
+
+  /** Probes every host (concurrently), then schedules the next round: a slow round never overlaps the next. */
+  async checkAll(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    if (this.timer) clearTimeout(this.timer);
+    try {
+      const aliases = this.aliases;
+      for (const a of aliases) {
+        if (!this.health.has(a)) this.health.set(a, { alias: a, state: 'checking', layers: {}, checkedAt: Date.now() });
+      }
+      this.changed.fire();
+      await Promise.all(aliases.map((a) => this.checkHost(a)));
+    } finally {
+      this.checking = false;
+      this.changed.fire();
+      this.schedule();
+    }
+  }
+
+  async checkHost(alias: string): Promise<HostHealth> {
+    let h: HostHealth;
+    try {
+      h = await checkHealth(this.pool, alias, { connectTimeoutMs: this.settings.connectTimeoutSeconds * 1000, metrics: this.metrics });
+    } catch (err) {
+      h = { alias, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: Date.now() };
+    }
+    this.health.set(alias, h);
+    this.changed.fire();
+    return h;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      const away = !vscode.window.state.focused && Date.now() - this.lastFocusedAt > this.settings.intervalSeconds * 1000;
+      if (away) this.schedule();
+      else void this.checkAll();
+    }, this.settings.intervalSeconds * 1000);
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const w of this.watchers) w.dispose();
+    for (const d of this.disposables) d.dispose();
+    void this.pool.dispose();
+  }
+}

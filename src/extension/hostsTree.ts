@@ -1,0 +1,173 @@
+// The Hosts view: groups → hosts, "Ungrouped", Tailscale peers; state as icon + colour, the reason and
+// latency/load in the description, and an "explain" tooltip naming the file:line behind each setting.
+import * as vscode from 'vscode';
+import { sanitizeForView } from '../core/exec/output';
+import type { HostHealth } from '../core/health';
+import type { TailscalePeer } from '../core/config/tailscale';
+import type { Fleet } from './fleet';
+
+export type HostsNode =
+  | { kind: 'group'; name: string; ungrouped?: boolean }
+  | { kind: 'host'; alias: string; group?: string; unknownMember?: boolean }
+  | { kind: 'tailscale' }
+  | { kind: 'peer'; peer: TailscalePeer }
+  | { kind: 'message'; text: string; icon: string; command?: vscode.Command };
+
+const UNGROUPED = 'Ungrouped';
+
+const STATE_ICON: Record<HostHealth['state'], vscode.ThemeIcon> = {
+  checking: new vscode.ThemeIcon('loading~spin'),
+  online: new vscode.ThemeIcon('pass-filled', new vscode.ThemeColor('testing.iconPassed')),
+  degraded: new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground')),
+  offline: new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')),
+};
+
+/** Escapes text for Markdown so remote or file-supplied strings can't add links or formatting. */
+export function mdEscape(text: string): string {
+  return sanitizeForView(text).replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, '\\$&').replace(/\n/g, ' ');
+}
+
+export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
+  private readonly changed = new vscode.EventEmitter<HostsNode | undefined | void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  filter = '';
+
+  constructor(private readonly fleet: Fleet) {
+    fleet.onDidChange(() => this.changed.fire());
+  }
+
+  refresh(): void { this.changed.fire(); }
+
+  private matches(alias: string): boolean {
+    return !this.filter || alias.toLowerCase().includes(this.filter.toLowerCase());
+  }
+
+  getChildren(node?: HostsNode): HostsNode[] {
+    const inv = this.fleet.inventory;
+    if (!node) {
+      if (this.fleet.loadError) {
+        return [{ kind: 'message', text: this.fleet.loadError, icon: 'error', command: { command: 'flotilla.openSshConfig', title: 'Open ssh config' } }];
+      }
+      if (!inv) return [{ kind: 'message', text: 'Reading ssh config…', icon: 'loading~spin' }];
+      if (!inv.hosts.length) {
+        return [{ kind: 'message', text: 'No Host entries in the ssh config — add one', icon: 'add', command: { command: 'flotilla.addHost', title: 'Add Host' } }];
+      }
+      const groups: HostsNode[] = [...inv.groups.keys()].map((name) => ({ kind: 'group', name }));
+      const grouped = new Set([...inv.groups.values()].flat());
+      if (inv.hosts.some((h) => !grouped.has(h.alias))) groups.push({ kind: 'group', name: UNGROUPED, ungrouped: true });
+      if (inv.tailscalePeers.length) groups.push({ kind: 'tailscale' });
+      return groups;
+    }
+    if (!inv) return [];
+    if (node.kind === 'group') {
+      const known = new Set(inv.hosts.map((h) => h.alias));
+      const grouped = new Set([...inv.groups.values()].flat());
+      const members = node.ungrouped ? inv.hosts.map((h) => h.alias).filter((a) => !grouped.has(a)) : [...(inv.groups.get(node.name) ?? [])];
+      return members.filter((a) => this.matches(a)).map((alias) => ({ kind: 'host', alias, group: node.ungrouped ? undefined : node.name, unknownMember: !known.has(alias) }));
+    }
+    if (node.kind === 'tailscale') {
+      const matched = new Set(inv.hosts.filter((h) => h.tailscale).map((h) => h.tailscale!.name));
+      return inv.tailscalePeers.filter((p) => !matched.has(p.name) && this.matches(p.name)).map((peer) => ({ kind: 'peer', peer }));
+    }
+    return [];
+  }
+
+  getTreeItem(node: HostsNode): vscode.TreeItem {
+    switch (node.kind) {
+      case 'message': {
+        const item = new vscode.TreeItem(node.text);
+        item.iconPath = new vscode.ThemeIcon(node.icon);
+        item.command = node.command;
+        return item;
+      }
+      case 'group': {
+        const members = this.getChildren(node).length;
+        const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = `group:${node.name}`;
+        item.iconPath = new vscode.ThemeIcon(node.ungrouped ? 'server-environment' : 'folder-library');
+        item.description = `${members} host${members === 1 ? '' : 's'}`;
+        item.contextValue = node.ungrouped ? 'ungrouped' : 'group';
+        return item;
+      }
+      case 'tailscale': {
+        const item = new vscode.TreeItem('Tailscale peers', vscode.TreeItemCollapsibleState.Collapsed);
+        item.iconPath = new vscode.ThemeIcon('globe');
+        item.contextValue = 'tailscale';
+        return item;
+      }
+      case 'peer': {
+        const p = node.peer;
+        const item = new vscode.TreeItem(p.name);
+        item.iconPath = p.online ? new vscode.ThemeIcon('circle-filled', new vscode.ThemeColor('testing.iconPassed')) : new vscode.ThemeIcon('circle-outline', new vscode.ThemeColor('disabledForeground'));
+        item.description = `${p.dnsName ?? p.ips[0] ?? ''}${p.os ? ` · ${p.os}` : ''}${p.online ? '' : p.lastSeen ? ` · last seen ${p.lastSeen}` : ' · offline'}`;
+        item.tooltip = new vscode.MarkdownString(`**Tailscale peer** (no ssh config entry)\n\nIPs: ${mdEscape(p.ips.join(', '))}`);
+        item.contextValue = 'peer';
+        return item;
+      }
+      case 'host':
+        return this.hostItem(node);
+    }
+  }
+
+  private hostItem(node: Extract<HostsNode, { kind: 'host' }>): vscode.TreeItem {
+    const item = new vscode.TreeItem(node.alias);
+    item.id = `host:${node.group ?? ''}:${node.alias}`;
+    const h = this.fleet.health.get(node.alias);
+    const r = this.fleet.resolved.get(node.alias);
+    const state = h?.state ?? 'checking';
+    item.iconPath = node.unknownMember ? new vscode.ThemeIcon('question', new vscode.ThemeColor('list.warningForeground')) : STATE_ICON[state];
+    const parts: string[] = [];
+    if (r) parts.push(`${r.user}@${r.hostname}:${r.port}`);
+    if (node.unknownMember) parts.push('not in ssh config');
+    if (h?.state === 'online' || h?.state === 'degraded') {
+      const latency = h.metrics?.latencyMs ?? h.layers.ssh?.ms;
+      if (latency !== undefined) parts.push(`${latency} ms`);
+      if (h.metrics) parts.push(`load ${h.metrics.load1.toFixed(2)}`);
+    }
+    if (h?.reason && state !== 'online') parts.push(sanitizeForView(h.reason).split('\n')[0]!);
+    item.description = parts.join(' · ');
+    item.contextValue = `host.${state}${node.group ? '.grouped' : ''}${h?.hostKey?.verdict.kind === 'unknown' ? '.unknownKey' : ''}`;
+    item.accessibilityInformation = { label: `${node.alias}, ${state}${h?.reason ? `: ${sanitizeForView(h.reason)}` : ''}` };
+    return item;
+  }
+
+  resolveTreeItem(item: vscode.TreeItem, node: HostsNode): vscode.TreeItem {
+    if (node.kind === 'host') item.tooltip = this.explain(node.alias);
+    return item;
+  }
+
+  /** The "explain" tooltip: the settings that matter, each with the file:line it came from. */
+  explain(alias: string): vscode.MarkdownString {
+    const md = new vscode.MarkdownString(undefined, false);
+    md.isTrusted = false;
+    const r = this.fleet.resolved.get(alias);
+    const h = this.fleet.health.get(alias);
+    md.appendMarkdown(`**${mdEscape(alias)}** — ${mdEscape(h?.state ?? 'checking')}`);
+    if (h?.reason) md.appendMarkdown(`: ${mdEscape(h.reason)}`);
+    md.appendMarkdown('\n\n');
+    if (r) {
+      md.appendMarkdown('| Setting | Value | From |\n|---|---|---|\n');
+      const rows: [string, string][] = [
+        ['HostName', 'hostname'], ['User', 'user'], ['Port', 'port'], ['IdentityFile', 'identityfile'],
+        ['ProxyJump', 'proxyjump'], ['ProxyCommand', 'proxycommand'], ['UserKnownHostsFile', 'userknownhostsfile'], ['StrictHostKeyChecking', 'stricthostkeychecking'],
+      ];
+      for (const [label, key] of rows) {
+        const opt = r.options.get(key);
+        if (!opt || (key.startsWith('proxy') && !opt.values.length)) continue;
+        const from = opt.source ? `${opt.source.file}:${opt.source.line}` : 'default';
+        md.appendMarkdown(`| ${label} | ${mdEscape(opt.values.join(' '))} | ${mdEscape(from)} |\n`);
+      }
+    }
+    if (h?.layers) {
+      const layer = (name: string, l?: { ok: boolean; ms: number; detail?: string }) =>
+        l ? `${name} ${l.ok ? '✓' : '✗'} ${l.ms} ms${l.detail && !l.ok ? ` (${mdEscape(l.detail)})` : ''}` : undefined;
+      const line = [layer('TCP', h.layers.tcp), layer('SSH', h.layers.ssh), layer('metrics', h.layers.metrics)].filter(Boolean).join(' → ');
+      if (line) md.appendMarkdown(`\n${line}\n`);
+    }
+    if (h?.metrics) {
+      const m = h.metrics;
+      md.appendMarkdown(`\nload ${m.load1.toFixed(2)} / ${m.cores} cores · mem ${(m.memAvailableKb / 1048576).toFixed(1)} of ${(m.memTotalKb / 1048576).toFixed(1)} GiB free · disk ${m.diskUsedPct}% used · up ${Math.round(m.uptimeSec / 3600)} h\n`);
+    }
+    return md;
+  }
+}
