@@ -33,6 +33,10 @@ export interface ResolvedHost {
   readonly serverAliveInterval: number;
   readonly serverAliveCountMax: number;
   readonly forwardAgent: boolean;
+  /** CertificateFile entries, tokens and ~ expanded, in order (config/sshConfig only). */
+  readonly certificateFiles?: readonly string[];
+  /** Problems met while resolving that did not stop resolution (e.g. Match exec disabled). */
+  readonly warnings?: readonly string[];
   /** Every resolved option by lower-case keyword, in the order `ssh -G` prints them. */
   readonly options: ReadonlyMap<string, ResolvedOption>;
 }

@@ -1,0 +1,357 @@
+// Host resolution with OpenSSH 9.2 semantics (ssh.c main + readconf.c): first pass, HostName %h
+// expansion and lower-casing, optional final pass, defaults, then token expansion of the values
+// the product uses to connect.
+import { hostname as osHostname, homedir, userInfo } from 'node:os';
+import type { ConfigSource, ResolvedHost, ResolvedOption, StrictHostKeyChecking } from '../types.js';
+import {
+  DEFAULT_GLOBAL_KNOWN_HOSTS_FILES,
+  DEFAULT_IDENTITY_FILES,
+  DEFAULT_PORT,
+  DEFAULT_SYSTEM_CONFIG,
+  DEFAULT_USER_KNOWN_HOSTS_FILES,
+  SSH_G_ORDER,
+} from './defaults.js';
+import { SshConfigError } from './errors.js';
+import { formatForward } from './forwards.js';
+import { convtime, OptionStore } from './options.js';
+import { DEFAULT_MATCH_EXEC_TIMEOUT_MS, readConfigFile, type PassContext } from './reader.js';
+import {
+  connectionTokenValues,
+  expandPath,
+  expandTokens,
+  proxyCommandTokenValues,
+  tildeExpand,
+  type ConnectionTokens,
+} from './tokens.js';
+import { validateHostToken } from './validate.js';
+
+export interface ResolveOptions {
+  /** Default ~/.ssh/config; when set explicitly the system config is skipped (ssh -F semantics). "none" reads no file. */
+  configFile?: string;
+  /** Default /etc/ssh/ssh_config (only used when configFile is not given); null skips it. */
+  systemConfigFile?: string | null;
+  homeDir?: string;
+  localUser?: string;
+  localHostname?: string;
+  /** Local uid for `%i` (default: the process uid). */
+  localUid?: number;
+  /** Like ssh -l. */
+  user?: string;
+  env?: Record<string, string | undefined>;
+  matchExec?: { enabled: boolean; timeoutMs?: number };
+}
+
+interface Environment {
+  homeDir: string;
+  localUser: string;
+  localHostname: string;
+  uid: number;
+  env: Record<string, string | undefined>;
+  matchExec: { enabled: boolean; timeoutMs: number };
+}
+
+export function environmentFrom(opts: ResolveOptions): Environment {
+  const info = safeUserInfo();
+  return {
+    homeDir: opts.homeDir ?? info?.homedir ?? homedir(),
+    localUser: opts.localUser ?? info?.username ?? process.env.USER ?? 'unknown',
+    localHostname: opts.localHostname ?? osHostname(),
+    uid: opts.localUid ?? (typeof process.getuid === 'function' ? process.getuid() : -1),
+    env: opts.env ?? process.env,
+    matchExec: {
+      enabled: opts.matchExec?.enabled ?? false,
+      timeoutMs: opts.matchExec?.timeoutMs ?? DEFAULT_MATCH_EXEC_TIMEOUT_MS,
+    },
+  };
+}
+
+function safeUserInfo(): { homedir: string; username: string } | undefined {
+  try {
+    return userInfo();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The files ssh would read, in order, with their Include flavour. */
+export function configFilesToRead(opts: ResolveOptions, env: Environment): { file: string; userConfig: boolean; required: boolean }[] {
+  if (opts.configFile !== undefined) {
+    if (opts.configFile === 'none') return [];
+    const file = tildeExpand(opts.configFile, env.homeDir, env.localUser);
+    return [{ file, userConfig: true, required: true }];
+  }
+  const files = [{ file: tildeExpand('~/.ssh/config', env.homeDir, env.localUser), userConfig: true, required: false }];
+  const system = opts.systemConfigFile === undefined ? DEFAULT_SYSTEM_CONFIG : opts.systemConfigFile;
+  if (system !== null) files.push({ file: system, userConfig: false, required: false });
+  return files;
+}
+
+async function runPass(
+  alias: string,
+  hostForHostLines: string,
+  finalPass: boolean,
+  store: OptionStore,
+  opts: ResolveOptions,
+  env: Environment,
+  warnings: string[],
+): Promise<boolean> {
+  const ctx: PassContext = {
+    alias,
+    hostForHostLines,
+    finalPass,
+    store,
+    homeDir: env.homeDir,
+    localUser: env.localUser,
+    localHostname: env.localHostname,
+    env: env.env,
+    matchExec: env.matchExec,
+    warnings,
+    wantFinalPass: false,
+  };
+  for (const { file, userConfig, required } of configFilesToRead(opts, env)) {
+    const found = await readConfigFile(ctx, file, { userConfig, neverMatch: false }, { active: true }, []);
+    if (!found && required) throw new SshConfigError(`cannot open config file ${file}: no such file`, { file });
+  }
+  return ctx.wantFinalPass;
+}
+
+export async function resolveHost(alias: string, opts: ResolveOptions = {}): Promise<ResolvedHost> {
+  validateHostToken(alias, 'alias');
+  if (opts.user !== undefined) validateHostToken(opts.user, 'user');
+  const env = environmentFrom(opts);
+  const store = new OptionStore();
+  const warnings: string[] = [];
+  const commandLine: ConfigSource = { file: '<command line>', line: 0 };
+  if (opts.user !== undefined) store.force('user', opts.user, commandLine);
+
+  let wantFinal = await runPass(alias, alias, false, store, opts, env, warnings);
+
+  const hostNameOption = store.get('hostname');
+  const host = (
+    hostNameOption ? expandTokens(hostNameOption.values[0]!, { h: alias }, { where: { ...hostNameOption.source, what: 'HostName' } }) : alias
+  ).toLowerCase();
+  if (store.first('canonicalizehostname') !== undefined && store.first('canonicalizehostname') !== 'false') wantFinal = true;
+  if (wantFinal) {
+    store.force('hostname', host, hostNameOption?.source ?? commandLine);
+    await runPass(alias, host, true, store, opts, env, warnings);
+  }
+  validateHostToken(host, 'hostname');
+  return buildResolvedHost(alias, host, store, env, warnings);
+}
+
+function buildResolvedHost(alias: string, host: string, store: OptionStore, env: Environment, warnings: string[]): ResolvedHost {
+  const user = store.first('user') ?? env.localUser;
+  const port = Number(store.first('port') ?? DEFAULT_PORT);
+  const hostKeyAlias = store.first('hostkeyalias');
+  const tokens: ConnectionTokens = {
+    remoteHost: host,
+    originalHost: alias,
+    port,
+    remoteUser: user,
+    localUser: env.localUser,
+    localHostname: env.localHostname,
+    homeDir: env.homeDir,
+    uid: env.uid,
+    keyAlias: hostKeyAlias ?? alias,
+  };
+  const expand = (value: string, source: ConfigSource | undefined, what: string): string =>
+    expandPath(value, tokens, env.env, { file: source?.file, line: source?.line, what });
+
+  const printed = new Map<string, ResolvedOption>();
+  const put = (key: string, values: readonly string[], source?: ConfigSource): void => {
+    printed.set(key, source ? { key, values, source } : { key, values });
+  };
+
+  const identityEntries = store.list('identityfile');
+  const identityRaw = identityEntries.length > 0 ? identityEntries.map((e) => e.value) : DEFAULT_IDENTITY_FILES;
+  const userKnownHosts = store.get('userknownhostsfile');
+  const userKnownHostsRaw = userKnownHosts?.values ?? DEFAULT_USER_KNOWN_HOSTS_FILES;
+  const userKnownHostsFiles = userKnownHostsRaw.map((f) => expand(f, userKnownHosts?.source, 'UserKnownHostsFile'));
+  const globalKnownHosts = store.get('globalknownhostsfile');
+  const globalKnownHostsFiles = globalKnownHosts?.values ?? DEFAULT_GLOBAL_KNOWN_HOSTS_FILES;
+
+  const identityAgentOption = store.get('identityagent');
+  const identityAgent = identityAgentOption ? expand(identityAgentOption.values[0]!, identityAgentOption.source, 'IdentityAgent') : undefined;
+  const proxyJumpOption = store.get('proxyjump');
+  const proxyJump = proxyJumpOption && proxyJumpOption.values[0]!.toLowerCase() !== 'none' ? proxyJumpOption.values[0]! : undefined;
+  const proxyCommandOption = proxyJump === undefined ? store.get('proxycommand') : undefined;
+  const proxyCommandRaw = proxyCommandOption && proxyCommandOption.values[0] !== 'none' ? proxyCommandOption.values[0]! : undefined;
+
+  for (const [key, fallback] of SSH_G_ORDER) {
+    const lower = key.toLowerCase();
+    const option = store.get(lower);
+    switch (lower) {
+      case 'host':
+        put(key, [alias]);
+        continue;
+      case 'user':
+        put(key, [user], store.get('user')?.source);
+        continue;
+      case 'hostname':
+        put(key, [host], store.get('hostname')?.source);
+        continue;
+      case 'port':
+        put(key, [String(port)], option?.source);
+        continue;
+      case 'identityfile':
+        put(key, identityRaw, identityEntries[0]?.source);
+        continue;
+      case 'userknownhostsfile':
+        put(key, userKnownHostsFiles, userKnownHosts?.source);
+        continue;
+      case 'globalknownhostsfile':
+        put(key, globalKnownHostsFiles, globalKnownHosts?.source);
+        continue;
+      case 'localforward':
+      case 'remoteforward':
+      case 'dynamicforward': {
+        const entries = store.list(lower);
+        if (entries.length > 0) put(key, entries.map((e) => formatForward(lower, e.value)), entries[0]!.source);
+        continue;
+      }
+      case 'controlpersist':
+        put(key, [option ? formatControlPersist(option.values[0]!) : fallback!], option?.source);
+        continue;
+      case 'certificatefile':
+      case 'sendenv':
+      case 'setenv': {
+        const entries = store.list(lower);
+        if (entries.length > 0) put(key, entries.map((e) => e.value), entries[0]!.source);
+        continue;
+      }
+      case 'identityagent':
+        if (identityAgent !== undefined) put(key, [identityAgent], option?.source);
+        continue;
+      case 'controlpath':
+        if (option && option.values[0] !== 'none') put(key, [expand(option.values[0]!, option.source, 'ControlPath')], option.source);
+        continue;
+      case 'forwardagent': {
+        const value = option?.values[0];
+        if (value === undefined) put(key, [fallback!]);
+        else if (/^(yes|true)$/i.test(value)) put(key, ['yes'], option!.source);
+        else if (/^(no|false)$/i.test(value)) put(key, ['no'], option!.source);
+        else put(key, [expand(value, option!.source, 'ForwardAgent')], option!.source);
+        continue;
+      }
+      case 'remotecommand':
+        if (option && option.values[0] !== 'none') {
+          put(key, [expandTokens(option.values[0]!, connectionTokenValues(tokens), { where: { ...option.source, what: 'RemoteCommand' } })], option.source);
+        }
+        continue;
+      case 'localcommand':
+      case 'knownhostscommand':
+      case 'revokedhostkeys':
+      case 'pkcs11provider':
+        if (option && option.values[0] !== 'none') put(key, option.values, option.source);
+        continue;
+      case 'proxycommand':
+        if (proxyCommandRaw !== undefined) put(key, [proxyCommandRaw], proxyCommandOption!.source);
+        continue;
+      case 'proxyjump':
+        if (proxyJump !== undefined) put(key, [formatProxyJump(proxyJump)], proxyJumpOption!.source);
+        continue;
+      case 'updatehostkeys':
+        put(key, [option?.values[0] ?? defaultUpdateHostKeys(store)], option?.source);
+        continue;
+      case 'loglevel':
+        put(key, [option ? option.values[0]!.toUpperCase() : fallback!], option?.source);
+        continue;
+      default:
+        if (option) put(key, [option.values.join(' ')], option.source);
+        else if (fallback !== null) put(key, [fallback]);
+    }
+  }
+
+  const strict = printed.get('stricthostkeychecking')!.values[0]!;
+  const connectTimeout = store.first('connecttimeout');
+  return {
+    alias,
+    hostname: host,
+    user,
+    port,
+    identityFiles: identityRaw.map((f, i) => expand(f, identityEntries[i]?.source, 'IdentityFile')),
+    identitiesOnly: printed.get('identitiesonly')!.values[0] === 'yes',
+    identityAgent,
+    proxyJump,
+    proxyCommand:
+      proxyCommandRaw === undefined
+        ? undefined
+        : expandTokens(proxyCommandRaw, proxyCommandTokenValues(tokens), { where: { ...proxyCommandOption!.source, what: 'ProxyCommand' } }),
+    userKnownHostsFiles,
+    globalKnownHostsFiles,
+    strictHostKeyChecking: toStrictHostKeyChecking(strict),
+    hashKnownHosts: printed.get('hashknownhosts')!.values[0] === 'yes',
+    hostKeyAlias,
+    connectTimeout: connectTimeout === undefined || connectTimeout === 'none' || Number(connectTimeout) <= 0 ? undefined : Number(connectTimeout),
+    serverAliveInterval: Number(printed.get('serveraliveinterval')!.values[0]),
+    serverAliveCountMax: Number(printed.get('serveralivecountmax')!.values[0]),
+    forwardAgent: printed.get('forwardagent')!.values[0] !== 'no',
+    certificateFiles: store.list('certificatefile').map((e) => expand(e.value, e.source, 'CertificateFile')),
+    warnings,
+    options: printed,
+  };
+}
+
+function formatControlPersist(value: string): string {
+  const lower = value.toLowerCase();
+  if (lower === 'no' || lower === 'false') return 'no';
+  if (lower === 'yes' || lower === 'true') return 'yes';
+  const seconds = convtime(value);
+  return seconds === undefined ? value : seconds === 0 ? 'yes' : String(seconds);
+}
+
+function toStrictHostKeyChecking(printed: string): StrictHostKeyChecking {
+  switch (printed) {
+    case 'true':
+      return 'yes';
+    case 'false':
+      return 'no';
+    case 'accept-new':
+      return 'accept-new';
+    default:
+      return 'ask';
+  }
+}
+
+/** readconf.c: UpdateHostKeys defaults on only while known_hosts files and VerifyHostKeyDNS are at their defaults. */
+function defaultUpdateHostKeys(store: OptionStore): string {
+  const files = store.get('userknownhostsfile')?.values;
+  const verifyDns = store.first('verifyhostkeydns');
+  const defaultFiles = files === undefined || (files.length === 1 && files[0] === '~/.ssh/known_hosts');
+  return defaultFiles && (verifyDns === undefined || verifyDns === 'false') ? 'true' : 'false';
+}
+
+/** How dump_client_config prints ProxyJump: the last hop parsed ([user@]host[:port], numeric hosts bracketed). */
+export function formatProxyJump(value: string): string {
+  const comma = value.lastIndexOf(',');
+  const extra = comma > 0 ? value.slice(0, comma) : undefined;
+  const last = comma >= 0 ? value.slice(comma + 1) : value;
+  const { user, host, port } = parseJumpHop(last);
+  const numeric = host.includes(':') || /^[0-9.]+$/.test(host);
+  return `${extra !== undefined ? `${extra},` : ''}${user !== undefined ? `${user}@` : ''}${numeric ? `[${host}]` : host}${port !== undefined ? `:${port}` : ''}`;
+}
+
+function parseJumpHop(hop: string): { user?: string; host: string; port?: number } {
+  let rest = hop;
+  if (rest.toLowerCase().startsWith('ssh://')) rest = rest.slice(6).replace(/\/$/, '');
+  let user: string | undefined;
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    user = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+  }
+  let host = rest;
+  let port: number | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
+  if (bracketed) {
+    host = bracketed[1]!;
+    port = bracketed[2] !== undefined ? Number(bracketed[2]) : undefined;
+  } else {
+    const colon = rest.lastIndexOf(':');
+    if (colon >= 0 && rest.indexOf(':') === colon) {
+      host = rest.slice(0, colon);
+      port = Number(rest.slice(colon + 1));
+    }
+  }
+  return { user, host, port };
+}

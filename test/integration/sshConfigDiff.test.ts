@@ -1,0 +1,124 @@
+// Differential test: formatSshG(resolveHost(...)) against OpenSSH `ssh -G -F FILE -- ALIAS`.
+// OpenSSH expands `~` from the password database, so ssh runs as a scratch user whose home is a
+// fresh temp dir; the resolver gets the same home, user, uid, host name and environment.
+import { execFile as execFileCb } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatSshG, resolveHost } from '../../src/core/config/sshConfig.js';
+import { ALL_CASES, type DiffCase } from './fixtures/sshconfig/cases.js';
+
+const execFile = promisify(execFileCb);
+const SCRATCH_USER = 'flotilla-cfgtest';
+
+/** The keys every case is also compared on (the product's contract with ssh -G). */
+const COMMON_KEYS = [
+  'hostname', 'user', 'port', 'identityfile', 'proxyjump', 'proxycommand', 'userknownhostsfile',
+  'stricthostkeychecking', 'connecttimeout', 'serveraliveinterval', 'serveralivecountmax', 'identityagent',
+  'identitiesonly', 'forwardagent', 'hostkeyalias', 'sendenv', 'setenv', 'globalknownhostsfile', 'hashknownhosts',
+];
+
+async function commandExists(cmd: string): Promise<boolean> {
+  try {
+    await execFile('sh', ['-c', `command -v ${cmd}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sshAvailable = await commandExists('ssh');
+if (!sshAvailable) console.warn('sshConfigDiff: skipped because the OpenSSH client (`ssh`) is not installed');
+
+describe.skipIf(!sshAvailable)('ssh config resolution vs. ssh -G (OpenSSH differential)', () => {
+  let home = '';
+  let uid = -1;
+  let env: Record<string, string> = {};
+
+  beforeAll(async () => {
+    if (process.getuid?.() !== 0) {
+      throw new Error(`the differential test needs root to run ssh as the scratch user ${SCRATCH_USER}`);
+    }
+    home = mkdtempSync(join(tmpdir(), 'flotilla-cfgtest-'));
+    chmodSync(home, 0o755);
+    const exists = await execFile('id', ['-u', SCRATCH_USER]).then(() => true, () => false);
+    if (exists) await execFile('usermod', ['-d', home, SCRATCH_USER]);
+    else await execFile('useradd', ['-M', '-d', home, '-s', '/bin/sh', SCRATCH_USER]);
+    uid = Number((await execFile('id', ['-u', SCRATCH_USER])).stdout.trim());
+    env = { HOME: home, PATH: '/usr/local/bin:/usr/bin:/bin', USER: SCRATCH_USER, LOGNAME: SCRATCH_USER };
+  });
+
+  afterAll(() => {
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  function fill(text: string, caseDir: string): string {
+    return text.replaceAll('{{HOME}}', home).replaceAll('{{LOCALUSER}}', SCRATCH_USER).replaceAll('{{CASEDIR}}', caseDir);
+  }
+
+  /** Writes the case's files (world-readable, root-owned: ssh's permission checks accept that). */
+  function writeCase(c: DiffCase): string {
+    rmSync(join(home, '.ssh'), { recursive: true, force: true });
+    const caseDir = join(home, `case-${c.id}`);
+    rmSync(caseDir, { recursive: true, force: true });
+    for (const [name, content] of Object.entries(c.files)) {
+      const path = name === 'main' ? join(caseDir, 'config') : name.startsWith('~/') ? join(home, name.slice(2)) : join(caseDir, name);
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      writeFileSync(path, fill(content, caseDir), { mode: 0o644 });
+    }
+    return join(caseDir, 'config');
+  }
+
+  async function sshG(file: string, c: DiffCase): Promise<{ ok: true; out: string } | { ok: false; err: string }> {
+    const args = ['-u', SCRATCH_USER, '--', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'ssh', '-G', '-F', file];
+    if (c.user) args.push('-l', c.user);
+    args.push('--', c.host);
+    try {
+      const { stdout } = await execFile('runuser', args, { cwd: home });
+      return { ok: true, out: stdout };
+    } catch (e) {
+      return { ok: false, err: String((e as { stderr?: string }).stderr ?? e) };
+    }
+  }
+
+  function pick(output: string, keys: readonly string[]): string {
+    const wanted = new Set(keys);
+    return output
+      .split('\n')
+      .filter((line) => line && wanted.has(line.slice(0, line.indexOf(' '))))
+      .join('\n');
+  }
+
+  for (const c of ALL_CASES) {
+    it(`#${c.id} ${c.name}`, async () => {
+      const file = writeCase(c);
+      const openssh = await sshG(file, c);
+      const resolved = await resolveHost(c.host, {
+        configFile: file,
+        homeDir: home,
+        localUser: SCRATCH_USER,
+        localHostname: hostname(),
+        localUid: uid,
+        user: c.user,
+        env,
+        matchExec: { enabled: true, timeoutMs: 10_000 },
+      }).then(
+        (h) => ({ ok: true as const, h }),
+        (e: unknown) => ({ ok: false as const, err: String(e) }),
+      );
+      if (c.expectError) {
+        expect(openssh.ok, 'ssh -G should refuse this config').toBe(false);
+        expect(resolved.ok, 'the resolver should refuse this config').toBe(false);
+        return;
+      }
+      if (!openssh.ok) throw new Error(`ssh -G failed: ${openssh.err}`);
+      if (!resolved.ok) throw new Error(`resolver failed: ${resolved.err}`);
+      const mine = formatSshG(resolved.h);
+      expect(pick(mine, c.keys), 'case keys').toBe(pick(openssh.out, c.keys));
+      expect(pick(mine, COMMON_KEYS), 'common keys').toBe(pick(openssh.out, COMMON_KEYS));
+      expect(mine, 'whole ssh -G output').toBe(openssh.out);
+    });
+  }
+});
