@@ -44,7 +44,7 @@ export function groupsYamlText(normalAliases: readonly string[]): string {
     `  web: ${list(web)}`,
     '  # build machines',
     `  build: ${list(build)}`,
-    `  all: ${list(normalAliases)}`,
+    `  fleet: ${list(normalAliases)}`,
     '',
   ].join('\n');
 }
