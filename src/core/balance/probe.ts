@@ -42,7 +42,7 @@ export function probeScript(diskPath: string): string {
     'Linux)',
     '  echo "cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"',
     '  echo "loadavg=$(cat /proc/loadavg)"',
-    '  grep -E "^(MemTotal|MemAvailable):" /proc/meminfo | tr -d " " | sed "s/:/=/; s/kB$//"',
+    '  grep -E "^(MemTotal|MemAvailable|MemFree|Buffers|Cached):" /proc/meminfo | tr -d " " | sed "s/:/=/; s/kB$//"',
     '  echo "uptime=$(cut -d" " -f1 /proc/uptime)"',
     `  echo "stat1=$(head -n 1 /proc/stat)"; sleep ${SAMPLE_SECONDS}; echo "stat2=$(head -n 1 /proc/stat)";;`,
     'Darwin)',
@@ -90,7 +90,10 @@ export function parseProbeOutput(text: string, latencyMs: number, now = Date.now
   const diskAvailKb = Number(df[3]);
   const diskUsedPct = Number((df[4] ?? '').replace('%', ''));
   let memTotalKb = Number(f.get('MemTotal'));
-  let memAvailableKb = Number(f.get('MemAvailable'));
+  // Kernels before 3.14 have no MemAvailable: free + buffers + page cache is the usual estimate.
+  let memAvailableKb = f.has('MemAvailable')
+    ? Number(f.get('MemAvailable'))
+    : Number(f.get('MemFree')) + Number(f.get('Buffers') ?? 0) + Number(f.get('Cached') ?? 0);
   let uptimeSec = Number(f.get('uptime'));
   if (os === 'Darwin') {
     const page = Number(f.get('vmstat_pagesize')) || 4096;
@@ -146,20 +149,37 @@ export async function probeHost(pool: Pool, alias: string, diskPath = '~', timeo
   return parseProbeOutput(out, Date.now() - t0);
 }
 
-/** A short-lived cache so placement and the health view share one measurement (default 30 s). */
+/**
+ * A short-lived cache so placement and the health view share one measurement (default 30 s). Keyed by
+ * host and disk path; concurrent requests for the same key share one probe.
+ */
 export class MetricsCache {
   private readonly entries = new Map<string, { at: number; result: ProbeResult }>();
-  constructor(private readonly ttlMs = 30_000) {}
-  get(alias: string, now = Date.now()): ProbeResult | undefined {
-    const e = this.entries.get(alias);
+  private readonly inflight = new Map<string, Promise<ProbeResult>>();
+  constructor(public ttlMs = 30_000) {}
+  private static key(alias: string, diskPath: string): string { return `${alias}\u0000${diskPath}`; }
+  get(alias: string, now = Date.now(), diskPath = '~'): ProbeResult | undefined {
+    const e = this.entries.get(MetricsCache.key(alias, diskPath));
     return e && now - e.at < this.ttlMs ? e.result : undefined;
   }
-  set(alias: string, result: ProbeResult, now = Date.now()): void { this.entries.set(alias, { at: now, result }); }
-  async measure(pool: Pool, alias: string, diskPath = '~'): Promise<ProbeResult> {
-    const cached = this.get(alias);
-    if (cached) return cached;
-    const result = await probeHost(pool, alias, diskPath);
-    this.set(alias, result);
-    return result;
+  set(alias: string, result: ProbeResult, now = Date.now(), diskPath = '~'): void {
+    this.entries.set(MetricsCache.key(alias, diskPath), { at: now, result });
+  }
+  /** Forgets one host (all disk paths), or everything. */
+  invalidate(alias?: string): void {
+    if (alias === undefined) return this.entries.clear();
+    for (const k of [...this.entries.keys()]) if (k.startsWith(`${alias}\u0000`)) this.entries.delete(k);
+  }
+  async measure(pool: Pool, alias: string, diskPath = '~', opts: { maxAgeMs?: number } = {}): Promise<ProbeResult> {
+    const key = MetricsCache.key(alias, diskPath);
+    const e = this.entries.get(key);
+    if (e && Date.now() - e.at < Math.min(this.ttlMs, opts.maxAgeMs ?? Infinity)) return e.result;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    const p = probeHost(pool, alias, diskPath).then(
+      (result) => { this.set(alias, result, Date.now(), diskPath); return result; },
+    ).finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
   }
 }

@@ -6,8 +6,8 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { ClientChannel } from 'ssh2';
 import { ConnectError } from '../ssh/connect';
-import type { Pool } from '../ssh/pool';
-import { buildRemoteCommand, extractPgid, PGID_MARKER, shellCommandFromArgv } from '../ssh/quote';
+import type { LeasedChannel, Pool } from '../ssh/pool';
+import { buildRemoteCommand, PGID_MARKER, shellCommandFromArgv } from '../ssh/quote';
 import { CappedBuffer } from './output';
 
 export type HostState =
@@ -82,7 +82,10 @@ export interface RunController {
 
 export const DEFAULT_TIMEOUT_MS = 300_000;
 export const DEFAULT_OUTPUT_CAP = 128 * 1024;
-const DEFAULT_DISK_CAP = 256 * 1024 * 1024;
+/** Per host and stream on disk: enough for any log worth reading, small enough that 50 hosts × a runaway `yes` stays sane. */
+export const DEFAULT_DISK_CAP = 32 * 1024 * 1024;
+/** Give up looking for the PGID line after this much output (login-shell rc noise comes before it). */
+const PGID_SCAN_LIMIT = 64 * 1024;
 
 export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(3).toString('hex')}`;
@@ -101,20 +104,34 @@ export function startRun(
   id = newRunId(),
 ): RunController {
   const startedAt = new Date().toISOString();
-  const cancellers = new Map<string, AbortController>(hosts.map((h) => [h, new AbortController()]));
+  const targets = [...new Set(hosts)];
+  const cancellers = new Map<string, AbortController>(targets.map((h) => [h, new AbortController()]));
   const script = commandText(spec.command);
+  // A listener that throws must not take the run (and its remote processes) down with it.
+  const emit = (e: RunEvent) => {
+    try { on(e); } catch { /* the consumer's problem */ }
+  };
   const done = (async () => {
     const results = new Map<string, HostResult>();
-    const queue = [...hosts];
+    const queue = [...targets];
     const workers = Array.from({ length: Math.max(1, Math.min(spec.concurrency ?? 64, queue.length)) }, async () => {
       for (let host = queue.shift(); host !== undefined; host = queue.shift()) {
         const abort = cancellers.get(host)!.signal;
-        on({ type: 'host-start', host });
-        const result = abort.aborted
-          ? emptyResult(host, 'cancelled', 0, { remoteStopped: true, reason: 'cancelled before start' })
-          : await runOnHost(host, script, spec, pool, abort, (stream, chunk) => on({ type: 'host-output', host, stream, chunk }));
+        emit({ type: 'host-start', host });
+        let result: HostResult;
+        const t0 = Date.now();
+        try {
+          result = abort.aborted
+            ? emptyResult(host, 'cancelled', 0, { remoteStopped: true, reason: 'cancelled before start' })
+            : await runOnHost(host, script, spec, pool, abort, (stream, chunk) => emit({ type: 'host-output', host, stream, chunk }));
+        } catch (err) {
+          result = emptyResult(host, 'lost', Date.now() - t0, {
+            remoteStopped: false,
+            reason: `internal error: ${err instanceof Error ? err.message : String(err)}`,
+          });
+        }
         results.set(host, result);
-        on({ type: 'host-done', result });
+        emit({ type: 'host-done', result });
       }
     });
     await Promise.all(workers);
@@ -123,12 +140,12 @@ export function startRun(
       startedAt,
       finishedAt: new Date().toISOString(),
       origin: spec.origin,
-      targets: hosts,
+      targets,
       command: script,
       argv: typeof spec.command === 'string' ? undefined : [...spec.command],
       cwd: spec.cwd,
       timeoutMs: spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      results: hosts.map((h) => results.get(h)!),
+      results: targets.map((h) => results.get(h)!),
     };
   })();
   return {
@@ -152,11 +169,12 @@ function connectFailure(host: string, err: unknown, durationMs: number): HostRes
   return emptyResult(host, 'unreachable', durationMs, { reason: err instanceof Error ? err.message : String(err) });
 }
 
-/** Sink for one output stream: capped head in memory, full copy on disk with back-pressure. */
+/** Sink for one output stream: capped head in memory, capped copy on disk with back-pressure. */
 class StreamSink {
   readonly head: CappedBuffer;
   private file?: WriteStream;
   private written = 0;
+  private draining?: Promise<void>;
   constructor(cap: number, private readonly diskCap: number, readonly path?: string) {
     this.head = new CappedBuffer(cap);
     if (path) {
@@ -172,14 +190,63 @@ class StreamSink {
     this.written += part.length;
     return this.file.write(part);
   }
+  /** One shared waiter however many writes asked to pause (no listener pile-up). */
   drained(): Promise<void> {
-    return new Promise((r) => (this.file ? this.file.once('drain', r) : r()));
+    const f = this.file;
+    if (!f || !f.writableNeedDrain) return Promise.resolve();
+    return (this.draining ??= new Promise<void>((r) => {
+      const done = () => { f.off('drain', done); f.off('close', done); this.draining = undefined; r(); };
+      f.on('drain', done);
+      f.on('close', done);
+    }));
   }
   async close(): Promise<void> {
     if (!this.file) return;
     const f = this.file;
-    if (this.head.totalBytes > this.diskCap) f.write(`\n[flotilla: output cut at ${this.diskCap} bytes on disk]\n`);
-    await new Promise<void>((r) => f.end(r));
+    if (this.head.totalBytes > this.diskCap) f.write(`\n[flotilla: output cut at ${this.diskCap} bytes on disk of ${this.head.totalBytes}]\n`);
+    await new Promise<void>((r) => { f.once('error', () => r()); f.end(r); });
+  }
+}
+
+/**
+ * Takes the `FLOTILLA_PGID=<n>` line out of a stream (stderr, or stdout with a pty, where it ends in
+ * `\r\n`). Lines before it (login-shell rc noise) pass through as they complete; after it, or after
+ * PGID_SCAN_LIMIT bytes without it, everything passes through untouched.
+ */
+class PgidScanner {
+  pgid?: number;
+  private pending: Buffer | undefined = Buffer.alloc(0);
+  private scanned = 0;
+  constructor(private readonly emit: (b: Buffer) => void) {}
+  push(chunk: Buffer): void {
+    if (!this.pending) return this.emit(chunk);
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.scanned += chunk.length;
+    for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a)) {
+      const line = buf.toString('latin1', 0, nl);
+      const m = /FLOTILLA_PGID=(\d+)\r?$/.exec(line);
+      if (m && line.indexOf(PGID_MARKER) === m.index) {
+        this.pgid = Number(m[1]);
+        if (m.index > 0) this.emit(buf.subarray(0, m.index));
+        this.pending = undefined;
+        if (nl + 1 < buf.length) this.emit(buf.subarray(nl + 1));
+        return;
+      }
+      this.emit(buf.subarray(0, nl + 1));
+      buf = buf.subarray(nl + 1);
+    }
+    if (this.scanned > PGID_SCAN_LIMIT) {
+      this.pending = undefined;
+      if (buf.length) this.emit(buf);
+      return;
+    }
+    this.pending = Buffer.from(buf);
+  }
+  /** End of stream: whatever was held back is output. */
+  flush(): void {
+    const rest = this.pending;
+    this.pending = undefined;
+    if (rest?.length) this.emit(rest);
   }
 }
 
@@ -201,50 +268,45 @@ async function runOnHost(
     return emptyResult(host, 'failed', 0, { reason: (err as Error).message, exit: 1 });
   }
 
-  let lease;
+  let lease: LeasedChannel<ClientChannel> | undefined;
+  // The connect (and a queued slot) may take long; neither cancel nor the timeout waits for it.
+  const leasing = pool.exec(host, remote, spec.pty ? { pty: { term: 'xterm-256color', rows: 24, cols: 200 } } : {});
   try {
-    const leasing = pool.exec(host, remote, spec.pty ? { pty: { term: 'xterm-256color', rows: 24, cols: 200 } } : {});
     lease = await raceAbort(leasing, abort);
-    if (!lease) {
-      void leasing.then((l) => { l.channel.close(); l.release(); }, () => {});
-      return emptyResult(host, 'cancelled', elapsed(), { remoteStopped: true, reason: 'cancelled before the command started' });
-    }
   } catch (err) {
     return connectFailure(host, err, elapsed());
+  }
+  if (!lease) {
+    // If the exec still goes through, the command starts: stop it properly rather than just closing
+    // the channel (without a pty that leaves the remote process running).
+    void leasing.then((late) => stopLate(pool, host, late, spec), () => {});
+    return emptyResult(host, 'cancelled', elapsed(), { remoteStopped: true, reason: 'cancelled before the command started' });
   }
 
   const channel = lease.channel;
   const cap = spec.outputCapBytes ?? DEFAULT_OUTPUT_CAP;
+  const diskCap = spec.diskCapBytes ?? DEFAULT_DISK_CAP;
   const dir = spec.outputDir;
-  if (dir) mkdirSync(dir, { recursive: true });
+  if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
   const safe = host.replace(/[^A-Za-z0-9._-]/g, '_');
-  const out = new StreamSink(cap, spec.diskCapBytes ?? DEFAULT_DISK_CAP, dir ? join(dir, `${safe}.stdout`) : undefined);
-  const err = new StreamSink(cap, spec.diskCapBytes ?? DEFAULT_DISK_CAP, dir ? join(dir, `${safe}.stderr`) : undefined);
+  const out = new StreamSink(cap, diskCap, dir ? join(dir, `${safe}.stdout`) : undefined);
+  const err = new StreamSink(cap, diskCap, dir ? join(dir, `${safe}.stderr`) : undefined);
 
-  let pgid: number | undefined;
-  let stderrPrefix: Buffer | undefined = Buffer.alloc(0); // until the PGID line is seen
   const pump = (sink: StreamSink, stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
     if (!sink.write(chunk)) {
+      // Disk slower than the network: stop reading, so ssh2 stops granting window to the server.
       channel.pause();
       void sink.drained().then(() => channel.resume());
     }
     onChunk(stream, chunk);
   };
-  const pumpOut = pump(out, 'stdout');
-  const pumpErr = pump(err, 'stderr');
-  channel.on('data', pumpOut);
-  channel.stderr.on('data', (chunk: Buffer) => {
-    if (!stderrPrefix) return pumpErr(chunk);
-    stderrPrefix = Buffer.concat([stderrPrefix, chunk]);
-    const text = stderrPrefix.toString('latin1');
-    const found = extractPgid(text);
-    if (found.pgid !== undefined || stderrPrefix.length > 8192 || (!text.includes(PGID_MARKER.slice(0, 4)) && text.includes('\n'))) {
-      pgid = found.pgid;
-      const rest = Buffer.from(found.rest, 'latin1');
-      stderrPrefix = undefined;
-      if (rest.length) pumpErr(rest);
-    }
-  });
+  // Without a pty the PGID line is on stderr; with one, stderr is merged into stdout by the terminal.
+  const outScan = new PgidScanner(pump(out, 'stdout'));
+  const errScan = new PgidScanner(pump(err, 'stderr'));
+  const scanner = spec.pty ? outScan : errScan;
+  if (spec.pty) errScan.flush(); else outScan.flush();
+  channel.on('data', (chunk: Buffer) => outScan.push(chunk));
+  channel.stderr.on('data', (chunk: Buffer) => errScan.push(chunk));
 
   type End = { kind: 'exit'; code: number | null; signal?: string } | { kind: 'closed' } | { kind: 'timeout' } | { kind: 'cancel' };
   let exitInfo: { code: number | null; signal?: string } | undefined;
@@ -252,22 +314,26 @@ async function runOnHost(
   const closed = new Promise<End>((resolve) => channel.once('close', () => resolve(exitInfo ? { kind: 'exit', ...exitInfo } : { kind: 'closed' })));
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<End>((resolve) => (timer = setTimeout(() => resolve({ kind: 'timeout' }), timeoutMs)));
+  let onAbort: (() => void) | undefined;
   const cancelled = new Promise<End>((resolve) => {
-    if (abort.aborted) resolve({ kind: 'cancel' });
-    abort.addEventListener('abort', () => resolve({ kind: 'cancel' }), { once: true });
+    if (abort.aborted) return resolve({ kind: 'cancel' });
+    onAbort = () => resolve({ kind: 'cancel' });
+    abort.addEventListener('abort', onAbort, { once: true });
   });
 
   let end = await Promise.race([closed, timedOut, cancelled]);
   clearTimeout(timer);
+  if (onAbort) abort.removeEventListener('abort', onAbort);
   let remoteStopped: boolean | undefined;
   if (end.kind === 'timeout' || end.kind === 'cancel') {
     const stop = end.kind;
-    remoteStopped = await stopRemote(pool, host, channel, () => pgid, closed, spec);
+    remoteStopped = await stopRemote(pool, host, channel, () => scanner.pgid, closed, spec);
     lease.release();
     end = { kind: stop };
   }
+  outScan.flush();
+  errScan.flush();
   await Promise.all([out.close(), err.close()]);
-  if (stderrPrefix?.length) err.head.push(stderrPrefix);
 
   const base = {
     host,
@@ -288,9 +354,9 @@ async function runOnHost(
     case 'closed':
       return { ...base, state: 'lost', remoteStopped: false, reason: 'connection closed before the command reported an exit status: outcome unknown' };
     case 'timeout':
-      return { ...base, state: 'timeout', remoteStopped, reason: `no exit within ${timeoutMs} ms` };
+      return { ...base, state: 'timeout', remoteStopped, reason: `no exit within ${timeoutMs} ms${remoteStopped ? '; remote command stopped' : '; remote command may still run'}` };
     case 'cancel':
-      return { ...base, state: 'cancelled', remoteStopped };
+      return { ...base, state: 'cancelled', remoteStopped, ...(remoteStopped ? {} : { reason: 'remote command may still run' }) };
   }
 }
 
@@ -310,9 +376,23 @@ function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   });
 }
 
+/** A channel that opened after its host was cancelled: find its PGID and stop it like any other. */
+async function stopLate(pool: Pool, host: string, lease: LeasedChannel<ClientChannel>, spec: RunSpec): Promise<void> {
+  const ch = lease.channel;
+  const scan = new PgidScanner(() => {});
+  ch.on('data', (d: Buffer) => { if (spec.pty) scan.push(d); });
+  ch.stderr.on('data', (d: Buffer) => { if (!spec.pty) scan.push(d); });
+  const closed = new Promise<void>((r) => ch.once('close', () => r()));
+  // The PGID line is the script's first action; give it a moment to arrive.
+  for (let i = 0; i < 20 && scan.pgid === undefined && !(await within(closed, 50)); i++);
+  await stopRemote(pool, host, ch, () => scan.pgid, closed, { ...spec, killGraceMs: Math.min(spec.killGraceMs ?? 1500, 500) });
+  lease.release();
+}
+
 /**
  * Stops the remote command and says whether it is known to be gone: TERM by signal (and ^C on a pty),
- * then `kill -- -PGID` through a second channel, then KILL, then close.
+ * then `kill -- -PGID` through a second channel, then close. Root logins on OpenSSH < 10 refuse signals
+ * (ssh-traps §2.6), so for them the group kill starts at once instead of after the grace period.
  */
 async function stopRemote(
   pool: Pool,
@@ -323,30 +403,64 @@ async function stopRemote(
   spec: RunSpec,
 ): Promise<boolean> {
   const grace = spec.killGraceMs ?? 1500;
-  try { channel.signal('TERM'); } catch { /* ssh2 throws on a closed channel */ }
+  // ssh2 throws synchronously on a closed channel or an unknown signal name: never let that escape.
+  try { channel.signal('TERM'); } catch { /* closed */ }
   if (spec.pty) { try { channel.write('\x03'); } catch { /* closed */ } }
-  if (await within(closed, grace)) return true;
+  let asRoot = false;
+  try { asRoot = (await pool.resolve(host)).user === 'root'; } catch { /* unknown: assume not */ }
+  if (await within(closed, asRoot ? 150 : grace)) return true;
   const group = pgid();
   let killedByGroup = false;
   if (group !== undefined && group > 1) {
     killedByGroup = await killProcessGroup(pool, host, group, grace);
   }
+  if (await within(closed, killedByGroup ? grace : 0)) return true;
   try { channel.close(); } catch { /* already closed */ }
   if (await within(closed, grace)) return true;
+  // A pty channel that closes delivers SIGHUP; without one only the group kill says anything.
   return killedByGroup;
 }
 
-/** Kills the process group on the remote side and reports whether it is gone afterwards. */
+/**
+ * Kills the process group on the remote side and reports whether it is gone afterwards. The channel
+ * is opened on the host's pooled connection but outside the pool's slot accounting: the command being
+ * stopped holds a slot, and with every slot busy a queued kill would wait for itself. sshd allows 10
+ * sessions, the pool uses 8, so there is room; if the server refuses anyway, queue through the pool.
+ */
 async function killProcessGroup(pool: Pool, host: string, pgid: number, graceMs: number): Promise<boolean> {
   const secs = Math.max(1, Math.ceil(graceMs / 1000));
   const script =
-    `kill -TERM -- -${pgid} 2>/dev/null; i=0; while kill -0 -- -${pgid} 2>/dev/null && [ $i -lt ${secs * 10} ]; do sleep 0.1; i=$((i+1)); done; ` +
-    `kill -KILL -- -${pgid} 2>/dev/null; sleep 0.2; if kill -0 -- -${pgid} 2>/dev/null; then echo alive; else echo gone; fi`;
-  try {
-    const lease = await pool.exec(host, buildRemoteCommand(script));
+    `kill -TERM -- -${pgid} 2>/dev/null; i=0; while kill -0 -- -${pgid} 2>/dev/null && [ $i -lt ${secs * 20} ]; do sleep 0.05; i=$((i+1)); done; ` +
+    `kill -KILL -- -${pgid} 2>/dev/null; i=0; while kill -0 -- -${pgid} 2>/dev/null && [ $i -lt 20 ]; do sleep 0.05; i=$((i+1)); done; ` +
+    `if kill -0 -- -${pgid} 2>/dev/null; then echo alive; else echo gone; fi`;
+  const command = buildRemoteCommand(script);
+  const collect = (ch: ClientChannel) => new Promise<string>((resolve) => {
     let text = '';
-    lease.channel.on('data', (d: Buffer) => (text += d.toString()));
-    await within(new Promise((r) => lease.channel.once('close', r)), graceMs + 5000);
+    ch.on('error', () => {});
+    ch.on('data', (d: Buffer) => (text += d.toString()));
+    ch.stderr.on('data', () => {});
+    ch.once('close', () => resolve(text));
+  });
+  const deadline = graceMs + secs * 1000 + 5000;
+  try {
+    const conn = await pool.connection(host);
+    const direct = await new Promise<ClientChannel | undefined>((resolve) => {
+      try {
+        conn.client.exec(command, (e, ch) => resolve(e ? undefined : ch));
+      } catch {
+        resolve(undefined);
+      }
+    });
+    if (direct) {
+      let text = '';
+      const got = collect(direct).then((t) => (text = t));
+      if (!(await within(got, deadline))) try { direct.close(); } catch { /* gone */ }
+      return text.trim() === 'gone';
+    }
+    const lease = await pool.exec(host, command);
+    let text = '';
+    const got = collect(lease.channel).then((t) => (text = t));
+    if (!(await within(got, deadline))) try { lease.channel.close(); } catch { /* gone */ }
     lease.release();
     return text.trim() === 'gone';
   } catch {

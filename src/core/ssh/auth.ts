@@ -60,7 +60,9 @@ export async function loadIdentity(
   const text = readFileSync(path, 'utf8');
   let result = tryParse(text, undefined);
   for (let attempt = 1; result instanceof Error && !(result instanceof KeyError) && isEncryptedKeyError(result); attempt++) {
-    if (attempt > MAX_PASSPHRASE_ATTEMPTS) return undefined;
+    if (attempt > MAX_PASSPHRASE_ATTEMPTS) {
+      throw new KeyError(`${path}: wrong passphrase (${MAX_PASSPHRASE_ATTEMPTS} attempts); key not used`);
+    }
     onPrompt?.(true);
     let passphrase: string | undefined;
     try {
@@ -70,6 +72,7 @@ export async function loadIdentity(
     }
     if (passphrase === undefined) return undefined;
     result = tryParse(text, passphrase);
+    passphrase = undefined;
   }
   if (result instanceof KeyError) throw result;
   if (result instanceof Error) throw new KeyError(`cannot use identity file ${path}: ${result.message}`);
@@ -78,25 +81,85 @@ export async function loadIdentity(
   return result;
 }
 
-function publicBlobOf(identityFile: string): string | undefined {
-  const pub = `${identityFile}.pub`;
-  if (!existsSync(pub)) return undefined;
-  const field = readFileSync(pub, 'utf8').trim().split(/\s+/)[1];
-  return field;
+/** The public key (base64 wire blob) of an IdentityFile: from `FILE.pub`, else from the key if it is unencrypted. */
+function publicBlobOf(identityFile: string, cache: KeyCache): string | undefined {
+  try {
+    const pub = `${identityFile}.pub`;
+    if (existsSync(pub)) return readFileSync(pub, 'utf8').trim().split(/\s+/)[1];
+    const cached = cache.get(identityFile);
+    if (cached) return cached.getPublicSSH().toString('base64');
+    if (!existsSync(identityFile)) return undefined;
+    const parsed = tryParse(readFileSync(identityFile, 'utf8'), undefined);
+    return parsed instanceof Error ? undefined : parsed.getPublicSSH().toString('base64');
+  } catch {
+    return undefined;
+  }
 }
 
-/** An agent that only offers the keys named by IdentityFile (OpenSSH's IdentitiesOnly with an agent). */
-class FilteredAgent extends BaseAgent<ParsedKey> {
-  constructor(private readonly inner: BaseAgent, private readonly allowed: ReadonlySet<string>) { super(); }
+const AGENT_LIST_TIMEOUT_MS = 2_000;
+const AGENT_SIGN_TIMEOUT_MS = 60_000;
+
+/**
+ * Wraps the real agent: listing keys times out quickly (a dead or wedged SSH_AUTH_SOCK must not hang the
+ * connect; ssh2 then moves on to the IdentityFiles), signing may take a human confirmation (`ssh-add -c`,
+ * a hardware token) so it pauses the connect deadline and has a long timeout. With `allowed` set
+ * (IdentitiesOnly) only those public keys are offered.
+ */
+class GuardedAgent extends BaseAgent<ParsedKey> {
+  offered: number | undefined;
+  total: number | undefined;
+  constructor(
+    private readonly inner: BaseAgent,
+    private readonly allowed: ReadonlySet<string> | undefined,
+    private readonly notes: string[],
+    private readonly onPrompt?: (prompting: boolean) => void,
+  ) { super(); }
   override getIdentities(cb: (err: Error | undefined, keys?: ParsedKey[]) => void): void {
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      this.notes.push(`agent did not answer within ${AGENT_LIST_TIMEOUT_MS} ms`);
+      cb(new Error('agent did not answer'));
+    }, AGENT_LIST_TIMEOUT_MS);
     this.inner.getIdentities((err, keys) => {
-      if (err || !keys) return cb(err ?? undefined);
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err || !keys) {
+        this.notes.push(`agent unusable: ${err?.message ?? 'no keys returned'}`);
+        return cb(err ?? new Error('agent returned no keys'));
+      }
       const parsed = keys.map((k) => parseOne(utils.parseKey(k as Buffer))).filter((k): k is ParsedKey => !(k instanceof Error));
-      cb(undefined, parsed.filter((k) => this.allowed.has(k.getPublicSSH().toString('base64'))));
+      const usable = this.allowed ? parsed.filter((k) => this.allowed!.has(k.getPublicSSH().toString('base64'))) : parsed;
+      this.total = parsed.length;
+      this.offered = usable.length;
+      if (this.allowed && usable.length < parsed.length) {
+        this.notes.push(`agent: ${usable.length} of ${parsed.length} keys offered (IdentitiesOnly: only keys named by IdentityFile)`);
+      } else {
+        this.notes.push(`agent: ${usable.length} key(s) offered`);
+      }
+      cb(undefined, usable);
     });
   }
   override sign(pubKey: ParsedKey, data: Buffer, options: unknown, cb?: unknown): void {
-    (this.inner.sign as (...a: unknown[]) => void).call(this.inner, pubKey, data, options, cb);
+    const callback = (typeof options === 'function' ? options : cb) as (err: Error | undefined, sig?: Buffer) => void;
+    const opts = typeof options === 'function' ? undefined : options;
+    let done = false;
+    this.onPrompt?.(true);
+    const finish = (err: Error | undefined, sig?: Buffer) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.onPrompt?.(false);
+      callback(err, sig);
+    };
+    const timer = setTimeout(() => finish(new Error('agent did not sign in time')), AGENT_SIGN_TIMEOUT_MS);
+    try {
+      (this.inner.sign as (...a: unknown[]) => void).call(this.inner, pubKey, data, opts, finish);
+    } catch (err) {
+      finish(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 }
 
@@ -125,24 +188,32 @@ export function createAuthHandler(host: ResolvedHost, deps: AuthPlanDeps) {
   const steps: Array<() => Promise<AnyAuthMethod | undefined>> = [];
   const username = host.user;
   const sock = agentPath(host, deps.env);
+  const errors: string[] = [];
   if (sock && (process.platform === 'win32' || existsSync(sock))) {
     steps.push(async () => {
-      const agent = createAgent(sock);
-      if (!host.identitiesOnly) return { type: 'agent', username, agent };
-      const allowed = new Set(host.identityFiles.map(publicBlobOf).filter((b): b is string => !!b));
-      return allowed.size ? { type: 'agent', username, agent: new FilteredAgent(agent, allowed) } : undefined;
+      const allowed = host.identitiesOnly
+        ? new Set(host.identityFiles.map((f) => publicBlobOf(f, deps.keys)).filter((b): b is string => !!b))
+        : undefined;
+      if (allowed && allowed.size === 0) {
+        errors.push('agent not used (IdentitiesOnly, and no IdentityFile public key to match)');
+        return undefined;
+      }
+      return { type: 'agent', username, agent: new GuardedAgent(createAgent(sock), allowed, errors, deps.onPrompt) };
     });
+  } else if (sock) {
+    errors.push(`agent socket ${sock} does not exist`);
   }
   for (const file of host.identityFiles) {
     steps.push(async () => {
       if (!existsSync(file)) return undefined;
       const key = await loadIdentity(file, deps.prompter, deps.keys, deps.onPrompt);
+      if (!key) errors.push(`${file}: no passphrase given; key not used`);
+      else errors.push(`${file} offered`);
       return key ? { type: 'publickey', username, key } : undefined;
     });
   }
   let kbdTried = false;
   let passwordTried = false;
-  const errors: string[] = [];
 
   const handler = (methodsLeft: AuthenticationType[] | null, _partial: boolean, next: (m: AnyAuthMethod | false) => void) => {
     const allows = (m: AuthenticationType) => !methodsLeft || methodsLeft.includes(m);
@@ -164,8 +235,8 @@ export function createAuthHandler(host: ResolvedHost, deps: AuthPlanDeps) {
           prompt: (_name, _instructions, _lang, prompts, finish) => {
             if (!prompts.length) return finish([]);
             deps.onPrompt?.(true);
-            deps.prompter
-              .keyboardInteractive(username, host.hostname, prompts.map((p) => ({ prompt: p.prompt, echo: !!p.echo })))
+            Promise.resolve()
+              .then(() => deps.prompter.keyboardInteractive(username, host.hostname, prompts.map((p) => ({ prompt: p.prompt, echo: !!p.echo }))))
               .then((answers) => finish(answers ?? []), () => finish([]))
               .finally(() => deps.onPrompt?.(false));
           },
@@ -174,12 +245,19 @@ export function createAuthHandler(host: ResolvedHost, deps: AuthPlanDeps) {
       if (!passwordTried && allows('password')) {
         passwordTried = true;
         deps.onPrompt?.(true);
-        const password = await deps.prompter.password(username, host.hostname).finally(() => deps.onPrompt?.(false));
+        let password: string | undefined;
+        try {
+          password = await deps.prompter.password(username, host.hostname);
+        } catch {
+          password = undefined;
+        } finally {
+          deps.onPrompt?.(false);
+        }
         if (password !== undefined) return next({ type: 'password', username, password });
       }
       next(false);
     };
-    void advance();
+    advance().catch(() => next(false));
   };
   return { handler, keyErrors: errors };
 }

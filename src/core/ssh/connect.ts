@@ -151,45 +151,88 @@ function openProxyCommand(command: string): { sock: Duplex; kill: () => void; st
   child.stdin.on('error', () => {});
   const sock = Duplex.from({ readable: child.stdout, writable: child.stdin });
   sock.on('error', () => {});
-  const kill = () => {
+  const signal = (sig: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     try {
-      if (child.pid) process.kill(-child.pid, 'SIGTERM');
+      if (child.pid && process.platform !== 'win32') process.kill(-child.pid, sig);
+      else child.kill(sig);
     } catch {
-      child.kill('SIGTERM');
+      child.kill(sig);
     }
+  };
+  let killed = false;
+  const kill = () => {
+    if (killed) return;
+    killed = true;
+    sock.destroy();
+    signal('SIGTERM');
+    const hard = setTimeout(() => signal('SIGKILL'), 2000);
+    hard.unref();
+    child.once('exit', () => clearTimeout(hard));
   };
   return { sock, kill, stderr: () => errText.trim() };
 }
 
-function forwardOut(jump: Client, host: string, port: number): Promise<ClientChannel> {
+function forwardOut(jump: Client, via: string, host: string, port: number, timeoutMs: number): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      done = true;
+      reject(new ConnectError('timeout', `jump host ${via} did not open a channel to ${host} port ${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
     try {
       jump.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
-        if (err) reject(new ConnectError('unreachable', `jump host could not reach ${host} port ${port}: ${err.message}`));
+        clearTimeout(timer);
+        if (done) {
+          stream?.on('error', () => {});
+          stream?.destroy();
+          return;
+        }
+        done = true;
+        if (err) reject(new ConnectError('unreachable', `jump host ${via} could not reach ${host} port ${port}: ${err.message}`));
         else resolve(stream);
       });
     } catch (err) {
-      reject(new ConnectError('unreachable', `jump connection unusable: ${(err as Error).message}`));
+      clearTimeout(timer);
+      done = true;
+      reject(new ConnectError('unreachable', `jump connection to ${via} unusable: ${(err as Error).message}`));
     }
   });
 }
 
+/** sshd past MaxStartups (or a loaded jump host) closes new connections before the banner exchange. */
 function isMaxStartupsDrop(err: unknown): boolean {
-  return err instanceof Error && /Connection lost before handshake|ECONNRESET|read ECONNRESET/.test(err.message);
+  return err instanceof Error && /Connection lost before handshake|ECONNRESET|connection closed during handshake/.test(err.message);
 }
+
+const MAX_HOST_KEY_QUESTIONS = 2;
 
 /** Connects, asking the prompter about an unknown host key and retrying once it is accepted. */
 export async function connectHost(host: ResolvedHost, deps: ConnectDeps, via?: string): Promise<Connection> {
-  const destination = `${host.hostname}:${host.port}`;
+  const destination = `${host.proxyJump ? `${host.proxyJump}->` : ''}${host.hostname}:${host.port}`;
+  let questions = 0;
   for (let attempt = 0; ; attempt++) {
     try {
       return await withHandshakeSlot(destination, () => connectOnce(host, deps, via));
     } catch (err) {
       if (err instanceof ConnectError && err.hostKey?.verdict.kind === 'unknown' && host.strictHostKeyChecking === 'ask') {
-        const accepted = (await deps.prompter.confirmHostKey(err.hostKey.question)) === true;
-        if (!accepted) throw new ConnectError('hostkey-rejected', `host key for ${host.alias} (${err.hostKey.question.fingerprint}) was not accepted`, err.hostKey);
+        // Asked outside any timer and outside the handshake slot: the human may take as long as needed.
+        if (++questions > MAX_HOST_KEY_QUESTIONS) throw err;
+        let accepted = false;
+        try {
+          accepted = (await deps.prompter.confirmHostKey(err.hostKey.question)) === true; // strict boolean (ssh-traps §2.2 trap 2)
+        } catch {
+          accepted = false;
+        }
+        if (!accepted) {
+          throw new ConnectError(
+            'hostkey-rejected',
+            `${host.alias}: host key ${err.hostKey.question.keyType} ${err.hostKey.question.fingerprint} for ${err.hostKey.question.lookupName} was not accepted`,
+            err.hostKey,
+          );
+        }
         rememberHostKey(host, err.hostKey.blob);
+        attempt = -1;
         continue;
       }
       if (isMaxStartupsDrop(err) && attempt < MAX_STARTUP_RETRIES) {
@@ -237,7 +280,7 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string):
     const { last, rest } = splitJumpChain(host.proxyJump);
     const jump = await deps.openJump(last, rest);
     via = last;
-    sock = await forwardOut(jump, host.hostname, host.port);
+    sock = await forwardOut(jump, last, host.hostname, host.port, timeoutMs);
   } else {
     sock = await openTcp(host.hostname, host.port, timeoutMs);
   }
@@ -293,6 +336,12 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string):
     });
     client.on('error', (err: Error & { level?: string }) => {
       if (settled) return;
+      // ssh2 reports a broken agent or a key that failed to sign as an 'error' and then goes on with the
+      // next method: these are notes for the final message, not the end of the attempt.
+      if (err.level === 'agent' || (err.level === 'client-authentication' && !/All configured authentication methods failed/.test(err.message))) {
+        auth.keyErrors.push(err.level === 'agent' ? `agent: ${err.message}` : err.message);
+        return;
+      }
       if (verdict && verdict.kind !== 'known' && !acceptedNew) {
         const parsed = parseKeyBlob(presentedBlob!);
         const question: HostKeyQuestion = {
@@ -315,7 +364,8 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string):
         return fail(new ConnectError('auth-failed', `${host.alias}: authentication failed as ${host.user}${detail}`));
       }
       const extra = proxyStderr();
-      fail(Object.assign(new Error(`${host.alias}: ${err.message}${extra ? ` (ProxyCommand: ${extra})` : ''}`), { level: err.level }));
+      const kind: ConnectFailureKind = err.level === 'client-timeout' ? 'timeout' : 'unreachable';
+      fail(Object.assign(new ConnectError(kind, `${host.alias}: ${err.message}${extra ? ` (ProxyCommand: ${extra})` : ''}`), { level: err.level }));
     });
     client.on('close', () => {
       cleanupTransport();
