@@ -1,0 +1,134 @@
+// Hosts view e2e (issue: hosts tree with layered health badges): the tree shows the lab's groups and
+// hosts with honest states, the status bar counts match, reviewing the unknown host key turns that
+// host online, and adding a host to a group through the UI edits groups.yaml keeping its comments.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import {
+  flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
+  expandTreeItem, stopwatch, sleep,
+} from './harness.mjs';
+
+const mark = stopwatch();
+let lab, wb;
+
+before(async () => {
+  const vsix = await flotillaVsix();
+  lab = await startLabFleet({ hosts: 3, name: 'hosts' });
+  mark('lab up');
+  wb = await startWorkbench({
+    name: 'hosts',
+    vsix: [vsix],
+    userSettings: { ...labSettings(lab), 'flotilla.connectTimeoutSeconds': 2, 'flotilla.health.intervalSeconds': 600 },
+  });
+  mark('workbench loaded');
+});
+
+after(async () => {
+  await wb?.stop();
+  await lab?.stop();
+});
+
+async function rowDescription(label, pattern, timeout = 30000) {
+  const t0 = Date.now();
+  for (;;) {
+    const row = (await treeRows(wb.page, 'Hosts')).find((r) => r.label === label);
+    if (row && pattern.test(row.description)) return row.description;
+    if (Date.now() - t0 > timeout) throw new Error(`${label}: description never matched ${pattern}; last: ${JSON.stringify(row)}`);
+    await sleep(250);
+  }
+}
+
+async function collapseTreeItem(label) {
+  const row = treeItem(wb.page, 'Hosts', label);
+  await row.waitFor();
+  if ((await row.getAttribute('aria-expanded')) === 'true') await row.locator('.monaco-tl-twistie').click();
+}
+
+/** The Review button of the host-key notification: on its toast, or in the notification center once the toast has gone. */
+async function clickReview(page) {
+  const toast = page.locator('.notification-toast', { hasText: 'unknown host key' });
+  if (!(await toast.isVisible())) {
+    await page.locator('.statusbar-item[id*="notifications"], .statusbar-item .codicon-bell, .statusbar-item .codicon-bell-dot').first().click();
+    const item = page.locator('.notifications-center .notification-list-item', { hasText: 'unknown host key' }).first();
+    await item.waitFor({ timeout: 15000 });
+    await item.getByRole('button', { name: 'Review' }).click();
+    return;
+  }
+  await toast.getByRole('button', { name: 'Review' }).click();
+}
+
+async function rowAriaLabel(label) {
+  return treeItem(wb.page, 'Hosts', label).getAttribute('aria-label');
+}
+
+test('groups and hosts appear with the right health for online, dead, black-holed and unknown-key hosts', async () => {
+  const page = wb.page;
+  await openViewContainer(page, 'Flotilla');
+  const labels = await treeLabels(page, 'Hosts', { has: 'Ungrouped' });
+  for (const g of ['web', 'build', 'fleet', 'Ungrouped']) assert.ok(labels.includes(g), `group ${g} shown: ${labels}`);
+  for (const g of ['web', 'build', 'fleet']) await collapseTreeItem(g); // the tree is virtualised: keep Ungrouped's rows on screen
+  await expandTreeItem(page, 'Hosts', 'Ungrouped');
+  assert.match(await rowDescription('lab-1', /flotilla@127\.\d+\.\d+\.1:2222 · \d+ ms · load 0\.05/), /load/);
+  assert.match(await rowDescription('dead', /connection refused/), /refused/);
+  assert.match(await rowDescription('blackhole', /no SSH handshake/), /handshake/);
+  assert.match(await rowDescription('unknown-key', /not accepted|unknown/), /./);
+  assert.match(await rowAriaLabel('lab-1'), /lab-1, online/);
+  assert.match(await rowAriaLabel('dead'), /dead, offline/);
+  assert.match(await rowAriaLabel('blackhole'), /blackhole, offline/);
+  assert.match(await rowAriaLabel('unknown-key'), /unknown-key, degraded/);
+  await page.mouse.move(900, 400);
+  await wb.screenshot('hosts-health.png');
+  mark('states shown');
+});
+
+test('the status bar counts hosts up, degraded and down', async () => {
+  const item = wb.page.locator('.statusbar-item', { hasText: /\d+ up/ }).first();
+  await wb.page.waitForFunction(
+    (el) => /12 up · 2 degraded · 2 down/.test(el.textContent ?? ''),
+    await item.elementHandle(),
+    { timeout: 30000 },
+  );
+  assert.match(await item.innerText(), /12 up · 2 degraded · 2 down/);
+});
+
+test('reviewing and accepting the unknown host key turns that host online', async () => {
+  const page = wb.page;
+  await clickReview(page);
+  const input = page.locator('.quick-input-widget');
+  await input.waitFor();
+  const row = input.locator('.quick-input-list .monaco-list-row', { hasText: 'unknown-key' }).first();
+  await row.waitFor();
+  assert.match(await row.innerText(), /SHA256:/);
+  await row.locator('input[type=checkbox], .monaco-checkbox, .quick-input-list-checkbox').first().click();
+  await wb.screenshot('hosts-review.png');
+  await page.keyboard.press('Enter');
+  assert.match(await rowDescription('unknown-key', /load \d/), /load/);
+  assert.match(await rowAriaLabel('unknown-key'), /unknown-key, online/);
+  const known = fs.readFileSync(lab.info.knownHosts, 'utf8');
+  const host = lab.info.hosts.find((h) => h.alias === 'unknown-key');
+  assert.ok(known.includes(`[${host.address}]:${host.port}`), 'the accepted key was written to known_hosts');
+});
+
+test('Add to Group… from the context menu edits groups.yaml and keeps its comments', async () => {
+  const page = wb.page;
+  const before = fs.readFileSync(lab.info.groups, 'utf8');
+  assert.match(before, /^# Flotilla lab groups/m);
+  await treeItem(page, 'Hosts', 'shell-bash').click({ button: 'right' });
+  await page.locator('.context-view .action-label', { hasText: 'Add to Group…' }).click();
+  const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^build/ }).first();
+  await pick.waitFor();
+  await pick.click();
+  const t0 = Date.now();
+  let after = before;
+  while (!/build: \[.*shell-bash/.test(after) && Date.now() - t0 < 10000) {
+    await sleep(200);
+    after = fs.readFileSync(lab.info.groups, 'utf8');
+  }
+  assert.match(after, /build: \[.*shell-bash\]/, `groups.yaml now:\n${after}`);
+  assert.match(after, /^# Flotilla lab groups \(comments here must survive edits\)$/m);
+  assert.match(after, /^ {2}# build machines$/m);
+  await expandTreeItem(page, 'Hosts', 'build');
+  await page.mouse.move(900, 400);
+  await wb.screenshot('hosts-after-group-edit.png');
+});
