@@ -4,6 +4,7 @@ import { SshConfigError } from '../core/config/sshConfig';
 import { TargetError } from '../core/config/inventory';
 import { GroupsFileError } from '../core/config/groups';
 import { configResolveCommand } from './commands/config';
+import { agentsListCommand, agentsPeekCommand, agentsSendCommand, agentsSpawnCommand } from './commands/agents';
 import { catCommand, historyCommand } from './commands/history';
 import { hostsCommand } from './commands/hosts';
 import { runCommand } from './commands/run';
@@ -18,6 +19,10 @@ const USAGE = `usage: flotilla <command> [options]
   history [--limit N]                      recent runs
   cat RUN HOST [--raw]                     full output of one host of a run
   config resolve ALIAS [-F FILE]           resolved settings, like ssh -G
+  agents [TARGET]                          tmux sessions/panes per host with attention (waiting/working/idle)
+  agents spawn HOST DIR [--name S] [-- COMMAND...]   new detached agent session (default command: claude)
+  agents peek HOST:SESSION[:WINDOW] [--lines N] [--raw]
+  agents send HOST:SESSION[:WINDOW][,...] TEXT [--no-enter]
 
 TARGET: a host alias, a group, "all", or a comma list.
 Global: --ssh-config FILE  --groups FILE  --history-dir DIR  --connect-timeout S  --json
@@ -40,6 +45,9 @@ const options = {
   pty: { type: 'boolean' },
   limit: { type: 'string' },
   raw: { type: 'boolean' },
+  name: { type: 'string' },
+  lines: { type: 'string' },
+  'no-enter': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -89,6 +97,23 @@ export async function main(argv: string[]): Promise<number> {
       case 'config':
         if (args[0] !== 'resolve' || args.length !== 2) throw new UsageError('flotilla config resolve ALIAS [-F FILE]');
         return await configResolveCommand(ctx, args[1]!);
+      case 'agents': {
+        const [sub, ...rest] = args;
+        if (sub === 'spawn') {
+          if (rest.length !== 2) throw new UsageError('flotilla agents spawn HOST DIR [--name S] [-- COMMAND...]');
+          return await agentsSpawnCommand(ctx, rest[0]!, rest[1]!, command, { session: values.name });
+        }
+        if (sub === 'peek') {
+          if (rest.length !== 1) throw new UsageError('flotilla agents peek HOST:SESSION[:WINDOW] [--lines N]');
+          return await agentsPeekCommand(ctx, rest[0]!, num(values.lines, 'lines') ?? 40, !!values.raw);
+        }
+        if (sub === 'send') {
+          if (rest.length !== 2) throw new UsageError('flotilla agents send HOST:SESSION[:WINDOW] TEXT');
+          return await agentsSendCommand(ctx, rest[0]!, rest[1]!, { enter: !values['no-enter'] });
+        }
+        if (args.length > 1) throw new UsageError('flotilla agents [TARGET]');
+        return await agentsListCommand(ctx, sub);
+      }
       default:
         throw new UsageError(`unknown command ${JSON.stringify(verb)}\n\n${USAGE}`);
     }
