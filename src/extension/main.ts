@@ -1,5 +1,6 @@
 // Activation wires adapters to the core; nothing else happens here.
 import * as vscode from 'vscode';
+import { registerAgents } from './agents/agentCommands';
 import { registerHostCommands } from './commands/hostCommands';
 import { Fleet } from './fleet';
 import { HostKeyReview } from './hostKeys';
@@ -27,6 +28,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     vscode.commands.registerCommand('flotilla.showProblemHosts', () => showProblemHosts(fleet)),
     vscode.commands.registerCommand('flotilla.reviewHostKeys', () => review.review()),
   );
+  registerAgents(context, fleet);
   void fleet.reload();
   return { fleet };
 }

@@ -1,0 +1,195 @@
+// Agents: attach, new session, peek (read-only, with follow), send, broadcast.
+import * as vscode from 'vscode';
+import { sanitizeForView } from '../../core/exec/output';
+import { capturePane, broadcast, sendText, spawnAgent, MissingDirectoryError } from '../../core/tmux/sessions';
+import { defaultSessionName, parseAgentTarget, sessionNameProblem } from '../../core/tmux/names';
+import type { Fleet } from '../fleet';
+import type { HostsNode } from '../hostsTree';
+import { openRemoteTerminal, shellOpener, tmuxOpener } from '../terminal';
+import { AgentsTree, type AgentsNode } from './agentsTree';
+
+const PEEK_SCHEME = 'flotilla-pane';
+const PEEK_LINES = 200;
+
+function targetOf(node: AgentsNode | string | undefined): string | undefined {
+  if (typeof node === 'string') return node;
+  if (node?.kind === 'pane') return node.pane.target;
+  if (node?.kind === 'session') return `${node.alias}:${node.session.name}`;
+  return undefined;
+}
+
+function peekUri(target: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: PEEK_SCHEME, path: `/${target}`, query: `lines=${PEEK_LINES}` });
+}
+
+/** Read-only pane captures; "follow" refreshes open peeks every 2 s. */
+class PeekProvider implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private readonly following = new Map<string, NodeJS.Timeout>();
+  constructor(private readonly fleet: Fleet) {}
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const target = uri.path.slice(1);
+    try {
+      const text = await capturePane(this.fleet.pool, target, PEEK_LINES);
+      const follow = this.following.has(uri.toString()) ? 'following, refreshed every 2 s' : 'snapshot';
+      return `# ${target} — ${follow} at ${new Date().toLocaleTimeString()}\n${sanitizeForView(text)}`;
+    } catch (err) {
+      return `# ${target}\ncannot capture this pane: ${err instanceof Error ? err.message : String(err)}\n`;
+    }
+  }
+
+  toggleFollow(uri: vscode.Uri): boolean {
+    const key = uri.toString();
+    const t = this.following.get(key);
+    if (t) {
+      clearInterval(t);
+      this.following.delete(key);
+      return false;
+    }
+    this.following.set(key, setInterval(() => this.changed.fire(uri), 2000));
+    this.changed.fire(uri);
+    return true;
+  }
+
+  stopFollowing(uri: vscode.Uri): void {
+    const t = this.following.get(uri.toString());
+    if (t) clearInterval(t);
+    this.following.delete(uri.toString());
+  }
+
+  dispose(): void {
+    for (const t of this.following.values()) clearInterval(t);
+    this.changed.dispose();
+  }
+}
+
+export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): AgentsTree {
+  const tree = new AgentsTree(fleet);
+  const view = vscode.window.createTreeView<AgentsNode>('flotilla.agents', { treeDataProvider: tree, canSelectMany: true });
+  tree.attach(view);
+  const peeks = new PeekProvider(fleet);
+  const run = (id: string, fn: (...args: never[]) => unknown) =>
+    vscode.commands.registerCommand(id, async (...args: never[]) => {
+      try {
+        await fn(...args);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`Flotilla: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+
+  const pickPane = async (title: string): Promise<string | undefined> => {
+    const panes = tree.allPanes();
+    if (!panes.length) {
+      void vscode.window.showInformationMessage('Flotilla: no tmux sessions found on online hosts.');
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(
+      panes.map(({ pane }) => ({ label: sanitizeForView(pane.target), description: `${pane.attention} · ${sanitizeForView(pane.command)}`, target: pane.target })),
+      { title },
+    );
+    return pick?.target;
+  };
+
+  const attach = (target: string, create = false, cwd?: string) => {
+    const t = parseAgentTarget(target);
+    openRemoteTerminal(`tmux ${t.host}:${t.session}`, `${t.host}:${t.session}`, tmuxOpener(() => fleet.pool, target, create, cwd));
+  };
+
+  context.subscriptions.push(
+    tree,
+    view,
+    peeks,
+    vscode.workspace.registerTextDocumentContentProvider(PEEK_SCHEME, peeks),
+    vscode.workspace.onDidCloseTextDocument((d) => d.uri.scheme === PEEK_SCHEME && peeks.stopFollowing(d.uri)),
+    fleet.onDidChange(() => { if (view.visible) void tree.refresh(); }),
+    run('flotilla.agents.refresh', () => tree.refresh()),
+    run('flotilla.agents.attach', async (node?: AgentsNode | string) => {
+      const target = targetOf(node) ?? (await pickPane('Attach to agent session'));
+      if (target) attach(target);
+    }),
+    run('flotilla.agents.peek', async (node?: AgentsNode | string) => {
+      const target = targetOf(node) ?? (await pickPane('Peek at agent pane'));
+      if (!target) return;
+      const doc = await vscode.workspace.openTextDocument(peekUri(target));
+      await vscode.window.showTextDocument(doc, { preview: true, preserveFocus: true });
+    }),
+    run('flotilla.agents.toggleFollow', async () => {
+      const uri = vscode.window.activeTextEditor?.document.uri;
+      if (uri?.scheme !== PEEK_SCHEME) return;
+      const on = peeks.toggleFollow(uri);
+      void vscode.window.setStatusBarMessage(on ? 'Flotilla: following pane' : 'Flotilla: stopped following', 2000);
+    }),
+    run('flotilla.agents.send', async (node?: AgentsNode | string) => {
+      const target = targetOf(node) ?? (await pickPane('Send text to agent pane'));
+      if (!target) return;
+      const text = await vscode.window.showInputBox({ title: `Send to ${target}`, prompt: 'Typed into the pane literally, then Enter' });
+      if (text === undefined) return;
+      await sendText(fleet.pool, target, text, { enter: true });
+      setTimeout(() => void tree.refresh(), 800);
+    }),
+    run('flotilla.agents.broadcast', async (node?: AgentsNode, selection?: AgentsNode[]) => {
+      const nodes = selection?.length ? selection : node ? [node] : [];
+      let targets = nodes.filter((n): n is Extract<AgentsNode, { kind: 'pane' }> => n.kind === 'pane').map((n) => n.pane.target);
+      if (!targets.length) {
+        const picks = await vscode.window.showQuickPick(
+          tree.allPanes().map(({ pane }) => ({ label: sanitizeForView(pane.target), description: pane.attention, target: pane.target })),
+          { canPickMany: true, title: 'Broadcast to which panes?' },
+        );
+        targets = picks?.map((p) => p.target) ?? [];
+      }
+      if (!targets.length) return;
+      const text = await vscode.window.showInputBox({ title: `Broadcast to ${targets.length} pane${targets.length === 1 ? '' : 's'}`, prompt: 'Typed into every pane literally, then Enter' });
+      if (text === undefined) return;
+      const ok = await vscode.window.showWarningMessage(
+        `Send this text to ${targets.length} pane${targets.length === 1 ? '' : 's'}?`,
+        { modal: true, detail: `${JSON.stringify(text)}\n\nReceivers:\n${targets.map(sanitizeForView).join('\n')}` },
+        'Send to All',
+      );
+      if (ok !== 'Send to All') return;
+      const results = await broadcast(fleet.pool, targets, text, { enter: true });
+      const failed = results.filter((r) => !r.ok);
+      if (failed.length) {
+        void vscode.window.showErrorMessage(`Flotilla: broadcast failed on ${failed.map((f) => `${f.target} (${'error' in f ? f.error : ''})`).join(', ')}`);
+      }
+      setTimeout(() => void tree.refresh(), 800);
+    }),
+    run('flotilla.agents.newSession', async (hostNode?: HostsNode) => {
+      const alias = hostNode?.kind === 'host' ? hostNode.alias : await vscode.window.showQuickPick(fleet.aliases.filter((a) => fleet.health.get(a)?.state === 'online'), { title: 'New agent session on which host?' });
+      if (!alias) return;
+      const dir = await vscode.window.showInputBox({ title: `Project directory on ${alias}`, prompt: 'Absolute or ~/ path; it must exist on the host', value: '~/' });
+      if (!dir) return;
+      const configured = vscode.workspace.getConfiguration('flotilla.agents').get<string>('command', 'claude');
+      const command = await vscode.window.showInputBox({ title: 'Command to run in the session', value: configured });
+      if (!command) return;
+      const session = await vscode.window.showInputBox({
+        title: 'Session name',
+        value: defaultSessionName(dir, command),
+        validateInput: (v) => sessionNameProblem(v),
+      });
+      if (!session) return;
+      try {
+        const target = await spawnAgent(fleet.pool, alias, { dir, command, session });
+        attach(target);
+        void tree.refresh();
+      } catch (err) {
+        if (err instanceof MissingDirectoryError) {
+          const push = await vscode.window.showErrorMessage(err.message, 'Push Workspace There…');
+          if (push) await vscode.commands.executeCommand('flotilla.pushWorkspace', { kind: 'host', alias }, undefined, dir);
+          return;
+        }
+        throw err;
+      }
+    }),
+    run('flotilla.openTerminal', async (node?: HostsNode) => {
+      const alias = node?.kind === 'host' ? node.alias : await vscode.window.showQuickPick(fleet.aliases, { title: 'Open a terminal on…' });
+      if (alias) openRemoteTerminal(`ssh ${alias}`, alias, shellOpener(() => fleet.pool, alias));
+    }),
+    run('flotilla.showAgents', async () => {
+      await vscode.commands.executeCommand('flotilla.agents.focus');
+      await tree.refresh();
+    }),
+  );
+  return tree;
+}

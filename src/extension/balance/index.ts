@@ -1,0 +1,182 @@
+// "Run on Least-Loaded Host…" and the `flotilla` task type. main.ts calls registerBalance once.
+import * as vscode from 'vscode';
+import { HerdGuard, measureCandidates, placeHost, type Decision, type PlaceOptions, type ScoredCandidate } from '../../core/balance/place';
+import { sanitizeForView } from '../../core/exec/output';
+import { defaultTimeoutMs } from '../runs/executeRun';
+import { RunMemory } from '../runs/runMemory';
+import { askCommand, escapeIcons, groupMembers, pickTargets, type Targets } from '../runs/runPrompts';
+import type { Fleet } from '../fleet';
+import type { HostsNode } from '../hostsTree';
+import { RunTerminal, type BalanceDeps } from '../tasks/runTerminal';
+import { FlotillaTaskProvider, TASK_TYPE } from '../tasks/taskProvider';
+
+/** flotilla.balance.* settings as place options. */
+export function readPlaceOptions(): Omit<PlaceOptions, 'herd' | 'now'> {
+  const c = vscode.workspace.getConfiguration('flotilla.balance');
+  const w = c.get<{ cpu?: number; mem?: number; disk?: number }>('weights', {});
+  const memMb = c.get<number>('minMemAvailableMb', 0);
+  return {
+    weights: { cpu: w.cpu, mem: w.mem, disk: w.disk },
+    hardLimits: {
+      maxLoadPerCore: c.get<number>('maxLoadPerCore', 4) || undefined,
+      minMemAvailableKb: memMb > 0 ? memMb * 1024 : undefined,
+      maxDiskUsedPct: c.get<number>('maxDiskUsedPercent', 98) || undefined,
+    },
+  };
+}
+
+function herdDecayMs(): number {
+  return Math.max(0, vscode.workspace.getConfiguration('flotilla.balance').get<number>('herdDecaySeconds', 20)) * 1000;
+}
+
+function pct(n: number | null): string {
+  return n === null ? '-' : `${Math.round(n * 100)}%`;
+}
+
+type HostItem = vscode.QuickPickItem & { host?: string };
+
+/** The decision as a QuickPick: the choice first (Enter runs there), other eligible hosts, then the excluded ones. */
+async function confirmDecision(decision: Decision, targets: Targets, command: string): Promise<string | undefined> {
+  const row = (c: ScoredCandidate): HostItem => ({
+    host: c.excluded ? undefined : c.host,
+    label: `${c.host === decision.chosen ? '$(star-full)' : c.excluded ? '$(circle-slash)' : '$(server)'} ${escapeIcons(c.host)}`,
+    description: c.excluded
+      ? 'excluded'
+      : `score ${c.score!.toFixed(3)} · cpu ${pct(c.cpu)} (load ${c.detail!.loadPerCore.toFixed(2)}/core) · mem ${pct(c.mem)} · disk ${pct(c.disk)}`,
+    detail: c.excluded ? escapeIcons(c.excluded) : c.host === decision.chosen ? 'least loaded — Enter runs here' : undefined,
+  });
+  const eligible = decision.candidates.filter((c) => !c.excluded).sort((a, b) => a.score! - b.score!);
+  const excluded = decision.candidates.filter((c) => c.excluded);
+  const items: HostItem[] = [
+    ...eligible.map(row),
+    ...(excluded.length ? [{ label: 'Excluded', kind: vscode.QuickPickItemKind.Separator } as HostItem, ...excluded.map(row)] : []),
+  ];
+  const why = decision.explanation.split('\n').pop() ?? '';
+  for (;;) {
+    const pick = await vscode.window.showQuickPick(items, {
+      title: `Run "${command.length > 40 ? `${command.slice(0, 40)}…` : command}" on the least-loaded host of ${targets.label}`,
+      placeHolder: escapeIcons(why),
+      matchOnDescription: true,
+      ignoreFocusOut: true,
+    });
+    if (!pick) return undefined;
+    if (pick.host) return pick.host;
+    void vscode.window.showWarningMessage(`Flotilla: ${pick.label.replace(/^\$\([^)]*\) /, '')} is excluded: ${pick.detail ?? ''}`);
+  }
+}
+
+async function targetsFromArg(fleet: Fleet, node: HostsNode | undefined): Promise<Targets | undefined> {
+  if (node?.kind === 'group') {
+    return { hosts: groupMembers(fleet, node), key: node.ungrouped ? 'ungrouped' : `group:${node.name}`, label: node.ungrouped ? 'Ungrouped' : node.name };
+  }
+  return pickTargets(fleet, 'Run on the least-loaded host of…', true);
+}
+
+export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, log?: vscode.LogOutputChannel): void {
+  let herd = new HerdGuard({ decayMs: herdDecayMs() });
+  const deps: BalanceDeps = {
+    fleet,
+    historyDir: context.globalStorageUri.fsPath,
+    herd: () => herd,
+    placeOptions: readPlaceOptions,
+    log,
+  };
+  const memory = new RunMemory(context.globalState);
+
+  const runOnLeastLoaded = async (node?: HostsNode) => {
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage('Flotilla: runs are disabled in Restricted Mode. Trust the workspace to run commands.');
+      return;
+    }
+    const targets = await targetsFromArg(fleet, node);
+    if (!targets) return;
+    if (!targets.hosts.length) {
+      void vscode.window.showWarningMessage(`Flotilla: ${targets.label} has no hosts.`);
+      return;
+    }
+    const command = await askCommand(memory, targets);
+    if (!command) return;
+    await memory.rememberCommand(command);
+    const cwd = memory.cwdFor(targets.key);
+    const decision = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…`, cancellable: true },
+      async (_p, token) => {
+        const candidates = await measureCandidates(fleet.pool, targets.hosts, {
+          metrics: fleet.metrics,
+          connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000,
+          diskPath: cwd,
+          check: (alias) => fleet.checkHost(alias),
+        });
+        if (token.isCancellationRequested) return undefined;
+        // The herd guard weighs recent launches; the choice is recorded once the user confirms a host.
+        return placeHost(candidates, { ...readPlaceOptions(), herd, record: false });
+      },
+    );
+    if (!decision) return;
+    if (!decision.chosen) {
+      void vscode.window.showErrorMessage(`Flotilla: no host of ${targets.label} can take this run. ${decision.explanation.split('\n').pop() ?? ''}`);
+      return;
+    }
+    const host = await confirmDecision(decision, targets, command);
+    if (!host) return;
+    herd.record(host);
+    const terminal = vscode.window.createTerminal({
+      name: `Flotilla: ${host}`,
+      iconPath: new vscode.ThemeIcon('rocket'),
+      pty: new RunTerminal(deps, {
+        target: targets.label,
+        hosts: targets.hosts,
+        placement: 'least-loaded',
+        command,
+        cwd,
+        timeoutMs: defaultTimeoutMs(),
+        origin: node ? 'tree' : 'palette',
+        decision,
+        chosen: host,
+      }),
+    });
+    terminal.show();
+  };
+
+  /** The decision for a group without running anything: the table and the why, in a plain-text editor. */
+  const explainPlacement = async (node?: HostsNode) => {
+    const targets = await targetsFromArg(fleet, node);
+    if (!targets?.hosts.length) return;
+    const decision = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…` },
+      async () => placeHost(await measureCandidates(fleet.pool, targets.hosts, {
+        metrics: fleet.metrics,
+        connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000,
+        check: (alias) => fleet.checkHost(alias),
+      }), { ...readPlaceOptions(), herd, record: false }),
+    );
+    const header = `Least-loaded choice for ${targets.label} at ${new Date(decision.decidedAt).toLocaleTimeString()}\n\n`;
+    const doc = await vscode.workspace.openTextDocument({ content: header + sanitizeForView(decision.explanation) + '\n', language: 'plaintext' });
+    await vscode.window.showTextDocument(doc, { preview: true });
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('flotilla.explainPlacement', async (node?: HostsNode) => {
+      try {
+        await explainPlacement(node);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`Flotilla: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }),
+    vscode.commands.registerCommand('flotilla.runOnLeastLoaded', async (node?: HostsNode) => {
+      try {
+        await runOnLeastLoaded(node);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`Flotilla: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }),
+    vscode.tasks.registerTaskProvider(TASK_TYPE, new FlotillaTaskProvider(deps)),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('flotilla.balance.herdDecaySeconds')) {
+        const next = new HerdGuard({ decayMs: herdDecayMs() });
+        next.load(herd.toJSON());
+        herd = next;
+      }
+    }),
+  );
+}

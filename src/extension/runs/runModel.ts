@@ -1,0 +1,153 @@
+// What the Runs view and the output document show about one run, live or from the history. Pure data
+// and formatting: no `vscode` here, so it can be tested without a workbench.
+import type { HostResult, HostState, RunController, RunOrigin } from '../../core/exec/run';
+import { compareHostNames, sanitizeForView } from '../../core/exec/output';
+
+/** A host's row state: not started yet, running, or one of the core's final outcomes. */
+export type RowState = 'pending' | 'running' | HostState;
+
+/** A final host outcome as stored in the history (the output heads live in files). */
+export type StoredResult = Omit<HostResult, 'stdout' | 'stderr'>;
+
+/** The first bytes of a stream as it arrives, plus how many bytes there were in all. */
+export class HeadBuffer {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+
+  constructor(private readonly capBytes: number) {}
+
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    const room = this.capBytes - this.kept;
+    if (room <= 0) return;
+    const part = Buffer.from(chunk.subarray(0, Math.min(room, chunk.length)));
+    this.chunks.push(part);
+    this.kept += part.length;
+  }
+
+  head(): Buffer {
+    return Buffer.concat(this.chunks, this.kept);
+  }
+}
+
+export interface HostRow {
+  host: string;
+  state: RowState;
+  startedAt?: number;
+  result?: StoredResult;
+  /** Only while the run is live in this window: what arrived so far (capped). */
+  live?: { stdout: HeadBuffer; stderr: HeadBuffer };
+}
+
+export interface RunEntry {
+  id: string;
+  command: string;
+  targets: string[];
+  /** How the targets were chosen, e.g. `group:web`, `all`, `lab-1,lab-2`: the key for remembered options. */
+  targetKey?: string;
+  cwd?: string;
+  timeoutMs: number;
+  origin: RunOrigin;
+  startedAt: string;
+  finishedAt?: string;
+  rows: Map<string, HostRow>;
+  /** Present while the run is in progress in this window. */
+  controller?: RunController;
+  outputDir?: string;
+}
+
+export function isRunning(run: RunEntry): boolean {
+  return run.finishedAt === undefined;
+}
+
+export function doneCount(run: RunEntry): number {
+  let n = 0;
+  for (const row of run.rows.values()) if (row.state !== 'pending' && row.state !== 'running') n++;
+  return n;
+}
+
+export function sortedRows(run: RunEntry): HostRow[] {
+  return [...run.rows.values()].sort((a, b) => compareHostNames(a.host, b.host));
+}
+
+/** Hosts whose outcome was anything but ok (what "Re-run on Failed Hosts" targets). */
+export function notOkHosts(run: RunEntry): string[] {
+  return sortedRows(run).filter((r) => r.state !== 'ok').map((r) => r.host);
+}
+
+/** Command text for one-line places (tree label, notification): sanitized, newlines shown as ⏎, shortened. */
+export function oneLine(text: string, max = 80): string {
+  const flat = sanitizeForView(text).replace(/\t/g, ' ').replace(/\n+/g, ' ⏎ ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 120) return `${Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+/** The order states are listed in a summary: good news first, then the problems by kind. */
+const SUMMARY_ORDER: readonly RowState[] = [
+  'ok', 'failed', 'killed', 'timeout', 'cancelled', 'lost', 'unreachable', 'auth-failed', 'hostkey-rejected', 'running', 'pending',
+];
+
+/** `3 ok · 1 failed · 1 unreachable`: one count per state present, in a fixed order. */
+export function stateCounts(run: RunEntry): string {
+  const counts = new Map<RowState, number>();
+  for (const row of run.rows.values()) counts.set(row.state, (counts.get(row.state) ?? 0) + 1);
+  return SUMMARY_ORDER.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(' · ');
+}
+
+export function runDurationMs(run: RunEntry, now = Date.now()): number {
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : now;
+  return Math.max(0, end - Date.parse(run.startedAt));
+}
+
+/** Tree description of a run: `3 ok · 1 failed · 12 s · 14:03`, or progress while it runs. */
+export function runDescription(run: RunEntry, now = Date.now()): string {
+  const at = new Date(run.startedAt);
+  const time = sameDay(at, new Date(now))
+    ? at.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
+    : at.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  if (isRunning(run)) return `${doneCount(run)}/${run.rows.size} done · running · ${time}`;
+  return `${stateCounts(run)} · ${formatDuration(runDurationMs(run, now))} · ${time}`;
+}
+
+function sameDay(a: Date, b: Date): boolean {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+/** Tree description of a host: `exit 2 · 340 ms`, or why it has no exit status. */
+export function hostDescription(row: HostRow, now = Date.now()): string {
+  const r = row.result;
+  if (row.state === 'pending') return 'queued';
+  if (row.state === 'running') return `running · ${formatDuration(now - (row.startedAt ?? now))}`;
+  if (!r) return row.state;
+  const took = formatDuration(r.durationMs);
+  const reason = r.reason ? oneLine(r.reason, 120) : undefined;
+  switch (r.state) {
+    case 'ok':
+    case 'failed':
+      return `exit ${r.exit ?? '?'} · ${took}`;
+    case 'killed':
+      return `killed by SIG${r.signal ?? '?'} · ${took}`;
+    case 'timeout':
+    case 'cancelled':
+    case 'lost': {
+      const remote = r.remoteStopped === true ? 'remote stopped' : r.remoteStopped === false ? 'remote may still run' : undefined;
+      return [r.state === 'timeout' ? `timed out after ${took}` : `${r.state} · ${took}`, remote].filter(Boolean).join(' · ');
+    }
+    default:
+      return reason ?? r.state;
+  }
+}
+
+/** A short stable text naming a target list, used to remember the working directory per target. */
+export function targetKeyFor(hosts: readonly string[]): string {
+  return [...hosts].sort(compareHostNames).join(',');
+}
