@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `npm test`: every test stage of Flotilla, in order, stopping at the first failure.
+#   system packages -> build -> typecheck -> unit -> lab integration -> e2e (code-server + Chromium)
+# Each stage prints a header; a summary with timings is printed at the end (also on failure).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+declare -a SUMMARY=()
+T0=$(date +%s)
+summary() {
+  echo
+  echo "==================== test summary ===================="
+  printf '%s\n' "${SUMMARY[@]}"
+  echo "total: $(( $(date +%s) - T0 ))s"
+}
+stage() {
+  local name="$1"; shift
+  echo
+  echo "==================== $name ===================="
+  echo "\$ $*"
+  local t=$(date +%s) rc=0
+  "$@" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    SUMMARY+=("  PASS  $name ($(( $(date +%s) - t ))s)")
+  else
+    SUMMARY+=("  FAIL  $name ($(( $(date +%s) - t ))s, exit $rc)")
+    summary
+    echo "FAILED at stage: $name"
+    exit "$rc"
+  fi
+}
+
+if [ -f scripts/setup-system.sh ]; then
+  stage "system packages" bash scripts/setup-system.sh
+else
+  SUMMARY+=("  SKIP  system packages (scripts/setup-system.sh not found)")
+fi
+stage "build" node esbuild.mjs
+stage "typecheck" npx --no -- tsc -p . --noEmit
+stage "unit tests" npx --no -- vitest run --project unit
+stage "lab integration tests" npx --no -- vitest run --project lab
+stage "e2e tests (code-server + Chromium)" bash test/e2e/run.sh
+summary
+echo "ALL PASSED"
