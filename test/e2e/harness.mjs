@@ -109,7 +109,7 @@ function labCli(args, timeout = 180000) {
  * process, so concurrent runs in one checkout don't share a lab); stop() runs
  * `down --clean` (E2E_KEEP=1: plain `down`, the dir and sshd logs stay).
  */
-export async function startLabFleet({ hosts = 3, name = 'e2e', dir = path.join(REPO, '.lab', `e2e-${name}-${process.pid}`), plain = false } = {}) {
+export async function startLabFleet({ hosts = 3, name = 'e2e', dir = path.join(REPO, '.lab', `e2e-${name}-${process.pid}`), plain = false, isolated = false } = {}) {
   fs.mkdirSync(dir, { recursive: true });
   let stopped = false;
   const stop = async () => {
@@ -119,7 +119,7 @@ export async function startLabFleet({ hosts = 3, name = 'e2e', dir = path.join(R
     try { labCli(['down', '--dir', dir, ...clean]); } catch (e) { console.error(`[e2e] lab down failed: ${e.message}`); }
   };
   try {
-    labCli(['up', '--hosts', String(hosts), '--dir', dir, ...(plain ? ['--plain'] : [])]);
+    labCli(['up', '--hosts', String(hosts), '--dir', dir, ...(plain ? ['--plain'] : []), ...(isolated ? ['--isolated'] : [])]);
     const raw = JSON.parse(fs.readFileSync(path.join(dir, 'lab.json'), 'utf8'));
     const info = raw.info ?? raw;
     if (!info.sshConfig || !info.groups) throw new Error(`lab.json lacks sshConfig/groups: ${JSON.stringify(raw).slice(0, 400)}`);
