@@ -18,7 +18,7 @@ export class KeyCache {
 }
 
 function isEncryptedKeyError(err: Error): boolean {
-  return /no passphrase given|bad passphrase|integrity check failed|Bad passphrase|Encrypted/i.test(err.message);
+  return /no passphrase given|bad passphrase|integrity check failed|Encrypted|bad decrypt/i.test(err.message);
 }
 
 function parseOne(parsed: ParsedKey | ParsedKey[] | Error): ParsedKey | Error {
@@ -28,7 +28,16 @@ function parseOne(parsed: ParsedKey | ParsedKey[] | Error): ParsedKey | Error {
 /** PKCS#8 keys (`BEGIN PRIVATE KEY`) are not understood by ssh2; re-export them as PKCS#1/SEC1 PEM. */
 function convertPkcs8(text: string, passphrase: string | undefined): string | undefined {
   if (!/BEGIN (ENCRYPTED )?PRIVATE KEY/.test(text)) return undefined;
-  const key = createPrivateKey({ key: text, format: 'pem', passphrase });
+  const encrypted = /BEGIN ENCRYPTED PRIVATE KEY/.test(text);
+  if (encrypted && passphrase === undefined) throw new Error('Encrypted PKCS#8 private key detected, but no passphrase given');
+  let key;
+  try {
+    key = createPrivateKey({ key: text, format: 'pem', passphrase });
+  } catch (err) {
+    // OpenSSL says "bad decrypt" (or "interrupted or cancelled") for a wrong passphrase.
+    if (encrypted) throw new Error('Encrypted PKCS#8 private key: bad passphrase?');
+    throw err;
+  }
   if (key.asymmetricKeyType === 'rsa') return key.export({ type: 'pkcs1', format: 'pem' }).toString();
   if (key.asymmetricKeyType === 'ec') return key.export({ type: 'sec1', format: 'pem' }).toString();
   throw new KeyError(`${key.asymmetricKeyType} keys in PKCS#8 format are not supported; convert with: ssh-keygen -p -f KEY`);
@@ -206,7 +215,14 @@ export function createAuthHandler(host: ResolvedHost, deps: AuthPlanDeps) {
   for (const file of host.identityFiles) {
     steps.push(async () => {
       if (!existsSync(file)) return undefined;
-      const key = await loadIdentity(file, deps.prompter, deps.keys, deps.onPrompt);
+      // Decrypting a key is local work (pure-JS bcrypt takes seconds) plus prompts: not the server's time.
+      deps.onPrompt?.(true);
+      let key: ParsedKey | undefined;
+      try {
+        key = await loadIdentity(file, deps.prompter, deps.keys, deps.onPrompt);
+      } finally {
+        deps.onPrompt?.(false);
+      }
       if (!key) errors.push(`${file}: no passphrase given; key not used`);
       else errors.push(`${file} offered`);
       return key ? { type: 'publickey', username, key } : undefined;

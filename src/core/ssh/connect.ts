@@ -202,7 +202,8 @@ function forwardOut(jump: Client, via: string, host: string, port: number, timeo
 
 /** sshd past MaxStartups (or a loaded jump host) closes new connections before the banner exchange. */
 function isMaxStartupsDrop(err: unknown): boolean {
-  return err instanceof Error && /Connection lost before handshake|ECONNRESET|connection closed during handshake/.test(err.message);
+  return err instanceof Error && !(err as { proxyFailed?: boolean }).proxyFailed
+    && /Connection lost before handshake|ECONNRESET|connection closed during handshake/.test(err.message);
 }
 
 const MAX_HOST_KEY_QUESTIONS = 2;
@@ -365,12 +366,19 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string):
       }
       const extra = proxyStderr();
       const kind: ConnectFailureKind = err.level === 'client-timeout' ? 'timeout' : 'unreachable';
-      fail(Object.assign(new ConnectError(kind, `${host.alias}: ${err.message}${extra ? ` (ProxyCommand: ${extra})` : ''}`), { level: err.level }));
+      // A ProxyCommand that complained on stderr failed by itself: not a MaxStartups drop worth retrying.
+      fail(Object.assign(new ConnectError(kind, `${host.alias}: ${err.message}${extra ? ` (ProxyCommand: ${extra})` : ''}`), { level: err.level, proxyFailed: !!extra }));
     });
     client.on('close', () => {
       cleanupTransport();
       resolveClosed();
-      if (!settled) fail(new ConnectError('unreachable', `${host.alias}: connection closed during handshake${proxyStderr() ? ` (${proxyStderr()})` : ''}`));
+      if (!settled) {
+        const extra = proxyStderr();
+        fail(Object.assign(
+          new ConnectError('unreachable', `${host.alias}: connection closed during handshake${extra ? ` (ProxyCommand: ${extra})` : ''}`),
+          { proxyFailed: !!extra },
+        ));
+      }
     });
     const keepalive = host.serverAliveInterval > 0 ? host.serverAliveInterval * 1000 : (deps.defaultKeepaliveMs ?? 15_000);
     try {

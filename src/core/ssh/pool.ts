@@ -26,31 +26,59 @@ const DEFAULT_MAX_CHANNELS = 8;
 
 class Slots {
   inUse = 0;
+  private closed = false;
   private readonly waiting: Array<() => void> = [];
   constructor(public cap: number) {}
-  async acquire(): Promise<void> {
-    while (this.inUse >= this.cap) await new Promise<void>((r) => this.waiting.push(r));
+  /** Resolves false (without taking a slot) once the connection is gone: the caller reconnects. */
+  async acquire(): Promise<boolean> {
+    while (!this.closed && this.inUse >= this.cap) await new Promise<void>((r) => this.waiting.push(r));
+    if (this.closed) return false;
     this.inUse++;
+    return true;
   }
   release(): void {
-    this.inUse--;
+    this.inUse = Math.max(0, this.inUse - 1);
     this.waiting.shift()?.();
   }
   /** The server refused a channel: it allows no more than are open now. */
-  lowerCapTo(n: number): void { this.cap = Math.max(1, n); }
+  lowerCapTo(n: number): void { this.cap = Math.max(1, Math.min(this.cap, n)); }
   rejectAll(): void {
+    this.closed = true;
     for (const w of this.waiting.splice(0)) w();
   }
 }
 
+/** Re-tries after a refusal with nothing else open (sshd frees a session slot late, "delay detach"). */
+const REFUSAL_RETRIES = 6;
+/** Reconnects for a request that never reached a server whose connection died under it. */
+const RECONNECTS = 2;
+
 interface Entry {
   readonly key: string;
-  readonly ready: Promise<Connection>;
+  ready: Promise<Connection>;
   connection?: Connection;
   slots: Slots;
+  /** Connections tunnelled through this one (it is a jump host for them): not idle while > 0. */
   dependents: number;
   idleTimer?: NodeJS.Timeout;
   dead: boolean;
+}
+
+/**
+ * ssh2 emits 'exit' as a plain event while parsing; when the exec reply, the output and the exit status
+ * arrive in one chunk (common through a jump host) it fires before the caller of `await pool.exec()` could
+ * attach a listener, and the status would be lost (a clean exit 0 reported as "lost"). Record it here, in
+ * ssh2's own callback, and replay it to any 'exit' listener added later.
+ */
+function latchExit(ch: ClientChannel): ClientChannel {
+  let exitArgs: unknown[] | undefined;
+  ch.once('exit', (...args: unknown[]) => { exitArgs = args; });
+  ch.on('newListener', (event: string | symbol, listener: (...a: unknown[]) => void) => {
+    if (event !== 'exit' || !exitArgs) return;
+    const args = exitArgs;
+    process.nextTick(() => listener.apply(ch, args));
+  });
+  return ch;
 }
 
 function isChannelRefusal(err: Error): boolean {
@@ -83,13 +111,13 @@ export class Pool {
 
   async exec(alias: string, command: string, options: ExecOptions = {}): Promise<LeasedChannel<ClientChannel>> {
     return this.lease(alias, (conn) => new Promise<ClientChannel>((resolve, reject) => {
-      conn.client.exec(command, options, (err, ch) => (err ? reject(err) : resolve(ch)));
+      conn.client.exec(command, options, (err, ch) => (err ? reject(err) : resolve(latchExit(ch))));
     }));
   }
 
   async shell(alias: string, pty: PseudoTtyOptions): Promise<LeasedChannel<ClientChannel>> {
     return this.lease(alias, (conn) => new Promise<ClientChannel>((resolve, reject) => {
-      conn.client.shell(pty, (err, ch) => (err ? reject(err) : resolve(ch)));
+      conn.client.shell(pty, (err, ch) => (err ? reject(err) : resolve(latchExit(ch))));
     }));
   }
 
@@ -129,12 +157,13 @@ export class Pool {
     alias: string,
     open: (conn: Connection) => Promise<T>,
   ): Promise<LeasedChannel<T>> {
+    let refusals = 0;
+    let reconnects = 0;
     for (;;) {
       const e = await this.entry(alias, () => this.opts.resolve(alias));
       const conn = await e.ready;
-      await e.slots.acquire();
-      if (e.dead) {
-        e.slots.release();
+      if (!(await e.slots.acquire()) || e.dead) {
+        if (!e.dead) e.slots.release();
         continue; // connection went away while we waited: reconnect
       }
       if (e.idleTimer) clearTimeout(e.idleTimer);
@@ -143,12 +172,20 @@ export class Pool {
         channel = await open(conn);
       } catch (err) {
         e.slots.release();
-        if (err instanceof Error && isChannelRefusal(err) && e.slots.inUse > 0) {
-          e.slots.lowerCapTo(e.slots.inUse);
-          continue;
+        if (err instanceof Error && isChannelRefusal(err) && !e.dead) {
+          // The server allows fewer sessions than our cap (MaxSessions): wait for one of ours to close.
+          if (e.slots.inUse > 0) {
+            e.slots.lowerCapTo(e.slots.inUse);
+            continue;
+          }
+          if (refusals++ < REFUSAL_RETRIES) {
+            await new Promise((r) => setTimeout(r, 50 * 2 ** refusals));
+            continue;
+          }
         }
-        if (err instanceof Error && /Not connected|No response from server/i.test(err.message)) {
+        if (err instanceof Error && /Not connected|No response from server/i.test(err.message) && reconnects++ < RECONNECTS) {
           this.forget(e);
+          conn.client.end();
           continue;
         }
         throw err;
@@ -182,33 +219,49 @@ export class Pool {
       slots: new Slots(this.opts.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS),
       dependents: 0,
       dead: false,
-      ready: resolve().then((host) => connectHost(host, this.deps(interactive))),
+      ready: undefined as unknown as Promise<Connection>,
     };
+    // Jump entries this connection went through: they stay open while it lives.
+    const jumps: Entry[] = [];
+    const releaseJumps = () => {
+      for (const j of jumps.splice(0)) {
+        j.dependents = Math.max(0, j.dependents - 1);
+        this.armIdle(j);
+      }
+    };
+    e.ready = resolve().then((host) => connectHost(host, this.deps(interactive, jumps)));
     this.entries.set(key, e);
     e.ready.then(
       (conn) => {
         e.connection = conn;
         conn.client.on('error', () => {});
-        void conn.closed.then(() => this.forget(e));
+        void conn.closed.then(() => {
+          this.forget(e);
+          releaseJumps();
+        });
+        if (e.dead) conn.client.end(); // closed or disposed while connecting
         this.armIdle(e);
       },
-      () => this.forget(e),
+      () => {
+        this.forget(e);
+        releaseJumps();
+      },
     );
     return Promise.resolve(e);
   }
 
-  private deps(interactive: boolean): ConnectDeps {
+  private deps(interactive: boolean, jumps: Entry[]): ConnectDeps {
     return {
       prompter: interactive ? this.opts.prompter : refusingPrompter,
       keys: this.keys,
       env: this.opts.env ?? process.env,
       defaultConnectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
-      openJump: (spec, rest) => this.openJump(spec, rest, interactive),
+      openJump: (spec, rest) => this.openJump(spec, rest, interactive, jumps),
     };
   }
 
   /** Jump hosts are resolved through the same ssh config (as OpenSSH does) and shared by every host behind them. */
-  private async openJump(spec: string, rest: string | undefined, interactive: boolean) {
+  private async openJump(spec: string, rest: string | undefined, interactive: boolean, dependents: Entry[]) {
     const key = `jump:${spec}|${rest ?? ''}`;
     const e = await this.entry(key, async () => {
       const { user, host, port } = parseJumpSpec(spec);
@@ -222,7 +275,10 @@ export class Pool {
       };
     }, interactive);
     const conn = await e.ready;
-    e.dependents++;
+    if (!dependents.includes(e)) {
+      e.dependents++;
+      dependents.push(e);
+    }
     if (e.idleTimer) clearTimeout(e.idleTimer);
     return conn.client;
   }
