@@ -7,15 +7,18 @@ import { configResolveCommand } from './commands/config';
 import { agentsListCommand, agentsPeekCommand, agentsSendCommand, agentsSpawnCommand } from './commands/agents';
 import { catCommand, historyCommand } from './commands/history';
 import { hostsCommand } from './commands/hosts';
+import { chooseLeastLoaded, placeCommand } from './commands/place';
 import { runCommand } from './commands/run';
 import { createContext, EXIT, UsageError, type GlobalFlags } from './context';
 
 const USAGE = `usage: flotilla <command> [options]
 
   hosts [--status]                         list hosts (and probe them with --status)
-  run TARGET [--cwd DIR] [--timeout S] [--concurrency N] [--pty] -- COMMAND...
+  run TARGET [--cwd DIR] [--timeout S] [--concurrency N] [--pty] [--least-loaded] -- COMMAND...
                                            one argument after -- is a shell command line;
                                            several are an argv, each element sent byte-exact
+                                           --least-loaded: run on the one least-loaded host of TARGET
+  place TARGET                             which host of TARGET is least loaded, and why
   history [--limit N]                      recent runs
   cat RUN HOST [--raw]                     full output of one host of a run
   config resolve ALIAS [-F FILE]           resolved settings, like ssh -G
@@ -43,6 +46,7 @@ const options = {
   timeout: { type: 'string' },
   concurrency: { type: 'string' },
   pty: { type: 'boolean' },
+  'least-loaded': { type: 'boolean' },
   limit: { type: 'string' },
   raw: { type: 'boolean' },
   name: { type: 'string' },
@@ -83,12 +87,25 @@ export async function main(argv: string[]): Promise<number> {
         return await hostsCommand(ctx, !!values.status, (flags.connectTimeout ?? 10) * 1000);
       case 'run':
         if (args.length !== 1) throw new UsageError('flotilla run TARGET [options] -- COMMAND...');
-        return await runCommand(ctx, args[0]!, command, {
+        let target = args[0]!;
+        if (values['least-loaded']) {
+          const decision = await chooseLeastLoaded(ctx, target, { diskPath: values.cwd });
+          if (!decision.chosen) {
+            process.stderr.write(`${decision.explanation}\n`);
+            return EXIT.unreachable;
+          }
+          if (!flags.json) process.stderr.write(`placed on ${decision.chosen}\n`);
+          target = decision.chosen;
+        }
+        return await runCommand(ctx, target, command, {
           cwd: values.cwd,
           timeout: num(values.timeout, 'timeout'),
           concurrency: num(values.concurrency, 'concurrency'),
           pty: values.pty,
         });
+      case 'place':
+        if (args.length !== 1) throw new UsageError('flotilla place TARGET [--json]');
+        return await placeCommand(ctx, args[0]!, { json: flags.json });
       case 'history':
         return await historyCommand(ctx, num(values.limit, 'limit') ?? 20);
       case 'cat':

@@ -1,6 +1,8 @@
 // Activation wires adapters to the core; nothing else happens here.
 import * as vscode from 'vscode';
 import { registerAgents } from './agents/agentCommands';
+import { registerBalance } from './balance';
+import { registerRuns } from './runs';
 import { registerHostCommands } from './commands/hostCommands';
 import { Fleet } from './fleet';
 import { HostKeyReview } from './hostKeys';
@@ -28,7 +30,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     vscode.commands.registerCommand('flotilla.showProblemHosts', () => showProblemHosts(fleet)),
     vscode.commands.registerCommand('flotilla.reviewHostKeys', () => review.review()),
   );
+  registerRuns(context, fleet, hostsView, log);
   registerAgents(context, fleet);
+  registerBalance(context, fleet, log);
   void fleet.reload();
   return { fleet };
 }

@@ -33,7 +33,7 @@ after(async () => {
 });
 
 async function attachFromPalette(page) {
-  await runCommand(page, 'Flotilla: Attach Terminal');
+  await runCommand(page, 'Flotilla: Attach Terminal', { opensPicker: true });
   const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: `lab-1:${SESSION}` }).first();
   await row.waitFor({ timeout: 20000 });
   await row.click();

@@ -298,8 +298,12 @@ export async function startWorkbench({ name = 'ui', vsix = [], userSettings = {}
 
 // ---------------------------------------------------------------- workbench UI
 
-/** Run a command from the command palette by its label ("Category: Title"). */
-export async function runCommand(page, label) {
+/**
+ * Run a command from the command palette by its label ("Category: Title"). With `opensPicker`, the
+ * command shows its own QuickPick next, so the palette never goes away: wait for the palette's text
+ * to change instead of the widget to hide.
+ */
+export async function runCommand(page, label, { opensPicker = false } = {}) {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor();
@@ -307,6 +311,10 @@ export async function runCommand(page, label) {
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label.split(': ').pop() }).first();
   await row.waitFor();
   await page.keyboard.press('Enter');
+  if (opensPicker) {
+    await page.waitForFunction(() => !document.querySelector('.quick-input-widget input')?.value.startsWith('>'));
+    return;
+  }
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
 }
 

@@ -14,14 +14,19 @@ export async function hostsCommand(ctx: CliContext, withStatus: boolean, connect
   const inv = ctx.inventory;
   const rows = await Promise.all(inv.hosts.map(async (h) => {
     const r = await resolveHost(h.alias, inv.resolveOptions);
-    return { alias: h.alias, user: r.user, hostname: r.hostname, port: r.port, groups: h.groups, proxyJump: r.proxyJump ?? null };
+    return { alias: h.alias, user: r.user, hostname: r.hostname, port: r.port, groups: h.groups, proxyJump: r.proxyJump ?? null, connectTimeout: r.connectTimeout };
   }));
+  // Without --connect-timeout the config's ConnectTimeout governs (the TCP probe too), as it does for ssh.
+  if (ctx.flags.connectTimeout === undefined) {
+    const configured = rows.map((r) => r.connectTimeout).filter((t): t is number => t !== undefined && t > 0);
+    if (configured.length) connectTimeoutMs = Math.max(...configured) * 1000;
+  }
   let health: HostHealth[] | undefined;
   if (withStatus) {
     health = await checkFleet(ctx.pool, inv.hosts.map((h) => h.alias), { connectTimeoutMs, metrics: new MetricsCache() });
   }
   if (ctx.flags.json) {
-    const hosts = rows.map((r, i) => ({
+    const hosts = rows.map(({ connectTimeout: _t, ...r }, i) => ({
       ...r,
       ...(health ? { state: health[i]!.state, reason: health[i]!.reason ?? null, metrics: health[i]!.metrics ?? null, layers: health[i]!.layers } : {}),
     }));

@@ -40,14 +40,34 @@ export function runToJson(record: RunRecord) {
   };
 }
 
+/**
+ * JSON.stringify escapes C0 controls but not C1 (U+0080–U+009F), which some terminals execute (U+009B
+ * is CSI): escape those too, so `--json` on a terminal is as inert as the human output.
+ */
+export function inertJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u0080-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const oneLine = (s: string) => sanitizeForView(s).replace(/\s*\n\s*/g, ' ').trim();
+
+/**
+ * Human output. Every line of remote text starts with `[host] ` (dshbak-style groups get a `== ... ==`
+ * header and `[first-host +N] ` prefixes); trusted lines (headers, per-host status, summary) never start
+ * with `[`, so no remote output can pass for another host's output or for a status line.
+ */
 export function printHumanRun(record: RunRecord, write: (s: string) => void): void {
   const outputs = record.results.filter((r) => r.stdout || r.stderr).map((r) => ({ host: r.host, text: sanitizeForView(r.stdout + r.stderr) }));
   for (const group of coalesce(outputs)) {
-    write(`----------------\n${group.hosts.join(',')}\n----------------\n${group.text}${group.text.endsWith('\n') ? '' : '\n'}`);
+    const hosts = group.hosts.map(oneLine);
+    const label = hosts.length === 1 ? hosts[0]! : `${hosts[0]} +${hosts.length - 1}`;
+    write(`== ${hosts.join(',')} (${hosts.length} host${hosts.length === 1 ? '' : 's'}) ==\n`);
+    write(prefixLines(label, group.text));
   }
+  const width = Math.max(...record.results.map((r) => oneLine(r.host).length), 4);
   for (const r of record.results) {
-    const detail = r.state === 'failed' ? `exit ${r.exit}` : r.state === 'killed' ? `signal ${r.signal}` : r.reason ?? '';
-    write(prefixLines(r.host, `${r.state}${detail ? ` (${detail})` : ''} ${r.durationMs} ms`));
+    const detail = r.state === 'failed' ? `exit ${r.exit}` : r.state === 'killed' ? `signal ${r.signal}` : r.reason ? oneLine(r.reason) : '';
+    const stopped = r.remoteStopped === false && (r.state === 'cancelled' || r.state === 'timeout' || r.state === 'lost') ? ' [remote may still run]' : '';
+    write(`${`${oneLine(r.host)}:`.padEnd(width + 1)} ${r.state}${detail ? ` (${detail})` : ''}${stopped} ${r.durationMs} ms\n`);
   }
   const s = summarize(record);
   write(`${record.results.length} hosts: ${s.ok} ok, ${s.failed} command failures, ${s.transport} transport failures${s.stopped ? `, ${s.stopped} cancelled` : ''} · run ${record.id}\n`);
@@ -66,12 +86,16 @@ export async function runCommand(ctx: CliContext, target: string, command: strin
     origin: 'cli' as const,
   };
   const controller = startRun(hosts, { ...spec, outputDir: runOutputDir(ctx.historyDir, id) }, ctx.pool, undefined, id);
-  const onSigint = () => controller.cancel();
-  process.once('SIGINT', onSigint);
-  const record = await controller.done;
-  process.off('SIGINT', onSigint);
+  // First ^C/TERM: cancel (remote process groups are stopped, the run is recorded). A second ^C: default.
+  const onSignal = () => controller.cancel();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const record = await controller.done.finally(() => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  });
   await appendRun(ctx.historyDir, record);
-  if (ctx.flags.json) process.stdout.write(JSON.stringify(runToJson(record)) + '\n');
+  if (ctx.flags.json) process.stdout.write(inertJson(runToJson(record)) + '\n');
   else printHumanRun(record, (s) => process.stdout.write(s));
   return exitCodeFor(record);
 }

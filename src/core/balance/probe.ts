@@ -84,23 +84,25 @@ export function parseProbeOutput(text: string, latencyMs: number, now = Date.now
   if (os !== 'Linux' && os !== 'Darwin') {
     return { state: 'cannot-measure', reason: `unsupported OS ${JSON.stringify(os || 'unknown')}: Flotilla measures Linux and macOS`, latencyMs };
   }
-  const cores = Number(f.get('cores'));
-  const [load1, load5, load15] = (f.get('loadavg') ?? '').trim().split(/\s+/).map(Number);
-  const df = (f.get('df') ?? '').split(/\s+/);
-  const diskAvailKb = Number(df[3]);
-  const diskUsedPct = Number((df[4] ?? '').replace('%', ''));
-  let memTotalKb = Number(f.get('MemTotal'));
+  // Number('') is 0: an absent field must read as "missing", never as a zero.
+  const num = (v: string | undefined) => (v === undefined || v.trim() === '' ? NaN : Number(v));
+  const cores = num(f.get('cores'));
+  const [load1, load5, load15] = (f.get('loadavg') ?? '').trim().split(/\s+/).map(num);
+  const df = (f.get('df') ?? '').trim().split(/\s+/);
+  const diskAvailKb = num(df[3]);
+  const diskUsedPct = num(df[4]?.replace('%', ''));
+  let memTotalKb = num(f.get('MemTotal'));
   // Kernels before 3.14 have no MemAvailable: free + buffers + page cache is the usual estimate.
   let memAvailableKb = f.has('MemAvailable')
-    ? Number(f.get('MemAvailable'))
-    : Number(f.get('MemFree')) + Number(f.get('Buffers') ?? 0) + Number(f.get('Cached') ?? 0);
-  let uptimeSec = Number(f.get('uptime'));
+    ? num(f.get('MemAvailable'))
+    : num(f.get('MemFree')) + Number(f.get('Buffers') ?? 0) + Number(f.get('Cached') ?? 0);
+  let uptimeSec = num(f.get('uptime'));
   if (os === 'Darwin') {
     const page = Number(f.get('vmstat_pagesize')) || 4096;
     const pages = ['free', 'inactive', 'speculative', 'purgeable'].reduce((s, k) => s + (Number(f.get(`vm_${k}`)) || 0), 0);
     memAvailableKb = (pages * page) / 1024;
-    uptimeSec = Number(f.get('now')) - Number(f.get('boottime'));
-    memTotalKb = Number(f.get('MemTotal'));
+    uptimeSec = num(f.get('now')) - num(f.get('boottime'));
+    if (!f.has('vm_free')) memAvailableKb = NaN;
   }
   const missing = Object.entries({ cores, load1, memTotalKb, memAvailableKb, diskUsedPct, uptimeSec })
     .filter(([, v]) => v === undefined || !Number.isFinite(v))

@@ -119,7 +119,12 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
     if (!node) {
       const aliases = [...this.hosts.keys()];
       if (!aliases.length) return [{ kind: 'message', text: this.fleet.aliases.length ? 'Looking for tmux sessions on online hosts…' : 'No hosts' }];
-      return aliases.map((alias) => ({ kind: 'host', alias }));
+      // Hosts with sessions first (in fleet order), then the rest: the view is about running agents.
+      const order = this.fleet.aliases;
+      const sessions = (a: string) => { const h = this.hosts.get(a); return h?.state === 'ok' ? h.sessions.length : 0; };
+      return aliases
+        .sort((a, b) => Number(sessions(b) > 0) - Number(sessions(a) > 0) || order.indexOf(a) - order.indexOf(b))
+        .map((alias) => ({ kind: 'host', alias }));
     }
     if (node.kind === 'host') {
       const h = this.hosts.get(node.alias);

@@ -9,6 +9,8 @@ import type { RunStore } from './runStore';
 export type RunsNode = { kind: 'run'; runId: string } | { kind: 'host'; runId: string; host: string } | { kind: 'message'; text: string };
 
 const REFRESH_DEBOUNCE_MS = 100;
+/** Long command lines are cut so the state summary (the description) stays visible. */
+const TREE_LABEL_MAX = 56;
 
 function icon(id: string, color?: string): vscode.ThemeIcon {
   return new vscode.ThemeIcon(id, color ? new vscode.ThemeColor(color) : undefined);
@@ -90,7 +92,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
 
   private runItem(run: RunEntry): vscode.TreeItem {
     const newestLive = run === this.store.latest && !!run.controller;
-    const item = new vscode.TreeItem(oneLine(run.command), newestLive ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+    const item = new vscode.TreeItem(oneLine(run.command, TREE_LABEL_MAX), newestLive ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `run:${run.id}`;
     item.description = runDescription(run);
     item.iconPath = runIcon(run);

@@ -1,0 +1,195 @@
+// UI-level e2e test of group exec ("Seeing results"): Flotilla installed from its .vsix into a fresh
+// code-server pointed at a lab fleet; "Flotilla: Run Command…" from the palette on a group, the Runs
+// view's host rows with their states, and the coalesced output document.
+// Run: bash test/e2e/run.sh test/e2e/runs.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import {
+  flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
+  runCommand, sleep, stopwatch,
+} from './harness.mjs';
+
+const mark = stopwatch();
+const COMMAND = 'uname -n; echo same';
+let lab, wb;
+
+/** The lab's biggest group from its groups.yaml (sshsync flow style: `  name: [a, b]`). */
+function biggestGroup(file) {
+  const groups = [...fs.readFileSync(file, 'utf8').matchAll(/^\s+([\w.-]+):\s*\[([^\]]*)\]/gm)]
+    .map((m) => ({ name: m[1], hosts: m[2].split(',').map((h) => h.trim()).filter(Boolean) }));
+  return groups.sort((a, b) => b.hosts.length - a.hosts.length)[0];
+}
+
+before(async () => {
+  const vsix = await flotillaVsix();
+  mark('extension built and packaged');
+  lab = await startLabFleet({ hosts: 3, name: 'runs' });
+  mark(`lab fleet up (${lab.info.hosts?.length ?? '?'} hosts)`);
+  wb = await startWorkbench({ name: 'runs', vsix: [vsix], userSettings: labSettings(lab) });
+  mark('workbench loaded');
+});
+
+after(async () => {
+  await wb?.stop();
+  await lab?.stop();
+  mark('torn down');
+});
+
+const quickInput = () => wb.page.locator('.quick-input-widget');
+
+/** Wait for a quick input whose title or placeholder contains one of `texts`; resolves to the one seen. */
+async function waitForQuickInput(texts, timeout = 15000) {
+  const handle = await wb.page.waitForFunction((ts) => {
+    const w = document.querySelector('.quick-input-widget');
+    if (!w || w.style.display === 'none') return false;
+    const title = w.querySelector('.quick-input-title')?.textContent ?? '';
+    const input = w.querySelector('.quick-input-box input');
+    const seen = [title, input?.getAttribute('placeholder') ?? '', input?.getAttribute('aria-label') ?? ''];
+    return ts.find((t) => seen.some((s) => s.includes(t))) ?? false;
+  }, [texts].flat(), { timeout });
+  return handle.jsonValue();
+}
+
+/** Click the quick-pick row whose label is exactly `label` (icons are not part of the text). */
+async function pickQuickItem(label, filter = label) {
+  await quickInput().locator('.quick-input-box input').fill(filter);
+  const row = quickInput().locator('.quick-input-list .monaco-list-row').filter({
+    has: wb.page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(label)}\\s*$`) }),
+  }).first();
+  await row.waitFor({ timeout: 10000 });
+  await row.click();
+}
+
+/** Text of the active editor (monaco renders only the visible lines; the output document is short). */
+async function activeEditorText() {
+  return wb.page.evaluate(() => {
+    const editor = document.querySelector('.editor-group-container.active .monaco-editor .view-lines');
+    if (!editor) return '';
+    const lines = [...editor.querySelectorAll('.view-line')]
+      .map((l) => ({ top: parseFloat(l.style.top || '0'), text: l.textContent.replace(/\u00a0/g, ' ') }))
+      .sort((a, b) => a.top - b.top);
+    return lines.map((l) => l.text).join('\n');
+  });
+}
+
+/** Palette → Run Command… → group → (recent commands: "Type a new command…") → command → Enter on the options step. */
+async function runFromPalette(groupName, command) {
+  const page = wb.page;
+  await page.keyboard.press('F1');
+  await quickInput().locator('input').fill('>Flotilla: Run Command…');
+  await quickInput().locator('.quick-input-list .monaco-list-row', { hasText: 'Flotilla: Run Command…' }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await waitForQuickInput('Run on which hosts?');
+  await pickQuickItem(groupName);
+  if ((await waitForQuickInput(['A recent command', 'e.g. uptime'])) === 'A recent command') {
+    await pickQuickItem('Type a new command…', '');
+    await waitForQuickInput('e.g. uptime');
+  }
+  await quickInput().locator('.quick-input-box input').fill(command);
+  await page.keyboard.press('Enter');
+  await waitForQuickInput('Enter to run');
+  await page.keyboard.press('Enter');
+}
+
+const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The Runs-view label of a command: the command itself, or its start and "…" when it is long. */
+function runLabel(command) {
+  return new RegExp(`^(${escapeRe(command)}|${escapeRe(command.slice(0, 40))}.*…)$`);
+}
+
+/** Rows of the Runs view under the run labelled `command` (the newest such run), once `done(hosts)` holds. */
+async function hostRowsOf(command, count, done = (hosts) => hosts.every((r) => /exit \d+/.test(r.description))) {
+  await treeLabels(wb.page, 'Runs', { has: runLabel(command), timeout: 30000 });
+  const t0 = Date.now();
+  for (;;) {
+    const rows = await treeRows(wb.page, 'Runs');
+    const at = rows.findIndex((r) => runLabel(command).test(r.label));
+    const hosts = [];
+    for (let i = at + 1; i < rows.length && rows[i].level === 2; i++) hosts.push(rows[i]);
+    if (hosts.length === count && done(hosts)) return { run: rows[at], hosts };
+    if (Date.now() - t0 > 60000) throw new Error(`hosts never finished: ${JSON.stringify(rows)}`);
+    await sleep(250);
+  }
+}
+
+/** Opens the output document of the run row labelled `command` (its inline action) and returns its text once it has `expect`. */
+async function openRunOutput(command, expect) {
+  const run = treeItem(wb.page, 'Runs', runLabel(command));
+  await run.hover();
+  await run.locator('.action-label[aria-label^="Show Run Output"]').click();
+  let text = '';
+  const t0 = Date.now();
+  while (!expect.test(text)) {
+    if (Date.now() - t0 > 15000) throw new Error(`output document never showed ${expect}:\n${text}`);
+    await sleep(200);
+    text = await activeEditorText();
+  }
+  return text;
+}
+
+let group;
+
+test('Run Command… on a group shows live host rows and a coalesced output document', async () => {
+  const page = wb.page;
+  group = biggestGroup(lab.info.groups);
+  assert.ok(group && group.hosts.length >= 2, `the lab has a group with 2+ hosts: ${JSON.stringify(group)}`);
+  await openViewContainer(page, 'Flotilla');
+  await treeLabels(page, 'Hosts', { has: group.name, timeout: 60000 });
+  await treeLabels(page, 'Runs', { min: 1 }); // the Runs view is there (empty-state row)
+  mark('Hosts and Runs views visible');
+
+  await runFromPalette(group.name, COMMAND);
+  mark('run started');
+  const { run: runRow, hosts: hostRows } = await hostRowsOf(COMMAND, group.hosts.length);
+  mark(`Runs view: ${JSON.stringify([runRow, ...hostRows])}`);
+  const n = group.hosts.length;
+  assert.match(runRow.description, new RegExp(`^${n} ok · `), 'the run summary counts the states');
+  assert.deepEqual(hostRows.map((r) => r.label), [...group.hosts].sort());
+  for (const r of hostRows) assert.match(r.description, /^exit 0 · \d/, `${r.label}: ${r.description}`);
+
+  // The coalesced output: the run row's inline "Show Run Output" action.
+  const text = await openRunOutput(COMMAND, /│ same/);
+  mark(`output document:\n${text}`);
+  assert.match(text, /^Flotilla run /m);
+  assert.match(text, /^━━━━ .+ \(\d+ hosts?\) · ok$/m, 'a group header names its hosts');
+  assert.match(text, /^ {2}│ same$/m, 'remote lines are framed by the gutter');
+  const groupHeaders = text.split('\n').filter((l) => /^━━━━ .+ \(\d+ hosts?\)/.test(l));
+  const grouped = groupHeaders.reduce((n, l) => n + Number(/\((\d+) hosts?\)/.exec(l)?.[1] ?? 0), 0);
+  assert.equal(grouped, n, `every host appears in exactly one group: ${groupHeaders.join(' | ')}`);
+  if (groupHeaders.length === 1) assert.ok(groupHeaders[0].includes(`${[...group.hosts].sort().join(', ')} (${n} hosts)`), 'identical output grouped');
+});
+
+// lab-N listens on 127.A.B.N:2222; sshd puts "client port server-ip server-port" in $SSH_CONNECTION.
+const MIXED = 'case "$SSH_CONNECTION" in *.2\\ 2222) echo different; exit 3;; esac; echo same';
+
+test('a run where one host differs: failed state, two output groups, majority first', async () => {
+  const page = wb.page;
+  await runFromPalette(group.name, MIXED);
+  const { run, hosts } = await hostRowsOf(MIXED, group.hosts.length);
+  mark(`Runs view: ${JSON.stringify([run, ...hosts])}`);
+  const n = group.hosts.length;
+  assert.match(run.description, new RegExp(`^${n - 1} ok · 1 failed · `));
+  assert.match(hosts.find((h) => h.label === 'lab-2').description, /^exit 3 · /);
+
+  const text = await openRunOutput(MIXED, /│ different/);
+  mark(`output document:\n${text}`);
+  const headers = text.split('\n').filter((l) => /^━━━━ .+ \(\d+ hosts?\)/.test(l));
+  assert.equal(headers.length, 2, `two output groups: ${headers.join(' | ')}`);
+  assert.match(headers[0], new RegExp(`\\(${n - 1} hosts\\) · ok$`), 'the majority group comes first');
+  assert.match(headers[1], /^━━━━ lab-2 \(1 host\) · failed$/);
+
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  // A wider side bar so the run descriptions are readable in the screenshot.
+  const box = await page.locator('.part.sidebar').boundingBox();
+  if (box) {
+    await page.mouse.move(box.x + box.width + 1, box.y + 300);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 520, box.y + 300, { steps: 5 });
+    await page.mouse.up();
+  }
+  await page.mouse.move(1100, 850); // off the tree: no hover toolbar or tooltip in the shot
+  await sleep(400);
+  await wb.screenshot('runs-view.png');
+});

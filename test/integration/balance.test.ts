@@ -1,0 +1,163 @@
+// Least-loaded placement on the lab: faked /proc/loadavg and /proc/meminfo per sshd, the real probe path,
+// live load changes, herd protection, and hosts that must never be chosen.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HerdGuard, measureCandidates, placeAndRun, placeHost } from '../../src/core/balance/place';
+import { MetricsCache, probeHost } from '../../src/core/balance/probe';
+import type { Pool } from '../../src/core/ssh/pool';
+import { createContext } from '../../src/cli/context';
+import { chooseLeastLoaded, placeCommand } from '../../src/cli/commands/place';
+import { startFleet, type TestFleet } from './fleet';
+
+const canRunLab = process.getuid?.() === 0;
+const GiB = 1024 * 1024;
+
+describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
+  let fleet: TestFleet;
+  let pool: Pool;
+  const three = ['lab-1', 'lab-2', 'lab-3'];
+  const measure = (aliases: readonly string[], metrics = new MetricsCache()) =>
+    measureCandidates(pool, aliases, { metrics, connectTimeoutMs: 3000 });
+
+  beforeAll(async () => {
+    fleet = await startFleet({
+      hosts: 3,
+      load: { 'lab-1': 3.5, 'lab-2': 0.2, 'lab-3': 1.0, 'unknown-key': 0 },
+      memAvailableKb: { 'lab-1': 2 * GiB, 'lab-2': 8 * GiB, 'lab-3': 6 * GiB, 'unknown-key': 20 * GiB },
+    });
+    pool = fleet.pool();
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+  });
+
+  it('the probe sees each host\'s faked loadavg and MemAvailable', async () => {
+    const [one, two] = await Promise.all([probeHost(pool, 'lab-1'), probeHost(pool, 'lab-2')]);
+    expect(one.state).toBe('ok');
+    expect(two.state).toBe('ok');
+    if (one.state !== 'ok' || two.state !== 'ok') return;
+    expect(one.metrics.os).toBe('linux');
+    expect(one.metrics.load1).toBe(3.5);
+    expect(two.metrics.load1).toBe(0.2);
+    expect(one.metrics.memAvailableKb).toBe(2 * GiB);
+    expect(two.metrics.memAvailableKb).toBe(8 * GiB);
+    expect(one.metrics.cores).toBeGreaterThan(0);
+    expect(one.metrics.loadPerCore).toBeCloseTo(3.5 / one.metrics.cores);
+    expect(one.metrics.memTotalKb).toBeGreaterThan(one.metrics.memAvailableKb);
+    expect(one.metrics.diskUsedPct).toBeGreaterThanOrEqual(0);
+    expect(one.metrics.cpuBusy).toBeGreaterThanOrEqual(0);
+  });
+
+  it('chooses the least-loaded host through the real probe path and explains it', async () => {
+    const d = placeHost(await measure(three));
+    expect(d.chosen).toBe('lab-2');
+    expect(d.candidates.map((c) => c.excluded)).toEqual([null, null, null]);
+    const score = (h: string) => d.candidates.find((c) => c.host === h)!.score!;
+    expect(score('lab-2')).toBeLessThan(score('lab-3'));
+    expect(score('lab-3')).toBeLessThan(score('lab-1'));
+    expect(d.explanation).toContain('lab-2 chosen: lowest score');
+  });
+
+  it('follows the loads when they change live', async () => {
+    await fleet.lab.setLoad('lab-2', 6, 1 * GiB);
+    await fleet.lab.setLoad('lab-1', 0.1, 9 * GiB);
+    try {
+      const d = placeHost(await measure(three));
+      expect(d.chosen).toBe('lab-1');
+      expect(d.candidates.find((c) => c.host === 'lab-2')!.detail!.load1).toBe(6);
+    } finally {
+      await fleet.lab.setLoad('lab-1', 3.5, 2 * GiB);
+      await fleet.lab.setLoad('lab-2', 0.2, 8 * GiB);
+    }
+    expect(placeHost(await measure(three)).chosen).toBe('lab-2');
+  });
+
+  it('with herd protection, 3 launches within a second land on 3 different hosts', async () => {
+    // Nearly equal hosts; the loads differ in the 2nd decimal so each run's output names its host.
+    const loads: Record<string, number> = { 'lab-1': 0.31, 'lab-2': 0.32, 'lab-3': 0.33 };
+    for (const [alias, load] of Object.entries(loads)) await fleet.lab.setLoad(alias, load, 8 * GiB);
+    try {
+      const metrics = new MetricsCache();
+      const herd = new HerdGuard({ decayMs: 20_000 });
+      await measure(three, metrics); // warm connections and the shared cache, as the health view would
+      const t0 = Date.now();
+      const launches = await Promise.all([0, 1, 2].map(() =>
+        placeAndRun(pool, three, { command: 'cat /proc/loadavg', origin: 'test' }, { metrics, connectTimeoutMs: 3000, herd })));
+      expect(Date.now() - t0).toBeLessThan(1000);
+      const chosen = launches.map((l) => l.decision.chosen);
+      expect(new Set(chosen)).toEqual(new Set(three));
+      const records = await Promise.all(launches.map((l) => l.run!.done));
+      records.forEach((r, i) => {
+        expect(r.results).toHaveLength(1);
+        expect(r.results[0]!.state).toBe('ok');
+        expect(r.results[0]!.host).toBe(chosen[i]);
+        expect(r.results[0]!.stdout.startsWith(loads[chosen[i]!]!.toFixed(2))).toBe(true);
+      });
+      // the later decisions say why they did not take the idlest host
+      expect(launches.some((l) => /recent/.test(l.decision.explanation))).toBe(true);
+    } finally {
+      await fleet.lab.setLoad('lab-1', 3.5, 2 * GiB);
+      await fleet.lab.setLoad('lab-2', 0.2, 8 * GiB);
+      await fleet.lab.setLoad('lab-3', 1.0, 6 * GiB);
+    }
+  });
+
+  it('never chooses offline, black-holed, unknown-key or auth-failing hosts, and says why', async () => {
+    const aliases = ['dead', 'blackhole', 'unknown-key', 'authfail', 'lab-1'];
+    for (const a of aliases.slice(0, 4)) expect(fleet.lab.info.hosts.some((h) => h.alias === a)).toBe(true);
+    const d = placeHost(await measure(aliases), { herd: new HerdGuard() });
+    expect(d.chosen).toBe('lab-1'); // the busiest real host, yet the only eligible one
+    const why = Object.fromEntries(d.candidates.map((c) => [c.host, c.excluded]));
+    expect(why['dead']).toMatch(/^offline: .*refused/);
+    expect(why['blackhole']).toMatch(/^offline: .*no SSH handshake .* within \d+ ms/);
+    expect(why['unknown-key']).toBe('unknown host key: review and trust it first');
+    expect(why['authfail']).toMatch(/^degraded: authentication failed/);
+    expect(why['lab-1']).toBeNull();
+    expect(d.explanation).toContain('lab-1 chosen: the only eligible host');
+
+    const none = placeHost(await measure(['dead', 'unknown-key']));
+    expect(none.chosen).toBeUndefined();
+    expect(none.explanation).toMatch(/No host chosen: all 2 candidates are excluded/);
+  });
+
+  it('flotilla place --json: chosen and one row per candidate', async () => {
+    const historyDir = mkdtempSync(join(tmpdir(), 'flotilla-place-'));
+    const ctx = await createContext({ sshConfig: fleet.lab.info.sshConfig, groups: fleet.lab.info.groups, historyDir, connectTimeout: 3 });
+    const written: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    try {
+      process.stdout.write = ((s: string) => { written.push(String(s)); return true; }) as typeof process.stdout.write;
+      const code = await placeCommand(ctx, 'lab-1,lab-2,lab-3,dead', { json: true });
+      process.stdout.write = write;
+      expect(code).toBe(0);
+      const out = JSON.parse(written.join('')) as { chosen: string; candidates: Array<Record<string, unknown>> };
+      expect(Object.keys(out)).toEqual(['chosen', 'candidates']);
+      expect(out.chosen).toBe('lab-2');
+      expect(out.candidates.map((c) => c.host)).toEqual(['lab-1', 'lab-2', 'lab-3', 'dead']);
+      for (const c of out.candidates) expect(Object.keys(c)).toEqual(['host', 'score', 'cpu', 'mem', 'disk', 'excluded']);
+      const lab2 = out.candidates[1]!;
+      expect(typeof lab2.score).toBe('number');
+      expect(lab2.excluded).toBeNull();
+      expect(out.candidates[3]).toMatchObject({ host: 'dead', score: null, cpu: null, mem: null, disk: null, excluded: expect.stringMatching(/^offline/) });
+
+      // the herd state is kept between processes: an immediate second placement avoids lab-2
+      await fleet.lab.setLoad('lab-3', 0.25, 8 * GiB);
+      const second = await chooseLeastLoaded(ctx, 'lab-2,lab-3');
+      expect(second.chosen).toBe('lab-3');
+
+      written.length = 0;
+      process.stdout.write = ((s: string) => { written.push(String(s)); return true; }) as typeof process.stdout.write;
+      await placeCommand(ctx, 'web', {});
+      process.stdout.write = write;
+      expect(written.join('')).toMatch(/host +score/);
+      expect(written.join('')).toMatch(/chosen/);
+    } finally {
+      process.stdout.write = write;
+      await fleet.lab.setLoad('lab-3', 1.0, 6 * GiB);
+      await ctx.pool.dispose();
+      rmSync(historyDir, { recursive: true, force: true });
+    }
+  });
+});
