@@ -39,6 +39,11 @@ async function rowDescription(label, pattern, timeout = 30000) {
   }
 }
 
+async function collapsePane(title) {
+  const header = wb.page.locator('.pane-header', { hasText: title }).first();
+  if ((await header.getAttribute('aria-expanded')) === 'true') await header.click();
+}
+
 async function collapseTreeItem(label) {
   const row = treeItem(wb.page, 'Hosts', label);
   await row.waitFor();
@@ -67,13 +72,16 @@ test('groups and hosts appear with the right health for online, dead, black-hole
   await openViewContainer(page, 'Flotilla');
   const labels = await treeLabels(page, 'Hosts', { has: 'Ungrouped' });
   for (const g of ['web', 'build', 'fleet', 'Ungrouped']) assert.ok(labels.includes(g), `group ${g} shown: ${labels}`);
+  for (const pane of ['Runs', 'Agents']) await collapsePane(pane); // give the Hosts view the room
+  assert.match(await rowDescription('lab-1', /flotilla@127\.\d+\.\d+\.1:2222 · \d+ ms · load 0\.05/), /load/);
+  assert.match(await rowAriaLabel('lab-1'), /lab-1, online/);
+  await page.mouse.move(900, 400);
+  await wb.screenshot('hosts-groups.png');
   for (const g of ['web', 'build', 'fleet']) await collapseTreeItem(g); // the tree is virtualised: keep Ungrouped's rows on screen
   await expandTreeItem(page, 'Hosts', 'Ungrouped');
-  assert.match(await rowDescription('lab-1', /flotilla@127\.\d+\.\d+\.1:2222 · \d+ ms · load 0\.05/), /load/);
   assert.match(await rowDescription('dead', /connection refused/), /refused/);
   assert.match(await rowDescription('blackhole', /no SSH handshake/), /handshake/);
   assert.match(await rowDescription('unknown-key', /not accepted|unknown/), /./);
-  assert.match(await rowAriaLabel('lab-1'), /lab-1, online/);
   assert.match(await rowAriaLabel('dead'), /dead, offline/);
   assert.match(await rowAriaLabel('blackhole'), /blackhole, offline/);
   assert.match(await rowAriaLabel('unknown-key'), /unknown-key, degraded/);
@@ -102,7 +110,7 @@ test('reviewing and accepting the unknown host key turns that host online', asyn
   assert.match(await row.innerText(), /SHA256:/);
   await row.locator('input[type=checkbox], .monaco-checkbox, .quick-input-list-checkbox').first().click();
   await wb.screenshot('hosts-review.png');
-  await page.keyboard.press('Enter');
+  await input.getByRole('button', { name: 'OK' }).click();
   assert.match(await rowDescription('unknown-key', /load \d/), /load/);
   assert.match(await rowAriaLabel('unknown-key'), /unknown-key, online/);
   const known = fs.readFileSync(lab.info.knownHosts, 'utf8');
@@ -115,8 +123,12 @@ test('Add to Group… from the context menu edits groups.yaml and keeps its comm
   const before = fs.readFileSync(lab.info.groups, 'utf8');
   assert.match(before, /^# Flotilla lab groups/m);
   await treeItem(page, 'Hosts', 'shell-bash').click({ button: 'right' });
-  await page.locator('.context-view .action-label', { hasText: 'Add to Group…' }).click();
+  const menuItem = page.locator('.context-view .action-label', { hasText: 'Add to Group…' });
+  await menuItem.hover();
+  await menuItem.click();
   const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^build/ }).first();
+  // A click that lands while the menu is still animating in is sometimes dropped; Enter picks the hovered entry.
+  if (!(await pick.waitFor({ timeout: 3000 }).then(() => true, () => false))) await page.keyboard.press('Enter');
   await pick.waitFor();
   await pick.click();
   const t0 = Date.now();

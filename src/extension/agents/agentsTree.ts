@@ -10,6 +10,7 @@ export type AgentsNode =
   | { kind: 'host'; alias: string }
   | { kind: 'session'; alias: string; session: AgentSession }
   | { kind: 'pane'; alias: string; pane: AgentPane }
+  | { kind: 'quiet'; aliases: string[] }
   | { kind: 'message'; text: string };
 
 const ATTENTION_ICON = {
@@ -119,13 +120,17 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
     if (!node) {
       const aliases = [...this.hosts.keys()];
       if (!aliases.length) return [{ kind: 'message', text: this.fleet.aliases.length ? 'Looking for tmux sessions on online hosts…' : 'No hosts' }];
-      // Hosts with sessions first (in fleet order), then the rest: the view is about running agents.
+      // Hosts with sessions (in fleet order) are what this view is about; hosts without any are folded into one row.
       const order = this.fleet.aliases;
-      const sessions = (a: string) => { const h = this.hosts.get(a); return h?.state === 'ok' ? h.sessions.length : 0; };
-      return aliases
-        .sort((a, b) => Number(sessions(b) > 0) - Number(sessions(a) > 0) || order.indexOf(a) - order.indexOf(b))
-        .map((alias) => ({ kind: 'host', alias }));
+      const byOrder = (a: string, b: string) => order.indexOf(a) - order.indexOf(b);
+      const quiet = (a: string) => { const h = this.hosts.get(a)!; return h.state === 'no-server' || h.state === 'no-tmux' || (h.state === 'ok' && !h.sessions.length); };
+      const nodes: AgentsNode[] = aliases.filter((a) => !quiet(a)).sort(byOrder).map((alias) => ({ kind: 'host', alias }));
+      const rest = aliases.filter(quiet).sort(byOrder);
+      if (rest.length) nodes.push({ kind: 'quiet', aliases: rest });
+      if (!nodes.some((n) => n.kind === 'host')) nodes.unshift({ kind: 'message', text: 'No tmux sessions on online hosts — New Agent Session… starts one' });
+      return nodes;
     }
+    if (node.kind === 'quiet') return node.aliases.map((alias) => ({ kind: 'host', alias }));
     if (node.kind === 'host') {
       const h = this.hosts.get(node.alias);
       return h?.state === 'ok' ? h.sessions.map((session) => ({ kind: 'session', alias: node.alias, session })) : [];
@@ -140,6 +145,12 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
     switch (node.kind) {
       case 'message':
         return new vscode.TreeItem(node.text);
+      case 'quiet': {
+        const item = new vscode.TreeItem(`${node.aliases.length} host${node.aliases.length === 1 ? '' : 's'} without tmux sessions`, vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = 'agents-quiet';
+        item.iconPath = new vscode.ThemeIcon('circle-slash', new vscode.ThemeColor('disabledForeground'));
+        return item;
+      }
       case 'host': {
         const h = this.hosts.get(node.alias)!;
         const count = h.state === 'ok' ? h.sessions.length : 0;
