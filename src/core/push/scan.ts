@@ -1,0 +1,183 @@
+// Local side of a push: walk the folder with lstat (never following links), honour .gitignore /
+// .flotillaignore (nested, with negation) and explicit excludes, and say out loud what was skipped and why.
+import { createHash } from 'node:crypto';
+import { createReadStream, type Stats } from 'node:fs';
+import { lstat, readFile, readdir, readlink, realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+import { badNameReason } from './names';
+import type { PathError, ScanResult, SkippedPath } from './types';
+
+export interface ScanOptions {
+  /** Extra gitignore-style patterns, relative to the root; they win over every ignore file. */
+  exclude?: readonly string[];
+  /** Ignore files read in every directory (default `.gitignore`, `.flotillaignore`). */
+  ignoreFiles?: readonly string[];
+}
+
+export interface ScanOutput extends ScanResult {
+  /** Things worth knowing that do not stop the push (name collisions on other filesystems). */
+  warnings: SkippedPath[];
+  /** Whether the ignore rules exclude a path (used to protect excluded remote files from deletion, as rsync does). */
+  isExcluded(rel: string, isDir: boolean): boolean;
+}
+
+const ALWAYS_SKIPPED = new Set(['.git']);
+const DEFAULT_IGNORE_FILES = ['.gitignore', '.flotillaignore'];
+
+interface Matcher {
+  /** Directory (posix, relative to the root; '' = root) the rules are relative to. */
+  base: string;
+  rules: Ignore;
+}
+
+function isIgnored(matchers: readonly Matcher[], rel: string, isDir: boolean): boolean {
+  let ignored = false;
+  for (const m of matchers) {
+    const local = m.base === '' ? rel : rel.slice(m.base.length + 1);
+    const result = m.rules.test(isDir ? `${local}/` : local);
+    if (result.ignored) ignored = true;
+    else if (result.unignored) ignored = false;
+  }
+  return ignored;
+}
+
+/** Checks each ancestor too: a path under an excluded directory is excluded whatever its own name. */
+function excludedByRules(rel: string, isDir: boolean, byDir: ReadonlyMap<string, readonly Matcher[]>, extra: Matcher | undefined): boolean {
+  const parts = rel.split('/');
+  let matchers: readonly Matcher[] = byDir.get('') ?? [];
+  for (let i = 0; i < parts.length; i++) {
+    const prefix = parts.slice(0, i + 1).join('/');
+    const dirLike = i < parts.length - 1 || isDir;
+    if (dirLike && ALWAYS_SKIPPED.has(parts[i]!)) return true;
+    const all = extra ? [...matchers, extra] : matchers;
+    if (isIgnored(all, prefix, dirLike)) return true;
+    matchers = byDir.get(prefix) ?? matchers;
+  }
+  return false;
+}
+
+function specialKind(st: Stats): string | undefined {
+  if (st.isFIFO()) return 'FIFO (named pipe)';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'device node';
+  return undefined;
+}
+
+function isInside(root: string, abs: string): boolean {
+  const rel = relative(root, abs);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+function collisionKey(name: string): string {
+  return name.normalize('NFC').toLowerCase();
+}
+
+export async function scanLocal(rootArg: string, opts: ScanOptions = {}): Promise<ScanOutput> {
+  const root = resolve(rootArg);
+  const realRoot = await realpath(root);
+  const matchersByDir = new Map<string, readonly Matcher[]>();
+  const out: ScanOutput = {
+    root, entries: new Map(), skipped: [], errors: [], warnings: [],
+    isExcluded: (rel, isDir) => excludedByRules(rel, isDir, matchersByDir, excludeMatcher),
+  };
+  const rootStat = await lstat(root);
+  if (!rootStat.isDirectory()) throw new Error(`${root} is not a directory`);
+  const ignoreFiles = opts.ignoreFiles ?? DEFAULT_IGNORE_FILES;
+  const excludeMatcher: Matcher | undefined = opts.exclude?.length ? { base: '', rules: ignore().add([...opts.exclude]) } : undefined;
+
+  const symlinkVerdict = async (abs: string): Promise<{ target?: string; reason?: string }> => {
+    const text = await readlink(abs);
+    if (isAbsolute(text)) return { reason: `absolute symlink target ${JSON.stringify(text)} (would point elsewhere on the remote)` };
+    if (!isInside(root, resolve(dirname(abs), text))) return { reason: `symlink points outside the folder (${text})` };
+    let real: string;
+    try {
+      real = await realpath(abs);
+    } catch {
+      return { reason: `dangling symlink (${text})` };
+    }
+    if (!isInside(realRoot, real)) return { reason: `symlink resolves outside the folder (${text})` };
+    return { target: text };
+  };
+
+  const walk = async (relDir: string, matchers: readonly Matcher[]): Promise<void> => {
+    const absDir = relDir === '' ? root : join(root, ...relDir.split('/'));
+    let names: string[];
+    try {
+      names = (await readdir(absDir)).sort();
+    } catch (err) {
+      out.errors.push({ path: relDir === '' ? '.' : relDir, message: `cannot read directory: ${(err as Error).message}` });
+      out.entries.delete(relDir); // not created remotely: we could not see what belongs in it
+      return;
+    }
+    const here: Matcher[] = [...matchers];
+    for (const file of ignoreFiles) {
+      if (!names.includes(file)) continue;
+      try {
+        here.push({ base: relDir, rules: ignore().add(await readFile(join(absDir, file), 'utf8')) });
+      } catch (err) {
+        out.errors.push({ path: posix.join(relDir, file), message: `cannot read ignore file: ${(err as Error).message}` });
+      }
+    }
+    matchersByDir.set(relDir, here);
+    const all = excludeMatcher ? [...here, excludeMatcher] : here;
+    const stats = await Promise.all(names.map((n) => lstat(join(absDir, n)).then((s) => s, (e: Error) => e)));
+    const seen = new Map<string, string>();
+    const subdirs: string[] = [];
+    for (const [i, name] of names.entries()) {
+      const rel = relDir === '' ? name : `${relDir}/${name}`;
+      const st = stats[i]!;
+      if (st instanceof Error) {
+        out.errors.push({ path: rel, message: `cannot stat: ${st.message}` });
+        continue;
+      }
+      if (st.isDirectory() && ALWAYS_SKIPPED.has(name)) continue;
+      if (isIgnored(all, rel, st.isDirectory())) continue;
+      const bad = badNameReason(name);
+      if (bad) {
+        out.errors.push({ path: rel, message: `refused: ${bad}; rename it or add it to .flotillaignore` });
+        continue;
+      }
+      const key = collisionKey(name);
+      const other = seen.get(key);
+      if (other !== undefined) {
+        const kind = other.normalize('NFC') === name.normalize('NFC') ? 'Unicode normalisation (NFC/NFD)' : 'case';
+        out.warnings.push({ path: rel, reason: `${kind} collision with ${JSON.stringify(relDir === '' ? other : `${relDir}/${other}`)} on case-insensitive or normalising filesystems` });
+      } else seen.set(key, name);
+      const special = specialKind(st);
+      if (special) {
+        out.skipped.push({ path: rel, reason: `${special} skipped` });
+        continue;
+      }
+      const base = { size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
+      if (st.isSymbolicLink()) {
+        const verdict = await symlinkVerdict(join(absDir, name)).catch((e: Error) => ({ reason: `cannot read link: ${e.message}`, target: undefined }));
+        if (verdict.target === undefined) out.skipped.push({ path: rel, reason: verdict.reason! });
+        else out.entries.set(rel, { type: 'symlink', ...base, linkTarget: verdict.target });
+      } else if (st.isDirectory()) {
+        out.entries.set(rel, { type: 'dir', ...base, size: 0 });
+        subdirs.push(rel);
+      } else {
+        out.entries.set(rel, { type: 'file', ...base });
+      }
+    }
+    // A directory was inserted before we descend, so parents always precede their contents.
+    for (const sub of subdirs) await walk(sub, here);
+  };
+  await walk('', []);
+  return out;
+}
+
+export function localPath(root: string, rel: string): string {
+  return join(root, ...rel.split('/'));
+}
+
+export async function hashLocalFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export function scanErrorSummary(errors: readonly PathError[]): string {
+  return errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+}

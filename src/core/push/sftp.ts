@@ -1,0 +1,68 @@
+// Promise wrappers for the few raw ssh2 SFTP calls we need (ssh2-sftp-client adds listeners per call and
+// gives no pipelining control; raw calls pipeline naturally on one channel).
+import type { SFTPWrapper } from 'ssh2';
+
+export class SftpClosedError extends Error {
+  constructor() {
+    super('SFTP channel closed (connection lost)');
+  }
+}
+
+interface CloseWatch {
+  closed: boolean;
+  pending: Set<(err: Error) => void>;
+}
+
+const watches = new WeakMap<SFTPWrapper, CloseWatch>();
+
+/**
+ * Once the channel is gone, ssh2 never answers requests made on it: fail them at once instead of waiting
+ * forever (the error path of an upload still tries to close and unlink its temp file).
+ */
+function watch(sftp: SFTPWrapper): CloseWatch {
+  let w = watches.get(sftp);
+  if (!w) {
+    const created: CloseWatch = { closed: false, pending: new Set() };
+    const onGone = () => {
+      created.closed = true;
+      for (const fail of [...created.pending]) fail(new SftpClosedError());
+    };
+    sftp.once('close', onGone);
+    sftp.once('end', onGone);
+    watches.set(sftp, created);
+    w = created;
+  }
+  return w;
+}
+
+/** Adapts a node-style ssh2 SFTP call to a promise that also settles if the channel closes first. */
+export function sftpCall<T>(sftp: SFTPWrapper, start: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+  const w = watch(sftp);
+  if (w.closed) return Promise.reject(new SftpClosedError());
+  return new Promise<T>((resolve, reject) => {
+    const fail = (err: Error) => {
+      w.pending.delete(fail);
+      reject(err);
+    };
+    w.pending.add(fail);
+    try {
+      start((err, value) => {
+        w.pending.delete(fail);
+        if (err) reject(err);
+        else resolve(value);
+      });
+    } catch (err) {
+      fail(err as Error);
+    }
+  });
+}
+
+/** SFTP status codes (draft-ietf-secsh-filexfer-02) as ssh2 reports them in `err.code`. */
+export const SFTP_STATUS = { EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3, FAILURE: 4 } as const;
+
+export function sftpErrorText(err: unknown): string {
+  const e = err as { message?: string; code?: number };
+  if (e.code === SFTP_STATUS.PERMISSION_DENIED) return 'permission denied';
+  if (e.code === SFTP_STATUS.NO_SUCH_FILE) return 'no such file or directory';
+  return e.message ?? String(err);
+}

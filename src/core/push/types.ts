@@ -1,0 +1,90 @@
+// Shared vocabulary of scan → plan → apply (and pull).
+
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+export interface LocalEntry {
+  type: EntryType;
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  /** For symlinks: the link text, kept as written (always relative and inside the root). */
+  linkTarget?: string;
+}
+
+export interface SkippedPath {
+  path: string;
+  reason: string;
+}
+
+export interface PathError {
+  path: string;
+  message: string;
+}
+
+export interface ScanResult {
+  root: string;
+  /** posix relative path → entry; parents always precede children in iteration order. */
+  entries: Map<string, LocalEntry>;
+  skipped: SkippedPath[];
+  errors: PathError[];
+}
+
+/** One entry of a remote listing (`find -printf` or an SFTP walk). */
+export interface RemoteEntry {
+  /** find's %y letter: f d l p s c b (D door on Solaris). */
+  kind: string;
+  size: number;
+  /** Whole seconds. */
+  mtime: number;
+  mode: number;
+  linkTarget?: string;
+}
+
+export type ItemAction = 'create' | 'update' | 'delete';
+
+/** What changed, rsync `-i` style: content, time, perms, link text, type. */
+export interface ItemChanges {
+  content?: boolean;
+  size?: boolean;
+  time?: boolean;
+  perms?: boolean;
+  link?: boolean;
+  type?: boolean;
+}
+
+export interface PlanItem {
+  path: string;
+  action: ItemAction;
+  /** Local type for create/update; remote type for delete. */
+  type: EntryType | 'other';
+  size: number;
+  changes: ItemChanges;
+}
+
+export interface HostPlan {
+  host: string;
+  dest: string;
+  create: PlanItem[];
+  update: PlanItem[];
+  delete: PlanItem[];
+  unchanged: number;
+  skipped: SkippedPath[];
+  errors: PathError[];
+  /** Set when deletions are listed but will not be executed. */
+  deleteBlocked?: string;
+  /** Number of entries found at the destination (before the push). */
+  remoteEntries: number;
+  /** The listing command could not run at all (host unreachable, bad destination...). */
+  fatal?: string;
+  /** Transport-level failure (connect refused, auth...) rather than a path problem. */
+  unreachable?: boolean;
+}
+
+/** Modes we ever set remotely: never setuid/setgid/sticky, never group/other-writable. */
+export function remoteModeFor(localMode: number): number {
+  return localMode & 0o755;
+}
+
+/** The temp-name pattern of in-flight uploads; anything matching it is ours to clean up. */
+export const TEMP_MARKER = '.flotilla-tmp-';
+export const TEMP_GLOB = `.*${TEMP_MARKER}*`;

@@ -1,0 +1,224 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { diffEntries, itemize, settleHashed } from '../../src/core/push/plan';
+import { listingScript, parseListing } from '../../src/core/push/remoteList';
+import { DestinationError, parseDestination, shellWord } from '../../src/core/push/remotePath';
+import { scanLocal } from '../../src/core/push/scan';
+import type { LocalEntry, RemoteEntry, ScanResult } from '../../src/core/push/types';
+
+let root: string;
+let outside: string;
+const servers: Server[] = [];
+
+beforeEach(() => {
+  const base = mkdtempSync(join(tmpdir(), 'flotilla-push-unit-'));
+  root = join(base, 'ws');
+  outside = join(base, 'outside');
+  mkdirSync(root);
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'secret.txt'), 'secret');
+});
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  rmSync(join(root, '..'), { recursive: true, force: true });
+});
+
+const put = (rel: string, text = rel) => {
+  mkdirSync(join(root, rel, '..'), { recursive: true });
+  writeFileSync(join(root, rel), text);
+};
+
+describe('push scan', () => {
+  it('keeps links inside the tree as links and skips links that leave it, dangle or are absolute', async () => {
+    put('src/app.js');
+    symlinkSync('src/app.js', join(root, 'inside-link'));
+    symlinkSync('src', join(root, 'dir-link'));
+    symlinkSync('../outside', join(root, 'secrets'));
+    symlinkSync('../../etc/passwd', join(root, 'src', 'passwd'));
+    symlinkSync('nowhere', join(root, 'dangling'));
+    symlinkSync(join(root, 'src/app.js'), join(root, 'absolute'));
+    // A link whose text stays inside but resolves outside through another link.
+    symlinkSync('secrets/secret.txt', join(root, 'via-link'));
+    const scan = await scanLocal(root);
+    expect(scan.entries.get('inside-link')).toMatchObject({ type: 'symlink', linkTarget: 'src/app.js' });
+    expect(scan.entries.get('dir-link')).toMatchObject({ type: 'symlink', linkTarget: 'src' });
+    const skipped = Object.fromEntries(scan.skipped.map((s) => [s.path, s.reason]));
+    expect(Object.keys(skipped).sort()).toEqual(['absolute', 'dangling', 'secrets', 'src/passwd', 'via-link']);
+    expect(skipped.dangling).toMatch(/dangling/);
+    expect(skipped.secrets).toMatch(/outside/);
+    expect(skipped['via-link']).toMatch(/outside/);
+    expect([...scan.entries.keys()].some((k) => k.startsWith('dir-link/'))).toBe(false);
+    expect(scan.errors).toEqual([]);
+  });
+
+  it('skips FIFOs and sockets with a reason', async () => {
+    put('a.txt');
+    execFileSync('mkfifo', [join(root, 'pipe')]);
+    const server = createServer();
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(join(root, 'sock'), r));
+    const scan = await scanLocal(root);
+    expect(scan.skipped).toEqual([
+      { path: 'pipe', reason: 'FIFO (named pipe) skipped' },
+      { path: 'sock', reason: 'socket skipped' },
+    ]);
+    expect([...scan.entries.keys()]).toEqual(['a.txt']);
+  });
+
+  it('honours nested .gitignore with negation, .flotillaignore, excludes, and always skips .git', async () => {
+    put('.gitignore', '*.log\nbuild/\n');
+    put('keep.log');
+    put('app.ts');
+    put('build/out.js');
+    put('sub/.gitignore', '!important.log\n');
+    put('sub/important.log');
+    put('sub/other.log');
+    put('.flotillaignore', 'secret.env\n');
+    put('secret.env');
+    put('tmp/x.tmp');
+    put('.git/config');
+    const scan = await scanLocal(root, { exclude: ['tmp/'] });
+    expect([...scan.entries.keys()].sort()).toEqual(['.flotillaignore', '.gitignore', 'app.ts', 'sub', 'sub/.gitignore', 'sub/important.log']);
+    expect(scan.isExcluded('build/anything', false)).toBe(true);
+    expect(scan.isExcluded('remote-only.log', false)).toBe(true);
+    expect(scan.isExcluded('sub/important.log', false)).toBe(false);
+    expect(scan.isExcluded('.git/HEAD', false)).toBe(true);
+    expect(scan.isExcluded('app2.ts', false)).toBe(false);
+  });
+
+  it('refuses names with control characters or backslashes as errors', async () => {
+    put('ok.txt');
+    put('bad\nname');
+    put('back\\slash');
+    const scan = await scanLocal(root);
+    expect([...scan.entries.keys()]).toEqual(['ok.txt']);
+    expect(scan.errors.map((e) => e.path).sort()).toEqual(['back\\slash', 'bad\nname']);
+  });
+
+  it('reports NFC/NFD and case collisions as warnings (both files kept)', async () => {
+    put('caf\u00e9.txt', 'nfc');
+    put('cafe\u0301.txt', 'nfd');
+    put('README');
+    put('readme');
+    const scan = await scanLocal(root);
+    expect(scan.entries.size).toBe(4);
+    const reasons = scan.warnings.map((w) => w.reason).sort();
+    expect(reasons).toEqual([expect.stringMatching(/^Unicode normalisation/), expect.stringMatching(/^case collision/)]);
+  });
+});
+
+describe('push destination validation', () => {
+  it('accepts absolute and ~/ paths, normalised', () => {
+    expect(parseDestination('/srv/app/').spec).toBe('/srv/app');
+    expect(parseDestination('~/work//app/.').spec).toBe('~/work/app');
+    expect(shellWord(parseDestination("~/it's"))).toBe(`"$HOME"/'it'\\''s'`);
+  });
+  it.each(['/', '~', '~/', '//', '', 'relative/dir', '~root/x', '/srv/../etc', '~/a/../../b', '/tmp/a\nb'])('refuses %j', (raw) => {
+    expect(() => parseDestination(raw)).toThrow(DestinationError);
+  });
+  it('enforces a configured root', () => {
+    expect(parseDestination('~/work/app', { root: '~/work' }).spec).toBe('~/work/app');
+    expect(() => parseDestination('~/work', { root: '~/work' })).toThrow(/outside the configured push root/);
+    expect(() => parseDestination('/etc/x', { root: '~/work' })).toThrow(/outside/);
+    expect(() => parseDestination('~/workshop', { root: '~/work' })).toThrow(/outside/);
+  });
+});
+
+function scanOf(entries: Record<string, Partial<LocalEntry>>, extra: Partial<ScanResult> = {}): ScanResult {
+  const map = new Map<string, LocalEntry>();
+  for (const [k, v] of Object.entries(entries)) map.set(k, { type: 'file', size: 10, mtimeMs: 1_700_000_000_500, mode: 0o644, ...v });
+  return { root: '/nowhere', entries: map, skipped: [], errors: [], ...extra };
+}
+const remoteOf = (entries: Record<string, Partial<RemoteEntry>>) =>
+  new Map(Object.entries(entries).map(([k, v]) => [k, { kind: 'f', size: 10, mtime: 1_700_000_000, mode: 0o644, ...v }]));
+
+describe('push plan diff', () => {
+  it('classifies create / update / unchanged / hash / delete', () => {
+    const scan = scanOf({
+      dir: { type: 'dir', mode: 0o755 },
+      'dir/new': {},
+      same: {},
+      bigger: { size: 20 },
+      touched: {},
+      chmodded: { mode: 0o755 },
+      link: { type: 'symlink', linkTarget: 'same' },
+    });
+    const remote = remoteOf({
+      dir: { kind: 'd', mode: 0o755 },
+      same: {},
+      bigger: {},
+      touched: { mtime: 1_600_000_000 },
+      chmodded: {},
+      link: { kind: 'l', linkTarget: 'other' },
+      extra: {},
+      'olddir': { kind: 'd', mode: 0o755 },
+      'olddir/x': {},
+    });
+    const d = diffEntries(scan, remote, { delete: true });
+    expect(d.create.map((i) => i.path)).toEqual(['dir/new']);
+    expect(d.update.map((i) => [i.path, itemize(i)])).toEqual([
+      ['bigger', '>f.s.......'],
+      ['chmodded', '.f...p.....'],
+      ['link', 'cL.........'],
+    ]);
+    expect(d.needHash.map((i) => i.path)).toEqual(['touched']);
+    expect(d.unchanged).toBe(2);
+    expect(d.delete.map((i) => i.path)).toEqual(['olddir/x', 'extra', 'olddir']);
+    expect(diffEntries(scan, remote).delete).toEqual([]);
+  });
+
+  it('hash equal → metadata-only update; hash different → content update', () => {
+    const scan = scanOf({ a: {}, b: {} });
+    const remote = remoteOf({ a: { mtime: 1 }, b: { mtime: 1 } });
+    const d = diffEntries(scan, remote);
+    const settled = settleHashed(d.needHash, scan, remote, new Map([['a', 'h1'], ['b', 'h2']]), new Map([['a', 'h1'], ['b', 'zz']]));
+    expect(settled.map((i) => itemize(i))).toEqual(['.f..t......', '>fc.t......']);
+  });
+
+  it('never deletes excluded, skipped or unreadable paths, and flags a remote dir in the way', () => {
+    const scan = { ...scanOf({ f: {} }, { skipped: [{ path: 'fifo', reason: 'FIFO' }], errors: [{ path: 'locked', message: 'EACCES' }] }), isExcluded: (p: string) => p.startsWith('node_modules') };
+    const remote = remoteOf({ f: { kind: 'd' }, fifo: {}, 'locked': { kind: 'd' }, 'locked/a': {}, node_modules: { kind: 'd' }, 'node_modules/x': {}, gone: {} });
+    const d = diffEntries(scan, remote, { delete: true });
+    expect(d.delete.map((i) => i.path)).toEqual(['gone']);
+    expect(d.replaceDirs).toEqual(['f']);
+    expect(diffEntries(scan, remote).conflicts[0]!.message).toMatch(/remote directory is in the way/);
+  });
+
+  it('new files/dirs/links itemize like rsync', () => {
+    const d = diffEntries(scanOf({ d: { type: 'dir' }, 'd/f': {}, l: { type: 'symlink', linkTarget: 'd' } }), new Map());
+    expect(d.create.map(itemize)).toEqual(['cd+++++++++', '>f+++++++++', 'cL+++++++++']);
+  });
+});
+
+describe('push remote listing', () => {
+  it('parses NUL-separated find output with any file name', () => {
+    const out = Buffer.from('H/home/u\0D\0d 4096 1700000000.123 755 dir\0\0f 5 1700000001.9 600 dir/we ird\nname\0\0l 3 1700000002.0 777 ln\0dir\0', 'utf8');
+    const parsed = parseListing(out);
+    expect(parsed.home).toBe('/home/u');
+    expect(parsed.state).toBe('dir');
+    expect([...parsed.entries]).toEqual([
+      ['dir', { kind: 'd', size: 4096, mtime: 1_700_000_000, mode: 0o755 }],
+      ['dir/we ird\nname', { kind: 'f', size: 5, mtime: 1_700_000_001, mode: 0o600 }],
+      ['ln', { kind: 'l', size: 3, mtime: 1_700_000_002, mode: 0o777, linkTarget: 'dir' }],
+    ]);
+    expect(parseListing(Buffer.from('H/root\0M\0')).state).toBe('missing');
+  });
+  it('cleans stale temp files only on a real push', () => {
+    expect(listingScript(parseDestination('~/x'), true)).toMatch(/-exec rm -rf -- \{\} \+/);
+    expect(listingScript(parseDestination('~/x'), false)).not.toMatch(/rm -rf/);
+  });
+});
+
+describe('push scan mtime', () => {
+  it('reports mtime and mode from lstat', async () => {
+    put('f.txt');
+    utimesSync(join(root, 'f.txt'), 1_700_000_000, 1_700_000_000);
+    const scan = await scanLocal(root);
+    expect(scan.entries.get('f.txt')).toMatchObject({ type: 'file', size: 5, mtimeMs: 1_700_000_000_000 });
+  });
+});
