@@ -8,6 +8,7 @@ import { agentsListCommand, agentsPeekCommand, agentsSendCommand, agentsSpawnCom
 import { catCommand, historyCommand } from './commands/history';
 import { hostsCommand } from './commands/hosts';
 import { chooseLeastLoaded, placeCommand } from './commands/place';
+import { pullCommand, pushCommand } from './commands/push';
 import { runCommand } from './commands/run';
 import { createContext, EXIT, UsageError, type GlobalFlags } from './context';
 
@@ -19,6 +20,9 @@ const USAGE = `usage: flotilla <command> [options]
                                            several are an argv, each element sent byte-exact
                                            --least-loaded: run on the one least-loaded host of TARGET
   place TARGET                             which host of TARGET is least loaded, and why
+  push TARGET LOCAL REMOTE [--dry-run] [--delete] [--max-delete N] [--exclude GLOB]...
+                                           per-host plan, then temp-file + atomic-rename writes
+  pull TARGET REMOTE LOCAL                 copy REMOTE from each host into LOCAL/<host>/
   history [--limit N]                      recent runs
   cat RUN HOST [--raw]                     full output of one host of a run
   config resolve ALIAS [-F FILE]           resolved settings, like ssh -G
@@ -47,6 +51,10 @@ const options = {
   concurrency: { type: 'string' },
   pty: { type: 'boolean' },
   'least-loaded': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  delete: { type: 'boolean' },
+  'max-delete': { type: 'string' },
+  exclude: { type: 'string', multiple: true },
   limit: { type: 'string' },
   raw: { type: 'boolean' },
   name: { type: 'string' },
@@ -106,6 +114,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'place':
         if (args.length !== 1) throw new UsageError('flotilla place TARGET [--json]');
         return await placeCommand(ctx, args[0]!, { json: flags.json });
+      case 'push':
+        if (args.length !== 3) throw new UsageError('flotilla push TARGET LOCAL REMOTE [--dry-run] [--delete]');
+        return await pushCommand(ctx, args[0]!, args[1]!, args[2]!, {
+          dryRun: values['dry-run'],
+          delete: values.delete,
+          json: flags.json,
+          maxDelete: num(values['max-delete'], 'max-delete'),
+          exclude: values.exclude,
+        });
+      case 'pull':
+        if (args.length !== 3) throw new UsageError('flotilla pull TARGET REMOTE LOCAL');
+        return await pullCommand(ctx, args[0]!, args[1]!, args[2]!, { json: flags.json });
       case 'history':
         return await historyCommand(ctx, num(values.limit, 'limit') ?? 20);
       case 'cat':
