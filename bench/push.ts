@@ -1,9 +1,13 @@
 // Push benchmark: flotilla vs `rsync -a` over ssh, 5 lab hosts in parallel, ~5,000 files / ~60 MB.
 // Run: npx tsx bench/push.ts. The measurement runs in a child process whose preload blocks ssh2's native
 // crypto binding (sshcrypto.node), because VS Code's extension host cannot load it: we measure pure-JS ssh2.
+// flotilla pushes over pooled connections that are already open (as in the extension). rsync is measured twice:
+// cold (a new OpenSSH connection per host per run, OpenSSH's default kex) — the `push-*` lines — and warm,
+// over OpenSSH ControlMaster connections opened before timing — the `push-*-warm` lines — so that the
+// transfer itself is compared with no connection setup on either side.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,11 +55,33 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-function rsyncAll(sshConfig: string, aliases: readonly string[], local: string, dest: string): Promise<void> {
+function rsyncAll(ssh: string, aliases: readonly string[], local: string, dest: string): Promise<void> {
   return Promise.all(aliases.map((alias) => new Promise<void>((resolve, reject) => {
-    execFile('rsync', ['-a', '-e', `ssh -F ${sshConfig} -o BatchMode=yes`, `${local}/`, `${alias}:${dest}/`], (err, _out, stderr) =>
+    execFile('rsync', ['-a', '-e', ssh, `${local}/`, `${alias}:${dest}/`], (err, _out, stderr) =>
       (err ? reject(new Error(`rsync to ${alias}: ${stderr || err.message}`)) : resolve()));
   }))).then(() => undefined);
+}
+
+/** Runs ssh to completion; stdio is ignored because a ControlPersist master keeps inherited pipes open. */
+function ssh(args: readonly string[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn('ssh', args, { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ssh ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+/** Counts of the key exchange and client→server cipher each sshd negotiated (its DEBUG1 log), for the header. */
+function negotiated(labDir: string, aliases: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const alias of aliases) {
+    const log = join(labDir, 'hosts', alias, 'sshd.log');
+    if (!existsSync(log)) continue;
+    for (const m of readFileSync(log, 'utf8').matchAll(/kex: (algorithm|client->server cipher): (\S+)/g)) {
+      counts.set(m[2]!, (counts.get(m[2]!) ?? 0) + 1);
+    }
+  }
+  return [...counts].map(([k, n]) => `${k} ×${n}`).join(', ') || 'unknown';
 }
 
 async function measure(): Promise<string[]> {
@@ -85,33 +111,43 @@ async function measure(): Promise<string[]> {
       const bad = run.results!.filter((r) => r.state !== 'ok');
       if (bad.length) throw new Error(`flotilla push failed: ${JSON.stringify(bad.map((b) => [b.host, b.state, b.reason]))}`);
     };
-    const first = { flotilla: [] as number[], rsync: [] as number[] };
-    const noop = { flotilla: [] as number[], rsync: [] as number[] };
-    const one = { flotilla: [] as number[], rsync: [] as number[] };
-    for (let rep = 0; rep < REPEATS; rep++) {
-      // Fresh destination names every repetition (this ext4 is slow to refill a just-emptied tree; ssh-traps §6).
-      const fDest = `~/bench-flotilla-${rep}-${randomBytes(3).toString('hex')}`;
-      const rDest = `~/bench-rsync-${rep}-${randomBytes(3).toString('hex')}`;
-      const order = rep % 2 === 0 ? ['flotilla', 'rsync'] : ['rsync', 'flotilla'];
-      for (const who of order) {
-        if (who === 'flotilla') first.flotilla.push(await timed(() => flotillaPush(fDest)));
-        else first.rsync.push(await timed(() => rsyncAll(lab.info.sshConfig, aliases, local, rDest)));
+    const sshBase = `ssh -F ${lab.info.sshConfig} -o BatchMode=yes`;
+    const controlPath = join(dir, 'cm-%C');
+    const sshWarm = `${sshBase} -o ControlMaster=no -o ControlPath=${controlPath}`;
+    await Promise.all(aliases.map((a) => ssh(['-F', lab.info.sshConfig, '-o', 'BatchMode=yes', '-o', 'ControlMaster=yes',
+      '-o', 'ControlPersist=yes', '-o', `ControlPath=${controlPath}`, a, 'true'])));
+    type Figures = { flotilla: number[]; rsync: number[]; warm: number[] };
+    const first: Figures = { flotilla: [], rsync: [], warm: [] };
+    const noop: Figures = { flotilla: [], rsync: [], warm: [] };
+    const one: Figures = { flotilla: [], rsync: [], warm: [] };
+    try {
+      for (let rep = 0; rep < REPEATS; rep++) {
+        // Fresh destination names every repetition (this ext4 is slow to refill a just-emptied tree; ssh-traps §6).
+        const tag = `${rep}-${randomBytes(3).toString('hex')}`;
+        const dests = { flotilla: `~/bench-flotilla-${tag}`, rsync: `~/bench-rsync-${tag}`, warm: `~/bench-rsyncwarm-${tag}` };
+        const run = (who: keyof Figures) => (who === 'flotilla' ? flotillaPush(dests.flotilla)
+          : rsyncAll(who === 'rsync' ? sshBase : sshWarm, aliases, local, dests[who]));
+        const order: Array<keyof Figures> = (['flotilla', 'rsync', 'warm'] as const).map((_, i, all) => all[(i + rep) % all.length]!);
+        for (const who of order) first[who].push(await timed(() => run(who)));
+        for (const who of order) noop[who].push(await timed(() => run(who)));
+        writeFileSync(join(local, 'src/m1/s1/f1.txt'), `changed ${rep} ${Date.now()}\n`);
+        for (const who of order) one[who].push(await timed(() => run(who)));
       }
-      noop.flotilla.push(await timed(() => flotillaPush(fDest)));
-      noop.rsync.push(await timed(() => rsyncAll(lab.info.sshConfig, aliases, local, rDest)));
-      writeFileSync(join(local, 'src/m1/s1/f1.txt'), `changed ${rep} ${Date.now()}\n`);
-      one.flotilla.push(await timed(() => flotillaPush(fDest)));
-      one.rsync.push(await timed(() => rsyncAll(lab.info.sshConfig, aliases, local, rDest)));
+    } finally {
+      await Promise.all(aliases.map((a) => ssh(['-o', `ControlPath=${controlPath}`, '-O', 'exit', a]).catch(() => undefined)));
     }
-    const line = (name: string, m: { flotilla: number[]; rsync: number[] }) => {
+    const line = (name: string, m: Figures, against: 'rsync' | 'warm') => {
       const f = median(m.flotilla);
-      const r = median(m.rsync);
+      const r = median(m[against]);
       return `${name}: flotilla ${Math.round(f)} ms, rsync ${Math.round(r)} ms, ratio ${(f / r).toFixed(2)}`;
     };
     lines.push(`# push: ${tree.files} files, ${(tree.bytes / 1e6).toFixed(1)} MB, ${HOSTS} hosts in parallel, median of ${REPEATS}; ` +
       `ssh2 ${nativeLoaded ? 'WITH native crypto binding' : 'pure JS (sshcrypto.node blocked)'}, pooled connections warm; ` +
-      'rsync -a with a fresh OpenSSH connection per host per run (default kex); fresh destination directories on ext4');
-    lines.push(line('push-first', first), line('push-noop', noop), line('push-one-file', one));
+      'push-*: rsync -a with a fresh OpenSSH connection per host per run; push-*-warm: rsync -a over ControlMaster ' +
+      'connections opened before timing; fresh destination directories on ext4');
+    lines.push(`# negotiated (sshd logs, all connections): ${negotiated(dir, aliases)}`);
+    lines.push(line('push-first', first, 'rsync'), line('push-noop', noop, 'rsync'), line('push-one-file', one, 'rsync'));
+    lines.push(line('push-first-warm', first, 'warm'), line('push-noop-warm', noop, 'warm'), line('push-one-file-warm', one, 'warm'));
   } finally {
     await pool.dispose();
     await lab.stop();

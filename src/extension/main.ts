@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import { registerAgents } from './agents/agentCommands';
 import { registerBalance } from './balance';
+import { registerPush } from './push';
 import { registerRuns } from './runs';
 import { registerHostCommands } from './commands/hostCommands';
 import { Fleet } from './fleet';
@@ -33,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   registerRuns(context, fleet, hostsView, log);
   registerAgents(context, fleet);
   registerBalance(context, fleet, log);
+  registerPush(context, fleet);
   void fleet.reload();
   return { fleet };
 }

@@ -102,8 +102,8 @@ test('a flotilla task from tasks.json runs on the least-loaded host of its group
   mark('Hosts view shows the lab groups');
   await page.keyboard.press('F1');
   await quickInput.locator('input').fill('>Tasks: Run Task');
-  await quickInput.locator('.quick-input-list .monaco-list-row', { hasText: 'Tasks: Run Task' }).first().waitFor();
-  await page.keyboard.press('Enter');
+  // Click the exact entry: Enter would take the top match, which may be "Tasks: Rerun Last Task" or similar.
+  await quickInput.locator('.quick-input-list .monaco-list-row', { hasText: /^Tasks: Run Task/ }).first().click();
   // The task list: our tasks.json task by its label.
   const row = quickInput.locator('.quick-input-list .monaco-list-row', { hasText: LABEL }).first();
   try {

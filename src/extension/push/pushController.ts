@@ -1,0 +1,422 @@
+// Push in the editor: source → targets → remote path → scan → a dry-run plan on every host (the Push Plan
+// view) → Apply after a confirmation that names every host's counts and deletions → per-host results.
+// Nothing is written remotely before Apply; the plan is re-checked against the local files first.
+import * as vscode from 'vscode';
+import { lstat } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import type { Stats } from 'ssh2';
+import { applyHost } from '../../core/push/apply';
+import { planHost, type LocalHashCache } from '../../core/push/plan';
+import { joinRemote, parseDestination } from '../../core/push/remotePath';
+import { scanLocal, type ScanOutput } from '../../core/push/scan';
+import { SFTP_STATUS, sftpCall, sftpErrorText } from '../../core/push/sftp';
+import type { Pool } from '../../core/ssh/pool';
+import type { LocalEntry } from '../../core/push/types';
+import { sanitizeForView } from '../../core/exec/output';
+import type { Fleet } from '../fleet';
+import type { HostsNode } from '../hostsTree';
+import type { PlanNode } from './planView';
+import { askRemotePath, configuredPath, readPushSettings, resolveTargets, type PathMemory } from './pushPrompts';
+import { remoteFileUri, type RemoteFileProvider } from './remoteDocs';
+import { reportUri } from './report';
+import { planWork, type PushSession, type PushSource, type SessionStore } from './session';
+
+export const PLAN_VIEW = 'flotilla.pushPlan';
+
+export function refuseIfUntrusted(what: string): boolean {
+  if (vscode.workspace.isTrusted) return false;
+  void vscode.window.showErrorMessage(
+    `Flotilla: ${what} is disabled in Restricted Mode — this workspace is not trusted, and a push sends its files to your hosts. Trust the workspace first.`,
+    'Manage Workspace Trust',
+  ).then((a) => { if (a) void vscode.commands.executeCommand('workbench.trust.manage'); });
+  return true;
+}
+
+/** A scan of only the chosen files (all in one directory): what the Explorer's multi-selection of files pushes. */
+async function scanFiles(root: string, files: readonly string[]): Promise<ScanOutput> {
+  const out: ScanOutput = { root, entries: new Map(), skipped: [], errors: [], warnings: [], isExcluded: () => false };
+  for (const name of files) {
+    try {
+      const st = await lstat(join(root, name));
+      if (st.isSymbolicLink()) out.skipped.push({ path: name, reason: 'symlink: push its folder to keep the link' });
+      else if (!st.isFile()) out.skipped.push({ path: name, reason: 'not a regular file' });
+      else out.entries.set(name, { type: 'file', size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 });
+    } catch (err) {
+      out.errors.push({ path: name, message: `cannot stat: ${(err as Error).message}` });
+    }
+  }
+  return out;
+}
+
+function sameEntry(a: LocalEntry, b: LocalEntry): boolean {
+  return a.type === b.type && a.size === b.size && Math.floor(a.mtimeMs / 1000) === Math.floor(b.mtimeMs / 1000) && a.mode === b.mode && a.linkTarget === b.linkTarget;
+}
+
+/** Paths whose local state differs between two scans (added, removed or changed). */
+export function changedSince(before: ScanOutput, now: ScanOutput): string[] {
+  const out: string[] = [];
+  for (const [p, e] of now.entries) {
+    const old = before.entries.get(p);
+    if (!old || !sameEntry(old, e)) out.push(p);
+  }
+  for (const p of before.entries.keys()) if (!now.entries.has(p)) out.push(p);
+  return out.sort();
+}
+
+/**
+ * Creates the missing parents of a new destination (like rsync --mkpath; the last component is created by
+ * apply). Only mkdir, never anything else; an existing parent is used as it is. Returns an error text.
+ */
+export async function ensureParents(pool: Pool, host: string, absDest: string): Promise<string | undefined> {
+  const parts = absDest.split('/').filter(Boolean).slice(0, -1);
+  let lease;
+  try {
+    lease = await pool.sftp(host);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const sftp = lease.channel;
+  let cur = '';
+  try {
+    for (const part of parts) {
+      cur += `/${part}`;
+      try {
+        const st = await sftpCall<Stats>(sftp, (cb) => sftp.stat(cur, cb));
+        if (!st.isDirectory()) return `cannot create ${absDest}: ${cur} is not a directory`;
+      } catch (err) {
+        if ((err as { code?: number }).code !== SFTP_STATUS.NO_SUCH_FILE) throw err;
+        await sftpCall<void>(sftp, (cb) => sftp.mkdir(cur, { mode: 0o755 }, cb));
+      }
+    }
+    return undefined;
+  } catch (err) {
+    return `cannot create ${cur}: ${sftpErrorText(err)}`;
+  } finally {
+    lease.release();
+  }
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+export class PushController {
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly store: SessionStore,
+    private readonly memory: PathMemory,
+    private readonly remoteDocs?: RemoteFileProvider,
+  ) {}
+
+  private get busy(): boolean {
+    return this.store.current?.state === 'applying';
+  }
+
+  /** "Push Workspace…" (palette, Hosts tree) — also called by Agents with (host node, undefined, remote dir). */
+  async pushWorkspace(node?: HostsNode, selection?: readonly HostsNode[], remoteDir?: string): Promise<void> {
+    if (refuseIfUntrusted('pushing')) return;
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (!folders.length) {
+      void vscode.window.showErrorMessage('Flotilla: open a folder first — Push Workspace pushes the workspace folder.');
+      return;
+    }
+    let folder = folders[0]!;
+    if (folders.length > 1) {
+      const pick = await vscode.window.showQuickPick(folders.map((f) => ({ label: f.name, description: f.uri.fsPath, folder: f })), { title: 'Push which workspace folder?' });
+      if (!pick) return;
+      folder = pick.folder;
+    }
+    await this.startPush({ root: folder.uri.fsPath, label: folder.name }, node, selection, remoteDir);
+  }
+
+  /** Explorer: one folder, or files of one directory. */
+  async pushFolder(uri?: vscode.Uri, uris?: readonly vscode.Uri[]): Promise<void> {
+    if (refuseIfUntrusted('pushing')) return;
+    const chosen = (uris?.length ? uris : uri ? [uri] : []).filter((u) => u instanceof vscode.Uri || (u && typeof u === 'object' && 'fsPath' in u));
+    if (!chosen.length) {
+      await this.pushWorkspace();
+      return;
+    }
+    const paths = chosen.map((u) => u.fsPath);
+    const stats = await Promise.all(paths.map((p) => lstat(p).catch(() => undefined)));
+    if (stats.some((s) => !s)) {
+      void vscode.window.showErrorMessage(`Flotilla: ${paths[stats.findIndex((s) => !s)]} no longer exists.`);
+      return;
+    }
+    if (paths.length === 1 && stats[0]!.isDirectory()) {
+      await this.startPush({ root: paths[0]!, label: `${basename(paths[0]!)}/` });
+      return;
+    }
+    if (stats.some((s) => s!.isDirectory()) || new Set(paths.map((p) => dirname(p))).size > 1) {
+      void vscode.window.showErrorMessage('Flotilla: push one folder, or files from one folder, at a time.');
+      return;
+    }
+    const root = dirname(paths[0]!);
+    const files = paths.map((p) => relative(root, p));
+    await this.startPush({ root, label: files.length === 1 ? files[0]! : `${files.length} files from ${basename(root)}/`, files });
+  }
+
+  private async startPush(source: PushSource, node?: HostsNode, selection?: readonly HostsNode[], remoteDir?: string): Promise<void> {
+    if (this.busy) {
+      void vscode.window.showWarningMessage('Flotilla: a push is being applied; wait for it or cancel it first.');
+      return;
+    }
+    const targets = await resolveTargets(this.fleet, node, selection, `Push ${source.label}`, 'Push to which hosts?');
+    if (!targets?.hosts.length) return;
+    const settings = readPushSettings();
+    const configured = configuredPath(settings, targets);
+    const suggestions = [
+      ...(remoteDir ? [{ path: remoteDir, why: 'requested' }] : []),
+      ...(configured ? [{ path: configured, why: 'flotilla.push.remotePaths' }] : []),
+      ...this.memory.recall(targets.key, source.root).map((path) => ({ path, why: 'last used' })),
+    ];
+    const remote = await askRemotePath({
+      title: `Push ${source.label} to ${targets.label} (${plural(targets.hosts.length, 'host')})`,
+      prompt: source.files ? 'Remote directory to put the file(s) in: absolute, or ~/ for the home directory' : 'Remote directory that will mirror the folder: absolute, or ~/ for the home directory',
+      settings,
+      suggestions,
+      initial: `~/${basename(source.root)}`,
+    });
+    if (!remote) return;
+    await this.memory.remember(targets.key, source.root, remote);
+    const session = this.store.start({
+      source, targetLabel: targets.label, targetKey: targets.key, hosts: [...targets.hosts], remote,
+      delete: settings.delete && !source.files, maxDelete: settings.maxDelete,
+    });
+    await vscode.commands.executeCommand(`${PLAN_VIEW}.focus`).then(undefined, () => undefined);
+    await this.plan(session);
+  }
+
+  /** Scan, then list and diff every host in parallel; the view fills in host by host. Writes nothing remotely. */
+  async plan(s: PushSession): Promise<void> {
+    const settings = readPushSettings();
+    const controller = new AbortController();
+    s.controller = controller;
+    s.state = 'planning';
+    s.plans.clear();
+    s.results.clear();
+    s.progress.clear();
+    s.note = undefined;
+    s.maxDelete = settings.maxDelete;
+    this.store.fire();
+    let failure: string | undefined;
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flotilla: planning push to ${s.targetLabel}`, cancellable: true }, async (progress, token) => {
+      token.onCancellationRequested(() => controller.abort());
+      try {
+        progress.report({ message: `scanning ${s.source.label}…` });
+        const scan = s.source.files ? await scanFiles(s.source.root, s.source.files) : await scanLocal(s.source.root, { exclude: settings.exclude });
+        if (!this.store.isCurrent(s) || controller.signal.aborted) return;
+        s.scan = scan;
+        const dest = parseDestination(s.remote, { root: settings.root });
+        progress.report({ message: `${plural(scan.entries.size, 'local entry', 'local entries')}; listing ${plural(s.hosts.length, 'host')}…` });
+        const cache: LocalHashCache = new Map();
+        let done = 0;
+        await Promise.all(s.hosts.map(async (host) => {
+          const plan = await planHost(this.fleet.pool, host, scan, dest, {
+            delete: s.delete, maxDelete: s.maxDelete, root: settings.root, dryRun: true, signal: controller.signal,
+          }, cache);
+          if (!this.store.isCurrent(s)) return;
+          s.plans.set(host, plan);
+          done++;
+          progress.report({ message: `${done}/${s.hosts.length} hosts planned`, increment: 100 / s.hosts.length });
+          this.store.fire();
+        }));
+      } catch (err) {
+        failure = (err as Error).message;
+      }
+    });
+    if (!this.store.isCurrent(s)) return;
+    s.controller = undefined;
+    if (controller.signal.aborted) {
+      this.store.clear();
+      void vscode.window.showInformationMessage('Flotilla: push planning cancelled; nothing was written.');
+      return;
+    }
+    if (failure) {
+      this.store.clear();
+      void vscode.window.showErrorMessage(`Flotilla: cannot plan the push: ${sanitizeForView(failure)}`);
+      return;
+    }
+    s.state = 'planned';
+    s.plannedAt = Date.now();
+    this.store.fire();
+  }
+
+  async replan(): Promise<void> {
+    const s = this.store.current;
+    if (!s || s.state === 'applying' || s.state === 'planning') return;
+    await this.plan(s);
+  }
+
+  async toggleDelete(): Promise<void> {
+    const s = this.store.current;
+    if (!s || s.state !== 'planned') return;
+    if (s.source.files) {
+      void vscode.window.showInformationMessage('Flotilla: deletion applies to folder pushes only; pushing single files never deletes.');
+      return;
+    }
+    s.delete = !s.delete;
+    await this.plan(s);
+    if (this.store.isCurrent(s) && s.state === 'planned') {
+      void vscode.window.setStatusBarMessage(s.delete ? `Push plan now includes deletions (at most ${s.maxDelete} per host)` : 'Push plan: deletions off', 4000);
+    }
+  }
+
+  /** The modal's summary: per-host counts, deletions by name, hosts that will be skipped. */
+  private confirmation(s: PushSession): { detail: string; work: number; deletes: number } {
+    const lines: string[] = [];
+    const deletions: string[] = [];
+    let work = 0;
+    let deletes = 0;
+    for (const host of s.hosts) {
+      const plan = s.plans.get(host)!;
+      if (plan.fatal) {
+        lines.push(`${host}: skipped — ${sanitizeForView(plan.fatal)}`);
+        continue;
+      }
+      const n = planWork(plan) + (plan.destMissing ? 1 : 0);
+      work += n;
+      const parts = [
+        plan.create.length && `${plan.create.length} new`,
+        plan.update.length && `${plan.update.length} changed`,
+        plan.delete.length && !plan.deleteBlocked && `${plan.delete.length} deleted`,
+      ].filter(Boolean);
+      let line = `${host}: ${parts.length ? parts.join(', ') : 'up to date'}`;
+      if (plan.delete.length && plan.deleteBlocked) line += ` (${plan.delete.length} deletions blocked)`;
+      if (plan.errors.length) line += ` (${plural(plan.errors.length, 'error')})`;
+      lines.push(line);
+      if (plan.delete.length && !plan.deleteBlocked) {
+        deletes += plan.delete.length;
+        const names = plan.delete.slice(0, 5).map((i) => sanitizeForView(i.path)).join(', ');
+        deletions.push(`${host}: ${names}${plan.delete.length > 5 ? `, … (${plan.delete.length - 5} more)` : ''}`);
+      }
+    }
+    const detail = [
+      `Destination: ${s.remote}`,
+      '',
+      ...lines,
+      ...(deletions.length ? ['', 'Remote files that will be DELETED:', ...deletions] : []),
+    ].join('\n');
+    return { detail, work, deletes };
+  }
+
+  async apply(): Promise<void> {
+    const s = this.store.current;
+    if (!s || s.state !== 'planned' || !s.scan) return;
+    if (refuseIfUntrusted('pushing')) return;
+    const { detail, work, deletes } = this.confirmation(s);
+    if (!work) {
+      void vscode.window.showInformationMessage('Flotilla: nothing to push — every reachable host is up to date.');
+      return;
+    }
+    const go = deletes ? `Push and Delete ${deletes}` : 'Push';
+    const answer = await vscode.window.showWarningMessage(
+      `Push ${s.source.label} to ${plural(s.hosts.filter((h) => !s.plans.get(h)?.fatal).length, 'host')}?`,
+      { modal: true, detail },
+      go,
+    );
+    if (answer !== go || !this.store.isCurrent(s) || s.state !== 'planned') return;
+
+    // The plan is what the user approved: if the local files moved on since, show the new plan instead.
+    const settings = readPushSettings();
+    const fresh = s.source.files ? await scanFiles(s.source.root, s.source.files) : await scanLocal(s.source.root, { exclude: settings.exclude }).catch(() => undefined);
+    const moved = fresh ? changedSince(s.scan, fresh) : ['(the folder could not be read)'];
+    if (moved.length) {
+      const again = await vscode.window.showWarningMessage(
+        `${plural(moved.length, 'local file')} changed since the plan was made (${moved.slice(0, 3).map(sanitizeForView).join(', ')}${moved.length > 3 ? ', …' : ''}). Nothing was pushed.`,
+        { modal: true, detail: 'Re-plan to see what a push would do now, then apply again.' },
+        'Re-plan',
+      );
+      if (again === 'Re-plan' && this.store.isCurrent(s)) await this.plan(s);
+      return;
+    }
+
+    const controller = new AbortController();
+    s.controller = controller;
+    s.state = 'applying';
+    this.store.fire();
+    const scan = s.scan;
+    const total = s.hosts.reduce((n, h) => n + planWork(s.plans.get(h)!), 0);
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flotilla: pushing ${s.source.label} to ${s.targetLabel}`, cancellable: true }, async (progress, token) => {
+      token.onCancellationRequested(() => controller.abort());
+      let reported = 0;
+      const report = () => {
+        const done = [...s.progress.values()].reduce((n, p) => n + p.done, 0);
+        const finished = s.results.size;
+        progress.report({ message: `${done}/${total} items · ${finished}/${s.hosts.length} hosts done`, increment: total ? ((done - reported) * 100) / total : undefined });
+        reported = done;
+      };
+      await Promise.all(s.hosts.map(async (host) => {
+        const plan = s.plans.get(host)!;
+        const parentProblem = plan.destMissing && plan.absDest && !plan.fatal && !controller.signal.aborted ? await ensureParents(this.fleet.pool, host, plan.absDest) : undefined;
+        const result = parentProblem ? { host, state: 'failed' as const, reason: parentProblem, results: [], bytes: 0, durationMs: 0 } : await applyHost(this.fleet.pool, scan, plan, {
+          signal: controller.signal,
+          onProgress: (e) => { s.progress.set(e.host, e); report(); this.store.fire(); },
+        }).catch((err: Error) => ({ host, state: 'failed' as const, reason: err.message, results: [], bytes: 0, durationMs: 0 }));
+        s.results.set(host, result);
+        report();
+        this.store.fire();
+      }));
+    });
+    s.controller = undefined;
+    s.state = 'applied';
+    this.store.fire();
+    this.remoteDocs?.refresh(s.hosts);
+    this.announce(s);
+  }
+
+  private announce(s: PushSession): void {
+    const counts = new Map<string, string[]>();
+    for (const host of s.hosts) {
+      const st = s.results.get(host)?.state ?? 'failed';
+      counts.set(st, [...(counts.get(st) ?? []), host]);
+    }
+    const order = ['ok', 'partial', 'failed', 'unreachable', 'cancelled'];
+    const summary = order.filter((k) => counts.has(k)).map((k) => `${counts.get(k)!.length} ${k}`).join(', ');
+    const bad = s.hosts.filter((h) => s.results.get(h)?.state !== 'ok');
+    const text = `Flotilla: push to ${s.targetLabel}: ${summary}.`;
+    const show = (a: string | undefined) => { if (a === 'Show Report') void this.showReport(); };
+    if (!bad.length) void vscode.window.showInformationMessage(text, 'Show Report').then(show);
+    else if (counts.has('cancelled') && bad.length === counts.get('cancelled')!.length) void vscode.window.showWarningMessage(`${text} Files already sent stay in place; re-plan to see what is left.`, 'Show Report').then(show);
+    else void vscode.window.showErrorMessage(`${text} ${bad.map((h) => `${h}: ${sanitizeForView(s.results.get(h)?.reason ?? 'failed')}`).join('; ')}`, 'Show Report').then(show);
+  }
+
+  cancel(): void {
+    const s = this.store.current;
+    s?.controller?.abort();
+  }
+
+  async dismiss(): Promise<void> {
+    const s = this.store.current;
+    if (!s) return;
+    if (s.state === 'applying') {
+      void vscode.window.showWarningMessage('Flotilla: a push is being applied; cancel it first.');
+      return;
+    }
+    this.store.clear();
+  }
+
+  async showReport(): Promise<void> {
+    const s = this.store.current;
+    if (!s) return;
+    const doc = await vscode.workspace.openTextDocument(reportUri(s));
+    await vscode.window.showTextDocument(doc, { preview: true });
+  }
+
+  /** Remote ↔ local diff of a changed file; a new file opens locally; a file to be deleted opens remotely. */
+  async openDiff(node?: PlanNode): Promise<void> {
+    if (!node || node.kind !== 'item' || node.item.type !== 'file') return;
+    const plan = node.session.plans.get(node.host);
+    const local = vscode.Uri.file(join(node.session.source.root, ...node.item.path.split('/')));
+    const remotePath = plan?.absDest ? joinRemote(plan.absDest, node.item.path) : undefined;
+    const name = basename(node.item.path);
+    if (node.item.action === 'create' || !remotePath) {
+      await vscode.window.showTextDocument(local, { preview: true });
+      return;
+    }
+    const remote = remoteFileUri(node.host, remotePath);
+    if (node.item.action === 'delete') {
+      await vscode.window.showTextDocument(remote, { preview: true });
+      return;
+    }
+    await vscode.commands.executeCommand('vscode.diff', remote, local, `${name} (${node.host} ↔ local)`, { preview: true });
+  }
+}

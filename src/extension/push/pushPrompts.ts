@@ -1,0 +1,141 @@
+// The questions a push or pull asks: which hosts, which remote path (remembered per target, offered
+// first, validated as it is typed) and, for pull, where to put the copies.
+import * as vscode from 'vscode';
+import { compareHostNames } from '../../core/exec/output';
+import { DestinationError, parseDestination } from '../../core/push/remotePath';
+import type { Fleet } from '../fleet';
+import type { HostsNode } from '../hostsTree';
+import { escapeIcons, targetsFromNodes, type Targets } from '../runs/runPrompts';
+
+export type { Targets };
+
+const MEMORY_KEY = 'flotilla.push.remotePathByTarget';
+
+export interface PushSettings {
+  exclude: string[];
+  delete: boolean;
+  maxDelete: number;
+  remotePaths: Record<string, string>;
+  root?: string;
+}
+
+export function readPushSettings(): PushSettings {
+  const c = vscode.workspace.getConfiguration('flotilla.push');
+  const root = c.get<string>('root', '').trim();
+  const remotePaths = c.get<Record<string, unknown>>('remotePaths', {}) ?? {};
+  return {
+    exclude: (c.get<unknown[]>('exclude', []) ?? []).filter((p): p is string => typeof p === 'string' && p.trim() !== ''),
+    delete: c.get<boolean>('delete', false) === true,
+    maxDelete: Math.max(0, Math.floor(c.get<number>('maxDelete', 100))),
+    remotePaths: Object.fromEntries(Object.entries(remotePaths).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    root: root || undefined,
+  };
+}
+
+/** Validation message for a remote path, or undefined when it is acceptable. */
+export function remotePathProblem(value: string, root: string | undefined): string | undefined {
+  try {
+    parseDestination(value.trim(), { root });
+    return undefined;
+  } catch (err) {
+    return err instanceof DestinationError ? err.message : String(err);
+  }
+}
+
+/** Where remote paths are remembered: per target and local folder, and per target alone as a fallback. */
+export class PathMemory {
+  constructor(private readonly state: vscode.Memento) {}
+
+  private all(): Record<string, string> {
+    return this.state.get<Record<string, string>>(MEMORY_KEY, {});
+  }
+
+  recall(targetKey: string, localRoot: string): string[] {
+    const all = this.all();
+    return [all[`t:${targetKey}\0${localRoot}`], all[`t:${targetKey}`]].filter((p): p is string => !!p);
+  }
+
+  async remember(targetKey: string, localRoot: string, path: string): Promise<void> {
+    const all = { ...this.all(), [`t:${targetKey}\0${localRoot}`]: path, [`t:${targetKey}`]: path };
+    const keys = Object.keys(all);
+    for (const k of keys.slice(0, Math.max(0, keys.length - 200))) delete all[k];
+    await this.state.update(MEMORY_KEY, all);
+  }
+}
+
+/** The settings' entry for a target: `group:web` → remotePaths.web, a single host → its alias, `all`. */
+export function configuredPath(settings: PushSettings, targets: Targets): string | undefined {
+  const key = targets.key.startsWith('group:') ? targets.key.slice(6) : targets.key === 'ungrouped' ? 'Ungrouped' : targets.key;
+  return Object.prototype.hasOwnProperty.call(settings.remotePaths, key) ? settings.remotePaths[key] : undefined;
+}
+
+type TargetItem = vscode.QuickPickItem & { targets?: Targets };
+
+/** Groups (with member counts), "All hosts", then single hosts. */
+export async function pickPushTargets(fleet: Fleet, title: string, placeHolder: string): Promise<Targets | undefined> {
+  const inv = fleet.inventory;
+  if (!inv || !inv.hosts.length) {
+    void vscode.window.showWarningMessage('Flotilla: no hosts yet — check the ssh config (Flotilla: Refresh).');
+    return undefined;
+  }
+  const plural = (n: number) => `${n} host${n === 1 ? '' : 's'}`;
+  const items: TargetItem[] = [{ label: 'Groups', kind: vscode.QuickPickItemKind.Separator }];
+  for (const [name, members] of inv.groups) {
+    items.push({ label: `$(folder-library) ${escapeIcons(name)}`, description: plural(members.length), targets: { hosts: [...members], key: `group:${name}`, label: name } });
+  }
+  const all = inv.hosts.map((h) => h.alias);
+  items.push({ label: '$(globe) All hosts', description: plural(all.length), targets: { hosts: all, key: 'all', label: 'all hosts' } });
+  items.push({ label: 'Hosts', kind: vscode.QuickPickItemKind.Separator });
+  for (const alias of [...all].sort(compareHostNames)) {
+    const r = fleet.resolved.get(alias);
+    items.push({ label: `$(server) ${escapeIcons(alias)}`, description: r ? `${r.user}@${r.hostname}:${r.port}` : undefined, targets: { hosts: [alias], key: alias, label: alias } });
+  }
+  const choice = await vscode.window.showQuickPick(items, { title, placeHolder, matchOnDescription: true });
+  return choice?.targets;
+}
+
+/** Targets from a Hosts-tree invocation, else the picker. */
+export async function resolveTargets(fleet: Fleet, node: HostsNode | undefined, selection: readonly HostsNode[] | undefined, title: string, placeHolder: string): Promise<Targets | undefined> {
+  if (node && typeof node === 'object' && 'kind' in node) {
+    const t = targetsFromNodes(fleet, node, selection);
+    if (t) return t;
+  }
+  return pickPushTargets(fleet, title, placeHolder);
+}
+
+type PathItem = vscode.QuickPickItem & { path?: string };
+
+/**
+ * The remote path: remembered and configured paths are offered first (Enter takes the top one); "Other
+ * path…" (or no remembered path at all) asks in an input box that validates as you type.
+ */
+export async function askRemotePath(opts: {
+  title: string; prompt: string; settings: PushSettings; suggestions: Array<{ path: string; why: string }>; initial: string;
+}): Promise<string | undefined> {
+  const seen = new Set<string>();
+  const offered = opts.suggestions.filter((s) => {
+    if (seen.has(s.path) || remotePathProblem(s.path, opts.settings.root)) return false;
+    seen.add(s.path);
+    return true;
+  });
+  let initial = opts.initial;
+  if (offered.length) {
+    const items: PathItem[] = [
+      ...offered.map((s) => ({ label: `$(folder) ${escapeIcons(s.path)}`, description: s.why, path: s.path })),
+      { label: '$(edit) Other path…', alwaysShow: true },
+    ];
+    const choice = await vscode.window.showQuickPick(items, { title: opts.title, placeHolder: 'Remote directory (remembered ones first)' });
+    if (!choice) return undefined;
+    if (choice.path) return choice.path;
+    initial = offered[0]!.path;
+  }
+  const value = await vscode.window.showInputBox({
+    title: opts.title,
+    prompt: opts.prompt + (opts.settings.root ? ` (inside ${opts.settings.root})` : ''),
+    placeHolder: '~/project or /srv/app',
+    value: initial,
+    ignoreFocusOut: true,
+    validateInput: (v) => remotePathProblem(v, opts.settings.root),
+  });
+  return value === undefined ? undefined : value.trim();
+}

@@ -1,0 +1,223 @@
+// Push e2e (issue: push the workspace with a per-host dry-run plan and diff): in the Explorer, right-click
+// the `app` folder → "Flotilla: Push to Group…" → a group → `~/deploy/app`; the Push Plan view shows every
+// host's counts before anything is written (lab-1 already has a different config.json: an "update" item),
+// clicking that item opens a remote ↔ local diff editor, Apply (after the confirmation modal) writes the
+// files, and the CLI reads them back from every host.
+// Run: bash test/e2e/run.sh test/e2e/push.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  REPO, flotillaVsix, startLabFleet, labSettings, startWorkbench, treeView, treeRows, treeItem,
+  waitForTreeStable, runCommand, stopwatch, sleep,
+} from './harness.mjs';
+
+const mark = stopwatch();
+const DEST = '~/deploy/app';
+const APP = {
+  'index.js': "const config = require('./config.json');\nconsole.log(`listening on ${config.port}`);\n",
+  'config.json': '{\n  "port": 8080,\n  "name": "app",\n  "debug": false\n}\n',
+  'README.md': '# app\n\nPushed by the Flotilla e2e test.\n',
+};
+const REMOTE_OLD_CONFIG = '{\n  "port": 3000,\n  "name": "app"\n}\n';
+let lab, wb, group;
+
+function cli(...args) {
+  return execFileSync(process.execPath, [path.join(REPO, 'dist/cli.js'), '--ssh-config', lab.info.sshConfig, '--groups', lab.info.groups,
+    '--history-dir', path.join(lab.dir, 'cli-history'), ...args], { encoding: 'utf8' });
+}
+
+/** The lab's biggest group from its groups.yaml (sshsync flow style: `  name: [a, b]`). */
+function biggestGroup(file) {
+  const groups = [...fs.readFileSync(file, 'utf8').matchAll(/^\s+([\w.-]+):\s*\[([^\]]*)\]/gm)]
+    .map((m) => ({ name: m[1], hosts: m[2].split(',').map((h) => h.trim()).filter(Boolean) }));
+  return groups.sort((a, b) => b.hosts.length - a.hosts.length)[0];
+}
+
+before(async () => {
+  const vsix = await flotillaVsix();
+  mark('extension built and packaged');
+  lab = await startLabFleet({ hosts: 3, name: 'push', isolated: true });
+  group = biggestGroup(lab.info.groups);
+  // One host already has an older config.json at the destination: its plan has an "update" item.
+  cli('run', 'lab-1', '--', `mkdir -p ${DEST} && printf '%s' '${REMOTE_OLD_CONFIG}' > ${DEST}/config.json`);
+  mark(`lab fleet up; group ${group.name}: ${group.hosts.join(', ')}`);
+  wb = await startWorkbench({
+    name: 'push', vsix: [vsix],
+    userSettings: { ...labSettings(lab), 'flotilla.connectTimeoutSeconds': 5, 'flotilla.health.intervalSeconds': 600 },
+    workspaceFiles: { 'README.txt': 'workspace root\n' },
+  });
+  // workspaceFiles writes flat names only: the app/ folder is created next to it (the Explorer picks it up).
+  const app = path.join(wb.server.workspace, 'app');
+  fs.mkdirSync(app);
+  for (const [name, text] of Object.entries(APP)) fs.writeFileSync(path.join(app, name), text);
+  mark('workbench loaded');
+});
+
+after(async () => {
+  await wb?.stop();
+  await lab?.stop();
+  mark('torn down');
+});
+
+const quickInput = () => wb.page.locator('.quick-input-widget');
+const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Wait for a quick input whose title or placeholder contains one of `texts`; resolves to the one seen. */
+async function waitForQuickInput(texts, timeout = 15000) {
+  const handle = await wb.page.waitForFunction((ts) => {
+    const w = document.querySelector('.quick-input-widget');
+    if (!w || w.style.display === 'none') return false;
+    const title = w.querySelector('.quick-input-title')?.textContent ?? '';
+    const input = w.querySelector('.quick-input-box input');
+    const seen = [title, input?.getAttribute('placeholder') ?? '', input?.getAttribute('aria-label') ?? ''];
+    return ts.find((t) => seen.some((s) => s.includes(t))) ?? false;
+  }, [texts].flat(), { timeout });
+  return handle.jsonValue();
+}
+
+/** Click the quick-pick row whose label is exactly `label` (icons are not part of the text). */
+async function pickQuickItem(label) {
+  await quickInput().locator('.quick-input-box input').fill(label);
+  const row = quickInput().locator('.quick-input-list .monaco-list-row').filter({
+    has: wb.page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(label)}\\s*$`) }),
+  }).first();
+  await row.waitFor({ timeout: 10000 });
+  await row.click();
+}
+
+/** Push Plan host rows (level 1) once every host has been planned (or applied, with `done`). */
+async function planHostRows(done = (r) => !/planning|waiting|^\d+\/\d+/.test(r.description), timeout = 60000) {
+  const t0 = Date.now();
+  for (;;) {
+    const rows = await treeRows(wb.page, 'Push Plan').catch(() => []);
+    const hosts = rows.filter((r) => r.level === 1);
+    if (hosts.length === group.hosts.length && hosts.every(done)) return { rows, hosts };
+    if (Date.now() - t0 > timeout) throw new Error(`Push Plan never settled: ${JSON.stringify(rows)}`);
+    await sleep(250);
+  }
+}
+
+/** A pane's title action (they show on hover). */
+async function clickViewAction(paneTitle, actionLabel) {
+  const pane = wb.page.locator('.pane', { has: wb.page.locator('.pane-header', { hasText: paneTitle }) }).first();
+  await pane.locator('.pane-header').hover();
+  const action = pane.locator(`.pane-header .action-label[aria-label^="${actionLabel}"]`).first();
+  await action.waitFor({ timeout: 10000 });
+  await action.click();
+}
+
+/** Collapse a view pane by its title (more room for the Push Plan). */
+async function collapsePane(title) {
+  const header = wb.page.locator('.pane-header', { hasText: title }).first();
+  if ((await header.count()) && (await header.getAttribute('aria-expanded')) === 'true') await header.click();
+}
+
+/** A wider side bar so the plan's descriptions are readable in the screenshots. */
+async function widenSideBar(width = 560) {
+  const box = await wb.page.locator('.part.sidebar').boundingBox();
+  if (!box) return;
+  await wb.page.mouse.move(box.x + box.width + 1, box.y + 300);
+  await wb.page.mouse.down();
+  await wb.page.mouse.move(box.x + width, box.y + 300, { steps: 5 });
+  await wb.page.mouse.up();
+}
+
+test('Explorer → Push to Group… shows a per-host dry-run plan; a changed file opens a remote ↔ local diff', async () => {
+  const page = wb.page;
+  await runCommand(page, 'View: Show Explorer');
+  const appRow = page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: /^app$/ }) }).first();
+  await appRow.waitFor({ timeout: 30000 });
+  await appRow.click({ button: 'right' });
+  const menuItem = page.locator('.context-view .action-label', { hasText: 'Flotilla: Push to Group…' });
+  await menuItem.waitFor({ timeout: 10000 });
+  await menuItem.click();
+  mark('Explorer context menu: Flotilla: Push to Group…');
+
+  await waitForQuickInput('Push to which hosts?');
+  await pickQuickItem(group.name);
+  await waitForQuickInput('~/project or /srv/app');
+  // The destination is validated as it is typed: the home directory itself is refused.
+  await quickInput().locator('.quick-input-box input').fill('~/');
+  await quickInput().locator('.quick-input-message', { hasText: 'home directory itself' }).waitFor({ timeout: 5000 });
+  await quickInput().locator('.quick-input-box input').fill(DEST);
+  await page.keyboard.press('Enter');
+  mark('remote path entered');
+  await treeView(page, 'Push Plan').waitFor({ timeout: 30000 });
+  for (const pane of ['Hosts', 'Runs', 'Agents']) await collapsePane(pane);
+  await widenSideBar();
+
+  const { rows, hosts } = await planHostRows();
+  mark(`Push Plan: ${JSON.stringify(rows)}`);
+  assert.deepEqual(hosts.map((h) => h.label), group.hosts, 'one row per host of the group, in group order');
+  for (const h of hosts.filter((x) => x.label !== 'lab-1')) assert.match(h.description, /^3 new · 0 unchanged$/, `${h.label}: ${h.description}`);
+  assert.match(hosts.find((h) => h.label === 'lab-1').description, /^2 new · 1 changed · 0 unchanged$/);
+  assert.ok(rows.some((r) => r.level === 2 && /^>f\+{9} index\.js$/.test(r.label)), 'rsync -i style item lines');
+  const updateLine = rows.find((r) => r.level === 2 && /^>f\.s.{7} config\.json$/.test(r.label));
+  assert.ok(updateLine, `lab-1 lists config.json as changed: ${JSON.stringify(rows)}`);
+  // Nothing was written by planning.
+  assert.equal(cli('run', 'lab-2', '--', `test -e ${DEST} && echo exists || echo absent`).includes('absent'), true, 'planning wrote nothing on lab-2');
+
+  // Click the update item → VS Code's diff editor, remote (read over SFTP) on the left, local on the right.
+  await treeItem(page, 'Push Plan', updateLine.label).click();
+  const tab = page.locator('.tabs-container .tab', { hasText: 'config.json (lab-1 ↔ local)' }).first();
+  await tab.waitFor({ timeout: 20000 });
+  const diff = page.locator('.editor-group-container.active .monaco-diff-editor');
+  await diff.waitFor({ timeout: 20000 });
+  await page.waitForFunction(() => {
+    const d = document.querySelector('.editor-group-container.active .monaco-diff-editor');
+    const text = (sel) => [...(d?.querySelectorAll(`${sel} .view-line`) ?? [])].map((l) => l.textContent).join('\n');
+    return text('.editor.original').includes('3000') && text('.editor.modified').includes('8080');
+  }, undefined, { timeout: 20000 });
+  mark('diff editor shows the remote (port 3000) and local (port 8080) versions');
+  await runCommand(page, 'Notifications: Clear All Notifications'); // e.g. the lab's unknown-key host
+  await page.mouse.move(1100, 850);
+  await sleep(500);
+  await wb.screenshot('push-diff.png');
+});
+
+test('Apply (after the confirmation modal) pushes to every host and the plan view shows the results', async () => {
+  const page = wb.page;
+  await clickViewAction('Push Plan', 'Apply Push');
+  const dialog = page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ timeout: 10000 });
+  const text = await dialog.innerText();
+  mark(`confirmation: ${text.replace(/\n+/g, ' | ')}`);
+  assert.match(text, /Push app\/ to 3 hosts\?/);
+  assert.match(text, /lab-1: 2 new, 1 changed/);
+  assert.match(text, /lab-2: 3 new/);
+  assert.doesNotMatch(text, /DELETED/, 'no deletions by default');
+  await dialog.getByRole('button', { name: 'Push', exact: true }).click();
+
+  const { rows, hosts } = await planHostRows((r) => /^(ok|partial|failed|unreachable|cancelled) ·/.test(r.description));
+  mark(`after apply: ${JSON.stringify(rows)}`);
+  for (const h of hosts) assert.match(h.description, /^ok · /, `${h.label}: ${h.description}`);
+  assert.match(hosts.find((h) => h.label === 'lab-1').description, /^ok · 2 created · 1 updated · /);
+
+  for (const host of group.hosts) {
+    const out = cli('run', host, '--', `cd ${DEST} && for f in ${Object.keys(APP).join(' ')}; do echo "== $f"; cat "$f"; done`);
+    for (const [name, content] of Object.entries(APP)) {
+      assert.ok(out.includes(`== ${name}`), `${host}: ${name} listed: ${out}`);
+      for (const line of content.split('\n').filter(Boolean)) assert.ok(out.includes(line), `${host}: ${name} has ${JSON.stringify(line)}: ${out}`);
+    }
+  }
+  const config = cli('run', 'lab-1', '--', `cat ${DEST}/config.json`);
+  assert.match(config, /8080/, 'lab-1 config.json was replaced by the local version');
+  assert.doesNotMatch(config, /3000/);
+  mark('CLI reads the pushed files back from every host');
+  // The open diff re-reads the remote side: both sides now have the local version.
+  await page.waitForFunction(() => {
+    const d = document.querySelector('.editor-group-container.active .monaco-diff-editor');
+    const text = [...(d?.querySelectorAll('.editor.original .view-line') ?? [])].map((l) => l.textContent).join('\n');
+    return text.includes('8080') && !text.includes('3000');
+  }, undefined, { timeout: 20000 });
+  assert.equal((await treeRows(page, 'Push Plan')).some((r) => /does not exist yet/.test(r.label)), false, 'the "will be created" note is gone once applied');
+
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  await waitForTreeStable(page, 'Push Plan');
+  await page.mouse.move(1100, 850);
+  await sleep(500);
+  await wb.screenshot('push-applied.png');
+});
