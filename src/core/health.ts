@@ -55,7 +55,8 @@ export async function checkHealth(pool: Pool, alias: string, opts: HealthOptions
   if (!warm) {
     const host = await pool.resolve(alias);
     if (!host.proxyJump && !host.proxyCommand) {
-      layers.tcp = await tcpProbe(host.hostname, host.port, opts.connectTimeoutMs);
+      const timeoutMs = host.connectTimeout && host.connectTimeout > 0 ? host.connectTimeout * 1000 : opts.connectTimeoutMs;
+      layers.tcp = await tcpProbe(host.hostname, host.port, timeoutMs);
       if (!layers.tcp.ok) return { alias, state: 'offline', reason: layers.tcp.detail, layers, checkedAt };
     }
   }

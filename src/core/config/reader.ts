@@ -49,9 +49,8 @@ export async function readConfigFile(
   activity: Activity,
   chain: readonly string[],
 ): Promise<boolean> {
-  const text = await readTextIfExists(file);
-  if (text === undefined) return false;
-  const lines = lexConfig(text, file);
+  const lines = await lexedFile(file);
+  if (lines === undefined) return false;
   for (const line of lines) {
     await processLine(ctx, line, flags, activity, [...chain, `${file}`]);
   }
@@ -169,6 +168,27 @@ async function isFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Lexed lines per file, reused while the file's mtime and size are unchanged: a fleet resolves every
+ * alias against the same few files, and lexing them again for each alias dominated cold connects.
+ */
+const lexCache = new Map<string, { mtimeMs: number; size: number; ino: number; lines: Promise<readonly ConfigLine[] | undefined> }>();
+
+async function lexedFile(file: string): Promise<readonly ConfigLine[] | undefined> {
+  const st = await stat(file).catch(() => undefined);
+  if (!st) {
+    lexCache.delete(file);
+    return readTextIfExists(file).then((text) => (text === undefined ? undefined : lexConfig(text, file)));
+  }
+  const cached = lexCache.get(file);
+  if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size && cached.ino === st.ino) return cached.lines;
+  // The promise is cached, so aliases resolved concurrently share one read and lex of each file.
+  const lines = readTextIfExists(file).then((text) => (text === undefined ? undefined : lexConfig(text, file)));
+  lexCache.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, lines });
+  lines.catch(() => lexCache.delete(file));
+  return lines;
 }
 
 async function readTextIfExists(file: string): Promise<string | undefined> {

@@ -269,6 +269,7 @@ export function rememberHostKey(host: ResolvedHost, blob: Buffer): void {
 
 async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string): Promise<Connection> {
   const timeoutMs = connectTimeoutMs(host, deps);
+  let transportStarted = Date.now();
   let cleanupTransport = () => {};
   let sock: Duplex;
   let proxyStderr = () => '';
@@ -281,10 +282,13 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string):
     const { last, rest } = splitJumpChain(host.proxyJump);
     const jump = await deps.openJump(last, rest);
     via = last;
+    transportStarted = Date.now(); // the jump host's own connect has its own deadline
     sock = await forwardOut(jump, last, host.hostname, host.port, timeoutMs);
   } else {
     sock = await openTcp(host.hostname, host.port, timeoutMs);
   }
+  // One ConnectTimeout covers TCP connect and SSH handshake together, as in OpenSSH.
+  const handshakeMs = Math.max(1, timeoutMs - (Date.now() - transportStarted));
 
   const client = new Client();
   let verdict: HostKeyVerdict | undefined;
@@ -317,7 +321,7 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string):
       cleanupTransport();
       reject(err);
     };
-    const deadline = new PausableDeadline(timeoutMs, () =>
+    const deadline = new PausableDeadline(handshakeMs, () =>
       fail(new ConnectError('timeout', `${host.alias}: no SSH handshake from ${host.hostname} port ${host.port} within ${timeoutMs} ms`)),
     );
     const auth = createAuthHandler(host, {
