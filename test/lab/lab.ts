@@ -165,7 +165,16 @@ async function startAgent(dir: string, agentKeyFile: string, onSpawn: OnSpawn): 
     if (Date.now() > deadline) throw new Error('ssh-agent did not create its socket');
     await new Promise((r) => setTimeout(r, 20));
   }
-  await runOk('ssh-add', ['-q', agentKeyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+  // The socket file appears at bind(), a moment before the agent listens: retry a refused connection.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runOk('ssh-add', ['-q', agentKeyFile], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+      break;
+    } catch (err) {
+      if (attempt >= 25 || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 40));
+    }
+  }
   await unlink(agentKeyFile); // only the agent holds it now
   return sock;
 }
