@@ -45,4 +45,5 @@ export function registerRuns(
     },
     (err) => runLog.error(`cannot read the run history: ${String(err)}`),
   );
+  context.subscriptions.push(store.watchHistory(() => historySize));
 }

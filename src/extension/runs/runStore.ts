@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { mkdirSync, watch } from 'node:fs';
 import { appendRun, HISTORY_FILE, readHistory, type StoredRun } from '../../core/exec/history';
 import type { RunRecord } from '../../core/exec/run';
 import type { RunEntry } from './runModel';
@@ -54,6 +55,22 @@ export class RunStore implements vscode.Disposable {
     for (const stored of runs) if (!known.has(stored.id)) this.runs.push(entryFromStored(stored, this.outputDirOf(stored.id)));
     this.runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
     this.changed.fire(undefined);
+  }
+
+  /**
+   * Picks up runs appended by others (tasks, least-loaded runs) by watching the history folder;
+   * debounced, since every run appends one line.
+   */
+  watchHistory(limit: () => number): vscode.Disposable {
+    mkdirSync(this.historyDir, { recursive: true });
+    let timer: NodeJS.Timeout | undefined;
+    const watcher = watch(this.historyDir, (_event, name) => {
+      if (name !== HISTORY_FILE) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => void this.loadHistory(limit()).catch(() => {}), 200);
+    });
+    watcher.on('error', () => {});
+    return new vscode.Disposable(() => { if (timer) clearTimeout(timer); watcher.close(); });
   }
 
   add(run: RunEntry): void {
