@@ -182,9 +182,14 @@ export class CappedBuffer {
     return this.kept;
   }
 
+  /** The kept bytes as they arrived. */
+  head(): Buffer {
+    return Buffer.concat(this.chunks, this.kept);
+  }
+
   /** UTF-8 of the kept head, cut on a character boundary, plus the marker when truncated. Not sanitized. */
   text(): string {
-    const head = Buffer.concat(this.chunks, this.kept);
+    const head = this.head();
     if (!this.truncated) return head.toString('utf8');
     const len = utf8SafeLength(head);
     const body = head.toString('utf8', 0, len);

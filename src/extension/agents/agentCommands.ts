@@ -1,5 +1,6 @@
 // Agents: attach, new session, peek (read-only, with follow), send, broadcast.
 import * as vscode from 'vscode';
+import { registerCommand } from '../commands/register';
 import { sanitizeForView } from '../../core/exec/output';
 import { capturePane, broadcast, sendText, spawnAgent, MissingDirectoryError } from '../../core/tmux/sessions';
 import { defaultSessionName, parseAgentTarget, sessionNameProblem } from '../../core/tmux/names';
@@ -70,14 +71,6 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
   const view = vscode.window.createTreeView<AgentsNode>('flotilla.agents', { treeDataProvider: tree, canSelectMany: true });
   tree.attach(view);
   const peeks = new PeekProvider(fleet);
-  const run = (id: string, fn: (...args: never[]) => unknown) =>
-    vscode.commands.registerCommand(id, async (...args: never[]) => {
-      try {
-        await fn(...args);
-      } catch (err) {
-        void vscode.window.showErrorMessage(`Flotilla: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    });
 
   const pickPane = async (title: string): Promise<string | undefined> => {
     const panes = tree.allPanes();
@@ -104,24 +97,24 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
     vscode.workspace.registerTextDocumentContentProvider(PEEK_SCHEME, peeks),
     vscode.workspace.onDidCloseTextDocument((d) => d.uri.scheme === PEEK_SCHEME && peeks.stopFollowing(d.uri)),
     fleet.onDidChange(() => { if (view.visible) void tree.refresh(); }),
-    run('flotilla.agents.refresh', () => tree.refresh()),
-    run('flotilla.agents.attach', async (node?: AgentsNode | string) => {
+    registerCommand('flotilla.agents.refresh', () => tree.refresh()),
+    registerCommand('flotilla.agents.attach', async (node?: AgentsNode | string) => {
       const target = targetOf(node) ?? (await pickPane('Attach to agent session'));
       if (target) attach(target);
     }),
-    run('flotilla.agents.peek', async (node?: AgentsNode | string) => {
+    registerCommand('flotilla.agents.peek', async (node?: AgentsNode | string) => {
       const target = targetOf(node) ?? (await pickPane('Peek at agent pane'));
       if (!target) return;
       const doc = await vscode.workspace.openTextDocument(peekUri(target));
       await vscode.window.showTextDocument(doc, { preview: true, preserveFocus: true });
     }),
-    run('flotilla.agents.toggleFollow', async () => {
+    registerCommand('flotilla.agents.toggleFollow', async () => {
       const uri = vscode.window.activeTextEditor?.document.uri;
       if (uri?.scheme !== PEEK_SCHEME) return;
       const on = peeks.toggleFollow(uri);
       void vscode.window.setStatusBarMessage(on ? 'Flotilla: following pane' : 'Flotilla: stopped following', 2000);
     }),
-    run('flotilla.agents.send', async (node?: AgentsNode | string) => {
+    registerCommand('flotilla.agents.send', async (node?: AgentsNode | string) => {
       const target = targetOf(node) ?? (await pickPane('Send text to agent pane'));
       if (!target) return;
       const text = await vscode.window.showInputBox({ title: `Send to ${target}`, prompt: 'Typed into the pane literally, then Enter' });
@@ -129,7 +122,7 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
       await sendText(fleet.pool, target, text, { enter: true });
       setTimeout(() => void tree.refresh(), 800);
     }),
-    run('flotilla.agents.broadcast', async (node?: AgentsNode, selection?: AgentsNode[]) => {
+    registerCommand('flotilla.agents.broadcast', async (node?: AgentsNode, selection?: AgentsNode[]) => {
       const nodes = selection?.length ? selection : node ? [node] : [];
       let targets = nodes.filter((n): n is Extract<AgentsNode, { kind: 'pane' }> => n.kind === 'pane').map((n) => n.pane.target);
       if (!targets.length) {
@@ -155,7 +148,7 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
       }
       setTimeout(() => void tree.refresh(), 800);
     }),
-    run('flotilla.agents.newSession', async (hostNode?: HostsNode) => {
+    registerCommand('flotilla.agents.newSession', async (hostNode?: HostsNode) => {
       const alias = hostNode?.kind === 'host' ? hostNode.alias : await vscode.window.showQuickPick(fleet.aliases.filter((a) => fleet.health.get(a)?.state === 'online'), { title: 'New agent session on which host?' });
       if (!alias) return;
       const dir = await vscode.window.showInputBox({ title: `Project directory on ${alias}`, prompt: 'Absolute or ~/ path; it must exist on the host', value: '~/' });
@@ -182,11 +175,11 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
         throw err;
       }
     }),
-    run('flotilla.openTerminal', async (node?: HostsNode) => {
+    registerCommand('flotilla.openTerminal', async (node?: HostsNode) => {
       const alias = node?.kind === 'host' ? node.alias : await vscode.window.showQuickPick(fleet.aliases, { title: 'Open a terminal on…' });
       if (alias) openRemoteTerminal(`ssh ${alias}`, alias, shellOpener(() => fleet.pool, alias));
     }),
-    run('flotilla.showAgents', async () => {
+    registerCommand('flotilla.showAgents', async () => {
       await vscode.commands.executeCommand('flotilla.agents.focus');
       await tree.refresh();
     }),

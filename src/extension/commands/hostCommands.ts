@@ -1,6 +1,7 @@
 // Commands on hosts and groups in the Hosts view: check, copy ssh command, open config at host,
 // add host, filter, and group editing (writes the sshsync YAML, keeping its comments).
 import * as vscode from 'vscode';
+import { errorText, registerCommand } from './register';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,10 +13,6 @@ import type { HostsNode, HostsTree } from '../hostsTree';
 
 type HostNode = Extract<HostsNode, { kind: 'host' }>;
 type GroupNode = Extract<HostsNode, { kind: 'group' }>;
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Hosts a command applies to: the clicked node plus the rest of the multi-selection. */
 export function selectedAliases(node: HostsNode | undefined, selection: readonly HostsNode[] | undefined): string[] {
@@ -36,41 +33,33 @@ async function pickHost(fleet: Fleet, title: string): Promise<string | undefined
 }
 
 export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode.TreeView<HostsNode>): vscode.Disposable[] {
-  const run = (id: string, fn: (...args: never[]) => unknown) =>
-    vscode.commands.registerCommand(id, async (...args: never[]) => {
-      try {
-        await fn(...args);
-      } catch (err) {
-        void vscode.window.showErrorMessage(`Flotilla: ${errorText(err)}`);
-      }
-    });
   const editGroups = async (edit: (path: string) => Promise<void>) => {
     await edit(groupsPath(fleet));
     await fleet.reload();
   };
 
   return [
-    run('flotilla.refresh', () => fleet.reload()),
-    run('flotilla.checkNow', async (node?: HostNode, selection?: HostsNode[]) => {
+    registerCommand('flotilla.refresh', () => fleet.reload()),
+    registerCommand('flotilla.checkNow', async (node?: HostNode, selection?: HostsNode[]) => {
       const aliases = selectedAliases(node, selection);
       if (!aliases.length) return fleet.checkAll();
       await Promise.all(aliases.map((a) => fleet.checkHost(a)));
     }),
-    run('flotilla.copySshCommand', async (node?: HostNode) => {
+    registerCommand('flotilla.copySshCommand', async (node?: HostNode) => {
       const alias = node?.alias ?? (await pickHost(fleet, 'Copy ssh command for…'));
       if (!alias) return;
       const custom = fleet.settings.sshConfigFile ? `-F ${shQuote(fleet.settings.sshConfigFile)} ` : '';
       await vscode.env.clipboard.writeText(`ssh ${custom}${shQuote(alias)}`);
       void vscode.window.setStatusBarMessage(`Copied: ssh ${custom}${alias}`, 3000);
     }),
-    run('flotilla.openSshConfig', async (node?: HostNode) => {
+    registerCommand('flotilla.openSshConfig', async (node?: HostNode) => {
       const entry = node && fleet.inventory?.hosts.find((h) => h.alias === node.alias);
       const file = entry?.source.file ?? sshConfigPath(fleet);
       const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
       const line = Math.max(0, (entry?.source.line ?? 1) - 1);
       await vscode.window.showTextDocument(doc, { selection: new vscode.Range(line, 0, line, 0) });
     }),
-    run('flotilla.filter', async () => {
+    registerCommand('flotilla.filter', async () => {
       const value = await vscode.window.showInputBox({ title: 'Filter hosts', prompt: 'Show hosts whose alias contains…', value: tree.filter });
       if (value === undefined) return;
       tree.filter = value.trim();
@@ -78,13 +67,13 @@ export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode
       await vscode.commands.executeCommand('setContext', 'flotilla.filtered', !!tree.filter);
       tree.refresh();
     }),
-    run('flotilla.clearFilter', async () => {
+    registerCommand('flotilla.clearFilter', async () => {
       tree.filter = '';
       view.description = undefined;
       await vscode.commands.executeCommand('setContext', 'flotilla.filtered', false);
       tree.refresh();
     }),
-    run('flotilla.addHost', async () => {
+    registerCommand('flotilla.addHost', async () => {
       const alias = await vscode.window.showInputBox({ title: 'Add Host (1/4): alias', prompt: 'The name you will use (ssh ALIAS)', validateInput: (v) => check(v, 'alias') });
       if (!alias) return;
       const hostname = await vscode.window.showInputBox({ title: 'Add Host (2/4): HostName', prompt: 'DNS name or address', validateInput: (v) => check(v, 'hostname') });
@@ -102,7 +91,7 @@ export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode
       await appendFile(file, (existing && !existing.endsWith('\n') ? '\n' : '') + block, { mode: 0o600 });
       await fleet.reload();
     }),
-    run('flotilla.addToGroup', async (node?: HostNode, selection?: HostsNode[]) => {
+    registerCommand('flotilla.addToGroup', async (node?: HostNode, selection?: HostsNode[]) => {
       const aliases = selectedAliases(node, selection);
       if (!aliases.length) return;
       const existing = [...(fleet.inventory?.groups.keys() ?? [])];
@@ -113,21 +102,21 @@ export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode
       if (!group) return;
       await editGroups((p) => addToGroup(p, group, aliases));
     }),
-    run('flotilla.removeFromGroup', async (node?: HostNode, selection?: HostsNode[]) => {
+    registerCommand('flotilla.removeFromGroup', async (node?: HostNode, selection?: HostsNode[]) => {
       const nodes = (selection?.length ? selection : node ? [node] : []).filter((n): n is HostNode => n.kind === 'host' && !!n.group);
       for (const n of nodes) await removeFromGroup(groupsPath(fleet), n.group!, [n.alias]);
       await fleet.reload();
     }),
-    run('flotilla.newGroup', async () => {
+    registerCommand('flotilla.newGroup', async () => {
       const name = await askGroupName('New group name');
       if (name) await editGroups((p) => createGroup(p, name));
     }),
-    run('flotilla.renameGroup', async (node?: GroupNode) => {
+    registerCommand('flotilla.renameGroup', async (node?: GroupNode) => {
       if (!node || node.kind !== 'group' || node.ungrouped) return;
       const to = await askGroupName(`Rename group ${node.name} to`, node.name);
       if (to && to !== node.name) await editGroups((p) => renameGroup(p, node.name, to));
     }),
-    run('flotilla.deleteGroup', async (node?: GroupNode) => {
+    registerCommand('flotilla.deleteGroup', async (node?: GroupNode) => {
       if (!node || node.kind !== 'group' || node.ungrouped) return;
       const ok = await vscode.window.showWarningMessage(`Delete group ${node.name}? Its hosts stay in the ssh config.`, { modal: true }, 'Delete');
       if (ok === 'Delete') await editGroups((p) => deleteGroup(p, node.name));

@@ -1,6 +1,7 @@
 // Push and pull in the extension: the Push Plan view, the remote-file and report documents, and the
 // commands. main.ts calls registerPush once; everything created here is disposed with the extension.
 import * as vscode from 'vscode';
+import { registerCommand } from '../commands/register';
 import type { Fleet } from '../fleet';
 import type { HostsNode } from '../hostsTree';
 import { PlanTree, type PlanNode } from './planView';
@@ -57,14 +58,6 @@ export function registerPush(context: vscode.ExtensionContext, fleet: Fleet): vo
     } else if (!refreshTimer) refreshTimer = setTimeout(sync, 200);
   });
 
-  const run = (id: string, fn: (...args: never[]) => unknown) =>
-    vscode.commands.registerCommand(id, async (...args: never[]) => {
-      try {
-        await fn(...args);
-      } catch (err) {
-        void vscode.window.showErrorMessage(`Flotilla: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    });
 
   context.subscriptions.push(
     store,
@@ -75,18 +68,18 @@ export function registerPush(context: vscode.ExtensionContext, fleet: Fleet): vo
     remoteDocs,
     vscode.workspace.registerTextDocumentContentProvider(REMOTE_SCHEME, remoteDocs),
     vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, reports),
-    run('flotilla.pushWorkspace', (node?: HostsNode, selection?: HostsNode[], remoteDir?: string) => push.pushWorkspace(node, selection, typeof remoteDir === 'string' ? remoteDir : undefined)),
-    run('flotilla.pushWorkspaceHere', (node?: HostsNode, selection?: HostsNode[]) => push.pushWorkspace(node, selection)),
-    run('flotilla.pushToGroup', (node?: HostsNode, selection?: HostsNode[]) => push.pushWorkspace(node, selection)),
-    run('flotilla.pushFolder', (uri?: vscode.Uri, uris?: vscode.Uri[]) => push.pushFolder(uri, uris)),
-    run('flotilla.pull', (node?: HostsNode, selection?: HostsNode[]) => pullCommand(fleet, memory, reports, node, selection)),
-    run('flotilla.push.apply', () => push.apply()),
-    run('flotilla.push.cancel', () => push.cancel()),
-    run('flotilla.push.dismiss', () => push.dismiss()),
-    run('flotilla.push.replan', () => push.replan()),
-    run('flotilla.push.toggleDelete', () => push.toggleDelete()),
-    run('flotilla.push.openDiff', (node?: PlanNode) => push.openDiff(node)),
-    run('flotilla.push.showReport', () => push.showReport()),
+    registerCommand('flotilla.pushWorkspace', (node?: HostsNode, selection?: HostsNode[], remoteDir?: string) => push.pushWorkspace(node, selection, typeof remoteDir === 'string' ? remoteDir : undefined)),
+    registerCommand('flotilla.pushWorkspaceHere', (node?: HostsNode, selection?: HostsNode[]) => push.pushWorkspace(node, selection)),
+    registerCommand('flotilla.pushToGroup', (node?: HostsNode, selection?: HostsNode[]) => push.pushWorkspace(node, selection)),
+    registerCommand('flotilla.pushFolder', (uri?: vscode.Uri, uris?: vscode.Uri[]) => push.pushFolder(uri, uris)),
+    registerCommand('flotilla.pull', (node?: HostsNode, selection?: HostsNode[]) => pullCommand(fleet, memory, reports, node, selection)),
+    registerCommand('flotilla.push.apply', () => push.apply()),
+    registerCommand('flotilla.push.cancel', () => push.cancel()),
+    registerCommand('flotilla.push.dismiss', () => push.dismiss()),
+    registerCommand('flotilla.push.replan', () => push.replan()),
+    registerCommand('flotilla.push.toggleDelete', () => push.toggleDelete()),
+    registerCommand('flotilla.push.openDiff', (node?: PlanNode) => push.openDiff(node)),
+    registerCommand('flotilla.push.showReport', () => push.showReport()),
   );
   sync();
 }

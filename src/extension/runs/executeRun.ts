@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import { runOutputDir } from '../../core/exec/history';
 import { newRunId, startRun, type RunEvent, type RunOrigin } from '../../core/exec/run';
 import type { Fleet } from '../fleet';
-import { HeadBuffer, doneCount, formatDuration, notOkHosts, oneLine, runDurationMs, stateCounts, type RunEntry } from './runModel';
+import { CappedBuffer } from '../../core/exec/output';
+import { doneCount, formatDuration, notOkHosts, oneLine, runDurationMs, stateCounts, type RunEntry } from './runModel';
 import { showRunDocument, viewCapBytes } from './runOutput';
 import type { RunStore } from './runStore';
 
@@ -35,7 +36,7 @@ function applyEvent(run: RunEntry, e: RunEvent, capBytes: number): void {
     row.state = 'running';
     row.startedAt = Date.now();
   } else if (e.type === 'host-output') {
-    row.live ??= { stdout: new HeadBuffer(capBytes), stderr: new HeadBuffer(capBytes) };
+    row.live ??= { stdout: new CappedBuffer(capBytes), stderr: new CappedBuffer(capBytes) };
     row.live[e.stream].push(e.chunk);
   } else {
     const { stdout: _o, stderr: _e, ...stored } = e.result;

@@ -63,8 +63,8 @@ export async function readCapped(file: string, capBytes: number): Promise<Capped
 export async function loadHostOutputs(row: HostRow, capBytes: number): Promise<HostOutputs> {
   if (row.live && !row.result) {
     return {
-      stdout: cappedFromBuffer(row.live.stdout.head(), row.live.stdout.total, capBytes),
-      stderr: cappedFromBuffer(row.live.stderr.head(), row.live.stderr.total, capBytes),
+      stdout: cappedFromBuffer(row.live.stdout.head(), row.live.stdout.totalBytes, capBytes),
+      stderr: cappedFromBuffer(row.live.stderr.head(), row.live.stderr.totalBytes, capBytes),
     };
   }
   const r = row.result;

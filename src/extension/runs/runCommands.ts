@@ -1,6 +1,7 @@
 // Commands of group exec: Run Command… (palette or Hosts tree), Run on Group, Dry Run, and the Runs
 // view's cancel / re-run / output / diff / clear.
 import * as vscode from 'vscode';
+import { registerCommand } from '../commands/register';
 import type { Fleet } from '../fleet';
 import type { HostsNode } from '../hostsTree';
 import { showDryRun } from './dryRun';
@@ -21,10 +22,6 @@ export interface RunCommandDeps {
   hostsView: vscode.TreeView<HostsNode>;
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function isHostsNode(arg: unknown): arg is HostsNode {
   return !!arg && typeof arg === 'object' && ((arg as HostsNode).kind === 'host' || (arg as HostsNode).kind === 'group') && !('runId' in arg);
 }
@@ -38,14 +35,6 @@ function isRunsNode(arg: unknown): arg is RunRef {
 export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
   const { fleet, store, memory, launcher, hostsView } = deps;
 
-  const register = (id: string, fn: (...args: unknown[]) => unknown) =>
-    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-      try {
-        await fn(...args);
-      } catch (err) {
-        void vscode.window.showErrorMessage(`Flotilla: ${errorText(err)}`);
-      }
-    });
 
   /** The Hosts-tree targets of a context-menu invocation; an inline click on a selected row acts on the whole selection. */
   const treeTargets = (node: unknown, selection: unknown): Targets | undefined => {
@@ -83,12 +72,12 @@ export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
   };
 
   return [
-    register('flotilla.runCommand', async (node?: unknown, selection?: unknown) => {
+    registerCommand('flotilla.runCommand', async (node?: unknown, selection?: unknown) => {
       const fromTree = treeTargets(node, selection);
       const targets = fromTree ?? (await pickTargets(fleet, 'Run Command…'));
       if (targets) await askAndRun(targets, fromTree ? 'tree' : 'palette');
     }),
-    register('flotilla.runOnGroup', async (node?: unknown) => {
+    registerCommand('flotilla.runOnGroup', async (node?: unknown) => {
       if (isHostsNode(node) && node.kind === 'group') {
         const members = groupMembers(fleet, node);
         const key = node.ungrouped ? 'ungrouped' : `group:${node.name}`;
@@ -97,31 +86,31 @@ export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
       const targets = await pickTargets(fleet, 'Run Command on Group…', true);
       if (targets) await askAndRun(targets, 'palette');
     }),
-    register('flotilla.runDryRun', async (node?: unknown, selection?: unknown) => {
+    registerCommand('flotilla.runDryRun', async (node?: unknown, selection?: unknown) => {
       const fromTree = treeTargets(node, selection);
       const targets = fromTree ?? (await pickTargets(fleet, 'Dry Run: Show Targets'));
       if (targets && (await showDryRun(fleet, targets))) await askAndRun(targets, fromTree ? 'tree' : 'palette');
     }),
-    register('flotilla.cancelRun', async (arg?: unknown) => {
+    registerCommand('flotilla.cancelRun', async (arg?: unknown) => {
       const run = isRunsNode(arg) ? store.get(arg.runId) : store.active[0];
       run?.controller?.cancel();
     }),
-    register('flotilla.cancelHost', (arg?: unknown) => {
+    registerCommand('flotilla.cancelHost', (arg?: unknown) => {
       if (!isRunsNode(arg) || arg.kind !== 'host') return;
       store.get(arg.runId)?.controller?.cancel(arg.host);
     }),
-    register('flotilla.rerun', async (arg?: unknown) => {
+    registerCommand('flotilla.rerun', async (arg?: unknown) => {
       const run = runOf(arg);
       if (run) await rerun(run, [...run.targets]);
     }),
-    register('flotilla.rerunFailed', async (arg?: unknown) => {
+    registerCommand('flotilla.rerunFailed', async (arg?: unknown) => {
       const run = runOf(arg);
       if (!run) return;
       const hosts = notOkHosts(run);
       if (!hosts.length) return void vscode.window.showInformationMessage(`Flotilla: every host was ok in “${oneLine(run.command, 50)}”.`);
       await rerun(run, hosts);
     }),
-    register('flotilla.showRunOutput', async (arg?: unknown) => {
+    registerCommand('flotilla.showRunOutput', async (arg?: unknown) => {
       if (isRunsNode(arg) && arg.kind === 'host') {
         const run = store.get(arg.runId);
         if (run) await showRunDocument(run, { view: 'host', host: arg.host });
@@ -130,7 +119,7 @@ export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
       const run = isRunsNode(arg) ? store.get(arg.runId) : await pickRun(store);
       if (run) await showRunDocument(run);
     }),
-    register('flotilla.diffWithMajority', async (arg?: unknown) => {
+    registerCommand('flotilla.diffWithMajority', async (arg?: unknown) => {
       if (!isRunsNode(arg) || arg.kind !== 'host') return;
       const run = store.get(arg.runId);
       const row = run?.rows.get(arg.host);
@@ -148,7 +137,7 @@ export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
         { preview: true },
       );
     }),
-    register('flotilla.clearHistory', async () => {
+    registerCommand('flotilla.clearHistory', async () => {
       const ok = await vscode.window.showWarningMessage(
         'Clear the run history and delete the stored output of past runs? Runs in progress are kept.',
         { modal: true },

@@ -1,7 +1,7 @@
 // What the Runs view and the output document show about one run, live or from the history. Pure data
 // and formatting: no `vscode` here, so it can be tested without a workbench.
 import type { HostResult, HostState, RunController, RunOrigin } from '../../core/exec/run';
-import { compareHostNames, sanitizeForView } from '../../core/exec/output';
+import { compareHostNames, sanitizeForView, type CappedBuffer } from '../../core/exec/output';
 
 /** A host's row state: not started yet, running, or one of the core's final outcomes. */
 export type RowState = 'pending' | 'running' | HostState;
@@ -9,35 +9,13 @@ export type RowState = 'pending' | 'running' | HostState;
 /** A final host outcome as stored in the history (the output heads live in files). */
 export type StoredResult = Omit<HostResult, 'stdout' | 'stderr'>;
 
-/** The first bytes of a stream as it arrives, plus how many bytes there were in all. */
-export class HeadBuffer {
-  private readonly chunks: Buffer[] = [];
-  private kept = 0;
-  total = 0;
-
-  constructor(private readonly capBytes: number) {}
-
-  push(chunk: Buffer): void {
-    this.total += chunk.length;
-    const room = this.capBytes - this.kept;
-    if (room <= 0) return;
-    const part = Buffer.from(chunk.subarray(0, Math.min(room, chunk.length)));
-    this.chunks.push(part);
-    this.kept += part.length;
-  }
-
-  head(): Buffer {
-    return Buffer.concat(this.chunks, this.kept);
-  }
-}
-
 export interface HostRow {
   host: string;
   state: RowState;
   startedAt?: number;
   result?: StoredResult;
   /** Only while the run is live in this window: what arrived so far (capped). */
-  live?: { stdout: HeadBuffer; stderr: HeadBuffer };
+  live?: { stdout: CappedBuffer; stderr: CappedBuffer };
 }
 
 export interface RunEntry {
