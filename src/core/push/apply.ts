@@ -8,7 +8,7 @@ import { localPath } from './scan';
 import { sftpCall, sftpErrorText } from './sftp';
 import { remoteModeFor, type ItemAction, type PlanItem, type ScanResult } from './types';
 import { ensureDirectory, removeEntry, removeTree, uploadFile, uploadSymlink } from './upload';
-import { tarIntoNewDestination } from './tarPush';
+import { tarIntoNewDestinationBatched } from './tarBatch';
 import { runWindow } from './window';
 
 export type PushState = 'ok' | 'partial' | 'failed' | 'cancelled' | 'unreachable';
@@ -196,7 +196,7 @@ async function applyByTar(
   };
   let outcomeOfTar;
   try {
-    outcomeOfTar = await tarIntoNewDestination(pool, scan, plan, plan.create, sent, opts.signal);
+    outcomeOfTar = await tarIntoNewDestinationBatched(pool, scan, plan, plan.create, sent, opts.signal);
   } catch (err) {
     outcomeOfTar = { kind: 'failed' as const, message: (err as Error).message };
   }
