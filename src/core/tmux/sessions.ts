@@ -166,8 +166,22 @@ function dirExpression(dir: string): string {
   return shQuote(dir);
 }
 
+/** The program a simple command line starts, when it can be told without a shell (for a PATH check). */
+function programName(command: string | readonly string[]): string | undefined {
+  if (typeof command !== 'string') return command[0];
+  const program = paneProgram(command);
+  if (!program.startsWith('exec ')) return undefined;
+  const first = command.trim().split(/\s+/)[0]!;
+  return /^[A-Za-z0-9_./+-]+$/.test(first) ? first : undefined;
+}
+
 export function spawnScript(alias: string, opts: SpawnOptions): string {
   const name = validateSessionName(opts.session);
+  const program0 = programName(opts.command);
+  // A missing program would die before tmux has drawn its error message: say so before starting it.
+  const pathCheck = program0
+    ? [`command -v ${shQuote(program0)} >/dev/null 2>&1 || { printf '%s: not found on %s (PATH=%s): the agent command would exit at once (status 127)\\n' ${shQuote(program0)} ${shQuote(alias)} "$PATH" >&2; exit 15; }`]
+    : [];
   const program = `${EXTRA_PATH}\n${paneProgram(opts.command)}`;
   const exact = shQuote(`=${name}`);
   const window = shQuote(`=${name}:`);
@@ -176,6 +190,7 @@ export function spawnScript(alias: string, opts: SpawnOptions): string {
     `d=${dirExpression(opts.dir)}`,
     `[ -d "$d" ] || { printf 'directory does not exist on %s: %s\\n' ${shQuote(alias)} "$d" >&2; exit 11; }`,
     `command -v tmux >/dev/null 2>&1 || { echo 'tmux is not installed (or not on PATH)' >&2; exit 12; }`,
+    ...pathCheck,
     `tmux has-session -t ${exact} 2>/dev/null && { printf 'a tmux session named %s already exists on %s\\n' ${shQuote(name)} ${shQuote(alias)} >&2; exit 13; }`,
     // remain-on-exit is set in the same tmux invocation, before the server reaps a command that fails
     // at once, so its error message can still be captured; it is unset again once the agent runs.
@@ -183,7 +198,12 @@ export function spawnScript(alias: string, opts: SpawnOptions): string {
     `sleep ${STARTUP_CHECK_SECONDS}`,
     `if [ "$(tmux display-message -p -t ${window} '#{pane_dead}' 2>/dev/null)" = 1 ]; then`,
     `  status=$(tmux display-message -p -t ${window} '#{pane_dead_status}' 2>/dev/null)`,
-    `  tmux capture-pane -p -J -t ${window} -S -20 2>/dev/null | grep -v -e '^[[:space:]]*$' -e '^Pane is dead' | tail -n 10 >&2`,
+    // tmux may reap the command before it has drawn the command's last output: look again briefly.
+    `  for i in 1 2 3 4 5; do`,
+    `    out=$(tmux capture-pane -p -J -t ${window} -S -20 2>/dev/null | grep -v -e '^[[:space:]]*$' -e '^Pane is dead' | tail -n 10)`,
+    `    [ -n "$out" ] && break; sleep 0.2`,
+    `  done`,
+    `  [ -n "$out" ] && printf '%s\n' "$out" >&2`,
     `  tmux kill-session -t ${exact} 2>/dev/null`,
     `  printf 'the agent command exited at once (status %s)\\n' "$status" >&2; exit 15`,
     'fi',
