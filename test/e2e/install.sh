@@ -14,6 +14,10 @@ t0=$(date +%s)
 log() { echo "[e2e-install] $*"; }
 # Lockfiles in test/e2e/{node,tools} must not record registry URLs (each folder
 # also has its own .npmrc saying so; this covers older npm too).
+# Under `npm test`, the outer npm (run by the machine's Node 20) exports npm_config_* and npm_lifecycle_*
+# variables; the nested installs below would take them as their own config — npm_config_user_agent then
+# tells code-server's postinstall it runs on Node 20. Start from a clean npm environment.
+while IFS= read -r var; do unset "$var"; done < <(env | sed -n 's/^\(npm_[A-Za-z0-9_]*\)=.*/\1/p')
 export npm_config_omit_lockfile_registry_resolved=true npm_config_fund=false npm_config_audit=false \
   npm_config_update_notifier=false
 

@@ -1,38 +1,16 @@
 // The `flotilla` CLI (bundled like dist/cli.js, into a scratch dir) against a real sshd fleet:
 // exit codes, --json shape, neutral human output, history/cat, argv quoting, SIGINT cancel, lost connection.
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleet, type TestFleet } from './fleet';
+import { pgrep, waitUntil as waitFor, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 
-function pgrep(text: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      if (cmdline === text || cmdline.startsWith(`${text} `)) found.push(pid);
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
 const ppidOf = (pid: string) => { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); return s.slice(s.lastIndexOf(')') + 2).split(' ')[1]!; };
 const cmdlineOf = (pid: string) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { return ''; } };
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface CliResult { code: number | null; stdout: string; stderr: string; ms: number }
 

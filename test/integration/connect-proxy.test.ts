@@ -5,32 +5,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveHost } from '../../src/core/config/sshConfig';
 import { ConnectError } from '../../src/core/ssh/connect';
-import type { Pool } from '../../src/core/ssh/pool';
 import { refusingPrompter, type HostKeyQuestion, type Prompter } from '../../src/core/types';
 import type { LabHost } from '../lab/types';
-import { startFleet, type TestFleet } from './fleet';
+import { connectFailure as failure, execOn as run, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
-
-/** The rejection of a connect that must fail (a success fails the test). */
-function failure(p: Promise<unknown>): Promise<ConnectError> {
-  return p.then(
-    () => { throw new Error('expected the connection to fail'); },
-    (e: unknown) => e as ConnectError,
-  );
-}
-
-async function run(pool: Pool, alias: string, command: string): Promise<{ out: string; code: number | null }> {
-  const { channel } = await pool.exec(alias, command);
-  return new Promise((resolve) => {
-    let out = '';
-    let code: number | null = null;
-    channel.on('data', (d: Buffer) => (out += d.toString()));
-    channel.stderr.on('data', () => {});
-    channel.on('exit', (c: number | null) => (code = c));
-    channel.once('close', () => resolve({ out, code }));
-  });
-}
 
 function alive(pid: number): boolean {
   try {

@@ -2,32 +2,16 @@
 // remote process group (root on OpenSSH 9.2 refuses signals), quoting on four login shells, hostile and
 // huge output, a connection lost mid-run. No mocks.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveHost } from '../../src/core/config/sshConfig';
 import { coalesce, prefixLines, sanitizeForView } from '../../src/core/exec/output';
 import { DEFAULT_DISK_CAP, startRun, summarize, TRANSPORT_FAILURES, type HostResult, type RunSpec } from '../../src/core/exec/run';
 import type { Pool } from '../../src/core/ssh/pool';
-import { startFleet, type TestFleet } from './fleet';
+import { pgrep, waitUntil as waitFor, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
-
-/** Live (non-zombie) processes on this machine whose command line contains `text` — the lab is local. */
-function pgrep(text: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      if (cmdline === text || cmdline.startsWith(`${text} `)) found.push(pid);
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
 
 function ppidOf(pid: string): string {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -36,14 +20,6 @@ function ppidOf(pid: string): string {
 
 function cmdlineOf(pid: string): string {
   try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { return ''; }
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** ssh_config with `Host * ConnectTimeout 2` first, plus extra aliases cloned from existing blocks. */

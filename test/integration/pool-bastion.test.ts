@@ -3,23 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveHost } from '../../src/core/config/sshConfig';
-import type { Pool } from '../../src/core/ssh/pool';
-import { startFleet, type TestFleet } from './fleet';
+import { execOn as run, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 const HOSTS = 40;
-
-async function run(pool: Pool, alias: string, command: string): Promise<{ out: string; code: number | null }> {
-  const { channel } = await pool.exec(alias, command);
-  return new Promise((resolve) => {
-    let out = '';
-    let code: number | null = null;
-    channel.on('data', (d: Buffer) => (out += d.toString()));
-    channel.stderr.on('data', () => {});
-    channel.on('exit', (c: number | null) => (code = c));
-    channel.once('close', () => resolve({ out, code }));
-  });
-}
 
 describe.skipIf(!canRunLab)('many hosts through one bastion', () => {
   let fleet: TestFleet;

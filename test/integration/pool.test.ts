@@ -4,28 +4,11 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveHost } from '../../src/core/config/sshConfig';
-import { Pool } from '../../src/core/ssh/pool';
 import { refusingPrompter } from '../../src/core/types';
 import type { LabHost } from '../lab/types';
-import { startFleet, type TestFleet } from './fleet';
+import { execOn as run, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
-
-interface RunResult { out: string; err: string; code: number | null; signal?: string }
-
-async function run(pool: Pool, alias: string, command: string): Promise<RunResult> {
-  const { channel } = await pool.exec(alias, command);
-  return new Promise((resolve) => {
-    const r: RunResult = { out: '', err: '', code: null };
-    channel.on('data', (d: Buffer) => (r.out += d.toString()));
-    channel.stderr.on('data', (d: Buffer) => (r.err += d.toString()));
-    channel.on('exit', (code: number | null, signal?: string) => {
-      r.code = code;
-      if (signal) r.signal = signal;
-    });
-    channel.once('close', () => resolve(r));
-  });
-}
 
 function block(alias: string, h: LabHost, identityFile: string, knownHosts: string, extra: string[] = []): string {
   return [
