@@ -179,7 +179,10 @@ export async function startCodeServer({ vsix = [], userSettings = {}, settings =
     ...env,
   };
   seedSettings(ud, { ...settings, ...userSettings });
-  for (const [name, text] of Object.entries(workspaceFiles)) fs.writeFileSync(path.join(ws, name), text);
+  for (const [name, text] of Object.entries(workspaceFiles)) {
+    fs.mkdirSync(path.dirname(path.join(ws, name)), { recursive: true }); // names may hold folders: 'app/a.txt'
+    fs.writeFileSync(path.join(ws, name), text);
+  }
   for (const v of vsix) {
     execFileSync(NODE24, [CODE_SERVER, '--user-data-dir', ud, '--extensions-dir', ext, '--install-extension', v],
       { env: childEnv, stdio: ['ignore', 'ignore', 'inherit'] });

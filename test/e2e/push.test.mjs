@@ -47,12 +47,9 @@ before(async () => {
   wb = await startWorkbench({
     name: 'push', vsix: [vsix],
     userSettings: { ...labSettings(lab), 'flotilla.connectTimeoutSeconds': 5, 'flotilla.health.intervalSeconds': 600 },
-    workspaceFiles: { 'README.txt': 'workspace root\n' },
+    // The app/ folder exists before the workbench opens, so the Explorer shows it at once.
+    workspaceFiles: { 'README.txt': 'workspace root\n', ...Object.fromEntries(Object.entries(APP).map(([n, t]) => [`app/${n}`, t])) },
   });
-  // workspaceFiles writes flat names only: the app/ folder is created next to it (the Explorer picks it up).
-  const app = path.join(wb.server.workspace, 'app');
-  fs.mkdirSync(app);
-  for (const [name, text] of Object.entries(APP)) fs.writeFileSync(path.join(app, name), text);
   mark('workbench loaded');
 });
 
@@ -127,6 +124,9 @@ async function widenSideBar(width = 560) {
 
 test('Explorer → Push to Group… shows a per-host dry-run plan; a changed file opens a remote ↔ local diff', async () => {
   const page = wb.page;
+  // In code-server the extension's contributions (menus included) arrive once the remote extension host
+  // has scanned it: its activity-bar entry shows that has happened.
+  await page.locator('.activitybar').getByRole('tab', { name: 'Flotilla' }).waitFor({ timeout: 30000 });
   await runCommand(page, 'View: Show Explorer');
   const appRow = page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: /^app$/ }) }).first();
   await appRow.waitFor({ timeout: 30000 });
