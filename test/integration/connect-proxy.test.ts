@@ -7,7 +7,7 @@ import { resolveHost } from '../../src/core/config/sshConfig';
 import { ConnectError } from '../../src/core/ssh/connect';
 import { refusingPrompter, type HostKeyQuestion, type Prompter } from '../../src/core/types';
 import type { LabHost } from '../lab/types';
-import { connectFailure as failure, execOn as run, startFleet, type TestFleet } from './fleet';
+import { connectFailure as failure, execOut as run, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 

@@ -100,3 +100,9 @@ export async function waitUntil(cond: () => boolean, ms: number, what: string): 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** stdout and exit status only (for exact comparisons). */
+export async function execOut(pool: Pool, alias: string, command: string): Promise<{ out: string; code: number | null }> {
+  const { out, code } = await execOn(pool, alias, command);
+  return { out, code };
+}

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveHost } from '../../src/core/config/sshConfig';
-import { execOn as run, startFleet, type TestFleet } from './fleet';
+import { execOut as run, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 const HOSTS = 40;
