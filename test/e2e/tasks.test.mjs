@@ -5,12 +5,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  REPO, TSX, artifact, flotillaVsix, packageExtension, startLabFleet, labSettings, startWorkbench,
+  REPO, TSX, flotillaVsix, startLabFleet, labSettings, startWorkbench,
   waitForTerminalText, terminalText, sleep, stopwatch, openViewContainer, treeLabels,
 } from './harness.mjs';
 
@@ -19,58 +18,10 @@ const LABEL = 'build on least-loaded';
 // $SSH_CONNECTION's third field is the address of the sshd that ran the command: it names the host.
 const COMMAND = "echo placed-on-$(echo $SSH_CONNECTION | cut -d' ' -f3) load=$(cut -d' ' -f1 /proc/loadavg) && uname -n";
 const LOADS = { 'lab-1': 3.5, 'lab-2': 0.1, 'lab-3': 1.0 };
-let lab, wb, folder, extraVsixDir;
-
-/**
- * The vsix to test. Until the lead wires registerBalance into src/extension/main.ts (and merges
- * contributes.json into package.json), package a copy whose entry point wraps main's activate with
- * registerBalance; once wired, this is exactly flotillaVsix().
- */
-async function balanceVsix() {
-  const vsix = await flotillaVsix();
-  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
-  const mainWired = fs.readFileSync(path.join(REPO, 'src/extension/main.ts'), 'utf8').includes('registerBalance');
-  const contributed = (pkg.contributes?.taskDefinitions ?? []).some((t) => t.type === 'flotilla');
-  if (mainWired && contributed) return vsix;
-  mark(`packaging a wired copy (main.ts wired: ${mainWired}, taskDefinitions: ${contributed})`);
-  extraVsixDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-e2e-tasks-'));
-  const stage = path.join(extraVsixDir, 'stage');
-  fs.mkdirSync(stage);
-  const skip = new Set(['node_modules', 'test', 'bench', '.lab', 'artifacts', '.git', '.ci', 'src']);
-  for (const e of fs.readdirSync(REPO)) if (!skip.has(e)) fs.cpSync(path.join(REPO, e), path.join(stage, e), { recursive: true });
-  if (!contributed) {
-    const add = JSON.parse(fs.readFileSync(path.join(REPO, 'src/extension/balance/contributes.json'), 'utf8')).contributes;
-    const c = (pkg.contributes ??= {});
-    const merge = (list, extra, key) => [...(list ?? []), ...extra.filter((x) => !(list ?? []).some((y) => y[key] === x[key]))];
-    c.commands = merge(c.commands, add.commands, 'command');
-    c.taskDefinitions = merge(c.taskDefinitions, add.taskDefinitions, 'type');
-    c.menus ??= {};
-    for (const [k, v] of Object.entries(add.menus)) c.menus[k] = [...(c.menus[k] ?? []), ...v];
-    c.configuration ??= { properties: {} };
-    Object.assign(c.configuration.properties, add.configuration.properties);
-    fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(pkg, null, 2));
-  }
-  if (!mainWired) {
-    const entry = path.join(extraVsixDir, 'entry.ts');
-    fs.writeFileSync(entry, [
-      `import type * as vscode from 'vscode';`,
-      `import { activate as base, deactivate } from ${JSON.stringify(path.join(REPO, 'src/extension/main'))};`,
-      `import { registerBalance } from ${JSON.stringify(path.join(REPO, 'src/extension/balance'))};`,
-      `export function activate(context: vscode.ExtensionContext) { const api = base(context); registerBalance(context, api.fleet); return api; }`,
-      `export { deactivate };`,
-    ].join('\n'));
-    const esbuild = createRequire(path.join(REPO, 'package.json'))('esbuild');
-    await esbuild.build({
-      entryPoints: [entry], bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning',
-      outfile: path.join(stage, 'dist/extension.js'), nodePaths: [path.join(REPO, 'node_modules')],
-      external: ['vscode', 'cpu-features', './crypto/build/Release/sshcrypto.node'],
-    });
-  }
-  return packageExtension(stage, artifact('flotilla-tasks.vsix'));
-}
+let lab, wb, folder;
 
 before(async () => {
-  const vsix = await balanceVsix();
+  const vsix = await flotillaVsix();
   mark('extension built and packaged');
   lab = await startLabFleet({ hosts: 3, name: 'tasks' });
   execFileSync(TSX, ['test/lab/cli.ts', 'load', '--dir', lab.dir, ...Object.entries(LOADS).map(([a, l]) => `${a}=${l}`)], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -89,7 +40,6 @@ after(async () => {
   await wb?.stop();
   await lab?.stop();
   if (folder) fs.rmSync(folder, { recursive: true, force: true });
-  if (extraVsixDir) fs.rmSync(extraVsixDir, { recursive: true, force: true });
   mark('torn down');
 });
 
