@@ -64,9 +64,16 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
 
   /** Hosts worth asking: online or degraded-by-load ones (never hosts known to be offline or untrusted). */
   private candidates(): string[] {
+    // Aliases of the same account on the same machine (user@hostname:port) share one tmux server: list it once.
+    const seen = new Set<string>();
     return this.fleet.aliases.filter((a) => {
       const h = this.fleet.health.get(a);
-      return h?.state === 'online' || (h?.state === 'degraded' && !h.hostKey && h.layers.ssh?.ok);
+      if (!(h?.state === 'online' || (h?.state === 'degraded' && !h.hostKey && h.layers.ssh?.ok))) return false;
+      const r = this.fleet.resolved.get(a);
+      const account = r ? `${r.user}@${r.hostname}:${r.port}` : a;
+      if (seen.has(account)) return false;
+      seen.add(account);
+      return true;
     });
   }
 
