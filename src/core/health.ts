@@ -52,6 +52,13 @@ export async function checkHealth(pool: Pool, alias: string, opts: HealthOptions
   const checkedAt = Date.now();
   const layers: HostHealth['layers'] = {};
   const warm = pool.isConnected(alias);
+  const t1 = Date.now();
+  // The TCP layer is probed alongside the SSH connect, not before it: a layer's verdict must never
+  // add its own wait to the connect timeout.
+  const connecting = pool.connection(alias, { interactive: false }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   if (!warm) {
     const host = await pool.resolve(alias);
     if (!host.proxyJump && !host.proxyCommand) {
@@ -60,11 +67,10 @@ export async function checkHealth(pool: Pool, alias: string, opts: HealthOptions
       if (!layers.tcp.ok) return { alias, state: 'offline', reason: layers.tcp.detail, layers, checkedAt };
     }
   }
-  const t1 = Date.now();
-  try {
-    await pool.connection(alias, { interactive: false });
+  const err = await connecting;
+  if (err === undefined) {
     layers.ssh = { ok: true, ms: Date.now() - t1, detail: warm ? 'pooled connection' : undefined };
-  } catch (err) {
+  } else {
     layers.ssh = { ok: false, ms: Date.now() - t1, detail: err instanceof Error ? err.message : String(err) };
     if (err instanceof ConnectError) {
       if (err.kind === 'unreachable' || err.kind === 'timeout') return { alias, state: 'offline', reason: err.message, layers, checkedAt };
