@@ -144,3 +144,12 @@ test('Add to Group… from the context menu edits groups.yaml and keeps its comm
   await page.mouse.move(900, 400);
   await wb.screenshot('hosts-after-group-edit.png');
 });
+
+test('edits to the groups file outside VS Code show up in the tree without a reload', async () => {
+  const page = wb.page;
+  const text = fs.readFileSync(lab.info.groups, 'utf8');
+  fs.writeFileSync(lab.info.groups, `${text.trimEnd()}\n  edited-outside: [lab-2]\n`);
+  await treeItem(page, 'Hosts', 'edited-outside').waitFor({ timeout: 20000 });
+  const labels = await treeLabels(page, 'Hosts', { has: 'edited-outside' });
+  assert.ok(labels.includes('edited-outside'));
+});
