@@ -136,7 +136,7 @@ export function truncationMarker(kept: number, total: number): string {
 }
 
 /** Length of `buf` without a trailing incomplete UTF-8 sequence. */
-function utf8SafeLength(buf: Buffer): number {
+export function utf8SafeLength(buf: Buffer): number {
   let i = buf.length - 1;
   let back = 0;
   while (i >= 0 && back < 3 && (buf[i]! & 0xc0) === 0x80) {

@@ -2,6 +2,7 @@
 // afterwards (history runs only have those). Always capped at the view cap; the raw text is returned
 // unsanitized — rendering sanitizes it.
 import { open } from 'node:fs/promises';
+import { utf8SafeLength } from '../../core/exec/output';
 import type { HostRow } from './runModel';
 
 export interface CappedText {
@@ -22,23 +23,9 @@ export interface HostOutputs {
 
 const EMPTY: CappedText = { text: '', shownBytes: 0, totalBytes: 0 };
 
-/** Length of `buf` without a trailing incomplete UTF-8 sequence. */
-function completeUtf8Length(buf: Buffer): number {
-  let i = buf.length - 1;
-  let continuation = 0;
-  while (i >= 0 && continuation < 3 && (buf[i]! & 0xc0) === 0x80) {
-    i--;
-    continuation++;
-  }
-  if (i < 0) return buf.length;
-  const lead = buf[i]!;
-  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-  return buf.length - i < need ? i : buf.length;
-}
-
 export function cappedFromBuffer(head: Buffer, totalBytes: number, capBytes: number, file?: string): CappedText {
   const cut = head.length > capBytes ? head.subarray(0, capBytes) : head;
-  const len = cut.length < totalBytes ? completeUtf8Length(cut) : cut.length;
+  const len = cut.length < totalBytes ? utf8SafeLength(cut) : cut.length;
   return { text: cut.toString('utf8', 0, len), shownBytes: len, totalBytes, file };
 }
 
