@@ -26,7 +26,7 @@ function block(alias: string, h: LabHost, knownHosts: string, extra: string[]): 
 }
 
 /** A prompter that records every call and answers passphrases from a script. */
-function scriptedPrompter(passphrases: (string | undefined)[] = []) {
+function scriptedPrompter(passphrases: (string | undefined)[] = [], passwords: (string | undefined)[] = []) {
   const calls: string[] = [];
   const passphraseCalls: [string, number][] = [];
   const prompter: Prompter = {
@@ -35,7 +35,7 @@ function scriptedPrompter(passphrases: (string | undefined)[] = []) {
       passphraseCalls.push([path, attempt]);
       return passphrases.shift();
     },
-    password: async () => { calls.push('password'); return undefined; },
+    password: async (user, host) => { calls.push(`password ${user}@${host}`); return passwords.shift(); },
     keyboardInteractive: async () => { calls.push('keyboard-interactive'); return undefined; },
   };
   return { prompter, calls, passphraseCalls };
@@ -62,6 +62,9 @@ describe.skipIf(!canRunLab)('authentication on the lab fleet', () => {
       block('agent-filtered', lab1, info.knownHosts, [`IdentityAgent ${info.agentSock}`, `IdentityFile ${foreignKey}`, 'IdentitiesOnly yes']),
       block('encrypted', lab1, info.knownHosts, ['IdentityAgent none', `IdentityFile ${info.encryptedIdentityFile}`, 'IdentitiesOnly yes']),
       block('plain-key', lab1, info.knownHosts, [`IdentityFile ${info.identityFile}`]),
+      // `User` here comes before block()'s own `User` line: the first obtained value wins.
+      ['Host password', `  User ${info.passwordUser}`, '  IdentityAgent none', `  IdentityFile ${info.identityFile}`, '  IdentitiesOnly yes'].join('\n'),
+      block('password', lab1, info.knownHosts, []),
       '',
     ].join('\n\n'));
   });
@@ -92,6 +95,25 @@ describe.skipIf(!canRunLab)('authentication on the lab fleet', () => {
     expect(err).toMatchObject({ kind: 'auth-failed' });
     expect((err as Error).message).toMatch(/agent: 0 of 1 keys offered \(IdentitiesOnly/);
     expect((err as Error).message).toContain('id_foreign offered');
+    await p.dispose();
+  });
+
+  it('logs in with a password asked through the Prompter once the key is refused', async () => {
+    const info = fleet.lab.info;
+    const lab1 = info.hosts.find((h) => h.alias === 'lab-1')!;
+    const s = scriptedPrompter([], [info.password]);
+    const p = pool(s.prompter);
+    expect(await run(p, 'password', 'id -un')).toEqual({ out: `${info.passwordUser}\n`, code: 0 });
+    expect(s.calls).toEqual([`password ${info.passwordUser}@${lab1.address}`]);
+    await p.dispose();
+  });
+
+  it('a wrong password is auth-failed and the password appears in no message', async () => {
+    const s = scriptedPrompter([], ['not-the-password-42']);
+    const p = pool(s.prompter);
+    const err = await failure(p.connection('password'));
+    expect(err).toMatchObject({ kind: 'auth-failed' });
+    expect(`${(err as Error).message}\n${(err as Error).stack}`).not.toContain('not-the-password-42');
     await p.dispose();
   });
 

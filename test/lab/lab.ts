@@ -22,7 +22,7 @@ import {
 import { runOk } from './run.js';
 import { prepareSshd, startSshd, SSHD_BINARY, type RunningSshd, type SshdSpec } from './sshd.js';
 import type { Lab, LabHost, LabInfo, LabOptions, LabShell, LabState } from './types.js';
-import { LAB_USERS, ensureLabUsers } from './users.js';
+import { LAB_USERS, ensureLabUsers, LAB_PASSWORD, LAB_PASSWORD_USER } from './users.js';
 
 export type { Lab, LabHost, LabInfo, LabOptions, LabRole, LabShell } from './types.js';
 
@@ -327,6 +327,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       identityFile: clientKeys.identityFile,
       encryptedIdentityFile: clientKeys.encryptedIdentityFile,
       passphrase: LAB_PASSPHRASE,
+      passwordUser: LAB_PASSWORD_USER,
+      password: LAB_PASSWORD,
       hosts: aliases.map((a) => a.entry.host),
       pgids: started.map((p) => p.pgid),
     };

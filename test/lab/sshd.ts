@@ -45,7 +45,8 @@ export function sshdConfigText(spec: PreparedSshd): string {
     'StrictModes no',
     'UsePAM no',
     'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
+    // Password logins exist for one lab user (flotilla-pw) only; every other account has no password ('*').
+    'PasswordAuthentication yes',
     'KbdInteractiveAuthentication no',
     'PermitRootLogin prohibit-password',
     `MaxSessions ${spec.maxSessions}`,

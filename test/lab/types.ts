@@ -43,6 +43,9 @@ export interface LabInfo {
   /** Passphrase-protected ed25519 client key, authorized. */
   encryptedIdentityFile: string;
   passphrase: string;
+  /** A user that logs in by password only (on every lab sshd), and its password. */
+  passwordUser: string;
+  password: string;
   hosts: LabHost[];
   /** Every process group the lab started. */
   pgids: number[];

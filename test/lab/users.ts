@@ -5,7 +5,12 @@ export interface LabUser {
   shell: string;
   /** false: no authorized key, logins fail (auth-fail alias). */
   authorized: boolean;
+  /** A password this user logs in with (test data, also in lab.json). */
+  password?: string;
 }
+
+export const LAB_PASSWORD_USER = 'flotilla-pw';
+export const LAB_PASSWORD = 'flotilla-lab-password';
 
 export const LAB_USERS: readonly LabUser[] = [
   { name: 'flotilla', shell: '/bin/bash', authorized: true },
@@ -13,6 +18,7 @@ export const LAB_USERS: readonly LabUser[] = [
   { name: 'flotilla-fish', shell: '/usr/bin/fish', authorized: true },
   { name: 'flotilla-tcsh', shell: '/usr/bin/tcsh', authorized: true },
   { name: 'flotilla-nokey', shell: '/bin/bash', authorized: false },
+  { name: LAB_PASSWORD_USER, shell: '/bin/bash', authorized: false, password: LAB_PASSWORD },
 ];
 
 async function userExists(name: string): Promise<boolean> {
@@ -44,6 +50,12 @@ export async function ensureLabUsers(): Promise<void> {
       if (attempt >= 20) throw new Error(`useradd ${user.name} failed: ${result.stderr.trim()}`);
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
     }
-    await unlockForKeyLogin(user.name);
+    if (user.password) await setPassword(user.name, user.password);
+    else await unlockForKeyLogin(user.name);
   }
+}
+
+async function setPassword(name: string, password: string): Promise<void> {
+  const result = await run('chpasswd', [], { input: `${name}:${password}\n` });
+  if (result.code !== 0) throw new Error(`chpasswd ${name} failed: ${result.stderr.trim()}`);
 }
