@@ -321,6 +321,23 @@ export async function runCommand(page, label, { opensPicker = false } = {}) {
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
 }
 
+/**
+ * Choose an entry of the open context menu. A click that lands while the menu is still animating in is
+ * sometimes dropped (the menu stays open, the entry highlighted): then Enter picks the highlighted entry.
+ */
+export async function chooseContextMenuItem(page, label) {
+  const item = page.locator('.context-view .action-label', { hasText: label }).first();
+  await item.waitFor({ timeout: 10000 });
+  await item.hover();
+  await item.click();
+  const menu = page.locator('.context-view .monaco-menu');
+  if (!(await menu.waitFor({ state: 'hidden', timeout: 1500 }).then(() => true, () => false))) {
+    await item.hover();
+    await page.keyboard.press('Enter');
+    await menu.waitFor({ state: 'hidden', timeout: 5000 });
+  }
+}
+
 /** Click a view container in the activity bar (its `title` in package.json), unless it is already open. */
 export async function openViewContainer(page, title) {
   const tab = page.locator('.activitybar').getByRole('tab', { name: title });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
-  expandTreeItem, stopwatch, sleep,
+  expandTreeItem, chooseContextMenuItem, stopwatch, sleep,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -123,12 +123,8 @@ test('Add to Group… from the context menu edits groups.yaml and keeps its comm
   const before = fs.readFileSync(lab.info.groups, 'utf8');
   assert.match(before, /^# Flotilla lab groups/m);
   await treeItem(page, 'Hosts', 'shell-bash').click({ button: 'right' });
-  const menuItem = page.locator('.context-view .action-label', { hasText: 'Add to Group…' });
-  await menuItem.hover();
-  await menuItem.click();
+  await chooseContextMenuItem(page, 'Add to Group…');
   const pick = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: /^build/ }).first();
-  // A click that lands while the menu is still animating in is sometimes dropped; Enter picks the hovered entry.
-  if (!(await pick.waitFor({ timeout: 3000 }).then(() => true, () => false))) await page.keyboard.press('Enter');
   await pick.waitFor();
   await pick.click();
   const t0 = Date.now();

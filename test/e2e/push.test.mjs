@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  REPO, flotillaVsix, startLabFleet, labSettings, startWorkbench, treeView, treeRows, treeItem,
+  REPO, chooseContextMenuItem, flotillaVsix, startLabFleet, labSettings, startWorkbench, treeView, treeRows, treeItem,
   waitForTreeStable, runCommand, stopwatch, sleep,
 } from './harness.mjs';
 
@@ -131,9 +131,7 @@ test('Explorer → Push to Group… shows a per-host dry-run plan; a changed fil
   const appRow = page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: /^app$/ }) }).first();
   await appRow.waitFor({ timeout: 30000 });
   await appRow.click({ button: 'right' });
-  const menuItem = page.locator('.context-view .action-label', { hasText: 'Flotilla: Push to Group…' });
-  await menuItem.waitFor({ timeout: 10000 });
-  await menuItem.click();
+  await chooseContextMenuItem(page, 'Flotilla: Push to Group…');
   mark('Explorer context menu: Flotilla: Push to Group…');
 
   await waitForQuickInput('Push to which hosts?');
