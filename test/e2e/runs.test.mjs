@@ -117,16 +117,20 @@ async function hostRowsOf(command, count, done = (hosts) => hosts.every((r) => /
 /** Opens the output document of the run row labelled `command` (its inline action) and returns its text once it has `expect`. */
 async function openRunOutput(command, expect) {
   const run = treeItem(wb.page, 'Runs', runLabel(command));
-  await run.hover();
-  await run.locator('.action-label[aria-label^="Show Run Output"]').click();
   let text = '';
-  const t0 = Date.now();
-  while (!expect.test(text)) {
-    if (Date.now() - t0 > 15000) throw new Error(`output document never showed ${expect}:\n${text}`);
-    await sleep(200);
-    text = await activeEditorText();
+  // The inline action only exists while the row is hovered; a click that lands as the hover toolbar is
+  // being redrawn (the tree refreshes while runs finish) is lost, so click again rather than wait forever.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await run.hover();
+    await run.locator('.action-label[aria-label^="Show Run Output"]').click();
+    const t0 = Date.now();
+    while (Date.now() - t0 < 5000) {
+      text = await activeEditorText();
+      if (expect.test(text)) return text;
+      await sleep(200);
+    }
   }
-  return text;
+  throw new Error(`output document never showed ${expect}:\n${text}`);
 }
 
 let group;
