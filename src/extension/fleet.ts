@@ -10,6 +10,8 @@ import { checkHealth, type HostHealth } from '../core/health';
 import { Pool } from '../core/ssh/pool';
 import type { Prompter, ResolvedHost } from '../core/types';
 
+const PROBE_CONCURRENCY = 32;
+
 export interface FleetSettings {
   sshConfigFile?: string;
   groupsFile?: string;
@@ -144,7 +146,12 @@ export class Fleet implements vscode.Disposable {
         if (!this.health.has(a)) this.health.set(a, { alias: a, state: 'checking', layers: {}, checkedAt: Date.now() });
       }
       this.changed.fire();
-      await Promise.all(aliases.map((a) => this.checkHost(a)));
+      // Concurrent but capped: a big fleet must not open hundreds of handshakes at once.
+      const queue = [...aliases];
+      const worker = async () => {
+        for (let a = queue.shift(); a !== undefined; a = queue.shift()) await this.checkHost(a);
+      };
+      await Promise.all(Array.from({ length: Math.min(PROBE_CONCURRENCY, queue.length) }, worker));
     } finally {
       this.checking = false;
       this.changed.fire();
