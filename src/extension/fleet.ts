@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { loadInventory, type Inventory } from '../core/config/inventory';
 import { resolveHost } from '../core/config/sshConfig';
 import { MetricsCache } from '../core/balance/probe';
-import { checkHealth, type HostHealth } from '../core/health';
+import { checkFleet, type HostHealth } from '../core/health';
 import { Pool } from '../core/ssh/pool';
 import type { Prompter, ResolvedHost } from '../core/types';
 
+/** Hosts probed at once: a big fleet must not open hundreds of handshakes together. */
 const PROBE_CONCURRENCY = 32;
 
 export interface FleetSettings {
@@ -146,12 +147,7 @@ export class Fleet implements vscode.Disposable {
         if (!this.health.has(a)) this.health.set(a, { alias: a, state: 'checking', layers: {}, checkedAt: Date.now() });
       }
       this.changed.fire();
-      // Concurrent but capped: a big fleet must not open hundreds of handshakes at once.
-      const queue = [...aliases];
-      const worker = async () => {
-        for (let a = queue.shift(); a !== undefined; a = queue.shift()) await this.checkHost(a);
-      };
-      await Promise.all(Array.from({ length: Math.min(PROBE_CONCURRENCY, queue.length) }, worker));
+      await this.probe(aliases);
     } finally {
       this.checking = false;
       this.changed.fire();
@@ -160,16 +156,19 @@ export class Fleet implements vscode.Disposable {
   }
 
   async checkHost(alias: string): Promise<HostHealth> {
-    let h: HostHealth;
-    try {
-      h = await checkHealth(this.pool, alias, { connectTimeoutMs: this.settings.connectTimeoutSeconds * 1000, metrics: this.metrics });
-    } catch (err) {
-      h = { alias, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: Date.now() };
-    }
-    this.health.set(alias, h);
-    this.changed.fire();
-    return h;
+    const [h] = await this.probe([alias]);
+    return h!;
   }
+
+  /** Probes hosts (capped concurrency), recording each result as it arrives. */
+  private probe(aliases: readonly string[]): Promise<HostHealth[]> {
+    const opts = { connectTimeoutMs: this.settings.connectTimeoutSeconds * 1000, metrics: this.metrics, concurrency: PROBE_CONCURRENCY };
+    return checkFleet(this.pool, aliases, opts, (h) => {
+      this.health.set(h.alias, h);
+      this.changed.fire();
+    });
+  }
+
 
   private schedule(): void {
     this.timer = setTimeout(() => {
