@@ -4,6 +4,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { matchPatternList } from '../config/patterns';
 import { shQuote } from './quote';
 
 export interface KnownHostEntryRef {
@@ -79,44 +80,6 @@ function parseLine(raw: string): ParsedLine | undefined {
   return { marker, hosts, keyType, blob };
 }
 
-/** Shell-style wildcard match (`*`, `?`), linear-ish and without regex so brackets stay literal. */
-function wildcardMatch(name: string, pattern: string): boolean {
-  let n = 0;
-  let p = 0;
-  let starP = -1;
-  let starN = 0;
-  while (n < name.length) {
-    if (p < pattern.length && (pattern[p] === '?' || pattern[p] === name[n])) {
-      n++;
-      p++;
-    } else if (p < pattern.length && pattern[p] === '*') {
-      starP = p++;
-      starN = n;
-    } else if (starP !== -1) {
-      p = starP + 1;
-      n = ++starN;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.length && pattern[p] === '*') p++;
-  return p === pattern.length;
-}
-
-/** OpenSSH match_pattern_list: any positive match, unless a `!pattern` matches (veto). */
-function matchPatternList(name: string, list: string): boolean {
-  const lname = name.toLowerCase();
-  let positive = false;
-  for (const raw of list.split(',')) {
-    const negated = raw.startsWith('!');
-    const pat = (negated ? raw.slice(1) : raw).toLowerCase();
-    if (pat === '' || !wildcardMatch(lname, pat)) continue;
-    if (negated) return false;
-    positive = true;
-  }
-  return positive;
-}
-
 function matchHashed(name: string, field: string): boolean {
   // |1|base64(salt)|base64(HMAC-SHA1(salt, name))
   const parts = field.split('|');
@@ -130,7 +93,7 @@ function matchHashed(name: string, field: string): boolean {
 /** The first of `names` the hosts field matches. */
 function matchedName(field: string, names: readonly string[]): string | undefined {
   if (field.startsWith('|')) return names.find((n) => matchHashed(n, field));
-  return names.find((n) => matchPatternList(n, field));
+  return names.find((n) => matchPatternList(n, field, true) /* case-insensitive, as OpenSSH's match_hostname */);
 }
 
 interface MatchedEntry extends ParsedLine {
