@@ -395,7 +395,7 @@ export async function waitForTreeStable(page, viewName, { quietMs = 750, timeout
 
 /** The row of a tree view whose label is exactly `label` (or matches a RegExp). */
 export function treeItem(page, viewName, label) {
-  const text = label instanceof RegExp ? label : new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  const text = label instanceof RegExp ? label : new RegExp(`^${escapeRegExp(label)}$`);
   return treeView(page, viewName).getByRole('treeitem').filter({ has: page.locator('.label-name', { hasText: text }) }).first();
 }
 
@@ -469,6 +469,57 @@ export async function waitForTerminalText(page, needle, timeout = 15000) {
     if (Date.now() - t0 > timeout) throw new Error(`terminal never showed ${needle}; it shows:\n${text}`);
     await sleep(100);
   }
+}
+
+// ---------------------------------------------------------------- shared UI steps
+
+export const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The lab group with the most hosts, read from an sshsync groups file (`name: [a, b]` lines). */
+export function biggestGroup(file) {
+  const groups = [...fs.readFileSync(file, 'utf8').matchAll(/^\s+([\w.-]+):\s*\[([^\]]*)\]/gm)]
+    .map((m) => ({ name: m[1], hosts: m[2].split(',').map((h) => h.trim()).filter(Boolean) }));
+  return groups.sort((a, b) => b.hosts.length - a.hosts.length)[0];
+}
+
+/** Wait for a quick input whose title or placeholder contains one of `texts`; resolves to the one seen. */
+export async function waitForQuickInput(page, texts, timeout = 15000) {
+  const handle = await page.waitForFunction((ts) => {
+    const w = document.querySelector('.quick-input-widget');
+    if (!w || w.style.display === 'none') return false;
+    const title = w.querySelector('.quick-input-title')?.textContent ?? '';
+    const input = w.querySelector('.quick-input-box input');
+    const seen = [title, input?.getAttribute('placeholder') ?? '', input?.getAttribute('aria-label') ?? ''];
+    return ts.find((t) => seen.some((s) => s.includes(t))) ?? false;
+  }, [texts].flat(), { timeout });
+  return handle.jsonValue();
+}
+
+/** Click the quick-pick row whose label is exactly `label` (icons are not part of the text), after typing `filter`. */
+export async function pickQuickItem(page, label, filter = label) {
+  const quickInput = page.locator('.quick-input-widget');
+  await quickInput.locator('.quick-input-box input').fill(filter);
+  const row = quickInput.locator('.quick-input-list .monaco-list-row').filter({
+    has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }),
+  }).first();
+  await row.waitFor({ timeout: 10000 });
+  await row.click();
+}
+
+/** Collapse a view pane by its title (room for the others). */
+export async function collapsePane(page, title) {
+  const header = page.locator('.pane-header', { hasText: title }).first();
+  if ((await header.count()) && (await header.getAttribute('aria-expanded')) === 'true') await header.click();
+}
+
+/** Drag the side bar wider, so descriptions are readable in screenshots. */
+export async function widenSideBar(page, width = 560) {
+  const box = await page.locator('.part.sidebar').boundingBox();
+  if (!box) return;
+  await page.mouse.move(box.x + box.width + 1, box.y + 300);
+  await page.mouse.down();
+  await page.mouse.move(box.x + width, box.y + 300, { steps: 5 });
+  await page.mouse.up();
 }
 
 // ---------------------------------------------------------------- in-host API tests

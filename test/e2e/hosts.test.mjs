@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
   expandTreeItem, chooseContextMenuItem, stopwatch, sleep,
+  collapsePane,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -39,11 +40,6 @@ async function rowDescription(label, pattern, timeout = 30000) {
   }
 }
 
-async function collapsePane(title) {
-  const header = wb.page.locator('.pane-header', { hasText: title }).first();
-  if ((await header.getAttribute('aria-expanded')) === 'true') await header.click();
-}
-
 async function collapseTreeItem(label) {
   const row = treeItem(wb.page, 'Hosts', label);
   await row.waitFor();
@@ -72,7 +68,7 @@ test('groups and hosts appear with the right health for online, dead, black-hole
   await openViewContainer(page, 'Flotilla');
   const labels = await treeLabels(page, 'Hosts', { has: 'Ungrouped' });
   for (const g of ['web', 'build', 'fleet', 'Ungrouped']) assert.ok(labels.includes(g), `group ${g} shown: ${labels}`);
-  for (const pane of ['Runs', 'Agents']) await collapsePane(pane); // give the Hosts view the room
+  for (const pane of ['Runs', 'Agents']) await collapsePane(wb.page, pane); // give the Hosts view the room
   assert.match(await rowDescription('lab-1', /flotilla@127\.\d+\.\d+\.1:2222 · \d+ ms · load 0\.05/), /load/);
   assert.match(await rowAriaLabel('lab-1'), /lab-1, online/);
   await page.mouse.move(900, 400);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import {
   REPO, chooseContextMenuItem, flotillaVsix, startLabFleet, labSettings, startWorkbench, treeView, treeRows, treeItem,
   waitForTreeStable, runCommand, stopwatch, sleep,
+  biggestGroup, waitForQuickInput, pickQuickItem, collapsePane, widenSideBar,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -27,13 +28,6 @@ let lab, wb, group;
 function cli(...args) {
   return execFileSync(process.execPath, [path.join(REPO, 'dist/cli.js'), '--ssh-config', lab.info.sshConfig, '--groups', lab.info.groups,
     '--history-dir', path.join(lab.dir, 'cli-history'), ...args], { encoding: 'utf8' });
-}
-
-/** The lab's biggest group from its groups.yaml (sshsync flow style: `  name: [a, b]`). */
-function biggestGroup(file) {
-  const groups = [...fs.readFileSync(file, 'utf8').matchAll(/^\s+([\w.-]+):\s*\[([^\]]*)\]/gm)]
-    .map((m) => ({ name: m[1], hosts: m[2].split(',').map((h) => h.trim()).filter(Boolean) }));
-  return groups.sort((a, b) => b.hosts.length - a.hosts.length)[0];
 }
 
 before(async () => {
@@ -60,30 +54,6 @@ after(async () => {
 });
 
 const quickInput = () => wb.page.locator('.quick-input-widget');
-const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** Wait for a quick input whose title or placeholder contains one of `texts`; resolves to the one seen. */
-async function waitForQuickInput(texts, timeout = 15000) {
-  const handle = await wb.page.waitForFunction((ts) => {
-    const w = document.querySelector('.quick-input-widget');
-    if (!w || w.style.display === 'none') return false;
-    const title = w.querySelector('.quick-input-title')?.textContent ?? '';
-    const input = w.querySelector('.quick-input-box input');
-    const seen = [title, input?.getAttribute('placeholder') ?? '', input?.getAttribute('aria-label') ?? ''];
-    return ts.find((t) => seen.some((s) => s.includes(t))) ?? false;
-  }, [texts].flat(), { timeout });
-  return handle.jsonValue();
-}
-
-/** Click the quick-pick row whose label is exactly `label` (icons are not part of the text). */
-async function pickQuickItem(label) {
-  await quickInput().locator('.quick-input-box input').fill(label);
-  const row = quickInput().locator('.quick-input-list .monaco-list-row').filter({
-    has: wb.page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(label)}\\s*$`) }),
-  }).first();
-  await row.waitFor({ timeout: 10000 });
-  await row.click();
-}
 
 /** Push Plan host rows (level 1) once every host has been planned (or applied, with `done`). */
 async function planHostRows(done = (r) => !/planning|waiting|^\d+\/\d+/.test(r.description), timeout = 60000) {
@@ -106,22 +76,6 @@ async function clickViewAction(paneTitle, actionLabel) {
   await action.click();
 }
 
-/** Collapse a view pane by its title (more room for the Push Plan). */
-async function collapsePane(title) {
-  const header = wb.page.locator('.pane-header', { hasText: title }).first();
-  if ((await header.count()) && (await header.getAttribute('aria-expanded')) === 'true') await header.click();
-}
-
-/** A wider side bar so the plan's descriptions are readable in the screenshots. */
-async function widenSideBar(width = 560) {
-  const box = await wb.page.locator('.part.sidebar').boundingBox();
-  if (!box) return;
-  await wb.page.mouse.move(box.x + box.width + 1, box.y + 300);
-  await wb.page.mouse.down();
-  await wb.page.mouse.move(box.x + width, box.y + 300, { steps: 5 });
-  await wb.page.mouse.up();
-}
-
 test('Explorer → Push to Group… shows a per-host dry-run plan; a changed file opens a remote ↔ local diff', async () => {
   const page = wb.page;
   // In code-server the extension's contributions (menus included) arrive once the remote extension host
@@ -134,9 +88,9 @@ test('Explorer → Push to Group… shows a per-host dry-run plan; a changed fil
   await chooseContextMenuItem(page, 'Flotilla: Push to Group…');
   mark('Explorer context menu: Flotilla: Push to Group…');
 
-  await waitForQuickInput('Push to which hosts?');
-  await pickQuickItem(group.name);
-  await waitForQuickInput('~/project or /srv/app');
+  await waitForQuickInput(wb.page, 'Push to which hosts?');
+  await pickQuickItem(wb.page, group.name);
+  await waitForQuickInput(wb.page, '~/project or /srv/app');
   // The destination is validated as it is typed: the home directory itself is refused.
   await quickInput().locator('.quick-input-box input').fill('~/');
   await quickInput().locator('.quick-input-message', { hasText: 'home directory itself' }).waitFor({ timeout: 5000 });
@@ -144,8 +98,8 @@ test('Explorer → Push to Group… shows a per-host dry-run plan; a changed fil
   await page.keyboard.press('Enter');
   mark('remote path entered');
   await treeView(page, 'Push Plan').waitFor({ timeout: 30000 });
-  for (const pane of ['Hosts', 'Runs', 'Agents']) await collapsePane(pane);
-  await widenSideBar();
+  for (const pane of ['Hosts', 'Runs', 'Agents']) await collapsePane(wb.page, pane);
+  await widenSideBar(wb.page, );
 
   const { rows, hosts } = await planHostRows();
   mark(`Push Plan: ${JSON.stringify(rows)}`);

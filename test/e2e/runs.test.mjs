@@ -8,18 +8,12 @@ import fs from 'node:fs';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
   runCommand, sleep, stopwatch,
+  escapeRegExp, biggestGroup, waitForQuickInput, pickQuickItem, widenSideBar,
 } from './harness.mjs';
 
 const mark = stopwatch();
 const COMMAND = 'uname -n; echo same';
 let lab, wb;
-
-/** The lab's biggest group from its groups.yaml (sshsync flow style: `  name: [a, b]`). */
-function biggestGroup(file) {
-  const groups = [...fs.readFileSync(file, 'utf8').matchAll(/^\s+([\w.-]+):\s*\[([^\]]*)\]/gm)]
-    .map((m) => ({ name: m[1], hosts: m[2].split(',').map((h) => h.trim()).filter(Boolean) }));
-  return groups.sort((a, b) => b.hosts.length - a.hosts.length)[0];
-}
 
 before(async () => {
   const vsix = await flotillaVsix();
@@ -37,29 +31,6 @@ after(async () => {
 });
 
 const quickInput = () => wb.page.locator('.quick-input-widget');
-
-/** Wait for a quick input whose title or placeholder contains one of `texts`; resolves to the one seen. */
-async function waitForQuickInput(texts, timeout = 15000) {
-  const handle = await wb.page.waitForFunction((ts) => {
-    const w = document.querySelector('.quick-input-widget');
-    if (!w || w.style.display === 'none') return false;
-    const title = w.querySelector('.quick-input-title')?.textContent ?? '';
-    const input = w.querySelector('.quick-input-box input');
-    const seen = [title, input?.getAttribute('placeholder') ?? '', input?.getAttribute('aria-label') ?? ''];
-    return ts.find((t) => seen.some((s) => s.includes(t))) ?? false;
-  }, [texts].flat(), { timeout });
-  return handle.jsonValue();
-}
-
-/** Click the quick-pick row whose label is exactly `label` (icons are not part of the text). */
-async function pickQuickItem(label, filter = label) {
-  await quickInput().locator('.quick-input-box input').fill(filter);
-  const row = quickInput().locator('.quick-input-list .monaco-list-row').filter({
-    has: wb.page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(label)}\\s*$`) }),
-  }).first();
-  await row.waitFor({ timeout: 10000 });
-  await row.click();
-}
 
 /** Text of the active editor (monaco renders only the visible lines; the output document is short). */
 async function activeEditorText() {
@@ -80,23 +51,22 @@ async function runFromPalette(groupName, command) {
   await quickInput().locator('input').fill('>Flotilla: Run Command…');
   await quickInput().locator('.quick-input-list .monaco-list-row', { hasText: 'Flotilla: Run Command…' }).first().waitFor();
   await page.keyboard.press('Enter');
-  await waitForQuickInput('Run on which hosts?');
-  await pickQuickItem(groupName);
-  if ((await waitForQuickInput(['A recent command', 'e.g. uptime'])) === 'A recent command') {
-    await pickQuickItem('Type a new command…', '');
-    await waitForQuickInput('e.g. uptime');
+  await waitForQuickInput(wb.page, 'Run on which hosts?');
+  await pickQuickItem(wb.page, groupName);
+  if ((await waitForQuickInput(wb.page, ['A recent command', 'e.g. uptime'])) === 'A recent command') {
+    await pickQuickItem(wb.page, 'Type a new command…', '');
+    await waitForQuickInput(wb.page, 'e.g. uptime');
   }
   await quickInput().locator('.quick-input-box input').fill(command);
   await page.keyboard.press('Enter');
-  await waitForQuickInput('Enter to run');
+  await waitForQuickInput(wb.page, 'Enter to run');
   await page.keyboard.press('Enter');
 }
 
-const escapeRe = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The Runs-view label of a command: the command itself, or its start and "…" when it is long. */
 function runLabel(command) {
-  return new RegExp(`^(${escapeRe(command)}|${escapeRe(command.slice(0, 40))}.*…)$`);
+  return new RegExp(`^(${escapeRegExp(command)}|${escapeRegExp(command.slice(0, 40))}.*…)$`);
 }
 
 /** Rows of the Runs view under the run labelled `command` (the newest such run), once `done(hosts)` holds. */
@@ -185,14 +155,7 @@ test('a run where one host differs: failed state, two output groups, majority fi
   assert.match(headers[1], /^━━━━ lab-2 \(1 host\) · failed$/);
 
   await runCommand(page, 'Notifications: Clear All Notifications');
-  // A wider side bar so the run descriptions are readable in the screenshot.
-  const box = await page.locator('.part.sidebar').boundingBox();
-  if (box) {
-    await page.mouse.move(box.x + box.width + 1, box.y + 300);
-    await page.mouse.down();
-    await page.mouse.move(box.x + 520, box.y + 300, { steps: 5 });
-    await page.mouse.up();
-  }
+  await widenSideBar(page, 520); // the run descriptions readable in the screenshot
   await page.mouse.move(1100, 850); // off the tree: no hover toolbar or tooltip in the shot
   await sleep(400);
   await wb.screenshot('runs-view.png');
