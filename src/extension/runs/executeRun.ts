@@ -3,21 +3,15 @@
 // record appended to the history when every host has an outcome.
 import * as vscode from 'vscode';
 import { runOutputDir } from '../../core/exec/history';
-import { newRunId, startRun, type RunEvent, type RunOrigin } from '../../core/exec/run';
+import { newRunId, startRun, type RunEvent } from '../../core/exec/run';
 import type { Fleet } from '../fleet';
 import { CappedBuffer } from '../../core/exec/output';
 import { doneCount, formatDuration, notOkHosts, oneLine, runDurationMs, stateCounts, type RunEntry } from './runModel';
 import { showRunDocument, viewCapBytes } from './runOutput';
 import type { RunStore } from './runStore';
 
-export interface RunRequest {
-  command: string;
-  targets: string[];
-  targetKey?: string;
-  cwd?: string;
-  timeoutMs: number;
-  origin: RunOrigin;
-}
+/** What starts a run: the fields of a run entry the user chooses. */
+export type RunRequest = Pick<RunEntry, 'command' | 'targets' | 'targetKey' | 'cwd' | 'timeoutMs' | 'origin'>;
 
 export function defaultTimeoutMs(): number {
   const s = vscode.workspace.getConfiguration('flotilla').get<number>('run.timeoutSeconds', 300);
