@@ -2,7 +2,7 @@
 // OpenSSH expands `~` from the password database, so ssh runs as a scratch user whose home is a
 // fresh temp dir; the resolver gets the same home, user, uid, host name and environment.
 import { execFile as execFileCb } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,21 +58,30 @@ describe.skipIf(!sshAvailable)('ssh config resolution vs. ssh -G (OpenSSH differ
     return text.replaceAll('{{HOME}}', home).replaceAll('{{LOCALUSER}}', SCRATCH_USER).replaceAll('{{CASEDIR}}', caseDir);
   }
 
-  /** Writes the case's files (world-readable, root-owned: ssh's permission checks accept that). */
-  function writeCase(c: DiffCase): string {
+  function casePath(c: DiffCase, name: string): string {
+    const caseDir = join(home, `case-${c.id}`);
+    if (name === 'main') return c.defaultConfig ? join(home, '.ssh', 'config') : join(caseDir, 'config');
+    return name.startsWith('~/') ? join(home, name.slice(2)) : join(caseDir, name);
+  }
+
+  /** Writes the case's files (world-readable, root-owned: ssh's permission checks accept that unless `modes`/`owners` say otherwise). */
+  function writeCase(c: DiffCase, prefix = ''): string {
     rmSync(join(home, '.ssh'), { recursive: true, force: true });
     const caseDir = join(home, `case-${c.id}`);
     rmSync(caseDir, { recursive: true, force: true });
     for (const [name, content] of Object.entries(c.files)) {
-      const path = name === 'main' ? join(caseDir, 'config') : name.startsWith('~/') ? join(home, name.slice(2)) : join(caseDir, name);
+      const path = casePath(c, name);
       mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      writeFileSync(path, fill(content, caseDir), { mode: 0o644 });
+      writeFileSync(path, (name === 'main' ? prefix : '') + fill(content, caseDir), { mode: 0o644 });
+      if (c.modes?.[name] !== undefined) chmodSync(path, c.modes[name]!);
+      if (c.owners?.[name] !== undefined) chownSync(path, c.owners[name]!, 0);
     }
-    return join(caseDir, 'config');
+    return casePath(c, 'main');
   }
 
   async function sshG(file: string, c: DiffCase): Promise<{ ok: true; out: string } | { ok: false; err: string }> {
-    const args = ['-u', SCRATCH_USER, '--', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'ssh', '-G', '-F', file];
+    const args = ['-u', SCRATCH_USER, '--', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'ssh', '-G'];
+    if (!c.defaultConfig) args.push('-F', file);
     if (c.user) args.push('-l', c.user);
     args.push('--', c.host);
     try {
@@ -91,34 +100,62 @@ describe.skipIf(!sshAvailable)('ssh config resolution vs. ssh -G (OpenSSH differ
       .join('\n');
   }
 
-  for (const c of ALL_CASES) {
-    it(`#${c.id} ${c.name}`, async () => {
-      const file = writeCase(c);
-      const openssh = await sshG(file, c);
-      const resolved = await resolveHost(c.host, {
-        configFile: file,
-        homeDir: home,
+  function resolve(c: DiffCase, file: string) {
+    return resolveHost(c.host, {
+      ...(c.defaultConfig ? {} : { configFile: file }),
+      homeDir: home,
         localUser: SCRATCH_USER,
         localHostname: hostname(),
         localUid: uid,
         user: c.user,
         env,
-        matchExec: { enabled: true, timeoutMs: 10_000 },
-      }).then(
-        (h) => ({ ok: true as const, h }),
-        (e: unknown) => ({ ok: false as const, err: String(e) }),
-      );
+      matchExec: { enabled: true, timeoutMs: 10_000 },
+      platform: 'linux',
+    }).then(
+      (h) => ({ ok: true as const, h }),
+      (e: unknown) => ({ ok: false as const, err: String(e) }),
+    );
+  }
+
+  for (const c of ALL_CASES) {
+    it(`#${c.id} ${c.name}`, async () => {
+      let expected: string;
+      if (c.unknownKeyword) {
+        // ssh refuses the file; with the keyword in IgnoreUnknown it resolves, and so must Flotilla (with a warning).
+        const { keyword, line } = c.unknownKeyword;
+        const refused = await sshG(writeCase(c), c);
+        expect(refused.ok, 'ssh -G should refuse the unknown keyword').toBe(false);
+        if (!refused.ok) expect(refused.err).toContain(`line ${line}: Bad configuration option: ${keyword}`);
+        const ignoring = await sshG(writeCase(c, `IgnoreUnknown ${keyword}\n`), c);
+        if (!ignoring.ok) throw new Error(`ssh -G with IgnoreUnknown failed: ${ignoring.err}`);
+        expected = ignoring.out.replace(/^ignoreunknown .*\n/m, '');
+      }
+      const file = writeCase(c);
+      const openssh = c.unknownKeyword ? undefined : await sshG(file, c);
+      const resolved = await resolve(c, file);
       if (c.expectError) {
-        expect(openssh.ok, 'ssh -G should refuse this config').toBe(false);
+        expect(openssh!.ok, 'ssh -G should refuse this config').toBe(false);
         expect(resolved.ok, 'the resolver should refuse this config').toBe(false);
+        if (c.expectError !== true && !openssh!.ok && !resolved.ok) {
+          expect(openssh!.err).toMatch(c.expectError.ssh);
+          expect(resolved.err).toMatch(c.expectError.resolver);
+          if (c.expectError.line !== undefined) {
+            expect(resolved.err).toContain(`${casePath(c, c.expectError.file ?? 'main')}:${c.expectError.line}:`);
+          }
+        }
         return;
       }
-      if (!openssh.ok) throw new Error(`ssh -G failed: ${openssh.err}`);
+      if (openssh && !openssh.ok) throw new Error(`ssh -G failed: ${openssh.err}`);
       if (!resolved.ok) throw new Error(`resolver failed: ${resolved.err}`);
+      if (openssh?.ok) expected = openssh.out;
       const mine = formatSshG(resolved.h);
-      expect(pick(mine, c.keys), 'case keys').toBe(pick(openssh.out, c.keys));
-      expect(pick(mine, COMMON_KEYS), 'common keys').toBe(pick(openssh.out, COMMON_KEYS));
-      expect(mine, 'whole ssh -G output').toBe(openssh.out);
+      if (c.unknownKeyword) {
+        const want = `${file}:${c.unknownKeyword.line}: Bad configuration option: ${c.unknownKeyword.keyword}`;
+        expect(resolved.h.warnings?.some((w) => w.startsWith(want)), `a warning starting with ${want}`).toBe(true);
+      }
+      expect(pick(mine, c.keys), 'case keys').toBe(pick(expected!, c.keys));
+      expect(pick(mine, COMMON_KEYS), 'common keys').toBe(pick(expected!, COMMON_KEYS));
+      expect(mine, 'whole ssh -G output').toBe(expected!);
     });
   }
 });

@@ -128,6 +128,8 @@ export const SYSTEM_CONFIG_DIR = '/etc/ssh';
 
 /** readconf.c READCONF_MAX_DEPTH. */
 export const MAX_INCLUDE_DEPTH = 16;
+/** Flotilla's bound on one config file (OpenSSH has none; real configs are a few KiB). */
+export const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
 /** SSH_MAX_IDENTITY_FILES. */
 export const MAX_IDENTITY_FILES = 100;
 
@@ -178,7 +180,8 @@ export const CHOICES: Readonly<Record<string, Readonly<Record<string, string>>>>
   controlmaster: { ...TRUE_FALSE, auto: 'auto', ask: 'ask', autoask: 'autoask' },
   fingerprinthash: { md5: 'MD5', sha256: 'SHA256' },
   pubkeyauthentication: { ...TRUE_FALSE, unbound: 'unbound', 'host-bound': 'host-bound' },
-  requesttty: { no: 'no', yes: 'yes', force: 'force', auto: 'auto', false: 'no', true: 'yes' },
+  // fmt_multistate_int prints the first name of the value's table entry: "true"/"false", not yes/no.
+  requesttty: { no: 'false', yes: 'true', force: 'force', auto: 'auto', false: 'false', true: 'true' },
   sessiontype: { none: 'none', subsystem: 'subsystem', default: 'default' },
   stricthostkeychecking: { ...TRUE_FALSE, off: 'false', ask: 'ask', 'accept-new': 'accept-new' },
   tunnel: { ...TRUE_FALSE, ethernet: 'ethernet', 'point-to-point': 'point-to-point' },
@@ -203,12 +206,16 @@ export const TIME_KEYS: ReadonlySet<string> = new Set(['connecttimeout', 'server
 export const KEYWORD_ALIASES: Readonly<Record<string, string>> = {
   pubkeyacceptedkeytypes: 'pubkeyacceptedalgorithms',
   hostbasedkeytypes: 'hostbasedacceptedalgorithms',
-  hostbasedacceptedkeytypes: 'hostbasedacceptedalgorithms',
+  identityfile2: 'identityfile',
+  keepalive: 'tcpkeepalive',
   challengeresponseauthentication: 'kbdinteractiveauthentication',
   skeyauthentication: 'kbdinteractiveauthentication',
   tisauthentication: 'kbdinteractiveauthentication',
   dsaauthentication: 'pubkeyauthentication',
 };
+
+/** Keywords only Apple's OpenSSH knows (macOS `ssh` accepts them; elsewhere they are "Bad configuration option"). */
+export const APPLE_ONLY_KEYWORDS: ReadonlySet<string> = new Set(['usekeychain']);
 
 /** Keywords accepted by OpenSSH 9.2 that `ssh -G` does not print (or prints under another name). */
 export const OTHER_KNOWN_KEYWORDS: ReadonlySet<string> = new Set([
@@ -220,8 +227,10 @@ export const OTHER_KNOWN_KEYWORDS: ReadonlySet<string> = new Set([
   'gssapiserveridentity',
   'gssapikexalgorithms',
   'smartcarddevice',
-  'usekeychain',
   'protocol',
+  'globalknownhostsfile2',
+  'userknownhostsfile2',
+  'rhostsauthentication',
   'cipher',
   'rhostsrsaauthentication',
   'rsaauthentication',

@@ -17,7 +17,15 @@ export interface ConfigLine {
   readonly line: number;
 }
 
-export function lexConfig(text: string, file: string): ConfigLine[] {
+export function lexConfig(input: string, file: string): ConfigLine[] {
+  if (input.startsWith('\uFEFF')) {
+    throw new SshConfigError(
+      'the file starts with a UTF-8 byte-order mark, which ssh reads as part of the first keyword ("Bad configuration option") and refuses. Save the file as UTF-8 without BOM',
+      { file, line: 1 },
+    );
+  }
+  // ssh reads lines as C strings: a NUL ends the line there.
+  const text = input.includes('\0') ? input.replace(/\0[^\n]*/g, '') : input;
   const rawLines = text.split('\n');
   let ast: SSHConfig;
   try {
@@ -115,6 +123,42 @@ export function argvSplit(s: string): string[] | undefined {
     args.push(arg);
   }
   return args;
+}
+
+/**
+ * misc.c strdelim(): the next token of `s`, split on whitespace or one "=", a leading double quote
+ * running to the next one. Used for Match criteria, which OpenSSH 9.2 reads this way (so `host=web`
+ * is `host` `web`). Returns undefined for an unterminated quote.
+ */
+export function strdelimAll(s: string): string[] | undefined {
+  const out: string[] = [];
+  let i = 0;
+  const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+  while (i < s.length) {
+    const start = i;
+    while (i < s.length && !isSpace(s[i]) && s[i] !== '"' && s[i] !== '=') i++;
+    if (i === s.length) {
+      out.push(s.slice(start));
+      break;
+    }
+    if (s[i] === '"') {
+      const close = s.indexOf('"', i + 1);
+      if (close < 0) return undefined;
+      out.push(s.slice(start, i) + s.slice(i + 1, close));
+      i = close + 1;
+      while (isSpace(s[i])) i++;
+      continue;
+    }
+    const equals = s[i] === '=';
+    out.push(s.slice(start, i));
+    i++;
+    while (isSpace(s[i])) i++;
+    if (!equals && s[i] === '=') {
+      i++;
+      while (isSpace(s[i])) i++;
+    }
+  }
+  return out;
 }
 
 function countNewlines(s: string): number {

@@ -1,10 +1,24 @@
 // The option store filled while reading config files: first obtained value wins, except for the
 // keywords that accumulate. Mirrors readconf.c process_config_line_depth for the option keywords.
 import type { ConfigSource } from '../types.js';
-import { CHOICES, INTEGER_KEYS, KEYWORD_ALIASES, MAX_IDENTITY_FILES, SSH_G_ORDER, TIME_KEYS, OTHER_KNOWN_KEYWORDS } from './defaults.js';
+import { isAlgorithmKeyword, validateAlgorithmSpec } from './algorithms.js';
+import {
+  APPLE_ONLY_KEYWORDS,
+  CHOICES,
+  INTEGER_KEYS,
+  KEYWORD_ALIASES,
+  MAX_IDENTITY_FILES,
+  OTHER_KNOWN_KEYWORDS,
+  SSH_G_ORDER,
+  TIME_KEYS,
+} from './defaults.js';
 import { SshConfigError } from './errors.js';
+import { parseForward, sameForward, type Forward } from './forwards.js';
+import { parseJump } from './jump.js';
 import type { ConfigLine } from './lexer.js';
-import { matchPattern } from './patterns.js';
+import { matchPattern, matchPatternList } from './patterns.js';
+import { a2port } from './ports.js';
+import { expandTokens } from './tokens.js';
 
 export interface StoredValue {
   /** Arguments as OpenSSH keeps them (one for most keywords; several for list keywords). */
@@ -13,7 +27,8 @@ export interface StoredValue {
 }
 
 /** Keywords where every active line adds values instead of first-wins. */
-const ACCUMULATING = new Set(['identityfile', 'certificatefile', 'sendenv', 'localforward', 'remoteforward', 'dynamicforward']);
+const ACCUMULATING = new Set(['identityfile', 'certificatefile', 'sendenv']);
+const FORWARDS = new Set(['localforward', 'remoteforward', 'dynamicforward']);
 /** Keywords whose value is the raw rest of the line (quotes and `#` kept), as OpenSSH's parse_command. */
 const WHOLE_LINE = new Set(['proxycommand', 'localcommand', 'remotecommand', 'knownhostscommand']);
 /** First-wins keywords whose value is the whole argument list of that line. */
@@ -23,11 +38,8 @@ const ARGUMENT_LIST = new Set([
   'canonicaldomains',
   'logverbose',
   'ipqos',
-  'rekeylimit',
   'permitremoteopen',
   'canonicalizepermittedcnames',
-  'ignoreunknown',
-  'hostkeyalgorithms',
 ]);
 
 const KNOWN_KEYWORDS: ReadonlySet<string> = new Set([
@@ -40,9 +52,31 @@ export function canonicalKeyword(keyword: string): string {
   return KEYWORD_ALIASES[keyword] ?? keyword;
 }
 
+/** Whether OpenSSH knows the keyword; Apple's ssh also knows UseKeychain (so on macOS it is no problem). */
+export function isKnownKeyword(keyword: string, platform: NodeJS.Platform): boolean {
+  const key = canonicalKeyword(keyword);
+  return KNOWN_KEYWORDS.has(key) || (platform === 'darwin' && APPLE_ONLY_KEYWORDS.has(key));
+}
+
+export interface StoredForward {
+  readonly forward: Forward;
+  readonly source: ConfigSource;
+}
+
 export class OptionStore {
   private readonly single = new Map<string, StoredValue>();
   private readonly lists = new Map<string, { value: string; source: ConfigSource }[]>();
+  /** OpenSSH keeps Local and Dynamic forwards in one list (their order matters for ssh -G). */
+  private readonly forwardLists = { local: [] as StoredForward[], remote: [] as StoredForward[] };
+
+  constructor(
+    private readonly platform: NodeJS.Platform = process.platform,
+    private readonly env: Record<string, string | undefined> = process.env,
+  ) {}
+
+  forwards(kind: 'local' | 'remote'): readonly StoredForward[] {
+    return this.forwardLists[kind];
+  }
 
   get(key: string): StoredValue | undefined {
     return this.single.get(key);
@@ -72,23 +106,53 @@ export class OptionStore {
     this.lists.set(key, list);
   }
 
-  /** Applies one active option line; returns a warning for lines it cannot honour. */
-  apply(line: ConfigLine): string | undefined {
+  /**
+   * Reads one option line. Like OpenSSH, every line is checked whether or not its block applies
+   * (a bad value anywhere is an error); only `active` lines set values. Returns a warning for an
+   * unknown keyword (policy: reported with file:line and skipped, see README), unless IgnoreUnknown
+   * covers it.
+   */
+  apply(line: ConfigLine, active: boolean): string | undefined {
     const key = canonicalKeyword(line.keyword);
     const source: ConfigSource = { file: line.file, line: line.line };
     const where = { file: line.file, line: line.line };
-    if (!KNOWN_KEYWORDS.has(key)) {
-      if (this.isIgnoredUnknown(key)) return undefined;
-      return `${line.file}:${line.line}: unsupported option "${line.keyword}" ignored (OpenSSH would refuse this config)`;
+    if (!isKnownKeyword(key, this.platform)) {
+      if (this.isIgnoredUnknown(line.keyword)) return undefined;
+      return (
+        `${line.file}:${line.line}: Bad configuration option: ${line.keyword} — OpenSSH refuses this config; Flotilla skips the line. ` +
+        `Remove it, or put "IgnoreUnknown ${line.keyword}" before it`
+      );
     }
     const first = line.args[0];
     if (first === undefined) throw new SshConfigError(`missing argument for "${line.keyword}"`, where);
 
+    if (FORWARDS.has(key)) {
+      this.applyForward(key, line, active);
+      return undefined;
+    }
+    if (isAlgorithmKeyword(key)) {
+      validateAlgorithmSpec(key, first, where);
+      if (active) this.setIfUnset(key, [first], source);
+      return undefined;
+    }
+    if (!active) {
+      this.validateInactive(key, line);
+      return undefined;
+    }
     if (ACCUMULATING.has(key)) {
       this.applyAccumulating(key, line, source);
       return undefined;
     }
     switch (key) {
+      case 'rekeylimit':
+        this.applyRekeyLimit(line, true);
+        return undefined;
+      case 'escapechar':
+        this.setIfUnset(key, [parseEscapeChar(first, where)], source);
+        return undefined;
+      case 'ignoreunknown':
+        this.setIfUnset(key, [first], source);
+        return undefined;
       case 'setenv':
         // readconf.c: only the first SetEnv line counts; duplicate names inside it are dropped.
         for (const arg of line.args) {
@@ -103,19 +167,18 @@ export class OptionStore {
         }
         return undefined;
       case 'proxyjump': {
-        // parse_jump: ignored once ProxyCommand or ProxyJump was obtained; `#` ends the value.
-        const value = stripComment(line.rest.replace(/^[\s=]+/, ''));
-        validateJump(value, where);
+        // parse_jump: ignored once ProxyCommand or ProxyJump was obtained.
+        const jump = checkedJump(line);
         if (this.single.has('proxycommand') || this.single.has('proxyjump')) return undefined;
-        this.setIfUnset('proxyjump', [value], source);
+        this.setIfUnset('proxyjump', [jump.none ? 'none' : jump.raw], source);
         // A real jump host occupies ProxyCommand too ("none"), so a later ProxyCommand cannot win;
         // `ProxyJump none` does not, so a later ProxyCommand still applies (OpenSSH 9.2 parse_jump).
-        if (value.toLowerCase() !== 'none') this.setIfUnset('proxycommand', ['none'], source);
+        if (!jump.none) this.setIfUnset('proxycommand', ['none'], source);
         return undefined;
       }
       case 'port': {
-        const port = Number(first);
-        if (!/^\d+$/.test(first) || port < 1 || port > 65535) throw new SshConfigError(`bad port "${first}"`, where);
+        const port = a2port(first);
+        if (port <= 0) throw new SshConfigError(`Bad port '${first}' (a number 1-65535 or a service name)`, where);
         this.setIfUnset(key, [String(port)], source);
         return undefined;
       }
@@ -145,13 +208,85 @@ export class OptionStore {
       return undefined;
     }
     if (TIME_KEYS.has(key)) {
-      const seconds = key === 'connecttimeout' && first === 'none' ? 'none' : convtime(first);
-      if (seconds === undefined) throw new SshConfigError(`invalid time value "${first}" for ${line.keyword}`, where);
-      this.setIfUnset(key, [String(seconds)], source);
+      this.setIfUnset(key, [parseTime(key, line)], source);
       return undefined;
     }
     this.setIfUnset(key, [first], source);
     return undefined;
+  }
+
+  /** The checks OpenSSH makes on a line whose block does not apply. */
+  private validateInactive(key: string, line: ConfigLine): void {
+    const where = { file: line.file, line: line.line };
+    const first = line.args[0]!;
+    switch (key) {
+      case 'proxyjump':
+        checkedJump(line);
+        return;
+      case 'rekeylimit':
+        this.applyRekeyLimit(line, false);
+        return;
+      case 'escapechar':
+        parseEscapeChar(first, where);
+        return;
+      case 'port':
+        if (a2port(first) <= 0) throw new SshConfigError(`Bad port '${first}' (a number 1-65535 or a service name)`, where);
+        return;
+      default:
+        break;
+    }
+    const choices = CHOICES[key];
+    if (choices && choices[first.toLowerCase()] === undefined) {
+      throw new SshConfigError(`unsupported value "${first}" for ${line.keyword} (allowed: ${Object.keys(choices).join(', ')})`, where);
+    }
+    if (INTEGER_KEYS.has(key) && !/^-?\d+$/.test(first)) throw new SshConfigError(`bad number "${first}" for ${line.keyword}`, where);
+    if (TIME_KEYS.has(key)) parseTime(key, line);
+  }
+
+  /** RekeyLimit BYTES [INTERVAL]: the two values are first-wins independently (readconf.c). */
+  private applyRekeyLimit(line: ConfigLine, active: boolean): void {
+    const where = { file: line.file, line: line.line };
+    const [amount, interval] = line.args as [string, string | undefined];
+    let bytes: bigint;
+    if (amount === 'default') bytes = 0n;
+    else {
+      const scanned = scanScaled(amount);
+      if (scanned === undefined) throw new SshConfigError(`Bad number '${amount}' for RekeyLimit`, where);
+      if (scanned !== 0n && scanned < 16n) throw new SshConfigError('RekeyLimit too small (at least 16 bytes, or 0/default)', where);
+      bytes = scanned;
+    }
+    const source = { file: line.file, line: line.line };
+    if (active) this.setIfUnset('rekeylimit', [String(bytes)], source);
+    if (interval === undefined || interval === 'none') return;
+    const seconds = convtime(interval);
+    if (seconds === undefined) throw new SshConfigError(`invalid time value "${interval}" for RekeyLimit`, where);
+    if (active) this.setIfUnset('rekeyinterval', [String(seconds)], source);
+  }
+
+  /** Local/Remote/DynamicForward: parsed and checked on every line, added (without duplicates) when active. */
+  private applyForward(key: string, line: ConfigLine, active: boolean): void {
+    const where = { file: line.file, line: line.line };
+    const remote = key === 'remoteforward';
+    let dynamic = key === 'dynamicforward';
+    let spec = line.args[0]!;
+    if (!dynamic) {
+      const target = line.args[1];
+      if (target === undefined || target === '') {
+        if (remote) dynamic = true;
+        else throw new SshConfigError('Missing target argument for LocalForward', where);
+      } else spec = `${spec}:${target}`;
+    }
+    let expanded: string;
+    try {
+      expanded = expandTokens(spec, {}, { env: this.env, dollarOnly: true, where: { ...where, what: line.keyword } });
+    } catch {
+      throw new SshConfigError(`Bad forwarding specification "${line.args.join(' ')}" (an environment variable in it is not set)`, where);
+    }
+    const forward = parseForward(expanded, dynamic, remote, a2port);
+    if (!forward) throw new SshConfigError(`Bad forwarding specification "${line.args.join(' ')}"`, where);
+    if (!active) return;
+    const list = this.forwardLists[remote ? 'remote' : 'local'];
+    if (!list.some((e) => sameForward(e.forward, forward))) list.push({ forward, source: { file: line.file, line: line.line } });
   }
 
   private applyAccumulating(key: string, line: ConfigLine, source: ConfigSource): void {
@@ -184,25 +319,66 @@ export class OptionStore {
     this.lists.set('sendenv', kept);
   }
 
+  /** parse_token(): match_pattern_list(keyword, IgnoreUnknown, dolower=1). */
   private isIgnoredUnknown(keyword: string): boolean {
-    const patterns = this.single.get('ignoreunknown')?.values ?? [];
-    return patterns.some((p) => p.split(',').some((q) => matchPattern(keyword, q.toLowerCase())));
+    const patterns = this.first('ignoreunknown');
+    return patterns !== undefined && matchPatternList(keyword, patterns, true);
   }
 }
 
-function stripComment(value: string): string {
-  const hash = value.indexOf('#');
-  return (hash >= 0 ? value.slice(0, hash) : value).trimEnd();
+function checkedJump(line: ConfigLine): Exclude<ReturnType<typeof parseJump>, undefined> {
+  const value = line.rest.replace(/^[ \t\r\n=]+/, '');
+  const jump = parseJump(value);
+  if (!jump) {
+    throw new SshConfigError(
+      `Invalid ProxyJump "${value}": each hop must be [user@]host[:port] or ssh://[user@]host[:port] (IPv6 in brackets)`,
+      { file: line.file, line: line.line },
+    );
+  }
+  return jump;
 }
 
-/** Cheap syntax check of a ProxyJump list: comma-separated [user@]host[:port] or ssh:// URIs, or none. */
-function validateJump(value: string, where: { file: string; line: number }): void {
-  if (value.toLowerCase() === 'none') return;
-  for (const hop of value.split(',')) {
-    if (hop === '' || /\s/.test(hop) || hop.startsWith('-')) {
-      throw new SshConfigError(`invalid ProxyJump "${value}"`, where);
-    }
-  }
+function parseTime(key: string, line: ConfigLine): string {
+  const first = line.args[0]!;
+  const seconds = key === 'connecttimeout' && first === 'none' ? 'none' : convtime(first);
+  if (seconds === undefined) throw new SshConfigError(`invalid time value "${first}" for ${line.keyword}`, { file: line.file, line: line.line });
+  return String(seconds);
+}
+
+/** readconf.c EscapeChar: "none", one character, or ^X; stored as ssh -G prints it (vis(3) VIS_WHITE). */
+function parseEscapeChar(arg: string, where: { file: string; line: number }): string {
+  if (arg === 'none') return 'none';
+  const bytes = Buffer.from(arg, 'utf8');
+  let code: number;
+  if (bytes.length === 1) code = bytes[0]!;
+  else if (bytes.length === 2 && bytes[0] === 0x5e && bytes[1]! >= 64 && bytes[1]! < 128) code = bytes[1]! & 31;
+  else throw new SshConfigError(`Bad escape character "${arg}" (use one character, ^X, or none)`, where);
+  return visChar(code);
+}
+
+function visChar(c: number): string {
+  if (c === 0x5c) return '\\\\';
+  if (c === 0x20) return '\\040';
+  if (c > 0x20 && c < 0x7f) return String.fromCharCode(c);
+  const meta = c & 0x80 ? 'M' : '';
+  const low = c & 0x7f;
+  if (low < 0x20 || low === 0x7f) return `\\${meta}^${low === 0x7f ? '?' : String.fromCharCode(low + 64)}`;
+  return `\\${meta}-${String.fromCharCode(low)}`;
+}
+
+const SCALE: Readonly<Record<string, number>> = { B: 0, K: 10, M: 20, G: 30, T: 40, P: 50, E: 60 };
+
+/** fmt_scaled.c scan_scaled(): "42G", "1.5M", "100" → bytes (powers of 1024); undefined when malformed. */
+export function scanScaled(text: string): bigint | undefined {
+  const m = /^(-?\d+)(?:\.(\d+))?([BKMGTPE])?$/i.exec(text);
+  if (!m) return undefined;
+  const whole = BigInt(m[1]!);
+  const unit = m[3]?.toUpperCase();
+  if (unit === undefined) return whole;
+  const scale = 1n << BigInt(SCALE[unit]!);
+  const fraction = m[2] ?? '';
+  const fpart = fraction === '' ? 0n : (BigInt(fraction) * scale) / 10n ** BigInt(fraction.length);
+  return whole * scale + fpart;
 }
 
 /** misc.c convtime(): "90", "1m30s", "2h"... → seconds; undefined when malformed. */

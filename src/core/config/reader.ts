@@ -1,10 +1,10 @@
 // Reading config files the way readconf.c read_config_file_depth does: Host/Match activity, Include
 // (glob, relative base, conditional, state restored afterwards, depth limit) and Match evaluation.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { MAX_INCLUDE_DEPTH, SYSTEM_CONFIG_DIR } from './defaults.js';
+import { MAX_CONFIG_FILE_BYTES, MAX_INCLUDE_DEPTH, SYSTEM_CONFIG_DIR } from './defaults.js';
 import { SshConfigError } from './errors.js';
-import { lexConfig, type ConfigLine } from './lexer.js';
+import { lexConfig, strdelimAll, type ConfigLine } from './lexer.js';
 import { runMatchExec, DEFAULT_MATCH_EXEC_TIMEOUT_MS } from './matchExec.js';
 import type { OptionStore } from './options.js';
 import { hasGlobMagic, hostLineMatches, matchGlobSegment, matchPatternList } from './patterns.js';
@@ -18,6 +18,8 @@ export interface LocalIdentity {
 }
 
 export interface PassContext extends LocalIdentity {
+  /** The uid ssh compares file owners with ("Bad owner or permissions"). */
+  readonly uid: number;
   /** The alias as typed (`%n`, `Match originalhost`). */
   readonly alias: string;
   /** What `Host` lines are matched against: the alias in the first pass, the final host name in the final pass. */
@@ -35,6 +37,8 @@ export interface FileFlags {
   readonly userConfig: boolean;
   /** Inside an inactive block's Include: nothing in this file may become active. */
   readonly neverMatch: boolean;
+  /** ~/.ssh/config and every Include are refused when group/world-writable or owned by someone else (SSHCONF_CHECKPERM). */
+  readonly checkPerm: boolean;
 }
 
 interface Activity {
@@ -49,7 +53,7 @@ export async function readConfigFile(
   activity: Activity,
   chain: readonly string[],
 ): Promise<boolean> {
-  const lines = await lexedFile(file);
+  const lines = await lexedFile(file, flags.checkPerm ? ctx.uid : undefined);
   if (lines === undefined) return false;
   for (const line of lines) {
     await processLine(ctx, line, flags, activity, [...chain, `${file}`]);
@@ -76,12 +80,10 @@ async function processLine(
     case 'include':
       await processInclude(ctx, line, flags, activity, chain);
       return;
-    default:
-      if (!activity.active) return;
-      {
-        const warning = ctx.store.apply(line);
-        if (warning) ctx.warnings.push(warning);
-      }
+    default: {
+      const warning = ctx.store.apply(line, activity.active);
+      if (warning && !ctx.warnings.includes(warning)) ctx.warnings.push(warning);
+    }
   }
 }
 
@@ -107,7 +109,13 @@ async function processInclude(
           where,
         );
       }
-      await readConfigFile(ctx, file, { userConfig: flags.userConfig, neverMatch: flags.neverMatch || !outerActive }, activity, chain);
+      await readConfigFile(
+        ctx,
+        file,
+        { userConfig: flags.userConfig, neverMatch: flags.neverMatch || !outerActive, checkPerm: true },
+        activity,
+        chain,
+      );
       // An included file's Host/Match lines must not change the including block's state.
       activity.active = outerActive;
     }
@@ -174,37 +182,78 @@ async function isFile(path: string): Promise<boolean> {
  * Lexed lines per file, reused while the file's mtime and size are unchanged: a fleet resolves every
  * alias against the same few files, and lexing them again for each alias dominated cold connects.
  */
-const lexCache = new Map<string, { mtimeMs: number; size: number; ino: number; lines: Promise<readonly ConfigLine[] | undefined> }>();
+const lexCache = new Map<string, { mtimeMs: number; size: number; ino: number; lines: Promise<readonly ConfigLine[]> }>();
 
-async function lexedFile(file: string): Promise<readonly ConfigLine[] | undefined> {
-  const st = await stat(file).catch(() => undefined);
-  if (!st) {
-    lexCache.delete(file);
-    return readTextIfExists(file).then((text) => (text === undefined ? undefined : lexConfig(text, file)));
-  }
-  const cached = lexCache.get(file);
-  if (cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size && cached.ino === st.ino) return cached.lines;
-  // The promise is cached, so aliases resolved concurrently share one read and lex of each file.
-  const lines = readTextIfExists(file).then((text) => (text === undefined ? undefined : lexConfig(text, file)));
-  lexCache.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, lines });
-  lines.catch(() => lexCache.delete(file));
-  return lines;
-}
-
-async function readTextIfExists(file: string): Promise<string | undefined> {
+/**
+ * The lexed lines of a config file, or undefined when it does not exist. With `ownerUid` set, refuses
+ * the file like ssh's "Bad owner or permissions" (owned by neither root nor the user, or writable by
+ * group/others). Input is bounded: a file larger than MAX_CONFIG_FILE_BYTES (or an endless device) is an error.
+ */
+export async function lexedFile(file: string, ownerUid?: number): Promise<readonly ConfigLine[] | undefined> {
+  let handle;
   try {
-    return await readFile(file, 'utf8');
+    handle = await open(file, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      lexCache.delete(file);
+      return undefined;
+    }
     throw new SshConfigError(`cannot read config file: ${(e as Error).message}`, { file });
   }
+  try {
+    const st = await handle.stat();
+    if (ownerUid !== undefined && process.platform !== 'win32') checkOwnerAndMode(file, st, ownerUid);
+    const cached = lexCache.get(file);
+    if (st.isFile() && cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size && cached.ino === st.ino) return await cached.lines;
+    // The promise is cached, so aliases resolved concurrently share one read and lex of each file.
+    const lines = readBounded(handle, file).then((text) => lexConfig(text, file));
+    if (st.isFile()) {
+      lexCache.set(file, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, lines });
+      lines.catch(() => lexCache.delete(file));
+    }
+    return await lines;
+  } finally {
+    await handle.close();
+  }
+}
+
+function checkOwnerAndMode(file: string, st: { uid: number; mode: number }, uid: number): void {
+  const badOwner = st.uid !== 0 && st.uid !== uid;
+  if (badOwner || (st.mode & 0o022) !== 0) {
+    const why = badOwner ? `it is owned by uid ${st.uid}, not by you or root` : `it is writable by ${st.mode & 0o002 ? 'everyone' : 'its group'}`;
+    throw new SshConfigError(
+      `Bad owner or permissions on ${file}: ${why} (mode ${(st.mode & 0o777).toString(8).padStart(3, '0')}), so anyone could change how you connect; ssh refuses it too. Fix: chmod go-w ${JSON.stringify(file)}`,
+      { file },
+    );
+  }
+}
+
+async function readBounded(handle: Awaited<ReturnType<typeof open>>, file: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const buffer = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+    if (bytesRead === 0) break;
+    total += bytesRead;
+    if (total > MAX_CONFIG_FILE_BYTES) {
+      throw new SshConfigError(
+        `config file is larger than ${MAX_CONFIG_FILE_BYTES / 1048576} MiB (or never ends); an ssh config is a small text file — check that this is the right file`,
+        { file },
+      );
+    }
+    chunks.push(buffer.subarray(0, bytesRead));
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** readconf.c match_cfg_line() for OpenSSH 9.2. */
 async function evaluateMatch(ctx: PassContext, line: ConfigLine, neverMatch: boolean): Promise<boolean> {
   const where = { file: line.file, line: line.line };
-  const args = line.args;
+  const tokens = strdelimAll(line.rest);
+  if (tokens === undefined) throw new SshConfigError('invalid quotes in Match line', where);
+  const args = tokens;
   const store = ctx.store;
   const remoteUser = store.first('user') ?? ctx.localUser;
   const configuredHostName = store.first('hostname');
@@ -215,12 +264,20 @@ async function evaluateMatch(ctx: PassContext, line: ConfigLine, neverMatch: boo
       : ctx.alias;
   let result = true;
   let attributes = 0;
-  for (let i = 0; i < args.length; i++) {
-    const raw = args[i]!;
+  // match_cfg_line: tokens come from strdelim (so `host=web` is two tokens); an empty token ends
+  // the criteria, a token starting with "#" starts a comment.
+  let i = 0;
+  for (; i < args.length && args[i] !== ''; ) {
+    const raw = args[i++]!;
+    if (raw.startsWith('#')) {
+      i = args.length;
+      break;
+    }
     const negate = raw.startsWith('!');
     const attribute = (negate ? raw.slice(1) : raw).toLowerCase();
     if (attribute === 'all') {
-      if (attributes > 1 || i + 1 < args.length) {
+      const next = args[i];
+      if (attributes > 1 || (next !== undefined && next !== '' && !next.startsWith('#'))) {
         throw new SshConfigError(`'${raw}' cannot be combined with other Match attributes`, where);
       }
       if (result) result = !negate;
@@ -232,8 +289,8 @@ async function evaluateMatch(ctx: PassContext, line: ConfigLine, neverMatch: boo
       if (ctx.finalPass === negate) result = false;
       continue;
     }
-    const value = args[++i];
-    if (value === undefined || value === '') throw new SshConfigError(`missing Match criteria for ${raw}`, where);
+    const value = args[i++];
+    if (value === undefined || value === '' || value.startsWith('#')) throw new SshConfigError(`missing Match criteria for ${raw}`, where);
     let matched: boolean;
     switch (attribute) {
       case 'host':
@@ -269,6 +326,7 @@ async function evaluateMatch(ctx: PassContext, line: ConfigLine, neverMatch: boo
     if (matched === negate) result = false;
   }
   if (attributes === 0) throw new SshConfigError('one or more attributes required for Match', where);
+  if (i + 1 < args.length) throw new SshConfigError(`extra arguments at end of Match line: ${args.slice(i + 1).join(' ')}`, where);
   return result;
 }
 
@@ -293,6 +351,7 @@ function expandMatchExec(
       p: port,
       r: remoteUser,
       u: ctx.localUser,
+      i: String(ctx.uid),
     },
     { where: { ...where, what: 'Match exec' } },
   );

@@ -11,8 +11,11 @@ import {
   DEFAULT_USER_KNOWN_HOSTS_FILES,
   SSH_G_ORDER,
 } from './defaults.js';
+import { normaliseHostName } from './address.js';
+import { assembleAlgorithms, isAlgorithmKeyword } from './algorithms.js';
 import { SshConfigError } from './errors.js';
-import { formatForward } from './forwards.js';
+import { expandForwardPaths, formatForwards, type ForwardKeyword } from './forwards.js';
+import { formatProxyJump, parseJump } from './jump.js';
 import { convtime, OptionStore } from './options.js';
 import { DEFAULT_MATCH_EXEC_TIMEOUT_MS, readConfigFile, type PassContext } from './reader.js';
 import {
@@ -39,6 +42,8 @@ export interface ResolveOptions {
   user?: string;
   env?: Record<string, string | undefined>;
   matchExec?: { enabled: boolean; timeoutMs?: number };
+  /** Decides platform-specific keywords (UseKeychain is known on macOS only). Default: process.platform. */
+  platform?: NodeJS.Platform;
 }
 
 interface Environment {
@@ -48,6 +53,7 @@ interface Environment {
   uid: number;
   env: Record<string, string | undefined>;
   matchExec: { enabled: boolean; timeoutMs: number };
+  platform: NodeJS.Platform;
 }
 
 export function environmentFrom(opts: ResolveOptions): Environment {
@@ -62,6 +68,7 @@ export function environmentFrom(opts: ResolveOptions): Environment {
       enabled: opts.matchExec?.enabled ?? false,
       timeoutMs: opts.matchExec?.timeoutMs ?? DEFAULT_MATCH_EXEC_TIMEOUT_MS,
     },
+    platform: opts.platform ?? process.platform,
   };
 }
 
@@ -73,16 +80,24 @@ function safeUserInfo(): { homedir: string; username: string } | undefined {
   }
 }
 
+export interface ConfigFileToRead {
+  file: string;
+  userConfig: boolean;
+  required: boolean;
+  /** ssh checks owner and mode of ~/.ssh/config (and of every Include), not of a -F file or the system config. */
+  checkPerm: boolean;
+}
+
 /** The files ssh would read, in order, with their Include flavour. */
-export function configFilesToRead(opts: ResolveOptions, env: Environment): { file: string; userConfig: boolean; required: boolean }[] {
+export function configFilesToRead(opts: ResolveOptions, env: Environment): ConfigFileToRead[] {
   if (opts.configFile !== undefined) {
     if (opts.configFile === 'none') return [];
     const file = tildeExpand(opts.configFile, env.homeDir, env.localUser);
-    return [{ file, userConfig: true, required: true }];
+    return [{ file, userConfig: true, required: true, checkPerm: false }];
   }
-  const files = [{ file: tildeExpand('~/.ssh/config', env.homeDir, env.localUser), userConfig: true, required: false }];
+  const files = [{ file: tildeExpand('~/.ssh/config', env.homeDir, env.localUser), userConfig: true, required: false, checkPerm: true }];
   const system = opts.systemConfigFile === undefined ? DEFAULT_SYSTEM_CONFIG : opts.systemConfigFile;
-  if (system !== null) files.push({ file: system, userConfig: false, required: false });
+  if (system !== null) files.push({ file: system, userConfig: false, required: false, checkPerm: false });
   return files;
 }
 
@@ -104,12 +119,13 @@ async function runPass(
     localUser: env.localUser,
     localHostname: env.localHostname,
     env: env.env,
+    uid: env.uid,
     matchExec: env.matchExec,
     warnings,
     wantFinalPass: false,
   };
-  for (const { file, userConfig, required } of configFilesToRead(opts, env)) {
-    const found = await readConfigFile(ctx, file, { userConfig, neverMatch: false }, { active: true }, []);
+  for (const { file, userConfig, required, checkPerm } of configFilesToRead(opts, env)) {
+    const found = await readConfigFile(ctx, file, { userConfig, neverMatch: false, checkPerm }, { active: true }, []);
     if (!found && required) throw new SshConfigError(`cannot open config file ${file}: no such file`, { file });
   }
   return ctx.wantFinalPass;
@@ -119,7 +135,7 @@ export async function resolveHost(alias: string, opts: ResolveOptions = {}): Pro
   validateHostToken(alias, 'alias');
   if (opts.user !== undefined) validateHostToken(opts.user, 'user');
   const env = environmentFrom(opts);
-  const store = new OptionStore();
+  const store = new OptionStore(env.platform, env.env);
   const warnings: string[] = [];
   const commandLine: ConfigSource = { file: '<command line>', line: 0 };
   if (opts.user !== undefined) store.force('user', opts.user, commandLine);
@@ -127,9 +143,9 @@ export async function resolveHost(alias: string, opts: ResolveOptions = {}): Pro
   let wantFinal = await runPass(alias, alias, false, store, opts, env, warnings);
 
   const hostNameOption = store.get('hostname');
-  const host = (
-    hostNameOption ? expandTokens(hostNameOption.values[0]!, { h: alias }, { where: { ...hostNameOption.source, what: 'HostName' } }) : alias
-  ).toLowerCase();
+  const host = normaliseHostName(
+    hostNameOption ? expandTokens(hostNameOption.values[0]!, { h: alias }, { where: { ...hostNameOption.source, what: 'HostName' } }) : alias,
+  );
   if (store.first('canonicalizehostname') !== undefined && store.first('canonicalizehostname') !== 'false') wantFinal = true;
   if (wantFinal) {
     store.force('hostname', host, hostNameOption?.source ?? commandLine);
@@ -173,7 +189,13 @@ function buildResolvedHost(alias: string, host: string, store: OptionStore, env:
   const identityAgentOption = store.get('identityagent');
   const identityAgent = identityAgentOption ? expand(identityAgentOption.values[0]!, identityAgentOption.source, 'IdentityAgent') : undefined;
   const proxyJumpOption = store.get('proxyjump');
-  const proxyJump = proxyJumpOption && proxyJumpOption.values[0]!.toLowerCase() !== 'none' ? proxyJumpOption.values[0]! : undefined;
+  const jump = proxyJumpOption ? parseJump(proxyJumpOption.values[0]!) : undefined;
+  // fill_default_options drops a jump host literally named "none" without user or port.
+  const realJump =
+    jump && !jump.none && !(jump.extra === undefined && jump.last.host === 'none' && jump.last.user === undefined && jump.last.port === undefined)
+      ? jump
+      : undefined;
+  const proxyJump = realJump ? realJump.raw : undefined;
   const proxyCommandOption = proxyJump === undefined ? store.get('proxycommand') : undefined;
   const proxyCommandRaw = proxyCommandOption && proxyCommandOption.values[0] !== 'none' ? proxyCommandOption.values[0]! : undefined;
 
@@ -205,8 +227,19 @@ function buildResolvedHost(alias: string, host: string, store: OptionStore, env:
       case 'localforward':
       case 'remoteforward':
       case 'dynamicforward': {
-        const entries = store.list(lower);
-        if (entries.length > 0) put(key, entries.map((e) => formatForward(lower, e.value)), entries[0]!.source);
+        const entries = store.forwards(lower === 'remoteforward' ? 'remote' : 'local');
+        const expanded = entries.map((e) => expandForwardPaths(e.forward, connectionTokenValues(tokens), { ...e.source, what: key }));
+        const lines = formatForwards(lower as ForwardKeyword, expanded);
+        if (lines.length > 0) put(key, lines, entries[0]!.source);
+        continue;
+      }
+      case 'serveraliveinterval':
+        // Debian's ssh: BatchMode yes makes the default ServerAliveInterval 300 (ssh_config(5) on Debian).
+        put(key, [option?.values[0] ?? (store.first('batchmode') === 'yes' ? '300' : fallback!)], option?.source);
+        continue;
+      case 'rekeylimit': {
+        const interval = store.get('rekeyinterval');
+        put(key, [`${option?.values[0] ?? '0'} ${interval?.values[0] ?? '0'}`], option?.source ?? interval?.source);
         continue;
       }
       case 'controlpersist':
@@ -248,7 +281,7 @@ function buildResolvedHost(alias: string, host: string, store: OptionStore, env:
         if (proxyCommandRaw !== undefined) put(key, [proxyCommandRaw], proxyCommandOption!.source);
         continue;
       case 'proxyjump':
-        if (proxyJump !== undefined) put(key, [formatProxyJump(proxyJump)], proxyJumpOption!.source);
+        if (realJump !== undefined) put(key, [formatProxyJump(realJump)], proxyJumpOption!.source);
         continue;
       case 'updatehostkeys':
         put(key, [option?.values[0] ?? defaultUpdateHostKeys(store)], option?.source);
@@ -257,7 +290,8 @@ function buildResolvedHost(alias: string, host: string, store: OptionStore, env:
         put(key, [option ? option.values[0]!.toUpperCase() : fallback!], option?.source);
         continue;
       default:
-        if (option) put(key, [option.values.join(' ')], option.source);
+        if (isAlgorithmKeyword(lower)) put(key, [assembleAlgorithms(lower, option?.values[0], option?.source)], option?.source);
+        else if (option) put(key, [option.values.join(' ')], option.source);
         else if (fallback !== null) put(key, [fallback]);
     }
   }
@@ -319,39 +353,4 @@ function defaultUpdateHostKeys(store: OptionStore): string {
   const verifyDns = store.first('verifyhostkeydns');
   const defaultFiles = files === undefined || (files.length === 1 && files[0] === '~/.ssh/known_hosts');
   return defaultFiles && (verifyDns === undefined || verifyDns === 'false') ? 'true' : 'false';
-}
-
-/** How dump_client_config prints ProxyJump: the last hop parsed ([user@]host[:port], numeric hosts bracketed). */
-export function formatProxyJump(value: string): string {
-  const comma = value.lastIndexOf(',');
-  const extra = comma > 0 ? value.slice(0, comma) : undefined;
-  const last = comma >= 0 ? value.slice(comma + 1) : value;
-  const { user, host, port } = parseJumpHop(last);
-  const numeric = host.includes(':') || /^[0-9.]+$/.test(host);
-  return `${extra !== undefined ? `${extra},` : ''}${user !== undefined ? `${user}@` : ''}${numeric ? `[${host}]` : host}${port !== undefined ? `:${port}` : ''}`;
-}
-
-function parseJumpHop(hop: string): { user?: string; host: string; port?: number } {
-  let rest = hop;
-  if (rest.toLowerCase().startsWith('ssh://')) rest = rest.slice(6).replace(/\/$/, '');
-  let user: string | undefined;
-  const at = rest.lastIndexOf('@');
-  if (at >= 0) {
-    user = rest.slice(0, at);
-    rest = rest.slice(at + 1);
-  }
-  let host = rest;
-  let port: number | undefined;
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
-  if (bracketed) {
-    host = bracketed[1]!;
-    port = bracketed[2] !== undefined ? Number(bracketed[2]) : undefined;
-  } else {
-    const colon = rest.lastIndexOf(':');
-    if (colon >= 0 && rest.indexOf(':') === colon) {
-      host = rest.slice(0, colon);
-      port = Number(rest.slice(colon + 1));
-    }
-  }
-  return { user, host, port };
 }

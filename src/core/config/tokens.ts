@@ -24,6 +24,8 @@ export interface ConnectionTokens {
 interface ExpandOptions {
   /** Also expand `${NAME}` from this environment (only for keywords that allow it). */
   env?: Record<string, string | undefined>;
+  /** Only `${NAME}` is expanded; `%` is literal (misc.c dollar_expand). */
+  dollarOnly?: boolean;
   where?: { file?: string; line?: number; what?: string };
 }
 
@@ -32,7 +34,7 @@ interface ExpandOptions {
  * never expanded again. Unknown tokens and unset variables are errors, as in OpenSSH (which aborts).
  */
 export function expandTokens(text: string, values: TokenValues, opts: ExpandOptions = {}): string {
-  const { env, where } = opts;
+  const { env, where, dollarOnly } = opts;
   const what = where?.what ? ` in ${where.what}` : '';
   let out = '';
   for (let i = 0; i < text.length; i++) {
@@ -50,7 +52,7 @@ export function expandTokens(text: string, values: TokenValues, opts: ExpandOpti
       i = close;
       continue;
     }
-    if (c !== '%') {
+    if (c !== '%' || dollarOnly) {
       out += c;
       continue;
     }
@@ -81,8 +83,8 @@ export function tildeExpand(path: string, homeDir: string, localUser: string, wh
     if (found === undefined) throw new SshConfigError(`unknown user "${userPart}" in path ${JSON.stringify(path)}`, where);
     home = found;
   }
-  if (rest === '' || rest === '/') return home + (rest === '/' && !home.endsWith('/') ? '/' : '');
-  return home.replace(/\/+$/, '') + rest;
+  // misc.c tilde_expand(): the home directory always gets one trailing "/", leading slashes of the rest are dropped.
+  return (home.endsWith('/') ? home : `${home}/`) + rest.replace(/^\/+/, '');
 }
 
 function lookupHomeInPasswd(user: string): string | undefined {
