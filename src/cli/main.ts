@@ -1,172 +1,139 @@
-// flotilla <verb> [--json]: the same core as the extension, for scripts and AI agents.
-import { parseArgs } from 'node:util';
-import { SshConfigError } from '../core/config/sshConfig';
-import { TargetError } from '../core/config/inventory';
+// flotilla <verb> [options]: the same core as the extension, for scripts and AI agents. Arguments are
+// parsed by commander (per-verb help, unknown flags and extra arguments are errors); every verb lives in
+// its own file under commands/.
+import { Command, CommanderError } from 'commander';
 import { GroupsFileError } from '../core/config/groups';
-import { configResolveCommand } from './commands/config';
-import { agentsListCommand, agentsPeekCommand, agentsSendCommand, agentsSpawnCommand } from './commands/agents';
-import { catCommand, historyCommand } from './commands/history';
-import { hostsCommand } from './commands/hosts';
-import { chooseLeastLoaded, placeCommand } from './commands/place';
-import { pullCommand, pushCommand } from './commands/push';
-import { runCommand } from './commands/run';
-import { createContext, EXIT, UsageError, type GlobalFlags } from './context';
+import { TargetError } from '../core/config/inventory';
+import { SshConfigError } from '../core/config/sshConfig';
+import { RunFilesError } from '../core/jobs/files';
+import { EXIT } from '../core/jobs/outcome';
+import { agentsVerb } from './commands/agents';
+import { configVerb } from './commands/config';
+import { hostsVerb } from './commands/hosts';
+import { placeVerb } from './commands/place';
+import { pushVerbs } from './commands/push';
+import { runVerb } from './commands/run';
+import { runsVerbs } from './commands/runs';
+import { createContext, type GlobalFlags } from './context';
+import { CliIo, invalidUtf8Argument, UsageError, type CliErrorInfo } from './io';
+import { durationOption, type Act, type Verb } from './verbs';
 
-const USAGE = `usage: flotilla <command> [options]
+const VERBS: readonly Verb[] = [hostsVerb, runVerb, runsVerbs, placeVerb, pushVerbs, agentsVerb, configVerb];
 
-  hosts [--status]                         list hosts (and probe them with --status)
-  run TARGET [--cwd DIR] [--timeout S] [--concurrency N] [--pty] [--least-loaded] -- COMMAND...
-                                           one argument after -- is a shell command line;
-                                           several are an argv, each element sent byte-exact
-                                           --least-loaded: run on the one least-loaded host of TARGET
-  place TARGET                             which host of TARGET is least loaded, and why
-  push TARGET LOCAL REMOTE [--dry-run] [--delete] [--max-delete N] [--exclude GLOB]...
-                                           per-host plan, then temp-file + atomic-rename writes
-  pull TARGET REMOTE LOCAL                 copy REMOTE from each host into LOCAL/<host>/
-  history [--limit N]                      recent runs
-  cat RUN HOST [--raw]                     full output of one host of a run
-  config resolve ALIAS [-F FILE]           resolved settings, like ssh -G
-  agents [TARGET]                          tmux sessions/panes per host with attention (waiting/working/idle)
-  agents spawn HOST DIR [--name S] [-- COMMAND...]   new detached agent session (default command: claude)
-  agents peek HOST:SESSION[:WINDOW] [--lines N] [--raw]
-  agents send HOST:SESSION[:WINDOW][,...] TEXT [--no-enter]
+const EPILOG = `
+TARGET: a host alias, a group, "all", or a comma list. Durations: 90 (seconds), 90s, 10m, 1h30m.
+Runs are recorded in the run store shared with the editor (--store, default $XDG_DATA_HOME/flotilla).
+Exit codes: 0 all ok, 1 usage/config error, 2 a command failed, 3 a host unreachable or timed out,
+4 cancelled. With --json every result and every error is one JSON object on stdout.`;
 
-TARGET: a host alias, a group, "all", or a comma list.
-Global: --ssh-config FILE  --groups FILE  --history-dir DIR  --connect-timeout S  --json
-        --accept-new-host-keys (like StrictHostKeyChecking=accept-new; changed keys are still refused)
-Exit: 0 all ok, 1 usage/config error, 2 a command failed, 3 a host unreachable/timed out, 4 cancelled.
-`;
-
-const options = {
-  'ssh-config': { type: 'string' },
-  F: { type: 'string', short: 'F' },
-  groups: { type: 'string' },
-  'history-dir': { type: 'string' },
-  'connect-timeout': { type: 'string' },
-  'accept-new-host-keys': { type: 'boolean' },
-  json: { type: 'boolean' },
-  status: { type: 'boolean' },
-  cwd: { type: 'string' },
-  timeout: { type: 'string' },
-  concurrency: { type: 'string' },
-  pty: { type: 'boolean' },
-  'least-loaded': { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  delete: { type: 'boolean' },
-  'max-delete': { type: 'string' },
-  exclude: { type: 'string', multiple: true },
-  limit: { type: 'string' },
-  raw: { type: 'boolean' },
-  name: { type: 'string' },
-  lines: { type: 'string' },
-  'no-enter': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-function num(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} needs a positive number, got ${JSON.stringify(value)}`);
-  return n;
+interface GlobalOptions {
+  sshConfig?: string;
+  F?: string;
+  groups?: string;
+  store?: string;
+  historyDir?: string;
+  connectTimeout?: number;
+  acceptNewHostKeys?: boolean;
+  json?: boolean;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const dashdash = argv.indexOf('--');
-  const before = dashdash >= 0 ? argv.slice(0, dashdash) : argv;
-  const command = dashdash >= 0 ? argv.slice(dashdash + 1) : [];
-  const { values, positionals } = parseArgs({ args: before, options, allowPositionals: true, strict: true });
-  if (values.help || positionals.length === 0) {
-    process.stdout.write(USAGE);
-    return values.help ? EXIT.ok : EXIT.usage;
-  }
-  const flags: GlobalFlags = {
-    sshConfig: values['ssh-config'] ?? values.F,
-    groups: values.groups,
-    historyDir: values['history-dir'],
-    connectTimeout: num(values['connect-timeout'], 'connect-timeout'),
-    acceptNewHostKeys: values['accept-new-host-keys'],
-    json: values.json,
+function flagsOf(o: GlobalOptions): GlobalFlags {
+  return {
+    sshConfig: o.sshConfig ?? o.F,
+    groups: o.groups,
+    store: o.store ?? o.historyDir ?? process.env.FLOTILLA_STORE,
+    connectTimeoutMs: o.connectTimeout,
+    acceptNewHostKeys: o.acceptNewHostKeys,
+    json: o.json,
   };
-  const [verb, ...args] = positionals;
-  const ctx = await createContext(flags);
-  try {
-    switch (verb) {
-      case 'hosts':
-        return await hostsCommand(ctx, !!values.status, (flags.connectTimeout ?? 10) * 1000);
-      case 'run':
-        if (args.length !== 1) throw new UsageError('flotilla run TARGET [options] -- COMMAND...');
-        let target = args[0]!;
-        if (values['least-loaded']) {
-          const decision = await chooseLeastLoaded(ctx, target, { diskPath: values.cwd });
-          if (!decision.chosen) {
-            process.stderr.write(`${decision.explanation}\n`);
-            return EXIT.unreachable;
-          }
-          if (!flags.json) process.stderr.write(`placed on ${decision.chosen}\n`);
-          target = decision.chosen;
-        }
-        return await runCommand(ctx, target, command, {
-          cwd: values.cwd,
-          timeout: num(values.timeout, 'timeout'),
-          concurrency: num(values.concurrency, 'concurrency'),
-          pty: values.pty,
-        });
-      case 'place':
-        if (args.length !== 1) throw new UsageError('flotilla place TARGET [--json]');
-        return await placeCommand(ctx, args[0]!, { json: flags.json });
-      case 'push':
-        if (args.length !== 3) throw new UsageError('flotilla push TARGET LOCAL REMOTE [--dry-run] [--delete]');
-        return await pushCommand(ctx, args[0]!, args[1]!, args[2]!, {
-          dryRun: values['dry-run'],
-          delete: values.delete,
-          json: flags.json,
-          maxDelete: num(values['max-delete'], 'max-delete'),
-          exclude: values.exclude,
-        });
-      case 'pull':
-        if (args.length !== 3) throw new UsageError('flotilla pull TARGET REMOTE LOCAL');
-        return await pullCommand(ctx, args[0]!, args[1]!, args[2]!, { json: flags.json });
-      case 'history':
-        return await historyCommand(ctx, num(values.limit, 'limit') ?? 20);
-      case 'cat':
-        if (args.length !== 2) throw new UsageError('flotilla cat RUN HOST');
-        return await catCommand(ctx, args[0]!, args[1]!, !!values.raw);
-      case 'config':
-        if (args[0] !== 'resolve' || args.length !== 2) throw new UsageError('flotilla config resolve ALIAS [-F FILE]');
-        return await configResolveCommand(ctx, args[1]!);
-      case 'agents': {
-        const [sub, ...rest] = args;
-        if (sub === 'spawn') {
-          if (rest.length !== 2) throw new UsageError('flotilla agents spawn HOST DIR [--name S] [-- COMMAND...]');
-          return await agentsSpawnCommand(ctx, rest[0]!, rest[1]!, command, { session: values.name });
-        }
-        if (sub === 'peek') {
-          if (rest.length !== 1) throw new UsageError('flotilla agents peek HOST:SESSION[:WINDOW] [--lines N]');
-          return await agentsPeekCommand(ctx, rest[0]!, num(values.lines, 'lines') ?? 40, !!values.raw);
-        }
-        if (sub === 'send') {
-          if (rest.length !== 2) throw new UsageError('flotilla agents send HOST:SESSION[:WINDOW] TEXT');
-          return await agentsSendCommand(ctx, rest[0]!, rest[1]!, { enter: !values['no-enter'] });
-        }
-        if (args.length > 1) throw new UsageError('flotilla agents [TARGET]');
-        return await agentsListCommand(ctx, sub);
-      }
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(verb)}\n\n${USAGE}`);
+}
+
+export function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+  const program = new Command('flotilla')
+    .description('Drive a fleet of machines over SSH: the core of the Flotilla VS Code extension, for scripts and AI agents.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => void io.out(s), writeErr: () => {}, outputError: () => {} })
+    .option('--ssh-config <file>', 'ssh config file to read (like ssh -F)')
+    .option('-F <file>', 'same as --ssh-config')
+    .option('--groups <file>', 'sshsync groups file')
+    .option('--store <dir>', 'run store directory (shared with the editor)')
+    .option('--history-dir <dir>', 'old name of --store')
+    .option('--connect-timeout <duration>', 'connect timeout when the ssh config sets no ConnectTimeout (default 10s)', durationOption('--connect-timeout'))
+    .option('--accept-new-host-keys', 'accept unknown host keys (like StrictHostKeyChecking=accept-new); changed keys are still refused')
+    .option('--json', 'machine-readable output: one JSON object')
+    .addHelpText('after', EPILOG)
+    .showSuggestionAfterError(true);
+
+  const act: Act = (action, opts = {}) => async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const flags = opts.flags ? await opts.flags() : flagsOf(command.optsWithGlobals<GlobalOptions>());
+    const ctx = await createContext(flags, io, { interactive: opts.interactive });
+    try {
+      setCode(await action(ctx, ...args.slice(0, -2), args[args.length - 2]));
+    } finally {
+      await ctx.pool.dispose();
     }
-  } finally {
-    await ctx.pool.dispose();
+  };
+  for (const verb of VERBS) verb(program, act);
+  return program;
+}
+
+function errorInfo(err: unknown): { info: CliErrorInfo; exit: number } {
+  if (err instanceof CommanderError) {
+    return {
+      info: { code: err.code.replace(/^commander\./, ''), message: err.message.replace(/^error: /, ''), hint: 'see flotilla --help, or flotilla VERB --help' },
+      exit: EXIT.usage,
+    };
+  }
+  if (err instanceof UsageError) return { info: { code: err.code, message: err.message, hint: err.hint }, exit: EXIT.usage };
+  if (err instanceof SshConfigError || err instanceof GroupsFileError) {
+    return { info: { code: 'config', message: err.message, hint: 'fix the file at the place named; nothing was run' }, exit: EXIT.usage };
+  }
+  if (err instanceof TargetError) return { info: { code: 'target', message: err.message, hint: 'list hosts and groups with: flotilla hosts' }, exit: EXIT.usage };
+  if (err instanceof RunFilesError) return { info: { code: 'files', message: err.message }, exit: EXIT.usage };
+  return { info: { code: 'internal', message: err instanceof Error ? err.message : String(err), hint: 'set FLOTILLA_DEBUG=1 for a stack trace' }, exit: EXIT.usage };
+}
+
+export async function main(argv: string[], io = new CliIo()): Promise<number> {
+  let code: number = EXIT.ok;
+  const dashdash = argv.indexOf('--');
+  const json = (dashdash >= 0 ? argv.slice(0, dashdash) : argv).includes('--json');
+  try {
+    const bad = invalidUtf8Argument(argv);
+    if (bad !== undefined) {
+      throw new UsageError(
+        `argument ${bad + 1} is not valid UTF-8; it would not reach the host byte for byte`,
+        "write such bytes inside a shell command line instead, e.g. -- 'printf \"\\377\"'",
+        'invalid-utf8',
+      );
+    }
+    const program = buildProgram(io, (c) => (code = c));
+    if (argv.length === 0) {
+      await io.out(program.helpInformation());
+      return EXIT.usage;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version')) {
+      return EXIT.ok;
+    }
+    const { info, exit } = errorInfo(err);
+    if (json) await io.errorJson(info);
+    else {
+      io.err(`flotilla: ${info.message}\n${info.hint ? `  (${info.hint})\n` : ''}`);
+      if (info.code === 'internal' && process.env.FLOTILLA_DEBUG && err instanceof Error) io.err(`${err.stack}\n`);
+    }
+    return exit;
   }
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      const known = err instanceof UsageError || err instanceof SshConfigError || err instanceof TargetError || err instanceof GroupsFileError;
-      process.stderr.write(`flotilla: ${err instanceof Error ? err.message : String(err)}\n`);
-      if (!known && err instanceof Error && process.env.FLOTILLA_DEBUG) process.stderr.write(`${err.stack}\n`);
-      process.exit(known || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? EXIT.usage : EXIT.usage);
-    },
-  );
+  const io = new CliIo();
+  io.installSignals();
+  void main(process.argv.slice(2), io).then(async (code) => {
+    await io.flush();
+    // A reader that went away (`| head`) is not an error.
+    process.exit(io.stdoutClosed ? 0 : io.signalled && code === EXIT.ok ? EXIT.cancelled : code);
+  });
 }

@@ -31,9 +31,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     vscode.commands.registerCommand('flotilla.showProblemHosts', () => showProblemHosts(fleet)),
     vscode.commands.registerCommand('flotilla.reviewHostKeys', () => review.review()),
   );
-  registerRuns(context, fleet, hostsView, log);
+  const runStore = registerRuns(context, fleet, hostsView, log);
   registerAgents(context, fleet);
-  registerBalance(context, fleet, log);
+  registerBalance(context, fleet, runStore, log);
   registerPush(context, fleet);
   void fleet.reload();
   return { fleet };

@@ -4,11 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HerdGuard, measureCandidates, placeAndRun, placeHost } from '../../src/core/balance/place';
+import { HerdGuard, measureCandidates, placeHost } from '../../src/core/balance/place';
+import { startJob } from '../../src/core/jobs/job';
+import { RunStore } from '../../src/core/jobs/store';
 import { MetricsCache, probeHost } from '../../src/core/balance/probe';
 import type { Pool } from '../../src/core/ssh/pool';
-import { createContext } from '../../src/cli/context';
-import { chooseLeastLoaded, placeCommand } from '../../src/cli/commands/place';
+import { cliInProcess } from './cliInProcess';
 import { startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
@@ -80,15 +81,17 @@ describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
     for (const [alias, load] of Object.entries(loads)) await fleet.lab.setLoad(alias, load, 8 * GiB);
     try {
       const metrics = new MetricsCache();
-      const herd = new HerdGuard({ decayMs: 20_000 });
+      // The herd is shared through the run store, as it is between the CLI, the editor and agents.
+      const store = new RunStore(mkdtempSync(join(tmpdir(), 'flotilla-herd-')));
       await measure(three, metrics); // warm connections and the shared cache, as the health view would
       const t0 = Date.now();
-      const launches = await Promise.all([0, 1, 2].map(() =>
-        placeAndRun(pool, three, { command: 'cat /proc/loadavg', origin: 'test' }, { metrics, connectTimeoutMs: 3000, herd })));
-      expect(Date.now() - t0).toBeLessThan(1000);
-      const chosen = launches.map((l) => l.decision.chosen);
+      const jobs = await Promise.all([0, 1, 2].map(() =>
+        startJob({ store, pool, metrics, connectTimeoutMs: 3000 }, { hosts: three, command: 'cat /proc/loadavg', origin: 'test', leastLoaded: { herd: { decayMs: 20_000 } } })));
+      const records = await Promise.all(jobs.map((j) => j.done));
+      expect(Date.now() - t0).toBeLessThan(1500);
+      const chosen = records.map((r) => r.doc.placement!.chosen);
       expect(new Set(chosen)).toEqual(new Set(three));
-      const records = await Promise.all(launches.map((l) => l.run!.done));
+      const launches = records.map((r) => ({ decision: { explanation: r.doc.placement!.explanation } }));
       records.forEach((r, i) => {
         expect(r.results).toHaveLength(1);
         expect(r.results[0]!.state).toBe('ok');
@@ -122,18 +125,17 @@ describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
     expect(none.explanation).toMatch(/No host chosen: all 2 candidates are excluded/);
   });
 
-  it('flotilla place --json: chosen and one row per candidate', async () => {
-    const historyDir = mkdtempSync(join(tmpdir(), 'flotilla-place-'));
-    const ctx = await createContext({ sshConfig: fleet.lab.info.sshConfig, groups: fleet.lab.info.groups, historyDir, connectTimeout: 3 });
-    const written: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
+  it('flotilla place --json: chosen and one row per candidate; the herd is shared with runs of other processes', async () => {
+    const store = mkdtempSync(join(tmpdir(), 'flotilla-place-'));
+    const cli = async (...args: string[]) => {
+      const r = await cliInProcess(['--ssh-config', fleet.lab.info.sshConfig, '--groups', fleet.lab.info.groups, '--store', store, '--connect-timeout', '3', ...args]);
+      return { code: r.code, out: r.stdout + r.stderr };
+    };
     try {
-      process.stdout.write = ((s: string) => { written.push(String(s)); return true; }) as typeof process.stdout.write;
-      const code = await placeCommand(ctx, 'lab-1,lab-2,lab-3,dead', { json: true });
-      process.stdout.write = write;
-      expect(code).toBe(0);
-      const out = JSON.parse(written.join('')) as { chosen: string; candidates: Array<Record<string, unknown>> };
-      expect(Object.keys(out)).toEqual(['chosen', 'candidates']);
+      const r = await cli('place', 'lab-1,lab-2,lab-3,dead', '--json');
+      expect(r.code, r.out).toBe(0);
+      const out = JSON.parse(r.out) as { chosen: string; candidates: Array<Record<string, unknown>> };
+      expect(Object.keys(out)).toEqual(['chosen', 'candidates', 'explanation']);
       expect(out.chosen).toBe('lab-2');
       expect(out.candidates.map((c) => c.host)).toEqual(['lab-1', 'lab-2', 'lab-3', 'dead']);
       for (const c of out.candidates) expect(Object.keys(c)).toEqual(['host', 'score', 'cpu', 'mem', 'disk', 'excluded']);
@@ -142,22 +144,21 @@ describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
       expect(lab2.excluded).toBeNull();
       expect(out.candidates[3]).toMatchObject({ host: 'dead', score: null, cpu: null, mem: null, disk: null, excluded: expect.stringMatching(/^offline/) });
 
-      // the herd state is kept between processes: an immediate second placement avoids lab-2
+      // a least-loaded run records its choice in the store; the next placement (any process) weighs it
       await fleet.lab.setLoad('lab-3', 0.25, 8 * GiB);
-      const second = await chooseLeastLoaded(ctx, 'lab-2,lab-3');
+      const run = await cli('run', 'lab-2,lab-3', '--least-loaded', '--json', '--', 'true');
+      expect(run.code, run.out).toBe(0);
+      expect(JSON.parse(run.out).placement.chosen).toBe('lab-2');
+      const second = JSON.parse((await cli('place', 'lab-2,lab-3', '--json')).out) as { chosen: string; explanation: string };
       expect(second.chosen).toBe('lab-3');
+      expect(second.explanation).toMatch(/recent/);
 
-      written.length = 0;
-      process.stdout.write = ((s: string) => { written.push(String(s)); return true; }) as typeof process.stdout.write;
-      await placeCommand(ctx, 'web', {});
-      process.stdout.write = write;
-      expect(written.join('')).toMatch(/host +score/);
-      expect(written.join('')).toMatch(/chosen/);
+      const human = await cli('place', 'web');
+      expect(human.out).toMatch(/host +score/);
+      expect(human.out).toMatch(/chosen/);
     } finally {
-      process.stdout.write = write;
       await fleet.lab.setLoad('lab-3', 1.0, 6 * GiB);
-      await ctx.pool.dispose();
-      rmSync(historyDir, { recursive: true, force: true });
+      rmSync(store, { recursive: true, force: true });
     }
   });
 });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveHost } from '../../src/core/config/sshConfig';
 import { coalesce, prefixLines, sanitizeForView } from '../../src/core/exec/output';
-import { DEFAULT_DISK_CAP, startRun, summarize, TRANSPORT_FAILURES, type HostResult, type RunSpec } from '../../src/core/exec/run';
+import { DEFAULT_DISK_CAP, startRun, type HostResult, type RunSpec } from '../../src/core/exec/run';
+import { countOutcomes, outcomeClass } from '../../src/core/jobs/outcome';
 import type { Pool } from '../../src/core/ssh/pool';
 import { pgrep, waitUntil as waitFor, startFleet, type TestFleet } from './fleet';
 
@@ -90,10 +91,10 @@ describe.skipIf(!canRunLab)('exec on the lab fleet', () => {
     for (const h of ['authfail', 'authfail-2']) expect(by.get(h)!.state, h).toBe('auth-failed');
     for (const h of ['unknown-key', 'unknown-key-2']) expect(by.get(h)!.state, h).toBe('hostkey-rejected');
     for (const h of special) expect(by.get(h)!.reason, h).toBeTruthy();
-    expect(summarize(record)).toEqual({ ok: 35, failed: 5, transport: 10, stopped: 0 });
+    expect(countOutcomes(record.results.map((r) => r.state))).toEqual({ ok: 35, command: 5, transport: 10, cancelled: 0 });
     expect(wall).toBeLessThan(2 * 2000);
     expect(wall).toBeGreaterThanOrEqual(1900); // the black holes really waited for ConnectTimeout 2
-    expect(TRANSPORT_FAILURES.has('failed')).toBe(false);
+    expect(outcomeClass('failed')).toBe('command');
   });
 
   describe('cancel and timeout stop the remote process group', () => {

@@ -1,8 +1,7 @@
 // Agents in tmux on real lab hosts (isolated: each host its own /home and /tmp, so its own tmux server).
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { agentsListCommand } from '../../src/cli/commands/agents';
-import { createContext } from '../../src/cli/context';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliInProcess } from './cliInProcess';
 import type { Pool } from '../../src/core/ssh/pool';
 import { AttachedSession, type AttachEnd } from '../../src/core/tmux/attach';
 import { runScript } from '../../src/core/tmux/remote';
@@ -196,18 +195,9 @@ describe('tmux agents on lab hosts', () => {
   });
 
   it('flotilla agents --json lists every host with attention, from a fresh process state', async () => {
-    const ctx = await createContext({ sshConfig: fleet.lab.info.sshConfig, groups: fleet.lab.info.groups, json: true });
-    const writes: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { writes.push(String(chunk)); return true; });
-    let code: number;
-    try {
-      code = await agentsListCommand(ctx, hosts.join(','));
-    } finally {
-      spy.mockRestore();
-      await ctx.pool.dispose();
-    }
-    expect(code).toBe(0);
-    const parsed = JSON.parse(writes.join('')) as { hosts: { host: string; state: string; sessions: { target: string; session: string; window: number; command: string; cwd: string; attention: string }[] }[] };
+    const r = await cliInProcess(['--ssh-config', fleet.lab.info.sshConfig, '--groups', fleet.lab.info.groups, '--json', 'agents', hosts.join(',')]);
+    expect(r.code, r.stderr).toBe(0);
+    const parsed = JSON.parse(r.stdout) as { hosts: { host: string; state: string; sessions: { target: string; session: string; window: number; command: string; cwd: string; attention: string }[] }[] };
     expect(parsed.hosts.map((h) => [h.host, h.state])).toEqual([[hosts[0], 'ok'], [hosts[1], 'ok'], [hosts[2], 'no-server']]);
     const shellA = parsed.hosts[0]!.sessions.find((x) => x.session === 'shell-a');
     expect(shellA).toMatchObject({ target: `${hosts[0]}:shell-a:0`, window: 0, command: 'sh', attention: 'waiting' });

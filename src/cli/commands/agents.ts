@@ -1,6 +1,5 @@
 // flotilla agents [TARGET] | agents spawn HOST DIR [-- COMMAND...] | agents peek T [--lines N] [--raw]
 // | agents send T[,T...] TEXT
-import { expandTargets } from '../../core/config/inventory';
 import { sanitizeForView } from '../../core/exec/output';
 import { ConnectError } from '../../core/ssh/connect';
 import { AgentTargetError, defaultSessionName, parseAgentTarget, sessionNameProblem } from '../../core/tmux/names';
@@ -8,6 +7,7 @@ import {
   broadcast, capturePane, listAgents, panesOf, SessionExistsError, spawnAgent, type HostAgents,
 } from '../../core/tmux/sessions';
 import { EXIT, UsageError, type CliContext } from '../context';
+import { positiveInt, type Verb } from '../verbs';
 
 /**
  * "working" needs an earlier look. The CLI takes it inside the same remote command, 1 s before the
@@ -17,8 +17,6 @@ import { EXIT, UsageError, type CliContext } from '../context';
 export const CLI_SAMPLE_MS = 1000;
 const DEFAULT_AGENT_COMMAND = 'claude';
 
-function out(text: string): void { process.stdout.write(text); }
-function err(text: string): void { process.stderr.write(text); }
 const view = (s: string) => sanitizeForView(s).replace(/\n/g, ' ');
 
 function agoText(ms: number, now = Date.now()): string {
@@ -46,11 +44,13 @@ function hostJson(h: HostAgents) {
   return { host: h.host, state: h.state, ...(h.state === 'error' ? { message: h.message } : {}), sessions };
 }
 
-function printHost(h: HostAgents): void {
+function printHost(h: HostAgents): string {
+  let text = '';
+  const out = (s: string) => (text += s);
   if (h.state !== 'ok') {
     const detail = h.state === 'error' ? `: ${view(h.message)}` : h.state === 'no-server' ? ' (no tmux server running)' : ' (tmux is not installed)';
     out(`${h.host}  ${h.state}${detail}\n`);
-    return;
+    return text;
   }
   const panes = panesOf(h);
   out(`${h.host}  ok  ${panes.length} pane${panes.length === 1 ? '' : 's'}\n`);
@@ -63,21 +63,22 @@ function printHost(h: HostAgents): void {
       }
     }
   }
+  return text;
 }
 
 /** `flotilla agents [TARGET] [--json]`: every tmux pane of the hosts with its attention state. */
 export async function agentsListCommand(ctx: CliContext, target?: string): Promise<number> {
-  const aliases = target ? expandTargets(target, ctx.inventory) : ctx.inventory.hosts.map((h) => h.alias);
+  const aliases = target ? ctx.targets(target) : ctx.inventory.hosts.map((h) => h.alias);
   const hosts = await Promise.all(aliases.map((alias) => listAgents(ctx.pool, alias, undefined, { sampleMs: CLI_SAMPLE_MS })));
-  if (ctx.flags.json) out(JSON.stringify({ hosts: hosts.map(hostJson) }) + '\n');
-  else hosts.forEach(printHost);
+  if (ctx.flags.json) await ctx.io.json({ hosts: hosts.map(hostJson) });
+  else await ctx.io.out(hosts.map(printHost).join(''));
   return hosts.some((h) => h.state === 'error') ? EXIT.unreachable : EXIT.ok;
 }
 
-function reportFailure(e: unknown): number {
+function reportFailure(ctx: CliContext, e: unknown): number {
   if (e instanceof AgentTargetError) throw new UsageError(e.message);
   if (!(e instanceof Error)) throw e;
-  err(`flotilla: ${sanitizeForView(e.message)}\n`);
+  ctx.io.err(`flotilla: ${sanitizeForView(e.message)}\n`);
   return e instanceof ConnectError ? EXIT.unreachable : EXIT.commandFailed;
 }
 
@@ -105,11 +106,12 @@ export async function agentsSpawnCommand(ctx: CliContext, host: string, dir: str
   for (const session of candidates) {
     try {
       const target = await spawnAgent(ctx.pool, host, { dir, command: agentCommand, session });
-      out(ctx.flags.json ? JSON.stringify({ target, host, session }) + '\n' : `${target}\n`);
+      if (ctx.flags.json) await ctx.io.json({ target, host, session });
+      else await ctx.io.out(`${target}\n`);
       return EXIT.ok;
     } catch (e) {
       if (e instanceof SessionExistsError && session !== candidates[candidates.length - 1] && explicit === undefined) continue;
-      return reportFailure(e);
+      return reportFailure(ctx, e);
     }
   }
   return EXIT.commandFailed;
@@ -120,17 +122,19 @@ export async function agentsPeekCommand(ctx: CliContext, target: string, lines: 
   try {
     const text = await capturePane(ctx.pool, parseAgentTarget(target), lines);
     const trimmed = text.replace(/\n+$/, '\n');
-    if (ctx.flags.json) out(JSON.stringify({ target, text: trimmed }) + '\n');
-    else out(raw ? trimmed : sanitizeForView(trimmed));
+    if (ctx.flags.json) await ctx.io.json({ target, text: trimmed });
+    else await ctx.io.out(raw ? trimmed : sanitizeForView(trimmed));
     return EXIT.ok;
   } catch (e) {
-    return reportFailure(e);
+    return reportFailure(ctx, e);
   }
 }
 
 export interface SendFlags {
   /** Press Enter after the text (default true; `--no-enter`). */
   enter?: boolean;
+  /** Show the receivers; type nothing. */
+  dryRun?: boolean;
 }
 
 /** `flotilla agents send T[,T...] TEXT`: types TEXT (literally) and Enter into each pane. */
@@ -138,10 +142,52 @@ export async function agentsSendCommand(ctx: CliContext, target: string, text: s
   const targets = target.split(',').map((s) => s.trim()).filter(Boolean);
   if (targets.length === 0) throw new UsageError('no target given: HOST:SESSION[:WINDOW][,HOST:SESSION...]');
   for (const t of targets) {
-    try { parseAgentTarget(t); } catch (e) { return reportFailure(e); }
+    try { parseAgentTarget(t); } catch (e) { return reportFailure(ctx, e); }
+  }
+  const known = new Set(ctx.inventory.hosts.map((h) => h.alias));
+  const unknown = targets.map((t) => parseAgentTarget(t).host).filter((h) => !known.has(h));
+  if (unknown.length) throw new UsageError(`unknown host ${JSON.stringify(unknown[0])} in the targets: give HOST:SESSION with a Host alias from the ssh config`);
+  if (flags.dryRun) {
+    if (ctx.flags.json) await ctx.io.json({ dryRun: true, receivers: targets, text, enter: flags.enter ?? true });
+    else await ctx.io.out(`dry run: nothing was sent.\nwould type ${JSON.stringify(text)}${flags.enter ?? true ? ' and Enter' : ''} into:\n${targets.map((t) => `  ${view(t)}\n`).join('')}`);
+    return EXIT.ok;
   }
   const results = await broadcast(ctx.pool, targets, text, { enter: flags.enter ?? true });
-  if (ctx.flags.json) out(JSON.stringify({ results }) + '\n');
-  else for (const r of results) (r.ok ? out : err)(`${view(r.target)}  ${r.ok ? 'sent' : `failed: ${view(r.error)}`}\n`);
+  if (ctx.flags.json) await ctx.io.json({ results });
+  else for (const r of results) {
+    const line = `${view(r.target)}  ${r.ok ? 'sent' : `failed: ${view(r.error)}`}\n`;
+    if (r.ok) await ctx.io.out(line); else ctx.io.err(line);
+  }
   return results.every((r) => r.ok) ? EXIT.ok : EXIT.commandFailed;
 }
+
+export const agentsVerb: Verb = (program, act) => {
+  const agents = program
+    .command('agents')
+    .summary('tmux sessions where coding agents live: list, spawn, peek, send')
+    .argument('[target]', 'hosts to list (alias, group, "all" or comma list; default all)')
+    .action(act((ctx, target: string | undefined) => agentsListCommand(ctx, target)));
+  agents
+    .command('spawn')
+    .summary('start an agent in a new detached tmux session')
+    .argument('<host>', 'a Host alias')
+    .argument('<dir>', 'remote working directory')
+    .argument('[command...]', 'after --: the agent command (default: claude)')
+    .option('--name <session>', 'session name (default <command>-<dir name>)')
+    .action(act((ctx, host: string, dir: string, command: string[], o: { name?: string }) => agentsSpawnCommand(ctx, host, dir, command, { session: o.name })));
+  agents
+    .command('peek')
+    .summary("a pane's last lines")
+    .argument('<target>', 'HOST:SESSION[:WINDOW[.PANE]]')
+    .option('--lines <n>', 'lines of history above the screen (default 40)', positiveInt('--lines'), 40)
+    .option('--raw', 'terminal escapes included')
+    .action(act((ctx, target: string, o: { lines: number; raw?: boolean }) => agentsPeekCommand(ctx, target, o.lines, !!o.raw)));
+  agents
+    .command('send')
+    .summary('type TEXT (and Enter) into panes')
+    .argument('<targets>', 'HOST:SESSION[:WINDOW][,HOST:SESSION...]')
+    .argument('<text>', 'text typed literally')
+    .option('--no-enter', 'do not press Enter after the text')
+    .option('--dry-run', 'show the receivers; send nothing')
+    .action(act((ctx, targets: string, text: string, o: { enter: boolean; dryRun?: boolean }) => agentsSendCommand(ctx, targets, text, o)));
+};

@@ -1,14 +1,24 @@
 import { formatSshG, resolveHost, validateHostToken } from '../../core/config/sshConfig';
 import { EXIT, type CliContext } from '../context';
+import type { Verb } from '../verbs';
 
 export async function configResolveCommand(ctx: CliContext, alias: string): Promise<number> {
   validateHostToken(alias, 'alias');
   const host = await resolveHost(alias, ctx.inventory.resolveOptions);
   if (ctx.flags.json) {
     const options = Object.fromEntries([...host.options].map(([k, o]) => [k, { values: o.values, source: o.source ?? null }]));
-    process.stdout.write(JSON.stringify({ alias, hostname: host.hostname, user: host.user, port: host.port, options }) + '\n');
+    await ctx.io.json({ alias, hostname: host.hostname, user: host.user, port: host.port, options });
   } else {
-    process.stdout.write(formatSshG(host));
+    await ctx.io.out(formatSshG(host));
   }
   return EXIT.ok;
 }
+
+export const configVerb: Verb = (program, act) => {
+  const config = program.command('config').summary('the ssh configuration as Flotilla reads it');
+  config
+    .command('resolve')
+    .summary('resolved settings of a Host alias, like ssh -G')
+    .argument('<alias>', 'a Host alias')
+    .action(act((ctx, alias: string) => configResolveCommand(ctx, alias)));
+};

@@ -3,6 +3,7 @@ import { checkFleet, summarizeHealth, type HostHealth } from '../../core/health'
 import { MetricsCache } from '../../core/balance/probe';
 import { sanitizeForView } from '../../core/exec/output';
 import { EXIT, type CliContext } from '../context';
+import type { Verb } from '../verbs';
 
 function describe(h: HostHealth): string {
   const m = h.metrics;
@@ -10,39 +11,51 @@ function describe(h: HostHealth): string {
   return `${h.state}${h.reason ? ` (${sanitizeForView(h.reason)})` : ''}${load}`;
 }
 
-export async function hostsCommand(ctx: CliContext, withStatus: boolean, connectTimeoutMs: number): Promise<number> {
+export async function hostsCommand(ctx: CliContext, target: string | undefined, withStatus: boolean): Promise<number> {
   const inv = ctx.inventory;
-  const rows = await Promise.all(inv.hosts.map(async (h) => {
+  let connectTimeoutMs = ctx.connectTimeoutMs;
+  const only = target === undefined ? undefined : new Set(ctx.targets(target));
+  const listed = inv.hosts.filter((h) => !only || only.has(h.alias));
+  const rows = await Promise.all(listed.map(async (h) => {
     const r = await resolveHost(h.alias, inv.resolveOptions);
     return { alias: h.alias, user: r.user, hostname: r.hostname, port: r.port, groups: h.groups, proxyJump: r.proxyJump ?? null, connectTimeout: r.connectTimeout };
   }));
   // Without --connect-timeout the config's ConnectTimeout governs (the TCP probe too), as it does for ssh.
-  if (ctx.flags.connectTimeout === undefined) {
+  if (ctx.flags.connectTimeoutMs === undefined) {
     const configured = rows.map((r) => r.connectTimeout).filter((t): t is number => t !== undefined && t > 0);
     if (configured.length) connectTimeoutMs = Math.max(...configured) * 1000;
   }
   let health: HostHealth[] | undefined;
   if (withStatus) {
-    health = await checkFleet(ctx.pool, inv.hosts.map((h) => h.alias), { connectTimeoutMs, metrics: new MetricsCache() });
+    health = await checkFleet(ctx.pool, listed.map((h) => h.alias), { connectTimeoutMs, metrics: new MetricsCache() });
   }
   if (ctx.flags.json) {
     const hosts = rows.map(({ connectTimeout: _t, ...r }, i) => ({
       ...r,
       ...(health ? { state: health[i]!.state, reason: health[i]!.reason ?? null, metrics: health[i]!.metrics ?? null, layers: health[i]!.layers } : {}),
     }));
-    process.stdout.write(JSON.stringify({ hosts, groups: Object.fromEntries(inv.groups), unknownMembers: inv.unknownMembers, warnings: inv.warnings }) + '\n');
+    await ctx.io.json({ hosts, groups: Object.fromEntries(inv.groups), unknownMembers: inv.unknownMembers, warnings: inv.warnings });
   } else {
     const width = Math.max(5, ...rows.map((r) => r.alias.length));
-    rows.forEach((r, i) => {
+    for (const [i, r] of rows.entries()) {
       const status = health ? `  ${describe(health[i]!)}` : '';
-      process.stdout.write(`${r.alias.padEnd(width)}  ${r.user}@${r.hostname}:${r.port}${r.groups.length ? `  [${r.groups.join(',')}]` : ''}${status}\n`);
-    });
-    for (const u of inv.unknownMembers) process.stdout.write(`! group ${u.group} names ${u.alias}, which is not a Host in the ssh config\n`);
-    for (const w of inv.warnings) process.stderr.write(`warning: ${w}\n`);
+      await ctx.io.out(`${r.alias.padEnd(width)}  ${r.user}@${r.hostname}:${r.port}${r.groups.length ? `  [${r.groups.join(',')}]` : ''}${status}\n`);
+    }
+    for (const u of inv.unknownMembers) await ctx.io.out(`! group ${u.group} names ${u.alias}, which is not a Host in the ssh config\n`);
+    for (const w of inv.warnings) ctx.io.err(`warning: ${w}\n`);
     if (health) {
       const s = summarizeHealth(health);
-      process.stdout.write(`${s.up} up · ${s.degraded} degraded · ${s.down} down\n`);
+      await ctx.io.out(`${s.up} up · ${s.degraded} degraded · ${s.down} down\n`);
     }
   }
   return health && health.some((h) => h.state !== 'online') ? EXIT.unreachable : EXIT.ok;
 }
+
+export const hostsVerb: Verb = (program, act) => {
+  program
+    .command('hosts')
+    .summary('hosts of the ssh config with their groups (and health with --status)')
+    .argument('[target]', 'only these hosts (alias, group, "all" or comma list)')
+    .option('--status', 'probe each host: TCP, ssh, login, load')
+    .action(act((ctx, target: string | undefined, o: { status?: boolean }) => hostsCommand(ctx, target, !!o.status)));
+};

@@ -1,13 +1,13 @@
 // `flotilla push TARGET LOCAL REMOTE [--dry-run] [--delete] [--json]` and `flotilla pull TARGET REMOTE LOCAL`.
-import { expandTargets } from '../../core/config/inventory';
 import { sanitizeForView } from '../../core/exec/output';
 import type { HostPushResult, PushState } from '../../core/push/apply';
 import { itemize, type PlannedHost } from '../../core/push/plan';
-import { pull } from '../../core/push/pull';
+import { planPull, pull } from '../../core/push/pull';
 import { push } from '../../core/push/push';
 import { DestinationError } from '../../core/push/remotePath';
 import type { PlanItem } from '../../core/push/types';
 import { EXIT, UsageError, type CliContext } from '../context';
+import { collect, nonNegativeInt, type Verb } from '../verbs';
 
 export interface PushFlags {
   dryRun?: boolean;
@@ -18,7 +18,7 @@ export interface PushFlags {
 }
 
 export interface PullFlags {
-  json?: boolean;
+  dryRun?: boolean;
 }
 
 export function pushExitCode(states: readonly PushState[]): number {
@@ -83,20 +83,13 @@ export function printHumanPush(plans: readonly PlannedHost[], results: readonly 
   }
 }
 
-function withSigint<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
-  return run(abort.signal).finally(() => process.off('SIGINT', onSigint));
-}
-
 export async function pushCommand(ctx: CliContext, target: string, local: string, remote: string, flags: PushFlags): Promise<number> {
-  const hosts = expandTargets(target, ctx.inventory);
+  const hosts = ctx.targets(target);
   let run;
   try {
-    run = await withSigint((signal) => push(ctx.pool, hosts, local, remote, {
-      dryRun: flags.dryRun, delete: flags.delete, maxDelete: flags.maxDelete, exclude: flags.exclude, signal,
-    }));
+    run = await push(ctx.pool, hosts, local, remote, {
+      dryRun: flags.dryRun, delete: flags.delete, maxDelete: flags.maxDelete, exclude: flags.exclude, signal: ctx.io.signal,
+    });
   } catch (err) {
     if (err instanceof DestinationError) throw new UsageError(err.message);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || /is not a directory/.test((err as Error).message)) {
@@ -104,37 +97,81 @@ export async function pushCommand(ctx: CliContext, target: string, local: string
     }
     throw err;
   }
-  if (flags.json || ctx.flags.json) process.stdout.write(JSON.stringify(pushToJson(run.plans, run.results)) + '\n');
-  else printHumanPush(run.plans, run.results, (s) => process.stdout.write(s));
+  if (ctx.flags.json) await ctx.io.json(pushToJson(run.plans, run.results));
+  else {
+    let text = '';
+    printHumanPush(run.plans, run.results, (s) => (text += s));
+    await ctx.io.out(text);
+  }
   return pushExitCode(run.plans.map((p, i) => stateOf(p, run.results?.[i])));
 }
 
 export async function pullCommand(ctx: CliContext, target: string, remote: string, local: string, flags: PullFlags): Promise<number> {
-  const hosts = expandTargets(target, ctx.inventory);
+  const hosts = ctx.targets(target);
+  if (flags.dryRun) return pullDryRun(ctx, hosts, remote, local);
   let results;
   try {
-    results = await withSigint((signal) => pull(ctx.pool, hosts, remote, local, { signal }));
+    results = await pull(ctx.pool, hosts, remote, local, { signal: ctx.io.signal });
   } catch (err) {
     if (err instanceof DestinationError) throw new UsageError(err.message);
     throw err;
   }
-  if (flags.json || ctx.flags.json) {
-    process.stdout.write(JSON.stringify({
+  if (ctx.flags.json) {
+    await ctx.io.json({
       hosts: results.map((r) => ({
         host: r.host, state: r.state, ...(r.reason ? { reason: r.reason } : {}), localPath: r.localPath,
         files: r.results.filter((x) => x.ok).map((x) => x.path),
         skipped: r.skipped, errors: r.results.filter((x) => !x.ok).map((x) => ({ path: x.path, message: x.error ?? 'failed' })),
       })),
-    }) + '\n');
+    });
   } else {
+    let text = '';
+    const write = (s: string) => (text += s);
     for (const r of results) {
       const ok = r.results.filter((x) => x.ok).length;
       write(`[${r.host}] ${r.state}: ${ok} item(s), ${r.bytes} bytes → ${r.localPath}${r.reason ? ` (${sanitizeForView(r.reason)})` : ''}\n`);
       for (const s of r.skipped) write(`  skipped ${sanitizeForView(s.path)}: ${s.reason}\n`);
       for (const x of r.results) if (!x.ok) write(`  failed ${sanitizeForView(x.path)}: ${sanitizeForView(x.error ?? '')}\n`);
     }
+    await ctx.io.out(text);
   }
   return pushExitCode(results.map((r) => r.state));
 }
 
-const write = (s: string) => process.stdout.write(s);
+/** `pull --dry-run`: what each host would send, from a read-only listing; nothing is written anywhere. */
+async function pullDryRun(ctx: CliContext, hosts: readonly string[], remote: string, local: string): Promise<number> {
+  const plans = await Promise.all(hosts.map((host) => planPull(ctx.pool, host, remote, local)));
+  if (ctx.flags.json) await ctx.io.json({ dryRun: true, hosts: plans });
+  else {
+    let text = 'dry run: nothing was written.\n';
+    for (const p of plans) {
+      text += `[${p.host}] ${p.state}${p.reason ? `: ${sanitizeForView(p.reason)}` : ''}${p.state === 'ok' ? `: ${p.files.length} item(s), ${p.bytes} bytes → ${p.localPath}` : ''}\n`;
+      for (const f of p.files) text += `  ${sanitizeForView(f)}\n`;
+    }
+    await ctx.io.out(text);
+  }
+  return pushExitCode(plans.map((p) => p.state));
+}
+
+export const pushVerbs: Verb = (program, act) => {
+  program
+    .command('push')
+    .summary('copy a local folder to hosts: per-host plan, then temp-file + atomic-rename writes')
+    .argument('<target>', 'host alias, group, "all" or comma list')
+    .argument('<local>', 'local folder')
+    .argument('<remote>', 'remote destination (~/… is the remote home)')
+    .option('--dry-run', 'show each host\'s plan; write nothing')
+    .option('--delete', 'delete remote files that are not in LOCAL')
+    .option('--max-delete <n>', 'a host whose plan deletes more than N entries gets no deletions (default 100)', nonNegativeInt('--max-delete'))
+    .option('--exclude <glob>', 'gitignore-style pattern never pushed (repeatable)', collect, [])
+    .action(act((ctx, target: string, local: string, remote: string, o: PushFlags) => pushCommand(ctx, target, local, remote, o)));
+
+  program
+    .command('pull')
+    .summary('copy REMOTE from each host into LOCAL/<host>/')
+    .argument('<target>', 'host alias, group, "all" or comma list')
+    .argument('<remote>', 'remote file or folder')
+    .argument('<local>', 'local folder')
+    .option('--dry-run', 'list what each host would send; write nothing')
+    .action(act((ctx, target: string, remote: string, local: string, o: PullFlags) => pullCommand(ctx, target, remote, local, o)));
+};

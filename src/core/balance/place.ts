@@ -4,7 +4,6 @@
 // successive launches spread out instead of all landing on the host that looked idlest (LSF `lsplace`).
 import { checkHealth, type HostHealth } from '../health';
 import type { Pool } from '../ssh/pool';
-import { startRun, type RunController, type RunEvent, type RunSpec } from '../exec/run';
 import type { HostMetrics, MetricsCache, ProbeResult } from './probe';
 
 export interface Weights {
@@ -339,25 +338,4 @@ export async function measureCandidates(pool: Pool, aliases: readonly string[], 
     if (health.state === 'degraded' && health.layers.ssh?.ok) health = { ...health, state: 'online', reason: undefined };
     return { alias, health, probe };
   }));
-}
-
-export interface PlaceAndRunOptions extends MeasureOptions, PlaceOptions {
-  on?: (e: RunEvent) => void;
-  runId?: string;
-  /** Called with the decision before the run starts (print it first). */
-  onDecision?: (d: Decision) => void;
-}
-
-/** Probe → place → start the run on the chosen host. No run when nothing could be chosen. */
-export async function placeAndRun(
-  pool: Pool,
-  aliases: readonly string[],
-  spec: RunSpec,
-  opts: PlaceAndRunOptions,
-): Promise<{ decision: Decision; run?: RunController }> {
-  const candidates = await measureCandidates(pool, aliases, { ...opts, diskPath: opts.diskPath ?? spec.cwd });
-  const decision = placeHost(candidates, opts);
-  opts.onDecision?.(decision);
-  if (!decision.chosen) return { decision };
-  return { decision, run: startRun([decision.chosen], spec, pool, opts.on, opts.runId) };
 }

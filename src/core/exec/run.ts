@@ -4,28 +4,19 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
 import { ConnectError } from '../ssh/connect';
 import type { LeasedChannel, Pool } from '../ssh/pool';
 import { buildRemoteCommand, PGID_MARKER, shellCommandFromArgv } from '../ssh/quote';
 import { CappedBuffer } from './output';
+import type { HostOutcome } from '../jobs/outcome';
 
-export type HostState =
-  | 'ok' | 'failed' | 'killed' | 'timeout' | 'cancelled' | 'lost' | 'unreachable' | 'auth-failed' | 'hostkey-rejected';
+export type { HostState } from '../jobs/outcome';
 
-export const TRANSPORT_FAILURES: ReadonlySet<HostState> = new Set(['unreachable', 'auth-failed', 'hostkey-rejected', 'lost']);
-
-export interface HostResult {
+/** Output facts of one host of a run; the heads are capped and not sanitized. */
+export interface HostOutput {
   host: string;
-  state: HostState;
-  exit?: number;
-  signal?: string;
-  durationMs: number;
-  /** For cancelled/timeout/lost: whether the remote process is known to be gone. */
-  remoteStopped?: boolean;
-  /** Why a transport-level state happened (connect refused, handshake timeout, ...). */
-  reason?: string;
-  /** Head of the output, capped; `truncated` says whether more was produced. Not sanitized. */
   stdout: string;
   stderr: string;
   truncated: boolean;
@@ -35,7 +26,10 @@ export interface HostResult {
   stderrFile?: string;
 }
 
-export type RunOrigin = 'palette' | 'tree' | 'task' | 'cli' | 'test';
+export type HostResult = HostOutcome & HostOutput;
+
+/** Which front end started a run. */
+export type RunOrigin = 'extension' | 'task' | 'cli' | 'mcp' | 'workflow' | 'test';
 
 export interface RunSpec {
   /** A shell command line, or an argv whose elements must each arrive byte-exact. */
@@ -53,6 +47,49 @@ export interface RunSpec {
   origin: RunOrigin;
   /** Grace between TERM and the process-group kill. */
   killGraceMs?: number;
+  /**
+   * The remote command's stdin: bytes given to every host, or a stream (one host only: a stream is read
+   * once). Without it stdin gets EOF at once.
+   */
+  stdin?: Readable | Buffer;
+  /** A private working directory per host (e.g. with uploaded files), made before the command and removed after. */
+  workdir?: Workdir;
+}
+
+export interface Workdir {
+  /** Makes the directory on the host and returns its absolute path; runs before the command. */
+  prepare(host: string, signal: AbortSignal): Promise<string>;
+  /** Removes it (or not, when it is to be kept); runs after the command whatever its outcome. */
+  cleanup(host: string, dir: string): Promise<void>;
+}
+
+export class RunSpecError extends Error {}
+
+/** Longest timer Node keeps: setTimeout clamps anything larger to 1 ms. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * Refuses a spec that could not run as meant, before any host is contacted: an empty command, one
+ * too big for the remote exec, a bad cwd or env name, a timeout Node cannot keep.
+ */
+export function checkRunSpec(spec: Pick<RunSpec, 'command' | 'cwd' | 'env' | 'timeoutMs' | 'concurrency'>): void {
+  const argv = typeof spec.command === 'string' ? undefined : spec.command;
+  if (argv ? argv.length === 0 || argv[0] === '' : (spec.command as string).trim() === '') {
+    throw new RunSpecError('the command is empty: give a shell command line (or a program and its arguments)');
+  }
+  if (spec.timeoutMs !== undefined && !(Number.isInteger(spec.timeoutMs) && spec.timeoutMs > 0 && spec.timeoutMs <= MAX_TIMEOUT_MS)) {
+    throw new RunSpecError(`timeout ${spec.timeoutMs} ms is out of range: give 1 ms to ${Math.floor(MAX_TIMEOUT_MS / 86_400_000)} days`);
+  }
+  if (spec.concurrency !== undefined && !(Number.isInteger(spec.concurrency) && spec.concurrency >= 1)) {
+    throw new RunSpecError(`concurrency ${spec.concurrency} is not a whole number of hosts (1 or more)`);
+  }
+  try {
+    const script = commandText(spec.command);
+    // The placeholder stands for the longest cwd a workdir gets; the real one is only known on the host.
+    buildRemoteCommand(script, { cwd: spec.cwd, env: spec.env, reportPgid: true });
+  } catch (err) {
+    throw new RunSpecError((err as Error).message);
+  }
 }
 
 export type RunEvent =
@@ -91,6 +128,11 @@ export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(3).toString('hex')}`;
 }
 
+/** The name of a host's output file in a run's output directory. */
+export function outputFileName(host: string, stream: 'stdout' | 'stderr'): string {
+  return `${host.replace(/[^A-Za-z0-9._-]/g, '_')}.${stream}`;
+}
+
 export function commandText(command: string | readonly string[]): string {
   return typeof command === 'string' ? command : shellCommandFromArgv(command);
 }
@@ -122,10 +164,12 @@ export function startRun(
         const t0 = Date.now();
         try {
           result = abort.aborted
-            ? emptyResult(host, 'cancelled', 0, { remoteStopped: true, reason: 'cancelled before start' })
+            ? withoutOutput(host, { state: 'cancelled', durationMs: 0, remoteStopped: true, reason: 'cancelled before start' })
             : await runOnHost(host, script, spec, pool, abort, (stream, chunk) => emit({ type: 'host-output', host, stream, chunk }));
         } catch (err) {
-          result = emptyResult(host, 'lost', Date.now() - t0, {
+          result = withoutOutput(host, {
+            state: 'lost',
+            durationMs: Date.now() - t0,
             remoteStopped: false,
             reason: `internal error: ${err instanceof Error ? err.message : String(err)}`,
           });
@@ -157,16 +201,17 @@ export function startRun(
   };
 }
 
-function emptyResult(host: string, state: HostState, durationMs: number, extra: Partial<HostResult> = {}): HostResult {
-  return { host, state, durationMs, stdout: '', stderr: '', truncated: false, stdoutBytes: 0, stderrBytes: 0, ...extra };
+export function withoutOutput(host: string, outcome: HostOutcome): HostResult {
+  return { ...outcome, host, stdout: '', stderr: '', truncated: false, stdoutBytes: 0, stderrBytes: 0 };
 }
 
-function connectFailure(host: string, err: unknown, durationMs: number): HostResult {
+/** A connect that failed: the command never started, so nothing remote is left running. */
+export function connectFailureOutcome(err: unknown, durationMs: number): HostOutcome {
   if (err instanceof ConnectError) {
-    const state: HostState = err.kind === 'timeout' ? 'timeout' : err.kind;
-    return emptyResult(host, state, durationMs, { reason: err.message, remoteStopped: state === 'timeout' ? true : undefined });
+    if (err.kind === 'timeout') return { state: 'timeout', durationMs, remoteStopped: true, reason: err.message };
+    return { state: err.kind, durationMs, reason: err.message };
   }
-  return emptyResult(host, 'unreachable', durationMs, { reason: err instanceof Error ? err.message : String(err) });
+  return { state: 'unreachable', durationMs, reason: err instanceof Error ? err.message : String(err) };
 }
 
 /** Sink for one output stream: capped head in memory, capped copy on disk with back-pressure. */
@@ -261,11 +306,38 @@ async function runOnHost(
   const t0 = Date.now();
   const elapsed = () => Date.now() - t0;
   const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!spec.workdir) return execOnHost(host, script, spec, pool, abort, onChunk, t0);
+  let dir: string;
+  try {
+    dir = await spec.workdir.prepare(host, abort);
+  } catch (err) {
+    if (abort.aborted) return withoutOutput(host, { state: 'cancelled', durationMs: elapsed(), remoteStopped: true, reason: 'cancelled while placing the files' });
+    if (err instanceof ConnectError) return withoutOutput(host, connectFailureOutcome(err, elapsed()));
+    return withoutOutput(host, { state: 'failed', exit: 1, durationMs: elapsed(), reason: `could not place the files: ${(err as Error).message}` });
+  }
+  try {
+    return await execOnHost(host, script, { ...spec, cwd: dir }, pool, abort, onChunk, t0, timeoutMs - elapsed());
+  } finally {
+    await spec.workdir.cleanup(host, dir).catch(() => {});
+  }
+}
+
+async function execOnHost(
+  host: string,
+  script: string,
+  spec: RunSpec,
+  pool: Pool,
+  abort: AbortSignal,
+  onChunk: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
+  t0: number,
+  timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+): Promise<HostResult> {
+  const elapsed = () => Date.now() - t0;
   let remote: string;
   try {
     remote = plainRemoteCommand(script, spec) ?? buildRemoteCommand(script, { cwd: spec.cwd, env: spec.env, reportPgid: true });
   } catch (err) {
-    return emptyResult(host, 'failed', 0, { reason: (err as Error).message, exit: 1 });
+    return withoutOutput(host, { state: 'failed', durationMs: 0, reason: (err as Error).message, exit: 1 });
   }
 
   let lease: LeasedChannel<ClientChannel> | undefined;
@@ -274,23 +346,23 @@ async function runOnHost(
   try {
     lease = await raceAbort(leasing, abort);
   } catch (err) {
-    return connectFailure(host, err, elapsed());
+    return withoutOutput(host, connectFailureOutcome(err, elapsed()));
   }
   if (!lease) {
     // If the exec still goes through, the command starts: stop it properly rather than just closing
     // the channel (without a pty that leaves the remote process running).
     void leasing.then((late) => stopLate(pool, host, late, spec), () => {});
-    return emptyResult(host, 'cancelled', elapsed(), { remoteStopped: true, reason: 'cancelled before the command started' });
+    return withoutOutput(host, { state: 'cancelled', durationMs: elapsed(), remoteStopped: true, reason: 'cancelled before the command started' });
   }
 
   const channel = lease.channel;
+  feedStdin(channel, spec);
   const cap = spec.outputCapBytes ?? DEFAULT_OUTPUT_CAP;
   const diskCap = spec.diskCapBytes ?? DEFAULT_DISK_CAP;
   const dir = spec.outputDir;
   if (dir) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const safe = host.replace(/[^A-Za-z0-9._-]/g, '_');
-  const out = new StreamSink(cap, diskCap, dir ? join(dir, `${safe}.stdout`) : undefined);
-  const err = new StreamSink(cap, diskCap, dir ? join(dir, `${safe}.stderr`) : undefined);
+  const out = new StreamSink(cap, diskCap, dir ? join(dir, outputFileName(host, 'stdout')) : undefined);
+  const err = new StreamSink(cap, diskCap, dir ? join(dir, outputFileName(host, 'stderr')) : undefined);
 
   const pump = (sink: StreamSink, stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
     if (!sink.write(chunk)) {
@@ -308,7 +380,7 @@ async function runOnHost(
   channel.on('data', (chunk: Buffer) => outScan.push(chunk));
   channel.stderr.on('data', (chunk: Buffer) => errScan.push(chunk));
 
-  type End = { kind: 'exit'; code: number | null; signal?: string } | { kind: 'closed' } | { kind: 'timeout' } | { kind: 'cancel' };
+  type End = ChannelEnd;
   let exitInfo: { code: number | null; signal?: string } | undefined;
   channel.on('exit', (code: number | null, signal?: string) => { exitInfo = { code, signal }; });
   // 'exit' may fire before this listener exists (a fast command, while the lease was being handed over);
@@ -329,7 +401,7 @@ async function runOnHost(
   let end = await Promise.race([closed, timedOut, cancelled]);
   clearTimeout(timer);
   if (onAbort) abort.removeEventListener('abort', onAbort);
-  let remoteStopped: boolean | undefined;
+  let remoteStopped = false;
   if (end.kind === 'timeout' || end.kind === 'cancel') {
     const stop = end.kind;
     remoteStopped = await stopRemote(pool, host, channel, () => scanner.pgid, closed, spec);
@@ -340,9 +412,8 @@ async function runOnHost(
   errScan.flush();
   await Promise.all([out.close(), err.close()]);
 
-  const base = {
+  const output: HostOutput = {
     host,
-    durationMs: elapsed(),
     stdout: out.head.text(),
     stderr: err.head.text(),
     truncated: out.head.truncated || err.head.truncated,
@@ -351,18 +422,45 @@ async function runOnHost(
     stdoutFile: out.path,
     stderrFile: err.path,
   };
+  return { ...outcomeOf(end, elapsed(), remoteStopped, timeoutMs), ...output };
+}
+
+type ChannelEnd = { kind: 'exit'; code: number | null; signal?: string } | { kind: 'closed' } | { kind: 'timeout' } | { kind: 'cancel' };
+
+function outcomeOf(end: ChannelEnd, durationMs: number, remoteStopped: boolean, timeoutMs: number): HostOutcome {
   switch (end.kind) {
     case 'exit':
-      if (end.signal) return { ...base, state: 'killed', signal: end.signal.replace(/^SIG/, '') };
-      if (end.code === null) return { ...base, state: 'lost', remoteStopped: false, reason: 'no exit status reported' };
-      return { ...base, state: end.code === 0 ? 'ok' : 'failed', exit: end.code };
+      if (end.signal) return { state: 'killed', signal: end.signal.replace(/^SIG/, ''), durationMs };
+      if (end.code === null) return { state: 'lost', durationMs, remoteStopped: false, reason: 'no exit status reported' };
+      return end.code === 0 ? { state: 'ok', exit: 0, durationMs } : { state: 'failed', exit: end.code, durationMs };
     case 'closed':
-      return { ...base, state: 'lost', remoteStopped: false, reason: 'connection closed before the command reported an exit status: outcome unknown' };
+      return { state: 'lost', durationMs, remoteStopped: false, reason: 'connection closed before the command reported an exit status: outcome unknown' };
     case 'timeout':
-      return { ...base, state: 'timeout', remoteStopped, reason: `no exit within ${timeoutMs} ms${remoteStopped ? '; remote command stopped' : '; remote command may still run'}` };
+      return { state: 'timeout', durationMs, remoteStopped, reason: `no exit within ${timeoutMs} ms${remoteStopped ? '; remote command stopped' : '; remote command may still run'}` };
     case 'cancel':
-      return { ...base, state: 'cancelled', remoteStopped, ...(remoteStopped ? {} : { reason: 'remote command may still run' }) };
+      return { state: 'cancelled', durationMs, remoteStopped, ...(remoteStopped ? {} : { reason: 'remote command may still run' }) };
   }
+}
+
+/**
+ * Without `stdin` the command reads EOF at once (`cat` ends instead of waiting for the timeout). With a
+ * pty, EOF would hang up the terminal, so stdin is just left unused there.
+ */
+function feedStdin(channel: ClientChannel, spec: RunSpec): void {
+  if (!spec.stdin) {
+    if (!spec.pty) channel.end();
+    return;
+  }
+  const input = spec.stdin;
+  if (Buffer.isBuffer(input)) {
+    channel.end(input);
+    return;
+  }
+  const onData = (chunk: Buffer) => { if (!channel.write(chunk)) { input.pause(); channel.once('drain', () => input.resume()); } };
+  const onEnd = () => { try { channel.end(); } catch { /* closed */ } };
+  input.on('data', onData);
+  input.once('end', onEnd);
+  channel.once('close', () => { input.off('data', onData); input.off('end', onEnd); });
 }
 
 /**
@@ -489,15 +587,4 @@ async function killProcessGroup(pool: Pool, host: string, pgid: number, graceMs:
   } catch {
     return false;
   }
-}
-
-export function summarize(record: RunRecord): { ok: number; failed: number; transport: number; stopped: number } {
-  let ok = 0, failed = 0, transport = 0, stopped = 0;
-  for (const r of record.results) {
-    if (r.state === 'ok') ok++;
-    else if (r.state === 'failed' || r.state === 'killed') failed++;
-    else if (TRANSPORT_FAILURES.has(r.state) || r.state === 'timeout') transport++;
-    else stopped++;
-  }
-  return { ok, failed, transport, stopped };
 }

@@ -140,3 +140,36 @@ export function pull(pool: Pool, hosts: readonly string[], remotePath: string, l
   parseDestination(remotePath, { root: opts.root }); // validate once, before contacting anyone
   return Promise.all(hosts.map((h) => pullHost(pool, h, remotePath, localDest, opts)));
 }
+
+export interface PullPlan {
+  host: string;
+  state: PushState;
+  reason?: string;
+  localPath: string;
+  /** Relative paths that would be copied (`` for a single file: its name). */
+  files: string[];
+  bytes: number;
+}
+
+/** What pullHost would copy, from the same read-only listing; nothing is written locally or remotely. */
+export async function planPull(pool: Pool, host: string, remotePath: string, localDest: string, opts: PullOptions = {}): Promise<PullPlan> {
+  const dest = parseDestination(remotePath, { root: opts.root });
+  const name = dest.parts[dest.parts.length - 1]!;
+  const plan: PullPlan = { host, state: 'ok', localPath: join(resolve(localDest, host), name), files: [], bytes: 0 };
+  const hostProblem = badNameReason(host);
+  if (hostProblem) return { ...plan, state: 'failed', reason: `host alias cannot name a local directory: ${hostProblem}` };
+  let listing;
+  try {
+    listing = await listRemote(pool, host, dest, { cleanStale: false, signal: opts.signal });
+  } catch (err) {
+    return { ...plan, state: /connect|handshake|auth|timed out/i.test((err as Error).message) ? 'unreachable' : 'failed', reason: (err as Error).message };
+  }
+  if (listing.state === 'missing') return { ...plan, state: 'failed', reason: `${dest.spec} does not exist on ${host}` };
+  for (const [rel, entry] of listing.entries) {
+    if (entry.kind !== 'f' && entry.kind !== 'd' && entry.kind !== 'l') continue;
+    if (rel && badRelPathReason(rel)) continue;
+    plan.files.push(rel || name);
+    if (entry.kind === 'f') plan.bytes += entry.size;
+  }
+  return plan;
+}

@@ -1,6 +1,8 @@
 // "Run on Least-Loaded Host…" and the `flotilla` task type. main.ts calls registerBalance once.
 import * as vscode from 'vscode';
-import { HerdGuard, measureCandidates, placeHost, type Decision, type PlaceOptions, type ScoredCandidate } from '../../core/balance/place';
+import { measureCandidates, placeHost, type Decision, type PlaceOptions, type ScoredCandidate } from '../../core/balance/place';
+import { loadHerd } from '../../core/jobs/herd';
+import type { RunStore } from '../../core/jobs/store';
 import { sanitizeForView } from '../../core/exec/output';
 import { defaultTimeoutMs } from '../runs/executeRun';
 import { RunMemory } from '../runs/runMemory';
@@ -72,15 +74,10 @@ async function targetsFromArg(fleet: Fleet, node: HostsNode | undefined): Promis
   return pickTargets(fleet, 'Run on the least-loaded host of…', true);
 }
 
-export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, log?: vscode.LogOutputChannel): void {
-  let herd = new HerdGuard({ decayMs: herdDecayMs() });
-  const deps: BalanceDeps = {
-    fleet,
-    historyDir: context.globalStorageUri.fsPath,
-    herd: () => herd,
-    placeOptions: readPlaceOptions,
-    log,
-  };
+export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, store: RunStore, log?: vscode.LogOutputChannel): void {
+  const deps: BalanceDeps = { fleet, store, herdDecayMs, placeOptions: readPlaceOptions, log };
+  // Recent choices of every process using the store (the CLI, agents, other windows) weigh on the decision.
+  const herd = () => loadHerd(store.root, { decayMs: herdDecayMs() });
   const memory = new RunMemory(context.globalState);
 
   const runOnLeastLoaded = async (node?: HostsNode) => {
@@ -108,8 +105,8 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
           check: (alias) => fleet.checkHost(alias),
         });
         if (token.isCancellationRequested) return undefined;
-        // The herd guard weighs recent launches; the choice is recorded once the user confirms a host.
-        return placeHost(candidates, { ...readPlaceOptions(), herd, record: false });
+        // The herd guard weighs recent launches; the run records the host the user confirms.
+        return placeHost(candidates, { ...readPlaceOptions(), herd: await herd(), record: false });
       },
     );
     if (!decision) return;
@@ -119,7 +116,6 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
     }
     const host = await confirmDecision(decision, targets, command);
     if (!host) return;
-    herd.record(host);
     const terminal = vscode.window.createTerminal({
       name: `Flotilla: ${host}`,
       iconPath: new vscode.ThemeIcon('rocket'),
@@ -130,7 +126,7 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
         command,
         cwd,
         timeoutMs: defaultTimeoutMs(),
-        origin: node ? 'tree' : 'palette',
+        origin: 'extension',
         decision,
         chosen: host,
       }),
@@ -148,7 +144,7 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
         metrics: fleet.metrics,
         connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000,
         check: (alias) => fleet.checkHost(alias),
-      }), { ...readPlaceOptions(), herd, record: false }),
+      }), { ...readPlaceOptions(), herd: await herd(), record: false }),
     );
     const header = `Least-loaded choice for ${targets.label} at ${new Date(decision.decidedAt).toLocaleTimeString()}\n\n`;
     const doc = await vscode.workspace.openTextDocument({ content: header + sanitizeForView(decision.explanation) + '\n', language: 'plaintext' });
@@ -171,12 +167,5 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
       }
     }),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new FlotillaTaskProvider(deps)),
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('flotilla.balance.herdDecaySeconds')) {
-        const next = new HerdGuard({ decayMs: herdDecayMs() });
-        next.load(herd.toJSON());
-        herd = next;
-      }
-    }),
   );
 }

@@ -1,7 +1,9 @@
 // Group exec in the extension ("Seeing results"): the Runs view, run output documents and the run
-// commands. main.ts calls registerRuns once; everything created here is disposed with the extension.
+// commands. main.ts calls registerRuns once; everything created here is disposed with the extension. It
+// returns the shared run store, which tasks and least-loaded runs record into too.
 import * as vscode from 'vscode';
-import { runOutputDir } from '../../core/exec/history';
+import { importLegacyHistory } from '../../core/jobs/legacy';
+import { defaultStoreRoot, RunStore as CoreRunStore } from '../../core/jobs/store';
 import type { Fleet } from '../fleet';
 import type { HostsNode } from '../hostsTree';
 import { RunLauncher } from './executeRun';
@@ -16,10 +18,11 @@ export function registerRuns(
   fleet: Fleet,
   hostsView: vscode.TreeView<HostsNode>,
   log?: vscode.LogOutputChannel,
-): void {
-  const historyDir = context.globalStorageUri.fsPath;
+): CoreRunStore {
   const runLog = log ?? vscode.window.createOutputChannel('Flotilla Runs', { log: true });
-  const store = new RunStore(historyDir, (id) => runOutputDir(historyDir, id));
+  const historySize = () => Math.max(1, vscode.workspace.getConfiguration('flotilla').get<number>('run.historySize', 50));
+  const core = new CoreRunStore(runStoreRoot());
+  const store = new RunStore(core, historySize);
   const tree = new RunsTree(store);
   const view = vscode.window.createTreeView<RunsNode>('flotilla.runs', { treeDataProvider: tree });
   const outputs = new RunOutputProvider(store);
@@ -34,16 +37,31 @@ export function registerRuns(
     outputs,
     vscode.workspace.registerTextDocumentContentProvider(RUN_OUTPUT_SCHEME, outputs),
     ...registerRunCommands({ fleet, store, memory, launcher, hostsView }),
-    // Live runs are cancelled (and their remote process groups stopped) when the window goes away.
-    { dispose: () => store.active.forEach((r) => r.controller?.cancel()) },
+    // Runs of this window are cancelled (and their remote process groups stopped) when it goes away;
+    // runs of other processes (the CLI, agents) go on.
+    { dispose: () => store.active.forEach((r) => r.job?.cancel()) },
+    store.watch(),
   );
 
-  const historySize = Math.max(1, vscode.workspace.getConfiguration('flotilla').get<number>('run.historySize', 50));
-  void store.loadHistory(historySize).then(
-    () => {
-      if (store.damagedHistoryLines.length) runLog.warn(`run history: ${store.damagedHistoryLines.length} damaged line(s) skipped`);
-    },
-    (err) => runLog.error(`cannot read the run history: ${String(err)}`),
-  );
-  context.subscriptions.push(store.watchHistory(() => historySize));
+  // Runs this extension recorded before the shared store existed are imported once.
+  void importLegacyHistory(core, context.globalStorageUri.fsPath)
+    .catch((err) => runLog.warn(`could not import the old run history: ${String(err)}`))
+    .then(() => core.prune(pruneOptions()))
+    .then(() => store.reload())
+    .then(
+      () => { if (store.damagedRecords.length) runLog.warn(`run store: ${store.damagedRecords.length} unreadable record(s) skipped`); },
+      (err) => runLog.error(`cannot read the run store: ${String(err)}`),
+    );
+  return core;
+}
+
+/** `flotilla.runs.store`, or the store the CLI uses by default, so both see the same runs. */
+export function runStoreRoot(): string {
+  const configured = vscode.workspace.getConfiguration('flotilla').get<string>('runs.store', '').trim();
+  return configured || defaultStoreRoot();
+}
+
+function pruneOptions() {
+  const c = vscode.workspace.getConfiguration('flotilla');
+  return { maxAgeMs: Math.max(1, c.get<number>('runs.keepDays', 30)) * 86_400_000, maxRuns: Math.max(1, c.get<number>('runs.keepCount', 1000)) };
 }

@@ -54,10 +54,13 @@ export async function loadHostOutputs(row: HostRow, capBytes: number): Promise<H
       stderr: cappedFromBuffer(row.live.stderr.head(), row.live.stderr.totalBytes, capBytes),
     };
   }
+  // A finished host names its files; a host still running in another process has them at the known place.
   const r = row.result;
+  const stdoutFile = r ? r.stdoutFile : row.files?.stdout;
+  const stderrFile = r ? r.stderrFile : row.files?.stderr;
   const [stdout, stderr] = await Promise.all([
-    r?.stdoutFile ? readCapped(r.stdoutFile, capBytes) : EMPTY,
-    r?.stderrFile ? readCapped(r.stderrFile, capBytes) : EMPTY,
+    stdoutFile ? readCapped(stdoutFile, capBytes) : EMPTY,
+    stderrFile ? readCapped(stderrFile, capBytes) : EMPTY,
   ]);
   return { stdout, stderr };
 }

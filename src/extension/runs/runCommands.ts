@@ -44,13 +44,13 @@ export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
     return targetsFromNodes(fleet, node, nodes);
   };
 
-  const askAndRun = async (targets: Targets, origin: 'palette' | 'tree', command?: string) => {
+  const askAndRun = async (targets: Targets, command?: string) => {
     const line = command ?? (await askCommand(memory, targets));
     if (!line) return;
     const opts = await confirmOptions(memory, targets, line, defaultTimeoutMs());
     if (!opts) return;
     await memory.rememberCommand(line);
-    await launcher.launch({ command: line, targets: targets.hosts, targetKey: targets.key, cwd: opts.cwd, timeoutMs: opts.timeoutMs, origin });
+    await launcher.launch({ command: line, targets: targets.hosts, targetKey: targets.key, cwd: opts.cwd, timeoutMs: opts.timeoutMs });
   };
 
   /** A run from a Runs-tree node, or the newest run when invoked from the palette. */
@@ -67,7 +67,6 @@ export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
       targetKey: hosts.length === run.targets.length ? run.targetKey : undefined,
       cwd: run.cwd,
       timeoutMs: run.timeoutMs,
-      origin: 'tree',
     });
   };
 
@@ -75,29 +74,30 @@ export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
     registerCommand('flotilla.runCommand', async (node?: unknown, selection?: unknown) => {
       const fromTree = treeTargets(node, selection);
       const targets = fromTree ?? (await pickTargets(fleet, 'Run Command…'));
-      if (targets) await askAndRun(targets, fromTree ? 'tree' : 'palette');
+      if (targets) await askAndRun(targets);
     }),
     registerCommand('flotilla.runOnGroup', async (node?: unknown) => {
       if (isHostsNode(node) && node.kind === 'group') {
         const members = groupMembers(fleet, node);
         const key = node.ungrouped ? 'ungrouped' : `group:${node.name}`;
-        return askAndRun({ hosts: members, key, label: node.ungrouped ? 'Ungrouped' : node.name }, 'tree');
+        return askAndRun({ hosts: members, key, label: node.ungrouped ? 'Ungrouped' : node.name });
       }
       const targets = await pickTargets(fleet, 'Run Command on Group…', true);
-      if (targets) await askAndRun(targets, 'palette');
+      if (targets) await askAndRun(targets);
     }),
     registerCommand('flotilla.runDryRun', async (node?: unknown, selection?: unknown) => {
       const fromTree = treeTargets(node, selection);
       const targets = fromTree ?? (await pickTargets(fleet, 'Dry Run: Show Targets'));
-      if (targets && (await showDryRun(fleet, targets))) await askAndRun(targets, fromTree ? 'tree' : 'palette');
+      if (targets && (await showDryRun(fleet, targets))) await askAndRun(targets);
     }),
     registerCommand('flotilla.cancelRun', async (arg?: unknown) => {
       const run = isRunsNode(arg) ? store.get(arg.runId) : store.active[0];
-      run?.controller?.cancel();
+      if (run) await store.cancel(run);
     }),
-    registerCommand('flotilla.cancelHost', (arg?: unknown) => {
+    registerCommand('flotilla.cancelHost', async (arg?: unknown) => {
       if (!isRunsNode(arg) || arg.kind !== 'host') return;
-      store.get(arg.runId)?.controller?.cancel(arg.host);
+      const run = store.get(arg.runId);
+      if (run) await store.cancel(run, arg.host);
     }),
     registerCommand('flotilla.rerun', async (arg?: unknown) => {
       const run = runOf(arg);

@@ -1,13 +1,16 @@
 // What the Runs view and the output document show about one run, live or from the history. Pure data
 // and formatting: no `vscode` here, so it can be tested without a workbench.
-import type { HostResult, HostState, RunController, RunOrigin } from '../../core/exec/run';
+import type { RunOrigin } from '../../core/exec/run';
 import { compareHostNames, sanitizeForView, type CappedBuffer } from '../../core/exec/output';
+import type { Job } from '../../core/jobs/job';
+import { stateSummary, type LiveState } from '../../core/jobs/outcome';
+import type { HostEntry, Placement } from '../../core/jobs/store';
 
 /** A host's row state: not started yet, running, or one of the core's final outcomes. */
-export type RowState = 'pending' | 'running' | HostState;
+export type RowState = LiveState;
 
-/** A final host outcome as stored in the history (the output heads live in files). */
-export type StoredResult = Omit<HostResult, 'stdout' | 'stderr'>;
+/** A final host outcome as recorded in the run store (the output heads live in files). */
+export type StoredResult = Exclude<HostEntry, { state: 'pending' | 'running' }>;
 
 export interface HostRow {
   host: string;
@@ -16,6 +19,8 @@ export interface HostRow {
   result?: StoredResult;
   /** Only while the run is live in this window: what arrived so far (capped). */
   live?: { stdout: CappedBuffer; stderr: CappedBuffer };
+  /** Where the full output is written (also while a run of another process is going). */
+  files?: { stdout: string; stderr: string };
 }
 
 export interface RunEntry {
@@ -27,11 +32,17 @@ export interface RunEntry {
   cwd?: string;
   timeoutMs: number;
   origin: RunOrigin;
+  /** user@machine that started it. */
+  startedBy?: string;
   startedAt: string;
   finishedAt?: string;
+  /** Why a least-loaded run went where it did. */
+  placement?: Placement;
+  /** The process that ran it ended before it finished. */
+  ownerDied?: boolean;
   rows: Map<string, HostRow>;
-  /** Present while the run is in progress in this window. */
-  controller?: RunController;
+  /** Present while the run is in progress in this window (runs of other processes have none). */
+  job?: Job;
   outputDir?: string;
 }
 
@@ -69,16 +80,9 @@ export function formatDuration(ms: number): string {
   return `${m} min ${Math.round(s - m * 60)} s`;
 }
 
-/** The order states are listed in a summary: good news first, then the problems by kind. */
-const SUMMARY_ORDER: readonly RowState[] = [
-  'ok', 'failed', 'killed', 'timeout', 'cancelled', 'lost', 'unreachable', 'auth-failed', 'hostkey-rejected', 'running', 'pending',
-];
-
 /** `3 ok · 1 failed · 1 unreachable`: one count per state present, in a fixed order. */
 export function stateCounts(run: RunEntry): string {
-  const counts = new Map<RowState, number>();
-  for (const row of run.rows.values()) counts.set(row.state, (counts.get(row.state) ?? 0) + 1);
-  return SUMMARY_ORDER.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(' · ');
+  return stateSummary([...run.rows.values()].map((r) => r.state));
 }
 
 export function runDurationMs(run: RunEntry, now = Date.now()): number {

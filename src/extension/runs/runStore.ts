@@ -1,36 +1,51 @@
-// The runs this window knows about: live ones and the recent history (JSONL in global storage), newest
-// first. Changes are announced through one event; listeners debounce.
+// The runs this window shows, newest first: the shared run store's records (runs of this window, of the
+// CLI, of agents and tasks), kept current by watching the store. Changes are announced through one
+// event; listeners debounce.
 import * as vscode from 'vscode';
-import { readdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { mkdirSync, watch } from 'node:fs';
-import { appendRun, HISTORY_FILE, readHistory, type StoredRun } from '../../core/exec/history';
-import type { RunRecord } from '../../core/exec/run';
-import type { RunEntry } from './runModel';
+import { CappedBuffer } from '../../core/exec/output';
+import type { JobEvent } from '../../core/jobs/job';
+import { isFinal } from '../../core/jobs/outcome';
+import type { RunDoc, RunStore as CoreRunStore } from '../../core/jobs/store';
+import type { HostRow, RunEntry } from './runModel';
 
-export function entryFromStored(run: StoredRun, outputDir?: string): RunEntry {
+function rowOf(store: CoreRunStore, doc: RunDoc, h: RunDoc['hosts'][number], previous?: HostRow): HostRow {
+  const row: HostRow = { host: h.host, state: h.state, files: store.outputFiles(doc.id, h.host), live: previous?.live };
+  if (h.state === 'running') row.startedAt = Date.parse(h.startedAt);
+  else if (isFinal(h.state)) row.result = h as HostRow['result'];
+  return row;
+}
+
+export function entryFromDoc(store: CoreRunStore, doc: RunDoc, previous?: RunEntry): RunEntry {
   return {
-    id: run.id,
-    command: run.command,
-    targets: [...run.targets],
-    cwd: run.cwd,
-    timeoutMs: run.timeoutMs,
-    origin: run.origin,
-    startedAt: run.startedAt,
-    finishedAt: run.finishedAt,
-    outputDir,
-    rows: new Map(run.results.map((r) => [r.host, { host: r.host, state: r.state, result: r }])),
+    id: doc.id,
+    command: doc.command,
+    targets: doc.hosts.map((h) => h.host),
+    targetKey: previous?.targetKey ?? doc.target,
+    cwd: doc.cwd,
+    timeoutMs: doc.timeoutMs,
+    origin: doc.origin,
+    startedBy: doc.startedBy,
+    startedAt: doc.startedAt,
+    finishedAt: doc.state === 'done' ? doc.finishedAt : undefined,
+    placement: doc.placement,
+    ownerDied: doc.ownerDied,
+    rows: new Map(doc.hosts.map((h) => [h.host, rowOf(store, doc, h, previous?.rows.get(h.host))])),
+    job: previous?.job,
+    outputDir: store.dirOf(doc.id),
   };
 }
 
 export class RunStore implements vscode.Disposable {
-  private readonly runs: RunEntry[] = [];
+  private runs: RunEntry[] = [];
   private readonly changed = new vscode.EventEmitter<RunEntry | undefined>();
   /** Fires with the run that changed, or undefined when the list itself changed. */
   readonly onDidChange = this.changed.event;
-  damagedHistoryLines: number[] = [];
+  damagedRecords: string[] = [];
+  private readonly runWatchers = new Map<string, () => void>();
+  private reloading?: Promise<void>;
+  private reloadAgain = false;
 
-  constructor(readonly historyDir: string, private readonly outputDirOf: (id: string) => string) {}
+  constructor(readonly core: CoreRunStore, private readonly limit: () => number) {}
 
   get all(): readonly RunEntry[] {
     return this.runs;
@@ -44,61 +59,118 @@ export class RunStore implements vscode.Disposable {
     return this.runs[0];
   }
 
+  /** Runs not finished yet, of this window or of any other process. */
   get active(): RunEntry[] {
-    return this.runs.filter((r) => r.controller && !r.finishedAt);
+    return this.runs.filter((r) => !r.finishedAt);
   }
 
-  async loadHistory(limit: number): Promise<void> {
-    const { runs, damagedLines } = await readHistory(this.historyDir, limit);
-    this.damagedHistoryLines = damagedLines;
-    const known = new Set(this.runs.map((r) => r.id));
-    for (const stored of runs) if (!known.has(stored.id)) this.runs.push(entryFromStored(stored, this.outputDirOf(stored.id)));
-    this.runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
-    this.changed.fire(undefined);
+  /** Re-reads the newest runs from the store (one reload at a time; a request during one runs once after it). */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        const { runs, damaged } = await this.core.list({ limit: this.limit() });
+        this.damagedRecords = damaged;
+        const known = new Map(this.runs.map((r) => [r.id, r]));
+        // Runs of this window stay even when older than the limit.
+        const mine = this.runs.filter((r) => r.job && !runs.some((d) => d.id === r.id));
+        this.runs = [...runs.map((d) => (known.get(d.id)?.job ? known.get(d.id)! : entryFromDoc(this.core, d, known.get(d.id)))), ...mine]
+          .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+        this.watchLiveForeignRuns();
+        this.changed.fire(undefined);
+      } while (this.reloadAgain);
+    })().finally(() => (this.reloading = undefined));
+    return this.reloading;
   }
 
-  /**
-   * Picks up runs appended by others (tasks, least-loaded runs) by watching the history folder;
-   * debounced, since every run appends one line.
-   */
-  watchHistory(limit: () => number): vscode.Disposable {
-    mkdirSync(this.historyDir, { recursive: true });
+  /** Follows new runs (and deleted ones) in the store. */
+  watch(): vscode.Disposable {
     let timer: NodeJS.Timeout | undefined;
-    const watcher = watch(this.historyDir, (_event, name) => {
-      if (name !== HISTORY_FILE) return;
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(() => void this.loadHistory(limit()).catch(() => {}), 200);
+    const stop = this.core.watchRuns(() => {
+      timer ??= setTimeout(() => { timer = undefined; void this.reload().catch(() => {}); }, 150);
     });
-    watcher.on('error', () => {});
-    return new vscode.Disposable(() => { if (timer) clearTimeout(timer); watcher.close(); });
+    return new vscode.Disposable(() => {
+      if (timer) clearTimeout(timer);
+      stop();
+      for (const unwatch of this.runWatchers.values()) unwatch();
+      this.runWatchers.clear();
+    });
   }
 
-  add(run: RunEntry): void {
-    this.runs.unshift(run);
+  /** A running run of another process is re-read whenever its record changes. */
+  private watchLiveForeignRuns(): void {
+    for (const run of this.runs) {
+      if (run.job || run.finishedAt || this.runWatchers.has(run.id)) continue;
+      let timer: NodeJS.Timeout | undefined;
+      const unwatch = this.core.watchRun(run.id, () => {
+        timer ??= setTimeout(() => { timer = undefined; void this.refreshForeign(run.id); }, 100);
+      });
+      this.runWatchers.set(run.id, () => { if (timer) clearTimeout(timer); unwatch(); });
+    }
+  }
+
+  private async refreshForeign(id: string): Promise<void> {
+    const doc = await this.core.read(id).catch(() => undefined);
+    const index = this.runs.findIndex((r) => r.id === id);
+    if (!doc || index < 0 || this.runs[index]!.job) return;
+    const entry = entryFromDoc(this.core, doc, this.runs[index]);
+    this.runs[index] = entry;
+    if (entry.finishedAt) {
+      this.runWatchers.get(id)?.();
+      this.runWatchers.delete(id);
+    }
+    this.changed.fire(entry);
+  }
+
+  /** A run this window started: shown at once, kept current from its job's events. */
+  adopt(entry: RunEntry): void {
+    this.runs = [entry, ...this.runs.filter((r) => r.id !== entry.id)];
     this.changed.fire(undefined);
+  }
+
+  /** Applies one job event to a run of this window. */
+  apply(entry: RunEntry, e: JobEvent, capBytes: number): void {
+    if (e.type === 'host-output') {
+      const row = entry.rows.get(e.host);
+      if (row) {
+        row.live ??= { stdout: new CappedBuffer(capBytes), stderr: new CappedBuffer(capBytes) };
+        row.live[e.stream].push(e.chunk);
+      }
+    } else {
+      this.refreshOwn(entry);
+    }
+    this.changed.fire(entry);
+  }
+
+  /** Re-reads a run of this window from its job (the record it keeps in memory). */
+  refreshOwn(entry: RunEntry): void {
+    if (!entry.job) return;
+    const fresh = entryFromDoc(this.core, entry.job.doc(), entry);
+    Object.assign(entry, { ...fresh, targetKey: entry.targetKey, job: entry.job });
+  }
+
+  /** Cancels a run (or one host) wherever it runs: in this window directly, elsewhere through the store. */
+  async cancel(run: RunEntry, host?: string): Promise<void> {
+    if (run.job) run.job.cancel(host);
+    else await this.core.requestCancel(run.id, host);
   }
 
   touch(run: RunEntry): void {
     this.changed.fire(run);
   }
 
-  async record(record: RunRecord): Promise<void> {
-    await appendRun(this.historyDir, record);
-  }
-
-  /** Forgets finished runs and deletes the history file and every stored output except live runs'. */
+  /** Deletes every finished run from the store. */
   async clearHistory(): Promise<void> {
-    const finished = this.runs.filter((r) => r.finishedAt);
-    for (const r of finished) this.runs.splice(this.runs.indexOf(r), 1);
-    await rm(join(this.historyDir, HISTORY_FILE), { force: true });
-    const live = new Set(this.runs.map((r) => r.id));
-    const runsDir = dirname(this.outputDirOf('x'));
-    const ids = await readdir(runsDir).catch(() => [] as string[]);
-    await Promise.all(ids.filter((id) => !live.has(id)).map((id) => rm(join(runsDir, id), { recursive: true, force: true })));
-    this.changed.fire(undefined);
+    await this.core.clear();
+    await this.reload();
   }
 
   dispose(): void {
+    for (const unwatch of this.runWatchers.values()) unwatch();
     this.changed.dispose();
   }
 }

@@ -91,7 +91,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   }
 
   private runItem(run: RunEntry): vscode.TreeItem {
-    const newestLive = run === this.store.latest && !!run.controller;
+    const newestLive = run === this.store.latest && !run.finishedAt;
     const item = new vscode.TreeItem(oneLine(run.command, TREE_LABEL_MAX), newestLive ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `run:${run.id}`;
     item.description = runDescription(run);
@@ -122,7 +122,9 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       md.appendMarkdown(`**${mdEscape(oneLine(run.command, 300))}**\n\n`);
       md.appendMarkdown(`${run.rows.size} host${run.rows.size === 1 ? '' : 's'} · ${mdEscape(runDescription(run))}\n\n`);
       if (run.cwd) md.appendMarkdown(`in ${mdEscape(run.cwd)}\n\n`);
-      md.appendMarkdown(`from ${mdEscape(run.origin)} · run ${mdEscape(run.id)}`);
+      if (run.placement) md.appendMarkdown(`${mdEscape(run.placement.explanation)}\n\n`);
+      if (run.ownerDied) md.appendMarkdown('The process that ran it ended before it finished: hosts without an outcome are lost.\n\n');
+      md.appendMarkdown(`from ${mdEscape(run.origin)}${run.startedBy ? ` (${mdEscape(run.startedBy)})` : ''} · run ${mdEscape(run.id)}`);
     } else if (node.kind === 'host') {
       const row = run.rows.get(node.host)!;
       md.appendMarkdown(`**${mdEscape(row.host)}** — ${mdEscape(row.state)}\n\n${mdEscape(hostDescription(row))}`);

@@ -1,14 +1,13 @@
-// The terminal of a flotilla task (and of "Run on Least-Loaded Host…"): prints the placement decision,
-// optionally pushes the workspace, streams the remote output (filtered: colours pass, OSC/title/clipboard
-// sequences do not), cancels the remote process when closed or on Ctrl+C, and closes with the exit code.
+// The terminal of a flotilla task (and of "Run on Least-Loaded Host…"): renders a core job (placement,
+// optional push, the run) as it goes — the decision first, then the remote output (filtered: colours pass,
+// OSC/title/clipboard sequences do not) — cancels it when closed or on Ctrl+C, and closes with the exit code.
 import * as vscode from 'vscode';
-import { constants as osConstants } from 'node:os';
-import { appendRun, runOutputDir } from '../../core/exec/history';
 import { sanitizeForView } from '../../core/exec/output';
-import { newRunId, startRun, type HostResult, type RunController, type RunOrigin, type RunRecord } from '../../core/exec/run';
-import { measureCandidates, placeHost, type Decision, type PlaceOptions } from '../../core/balance/place';
-import { push } from '../../core/push/push';
-import type { HerdGuard } from '../../core/balance/place';
+import type { HostResult, RunOrigin } from '../../core/exec/run';
+import type { Decision, PlaceOptions } from '../../core/balance/place';
+import { startJob, type Job, type JobEvent } from '../../core/jobs/job';
+import { outcomeDetail, shellExitCode } from '../../core/jobs/outcome';
+import type { RunStore } from '../../core/jobs/store';
 import type { Fleet } from '../fleet';
 import { crlf, TerminalFilter } from './terminalFilter';
 
@@ -16,9 +15,9 @@ export type Placement = 'least-loaded' | 'all';
 
 export interface BalanceDeps {
   fleet: Fleet;
-  /** Where run history (JSONL) and output files go: the extension's global storage. */
-  historyDir: string;
-  herd(): HerdGuard;
+  /** The shared run store (records, output files, the herd of recent placements). */
+  store: RunStore;
+  herdDecayMs(): number;
   placeOptions(): Omit<PlaceOptions, 'herd' | 'now'>;
   log?: vscode.LogOutputChannel;
 }
@@ -42,33 +41,18 @@ export interface RunJob {
 
 const DIM = '\x1b[2m', BOLD = '\x1b[1m', RED = '\x1b[31m', GREEN = '\x1b[32m', YELLOW = '\x1b[33m', RESET = '\x1b[0m';
 
-/** The exit code a task reports for one host's outcome (shell conventions). */
-export function exitCodeOf(r: HostResult): number {
-  switch (r.state) {
-    case 'ok': return 0;
-    case 'failed': return r.exit ?? 1;
-    case 'killed': {
-      const n = (osConstants.signals as Record<string, number>)[`SIG${r.signal ?? ''}`];
-      return n ? 128 + n : 137;
-    }
-    case 'cancelled': return 130;
-    case 'timeout': return 124;
-    default: return 255; // unreachable, auth-failed, hostkey-rejected, lost: like ssh
-  }
-}
-
-export function recordExitCode(record: RunRecord): number {
-  for (const r of record.results) {
-    const code = exitCodeOf(r);
+/** The exit code a task reports: the first host that was not ok, as a shell would say it. */
+export function recordExitCode(results: readonly HostResult[]): number {
+  for (const r of results) {
+    const code = shellExitCode(r);
     if (code !== 0) return code;
   }
   return 0;
 }
 
 function describe(r: HostResult): string {
-  const detail = r.state === 'failed' ? `exit ${r.exit}` : r.state === 'killed' ? `signal ${r.signal}` : r.reason ?? '';
-  const stopped = r.remoteStopped === undefined ? '' : r.remoteStopped ? ', remote process stopped' : ', remote process may still run';
-  return `${r.state}${detail ? ` (${detail}${stopped})` : stopped ? ` (${stopped.slice(2)})` : ''} after ${(r.durationMs / 1000).toFixed(1)} s`;
+  const detail = outcomeDetail(r);
+  return `${r.state}${detail ? ` (${detail})` : ''} after ${(r.durationMs / 1000).toFixed(1)} s`;
 }
 
 export class RunTerminal implements vscode.Pseudoterminal {
@@ -77,8 +61,8 @@ export class RunTerminal implements vscode.Pseudoterminal {
   readonly onDidWrite = this.writeEmitter.event;
   readonly onDidClose = this.closeEmitter.event;
 
-  private controller?: RunController;
-  private readonly abort = new AbortController();
+  private started?: Job;
+  private cancelled = false;
   private closed = false;
   private finished = false;
 
@@ -97,15 +81,15 @@ export class RunTerminal implements vscode.Pseudoterminal {
   /** The terminal was closed or the task terminated: stop the remote command (or the placement). */
   close(): void {
     this.closed = true;
-    this.abort.abort();
-    this.controller?.cancel();
+    this.cancelled = true;
+    this.started?.cancel();
   }
 
   handleInput(data: string): void {
     if (data.includes('\x03') && !this.finished) {
       this.print(`${YELLOW}^C — cancelling; the remote process group is being stopped…${RESET}\n`);
-      this.abort.abort();
-      this.controller?.cancel();
+      this.cancelled = true;
+      this.started?.cancel();
     }
   }
 
@@ -128,92 +112,86 @@ export class RunTerminal implements vscode.Pseudoterminal {
     const job = this.job;
     if (!vscode.workspace.isTrusted) throw new Error('this workspace is not trusted: flotilla tasks run nothing in Restricted Mode');
     if (!job.hosts.length) throw new Error(`target ${JSON.stringify(job.target)} has no hosts`);
+    if (job.pushFrom && !job.cwd) throw new Error('"push": true needs "cwd": the remote folder the workspace is pushed to (e.g. "~/src/app")');
     this.print(`${DIM}$ ${job.command}${job.cwd ? `   (in ${job.cwd})` : ''}${RESET}\n`);
+    const leastLoaded = job.placement === 'least-loaded';
+    if (leastLoaded && !job.decision) this.print(`${DIM}Measuring ${job.hosts.length} host${job.hosts.length === 1 ? '' : 's'} of ${job.target}…${RESET}\n`);
+    if (!leastLoaded) this.print(`${DIM}Running on ${job.hosts.length} host${job.hosts.length === 1 ? '' : 's'}: ${job.hosts.join(', ')}${RESET}\n`);
 
-    let hosts: string[];
-    if (job.placement === 'least-loaded') {
-      let decision = job.decision;
-      if (!decision) {
-        this.print(`${DIM}Measuring ${job.hosts.length} host${job.hosts.length === 1 ? '' : 's'} of ${job.target}…${RESET}\n`);
-        const candidates = await measureCandidates(fleet.pool, job.hosts, {
-          metrics: fleet.metrics,
-          connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000,
-          diskPath: job.cwd,
-          check: (alias) => fleet.checkHost(alias),
-        });
-        if (this.abort.signal.aborted) return 130;
-        decision = placeHost(candidates, { ...this.deps.placeOptions(), herd: this.deps.herd() });
-      }
-      this.print(`${sanitizeForView(decision.explanation)}\n\n`);
-      const chosen = job.chosen ?? decision.chosen;
-      if (!chosen) {
-        this.print(`${RED}No host of ${job.target} can take this run; nothing was started.${RESET}\n`);
-        return 3;
-      }
-      if (job.chosen && job.chosen !== decision.chosen) this.print(`${YELLOW}Running on ${chosen} (your choice) instead of ${decision.chosen ?? 'none'}.${RESET}\n`);
-      this.print(`${BOLD}placed on ${chosen}${RESET}\n`);
-      hosts = [chosen];
-    } else {
-      hosts = [...job.hosts];
-      this.print(`${DIM}Running on ${hosts.length} host${hosts.length === 1 ? '' : 's'}: ${hosts.join(', ')}${RESET}\n`);
-    }
-
-    if (job.pushFrom) {
-      if (!job.cwd) throw new Error('"push": true needs "cwd": the remote folder the workspace is pushed to (e.g. "~/src/app")');
-      this.print(`${DIM}Pushing ${job.pushFrom} to ${job.cwd} on ${hosts.join(', ')}…${RESET}\n`);
-      const pushed = await push(fleet.pool, hosts, job.pushFrom, job.cwd, { signal: this.abort.signal });
-      const bad = (pushed.results ?? []).filter((r) => r.state !== 'ok');
-      if (this.abort.signal.aborted) return 130;
-      if (bad.length) {
-        for (const r of bad) this.print(`${RED}push to ${r.host}: ${r.state}${r.reason ? ` (${r.reason})` : ''}${RESET}\n`);
-        return 1;
-      }
-      const bytes = (pushed.results ?? []).reduce((s, r) => s + r.bytes, 0);
-      this.print(`${DIM}Pushed (${bytes} bytes sent).${RESET}\n`);
-    }
-    if (this.abort.signal.aborted) return 130;
-
-    const id = newRunId();
-    const multi = hosts.length > 1;
-    const filters = new Map<string, TerminalFilter>();
-    const lineStart = new Map<string, boolean>();
-    const controller = startRun(
-      hosts,
-      { command: job.command, cwd: job.cwd, timeoutMs: job.timeoutMs, origin: job.origin, outputDir: runOutputDir(this.deps.historyDir, id) },
-      fleet.pool,
-      (e) => {
-        if (e.type !== 'host-output') return;
-        const key = `${e.host}\0${e.stream}`;
-        let f = filters.get(key);
-        if (!f) filters.set(key, (f = new TerminalFilter()));
-        const text = f.push(e.chunk);
-        if (!multi) return this.raw(text);
-        // Several hosts: prefix every line with its host.
-        let out = '';
-        let start = lineStart.get(key) ?? true;
-        for (const part of text.split(/(?<=\n)/)) {
-          if (!part) continue;
-          if (start) out += `${DIM}[${e.host}]${RESET} `;
-          out += part;
-          start = part.endsWith('\n');
-        }
-        lineStart.set(key, start);
-        this.raw(out);
+    const output = new OutputPrinter((text) => this.raw(text), !leastLoaded && job.hosts.length > 1);
+    const started = await startJob(
+      { store: this.deps.store, pool: fleet.pool, connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000, metrics: fleet.metrics, check: (alias) => fleet.checkHost(alias) },
+      {
+        target: job.target,
+        hosts: job.hosts,
+        command: job.command,
+        cwd: job.cwd,
+        timeoutMs: job.timeoutMs,
+        origin: job.origin,
+        pushFirst: job.pushFrom,
+        leastLoaded: leastLoaded ? { options: this.deps.placeOptions(), herd: { decayMs: this.deps.herdDecayMs() }, decision: job.decision, chosen: job.chosen } : undefined,
       },
-      id,
+      { on: (e) => this.onEvent(e, output) },
     );
-    this.controller = controller;
-    if (this.abort.signal.aborted) controller.cancel();
-    const record = await controller.done;
-    for (const f of filters.values()) this.raw(f.end());
-    await appendRun(this.deps.historyDir, record).catch((err) => this.deps.log?.error(`run ${id}: cannot write the history: ${String(err)}`));
+    this.started = started;
+    if (this.cancelled) started.cancel();
+    const { doc, results } = await started.done;
+    output.end();
+    if (leastLoaded && !doc.placement?.chosen) {
+      this.print(`${RED}No host of ${job.target} can take this run; nothing was started.${RESET}\n`);
+      return 3;
+    }
     this.print('\n');
-    for (const r of record.results) {
+    for (const r of results) {
       const colour = r.state === 'ok' ? GREEN : r.state === 'failed' || r.state === 'killed' ? RED : YELLOW;
       this.print(`${colour}${r.host}: ${describe(r)}${RESET}\n`);
     }
-    this.print(`${DIM}run ${record.id} — in the Runs history${RESET}\n`);
-    this.deps.log?.info(`task run ${record.id}: ${record.results.map((r) => `${r.host} ${r.state}`).join(', ')}`);
-    return recordExitCode(record);
+    this.print(`${DIM}run ${doc.id} — in the Runs view${RESET}\n`);
+    this.deps.log?.info(`task run ${doc.id}: ${results.map((r) => `${r.host} ${r.state}`).join(', ')}`);
+    return recordExitCode(results);
+  }
+
+  private onEvent(e: JobEvent, output: OutputPrinter): void {
+    const job = this.job;
+    if (e.type === 'placed') {
+      this.print(`${sanitizeForView(e.placement.explanation)}\n\n`);
+      const chosen = e.placement.chosen;
+      if (!chosen) return;
+      if (job.chosen && job.chosen !== e.decision.chosen) this.print(`${YELLOW}Running on ${chosen} (your choice) instead of ${e.decision.chosen ?? 'none'}.${RESET}\n`);
+      this.print(`${BOLD}placed on ${chosen}${RESET}\n`);
+    } else if (e.type === 'phase' && e.phase === 'pushing') {
+      this.print(`${DIM}Pushing ${sanitizeForView(e.detail ?? '')}…${RESET}\n`);
+    } else if (e.type === 'host-output') {
+      output.push(e.host, e.stream, e.chunk);
+    }
+  }
+}
+
+/** Remote output for the terminal: filtered per host and stream; with several hosts every line is prefixed. */
+class OutputPrinter {
+  private readonly filters = new Map<string, TerminalFilter>();
+  private readonly lineStart = new Map<string, boolean>();
+  constructor(private readonly write: (text: string) => void, private readonly multi: boolean) {}
+
+  push(host: string, stream: string, chunk: Buffer): void {
+    const key = `${host}\0${stream}`;
+    let f = this.filters.get(key);
+    if (!f) this.filters.set(key, (f = new TerminalFilter()));
+    const text = f.push(chunk);
+    if (!this.multi) return this.write(text);
+    let out = '';
+    let start = this.lineStart.get(key) ?? true;
+    for (const part of text.split(/(?<=\n)/)) {
+      if (!part) continue;
+      if (start) out += `${DIM}[${host}]${RESET} `;
+      out += part;
+      start = part.endsWith('\n');
+    }
+    this.lineStart.set(key, start);
+    this.write(out);
+  }
+
+  end(): void {
+    for (const f of this.filters.values()) this.write(f.end());
   }
 }

@@ -1,0 +1,89 @@
+// `run --file PATH`: the paths go into a fresh private temp directory on each host, the command runs
+// there, and the directory is removed afterwards (or kept, and named, with keepFiles).
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { ClientChannel } from 'ssh2';
+import type { Workdir } from '../exec/run';
+import { END_OF_ARCHIVE, entryHeader, padding } from '../push/tarStream';
+import type { Pool } from '../ssh/pool';
+import { buildRemoteCommand, shQuote } from '../ssh/quote';
+
+/** Files for a run are held in memory once and sent to every host: keep them to what a command needs. */
+export const MAX_RUN_FILES_BYTES = 256 * 1024 * 1024;
+
+export class RunFilesError extends Error {}
+
+/** A tar archive of the paths, each under its own base name (directories recursively, symlinks as links). */
+export async function archiveRunFiles(paths: readonly string[]): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  const names = new Set<string>();
+  const add = async (local: string, name: string) => {
+    const st = await lstat(local).catch((err: NodeJS.ErrnoException) => {
+      throw new RunFilesError(`--file ${local}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`);
+    });
+    const mtime = Math.floor(st.mtimeMs / 1000);
+    if (st.isSymbolicLink()) {
+      parts.push(entryHeader(name, { type: 'symlink', size: 0, mode: 0o777, mtime, linkTarget: await readlink(local) }));
+    } else if (st.isDirectory()) {
+      parts.push(entryHeader(name, { type: 'dir', size: 0, mode: st.mode, mtime }));
+      for (const child of (await readdir(local)).sort()) await add(join(local, child), `${name}/${child}`);
+    } else if (st.isFile()) {
+      total += st.size;
+      if (total > MAX_RUN_FILES_BYTES) throw new RunFilesError(`--file: more than ${MAX_RUN_FILES_BYTES >> 20} MiB in all; push large trees with flotilla push instead`);
+      const data = await readFile(local);
+      parts.push(entryHeader(name, { type: 'file', size: data.length, mode: st.mode, mtime }), data, padding(data.length));
+    } else {
+      throw new RunFilesError(`--file ${local}: not a regular file, directory or symlink`);
+    }
+  };
+  for (const p of paths) {
+    const abs = resolve(p);
+    const name = basename(abs);
+    if (names.has(name)) throw new RunFilesError(`--file: two paths are named ${JSON.stringify(name)}; the temp directory holds each under its base name`);
+    names.add(name);
+    await add(abs, name);
+  }
+  parts.push(END_OF_ARCHIVE);
+  return Buffer.concat(parts);
+}
+
+function execCollect(pool: Pool, host: string, script: string, stdin?: Buffer, signal?: AbortSignal): Promise<{ code: number | null; out: string; err: string }> {
+  return pool.exec(host, buildRemoteCommand(script)).then(({ channel, release }) => new Promise((resolveRun) => {
+    let out = '';
+    let err = '';
+    const ch = channel as ClientChannel;
+    let code: number | null = null;
+    const onAbort = () => { try { ch.close(); } catch { /* closed */ } };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    ch.on('data', (d: Buffer) => (out += d.toString()));
+    ch.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    ch.on('exit', (c: number | null) => (code = c));
+    ch.once('close', (c?: number | null) => {
+      if (typeof c === 'number') code = c;
+      signal?.removeEventListener('abort', onAbort);
+      release();
+      resolveRun({ code, out, err });
+    });
+    ch.end(stdin);
+  }));
+}
+
+/** The Workdir hook for startRun: one archive, extracted into `mktemp -d` on each host. */
+export function filesWorkdir(pool: Pool, archive: Buffer, opts: { keep?: boolean; onKept?: (host: string, dir: string) => void } = {}): Workdir {
+  return {
+    async prepare(host, signal) {
+      const script =
+        'umask 077; d=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-run.XXXXXXXX") || exit 1; ' +
+        'cd "$d" && tar -x -o -f - || { cd /; rm -rf "$d"; exit 1; }; printf "%s\\n" "$d"';
+      const r = await execCollect(pool, host, script, archive, signal);
+      const dir = r.out.trim().split('\n').pop() ?? '';
+      if (r.code !== 0 || !dir.startsWith('/')) throw new Error(r.err.trim() || `exit ${r.code}`);
+      return dir;
+    },
+    async cleanup(host, dir) {
+      if (opts.keep) return opts.onKept?.(host, dir);
+      await execCollect(pool, host, `rm -rf -- ${shQuote(dir)}`);
+    },
+  };
+}
