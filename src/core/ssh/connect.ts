@@ -5,10 +5,16 @@
 import { spawn } from 'node:child_process';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { Client, type ClientChannel, type ServerHostKeyAlgorithm } from 'ssh2';
-// ssh2 exposes no public list of its host key algorithms; these constants are what its own defaults use.
-import { DEFAULT_SERVER_HOST_KEY, SUPPORTED_SERVER_HOST_KEY } from 'ssh2/lib/protocol/constants.js';
+import { Client, type ClientChannel } from 'ssh2';
 import type { HostKeyQuestion, Prompter, ResolvedHost } from '../types';
+import {
+  AlgorithmSettingError,
+  explainNegotiationFailure,
+  hostKeyAlgorithmOrder,
+  negotiationFailure,
+  remoteOfferRecorder,
+  ssh2AlgorithmsFor,
+} from './algorithms';
 import { createAuthHandler, type KeyCache } from './auth';
 import { appendKnownHost, checkHostKey, describeVerdict, lookupName, parseKeyBlob, preferredHostKeyAlgorithms, type HostKeyVerdict } from './knownHosts';
 
@@ -216,6 +222,8 @@ export async function connectHost(host: ResolvedHost, deps: ConnectDeps, via?: s
     try {
       return await withHandshakeSlot(destination, () => connectOnce(host, deps, via));
     } catch (err) {
+      const failedList = err instanceof ConnectError ? negotiationFailure(err.message) : undefined;
+      if (failedList) throw await explainedNegotiationFailure(host, deps, via, destination, failedList, (err as Error).message);
       if (err instanceof ConnectError && err.hostKey?.verdict.kind === 'unknown' && host.strictHostKeyChecking === 'ask') {
         // Asked outside any timer and outside the handshake slot: the human may take as long as needed.
         if (++questions > MAX_HOST_KEY_QUESTIONS) throw err;
@@ -245,11 +253,28 @@ export async function connectHost(host: ResolvedHost, deps: ConnectDeps, via?: s
   }
 }
 
-/** OpenSSH offers the key types already recorded for a host first; otherwise a host known by its RSA key looks unknown. */
-function hostKeyAlgorithmOrder(recorded: readonly string[]): string[] {
-  const supported = new Set<string>(SUPPORTED_SERVER_HOST_KEY);
-  const first = recorded.filter((a) => supported.has(a));
-  return [...first, ...DEFAULT_SERVER_HOST_KEY.filter((a) => !first.includes(a))];
+/**
+ * No common algorithm: connect once more with ssh2's debug output recording what the server offers
+ * (only then, since debug output costs on every packet), and say which setting would fix it.
+ */
+async function explainedNegotiationFailure(
+  host: ResolvedHost,
+  deps: ConnectDeps,
+  via: string | undefined,
+  destination: string,
+  kind: NonNullable<ReturnType<typeof negotiationFailure>>,
+  original: string,
+): Promise<ConnectError> {
+  const recorder = remoteOfferRecorder();
+  try {
+    const unexpected = await withHandshakeSlot(destination, () => connectOnce(host, deps, via, recorder.debug));
+    unexpected.client.end();
+  } catch {
+    // Expected: the same negotiation fails again, now with the server's lists recorded.
+  }
+  const prefix = `${host.alias}: `;
+  const detail = original.startsWith(prefix) ? original.slice(prefix.length) : original;
+  return new ConnectError('unreachable', explainNegotiationFailure(host, kind, recorder.offers[kind], detail));
 }
 
 function hostKeyNames(host: ResolvedHost): string[] {
@@ -267,8 +292,17 @@ export function rememberHostKey(host: ResolvedHost, blob: Buffer): void {
   appendKnownHost(file, hostKeyNames(host)[0]!, blob, { hash: host.hashKnownHosts });
 }
 
-async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string): Promise<Connection> {
+async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, debug?: (line: string) => void): Promise<Connection> {
   const timeoutMs = connectTimeoutMs(host, deps);
+  const files = knownHostsFiles(host);
+  const names = hostKeyNames(host);
+  let algorithms;
+  try {
+    algorithms = ssh2AlgorithmsFor(host, hostKeyAlgorithmOrder(preferredHostKeyAlgorithms(files, names)));
+  } catch (err) {
+    if (err instanceof AlgorithmSettingError) throw new ConnectError('unreachable', err.message);
+    throw err;
+  }
   let transportStarted = Date.now();
   let cleanupTransport = () => {};
   let sock: Duplex;
@@ -294,8 +328,6 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string):
   let verdict: HostKeyVerdict | undefined;
   let presentedBlob: Buffer | undefined;
   let acceptedNew = false;
-  const files = knownHostsFiles(host);
-  const names = hostKeyNames(host);
 
   const hostVerifier = (blob: Buffer): boolean => {
     presentedBlob = Buffer.from(blob);
@@ -394,7 +426,8 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string):
         readyTimeout: 24 * 3600 * 1000, // our own pausable deadline governs; see PausableDeadline
         keepaliveInterval: keepalive,
         keepaliveCountMax: host.serverAliveCountMax,
-        algorithms: { serverHostKey: hostKeyAlgorithmOrder(preferredHostKeyAlgorithms(files, names)) as ServerHostKeyAlgorithm[] },
+        algorithms,
+        ...(debug ? { debug } : {}),
       });
     } catch (err) {
       fail(err as Error);

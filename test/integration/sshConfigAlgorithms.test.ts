@@ -1,0 +1,101 @@
+// Algorithm settings reach the connection: lab sshds that accept only one cipher / MAC / KEX, and a
+// client config that enables (or fails to enable) it. Real sshd, real ssh2, no mocks.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveHost } from '../../src/core/config/sshConfig';
+import { spawnDetached, waitForTcp, type DetachedProcess } from '../lab/processes';
+import { connectFailure, execOut, startFleet, type TestFleet } from './fleet';
+
+function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, address, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('algorithm settings applied to ssh2 (lab)', () => {
+  let fleet: TestFleet;
+  const sshds: DetachedProcess[] = [];
+  let configFile = '';
+
+  /** An extra sshd on lab-1's address and host key, with `extra` sshd_config lines. */
+  async function startRestrictedSshd(name: string, extra: string[]): Promise<number> {
+    const lab1 = fleet.lab.info.hosts.find((h) => h.alias === 'lab-1')!;
+    const base = readFileSync(join(fleet.dir, 'hosts', 'lab-1', 'sshd_config'), 'utf8');
+    const port = await freePort(lab1.address);
+    const file = join(fleet.dir, `sshd_${name}`);
+    const text = base
+      .split('\n')
+      .map((l) => (l.startsWith('ListenAddress ') ? `ListenAddress ${lab1.address}:${port}` : l.startsWith('PidFile ') ? `PidFile ${file}.pid` : l))
+      .join('\n');
+    writeFileSync(file, `${extra.join('\n')}\n${text}`);
+    const sshd = spawnDetached('/usr/sbin/sshd', ['-D', '-f', file, '-E', `${file}.log`], `${file}.stdio`);
+    sshds.push(sshd);
+    await waitForTcp(lab1.address, port, 10_000, sshd.exited);
+    return port;
+  }
+
+  beforeAll(async () => {
+    fleet = await startFleet({ hosts: 1, plain: true, isolated: false });
+    const lab1 = fleet.lab.info.hosts.find((h) => h.alias === 'lab-1')!;
+    const cbcPort = await startRestrictedSshd('cbc', ['Ciphers aes128-cbc']);
+    const umacPort = await startRestrictedSshd('umac', ['Ciphers aes128-ctr', 'MACs umac-128-etm@openssh.com']);
+    const common = (port: number) =>
+      `  HostName ${lab1.address}\n  Port ${port}\n  User ${lab1.user}\n  IdentityFile ${join(fleet.dir, 'id_ed25519')}\n  IdentitiesOnly yes\n` +
+      `  UserKnownHostsFile ${join(fleet.dir, 'known_hosts')}\n  HostKeyAlias [${lab1.address}]:${lab1.port}\n`;
+    configFile = join(fleet.dir, 'algorithms_config');
+    writeFileSync(
+      configFile,
+      `Host cbc-plus\n${common(cbcPort)}  Ciphers +aes128-cbc\n` +
+        `Host cbc-default\n${common(cbcPort)}` +
+        `Host umac\n${common(umacPort)}  MACs +umac-128-etm@openssh.com\n` +
+        `Host umac-only\n${common(umacPort)}  MACs umac-64@openssh.com,umac-128@openssh.com\n`,
+    );
+  });
+
+  afterAll(async () => {
+    for (const sshd of sshds) {
+      try {
+        process.kill(-sshd.pgid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    await Promise.all(sshds.map((s) => s.exited));
+    await fleet?.stop();
+  });
+
+  const pool = () => fleet.pool({ resolve: (alias) => resolveHost(alias, { configFile }) });
+
+  it('connects to a host that only speaks the cipher the user enabled with "Ciphers +aes128-cbc"', async () => {
+    const p = pool();
+    expect(await execOut(p, 'cbc-plus', 'echo connected')).toEqual({ out: 'connected\n', code: 0 });
+    expect(readFileSync(join(fleet.dir, 'sshd_cbc.log'), 'utf8')).toMatch(/kex: client->server cipher: aes128-cbc/);
+  });
+
+  it('without the setting: names the setting and the cipher the host needs', async () => {
+    const err = await connectFailure(pool().exec('cbc-default', 'true'));
+    expect(err.message).toBe(
+      'cbc-default: the server accepts only Ciphers aes128-cbc; none of them is allowed by ssh2\'s defaults (Ciphers is not set). ' +
+        'Add "Ciphers +aes128-cbc" for this host in your ssh config.',
+    );
+  });
+
+  it('a host that needs a MAC ssh2 lacks: says so, naming MACs', async () => {
+    const err = await connectFailure(pool().exec('umac', 'true'));
+    expect(err.message).toMatch(/^umac: the server accepts only MACs umac-128-etm@openssh\.com, which ssh2 .* does not implement, so Flotilla cannot connect/);
+  });
+
+  it('a config that allows only algorithms ssh2 lacks fails before connecting, naming the setting with file:line', async () => {
+    const err = await connectFailure(pool().exec('umac-only', 'true'));
+    expect(err.message).toMatch(
+      new RegExp(`^umac-only: MACs \\(${configFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+\\) allows only umac-64@openssh\\.com,umac-128@openssh\\.com, and ssh2 .* implements none of them`),
+    );
+  });
+});
