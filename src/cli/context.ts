@@ -77,9 +77,11 @@ export function strictTargets(target: string, inventory: Inventory): string[] {
     throw err;
   }
   const known = new Set(inventory.hosts.map((h) => h.alias));
-  const bad = hosts.filter((h) => !known.has(h));
+  const named = new Set(target.split(',').map((p) => p.trim().replace(/^group:/, '')));
+  const rejected = inventory.rejectedMembers.filter((r) => named.has(r.group) || named.has('all'));
+  const bad = [...hosts.filter((h) => !known.has(h)), ...rejected.map((r) => r.member)];
   if (bad.length) {
-    const groups = [...new Set(inventory.unknownMembers.filter((u) => bad.includes(u.alias)).map((u) => u.group))];
+    const groups = [...new Set([...inventory.unknownMembers.filter((u) => bad.includes(u.alias)).map((u) => u.group), ...rejected.map((r) => r.group)])];
     throw new UsageError(
       `target ${JSON.stringify(target)} names ${bad.length} member${bad.length === 1 ? '' : 's'} that ${bad.length === 1 ? 'is' : 'are'} not a Host alias in the ssh config: ${bad.map((b) => JSON.stringify(b)).join(', ')}` +
         (groups.length ? ` (in group${groups.length === 1 ? '' : 's'} ${groups.join(', ')})` : ''),

@@ -1,18 +1,15 @@
 // The `flotilla` CLI (bundled like dist/cli.js, into a scratch dir) against a real sshd fleet:
 // exit codes, --json shape, neutral human output, history/cat, argv quoting, SIGINT cancel, lost connection.
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleCli, spawnCli, type CliResult } from './cliProcess';
 import { pgrep, waitUntil as waitFor, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 
 const ppidOf = (pid: string) => { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); return s.slice(s.lastIndexOf(')') + 2).split(' ')[1]!; };
 const cmdlineOf = (pid: string) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { return ''; } };
-
-interface CliResult { code: number | null; stdout: string; stderr: string; ms: number }
 
 describe.skipIf(!canRunLab)('flotilla CLI on the lab fleet', () => {
   let fleet: TestFleet;
@@ -22,11 +19,7 @@ describe.skipIf(!canRunLab)('flotilla CLI on the lab fleet', () => {
 
   beforeAll(async () => {
     fleet = await startFleet({ hosts: 40 });
-    cli = join(fleet.dir, 'cli.js');
-    await esbuild.build({
-      entryPoints: ['src/cli/main.ts'], outfile: cli, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
-      logLevel: 'warning', external: ['vscode', 'cpu-features', './crypto/build/Release/sshcrypto.node'],
-    });
+    cli = await bundleCli(fleet.dir);
     historyDir = join(fleet.dir, 'history');
     // Host * ConnectTimeout 2 first (first value wins), then extra aliases cloned from the lab's blocks.
     const original = readFileSync(fleet.lab.info.sshConfig, 'utf8');
@@ -47,20 +40,7 @@ describe.skipIf(!canRunLab)('flotilla CLI on the lab fleet', () => {
   });
 
   function flotilla(args: string[], opts: { onSpawn?: (pid: number) => void } = {}): Promise<CliResult> {
-    const t0 = Date.now();
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [cli, '--ssh-config', config, '--history-dir', historyDir, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, SSH_AUTH_SOCK: '', FLOTILLA_SSH_CONFIG: '', FLOTILLA_GROUPS: join(fleet.dir, 'none.yaml') },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
-      opts.onSpawn?.(child.pid!);
-    });
+    return spawnCli(cli, ['--ssh-config', config, '--history-dir', historyDir, ...args], { ...opts, env: { FLOTILLA_GROUPS: join(fleet.dir, 'none.yaml') } });
   }
 
   const BY_ADDRESS = 'set -- $SSH_CONNECTION; n=${3##*.}; if [ $((n % 7)) -eq 0 ]; then exit $((n % 5 + 1)); fi; echo ok-$n';
@@ -73,7 +53,8 @@ describe.skipIf(!canRunLab)('flotilla CLI on the lab fleet', () => {
     const r = await flotilla(['run', fifty.join(','), '--json', '--', BY_ADDRESS]);
     expect(r.code, r.stderr).toBe(3);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out).sort()).toEqual(['command', 'hosts', 'id']);
+    expect(out).toMatchObject({ state: 'done', origin: 'cli', command: BY_ADDRESS });
+    expect(out.id).toMatch(/^\d{8}T\d{6}-[0-9a-f]{6}$/);
     expect(out.hosts).toHaveLength(50);
     for (const h of out.hosts) {
       for (const k of ['host', 'state', 'exit', 'signal', 'durationMs', 'stdout', 'stderr', 'truncated']) expect(h, `${h.host}.${k}`).toHaveProperty(k);
@@ -91,7 +72,7 @@ describe.skipIf(!canRunLab)('flotilla CLI on the lab fleet', () => {
 
     const human = await flotilla(['run', fifty.join(','), '--', BY_ADDRESS]);
     expect(human.code).toBe(3);
-    expect(human.stdout).toMatch(/^50 hosts: 35 ok, 5 command failures, 10 transport failures · run /m);
+    expect(human.stdout).toMatch(/^50 hosts: 35 ok, 5 failed, 3 timeout, 3 unreachable, 2 auth-failed, 2 hostkey-rejected · took .* · run /m);
     expect(human.stdout).toMatch(/^dead: +unreachable \(/m);
     expect(human.stdout).toMatch(/^lab-7: +failed \(exit 3\)/m);
   });
@@ -115,16 +96,16 @@ describe.skipIf(!canRunLab)('flotilla CLI on the lab fleet', () => {
     expect(JSON.parse(json.stdout).hosts[0].stdout).toContain('\x1b]52;c;ZXZpbA==\x07');
   });
 
-  it('history and cat read the JSONL history of --history-dir', async () => {
+  it('history and cat read the run store of --history-dir (the old name of --store)', async () => {
     const r = await flotilla(['run', 'lab-5,lab-6', '--json', '--', "printf 'out-%s\\n' $(hostname -I 2>/dev/null | wc -w); printf '\\033]52;c;eA==\\007err\\n' >&2; exit 4"]);
     expect(r.code).toBe(2);
     const id = JSON.parse(r.stdout).id as string;
     const hist = await flotilla(['history', '--json']);
     expect(hist.code).toBe(0);
-    const runs = JSON.parse(hist.stdout).runs as Array<{ id: string; results: Array<{ host: string; state: string; exit: number; stdoutFile?: string }> }>;
+    const runs = JSON.parse(hist.stdout).runs as Array<{ id: string; hosts: Array<{ host: string; state: string; exit: number; stdoutFile?: string }> }>;
     const mine = runs.find((x) => x.id === id)!;
-    expect(mine.results.map((x) => [x.host, x.state, x.exit])).toEqual([['lab-5', 'failed', 4], ['lab-6', 'failed', 4]]);
-    expect(mine.results[0]).not.toHaveProperty('stdout');
+    expect(mine.hosts.map((x) => [x.host, x.state, x.exit])).toEqual([['lab-5', 'failed', 4], ['lab-6', 'failed', 4]]);
+    expect(mine.hosts[0]).not.toHaveProperty('stdout');
     const text = await flotilla(['history']);
     expect(text.stdout).toContain(id);
     // A prefix of the id works; it keeps most of the random part, since runs started in the same second

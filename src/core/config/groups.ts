@@ -27,6 +27,8 @@ export interface GroupsFile {
   groups: ReadonlyMap<string, readonly string[]>;
   /** Things that were left out or look wrong, each with `line:col`. */
   warnings: string[];
+  /** Members left out because they cannot be a host alias (`-oProxyCommand=…`, `a;b`): a run on the group is refused. */
+  rejectedMembers: { group: string; member: string; at: string }[];
 }
 
 export class GroupsFileError extends Error {
@@ -217,7 +219,7 @@ function entries(p: Parsed, groups: YAMLMap | undefined): GroupEntry[] {
 }
 
 /** Members of one group; wrong shapes throw, unusable strings become warnings. */
-function readMembers(p: Parsed, entry: GroupEntry, warnings: string[]): string[] {
+function readMembers(p: Parsed, entry: GroupEntry, warnings: string[], rejected: GroupsFile['rejectedMembers']): string[] {
   const shown = JSON.stringify(entry.name);
   const value = deref(p, entry.pair.value);
   if (isNullNode(value)) return [];
@@ -234,6 +236,7 @@ function readMembers(p: Parsed, entry: GroupEntry, warnings: string[]): string[]
     const { at } = position(p, node);
     if (problem) {
       warnings.push(`${at}: group ${shown}: member ${JSON.stringify(node.value)} ${problem}; left out`);
+      rejected.push({ group: entry.name, member: node.value, at });
     } else if (members.includes(node.value)) {
       warnings.push(`${at}: group ${shown}: ${JSON.stringify(node.value)} is listed twice`);
     } else {
@@ -243,14 +246,15 @@ function readMembers(p: Parsed, entry: GroupEntry, warnings: string[]): string[]
   return members;
 }
 
-function collect(p: Parsed): { groups: Map<string, string[]>; warnings: string[] } {
+function collect(p: Parsed): Omit<GroupsFile, 'path'> {
   const warnings = p.doc.warnings.map((w) => {
     const { line, col } = p.lines.linePos(w.pos[0]);
     return `${line}:${col}: ${w.message}`;
   });
   const groups = new Map<string, string[]>();
+  const rejectedMembers: GroupsFile['rejectedMembers'] = [];
   for (const entry of entries(p, groupsNode(p))) {
-    const members = readMembers(p, entry, warnings);
+    const members = readMembers(p, entry, warnings, rejectedMembers);
     try {
       validateGroupName(entry.name);
     } catch (err) {
@@ -259,12 +263,12 @@ function collect(p: Parsed): { groups: Map<string, string[]>; warnings: string[]
     }
     groups.set(entry.name, members);
   }
-  return { groups, warnings };
+  return { groups, warnings, rejectedMembers };
 }
 
 export async function loadGroups(path: string): Promise<GroupsFile> {
   const text = await readIfExists(path);
-  if (text === undefined) return { path, groups: new Map(), warnings: [] };
+  if (text === undefined) return { path, groups: new Map(), warnings: [], rejectedMembers: [] };
   return { path, ...collect(parse(text, path)) };
 }
 

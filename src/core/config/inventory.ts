@@ -28,6 +28,8 @@ export interface Inventory {
   groupsFile?: string;
   /** Group members that name no Host alias: shown flagged, never dropped. */
   unknownMembers: { group: string; alias: string }[];
+  /** Group members that cannot be an alias at all (left out of the group, with where they are). */
+  rejectedMembers: { group: string; member: string; at: string }[];
   tailscalePeers: TailscalePeer[];
   warnings: string[];
   resolveOptions: ResolveOptions;
@@ -74,6 +76,7 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     groups,
     groupsFile: groupsPath,
     unknownMembers: groupsFile ? flagUnknownMembers(groupsFile, known) : [],
+    rejectedMembers: groupsFile?.rejectedMembers ?? [],
     tailscalePeers,
     warnings: [...warnings, ...(groupsFile?.warnings ?? [])],
     resolveOptions,
