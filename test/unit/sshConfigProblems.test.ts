@@ -1,0 +1,97 @@
+// Config problems are reported with file:line and never hide the hosts that are fine: listing,
+// resolution, input bounds, and the CLI's `hosts` verb on such a config.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CliIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { listHostAliases, resolveHost, type ResolveOptions } from '../../src/core/config/sshConfig.js';
+
+let home = '';
+let config = '';
+
+beforeEach(() => {
+  home = mkdtempSync(join(tmpdir(), 'flotilla-problems-'));
+  mkdirSync(join(home, '.ssh'));
+  config = join(home, '.ssh', 'config');
+});
+afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+function opts(extra: ResolveOptions = {}): ResolveOptions {
+  return { homeDir: home, localUser: 'me', localUid: process.getuid?.() ?? 0, systemConfigFile: null, env: { HOME: home }, platform: 'linux', ...extra };
+}
+
+describe('listing a config with problems', () => {
+  it('skips a Host pattern that cannot be an alias (Host "lab one") and lists the rest', async () => {
+    writeFileSync(config, 'Host "lab one" web\n  HostName 10.0.0.1\nHost db\n');
+    const { hosts, problems } = await listHostAliases(opts());
+    expect(hosts.map((h) => h.alias)).toEqual(['web', 'db']);
+    expect(problems).toEqual([expect.objectContaining({ file: config, line: 1, severity: 'warning', message: expect.stringMatching(/"lab one" is skipped: .*whitespace/) })]);
+  });
+
+  it('reports unknown keywords with file:line; IgnoreUnknown silences them; macOS knows UseKeychain', async () => {
+    writeFileSync(config, 'Host *\n  UseKeychain yes\nHost web\n');
+    const linux = await listHostAliases(opts());
+    expect(linux.warnings).toEqual([expect.stringMatching(new RegExp(`^${config}:2: Bad configuration option: usekeychain`))]);
+    expect(linux.hosts.map((h) => h.alias)).toEqual(['web']);
+    expect((await listHostAliases(opts({ platform: 'darwin' }))).problems).toEqual([]);
+    writeFileSync(config, 'IgnoreUnknown UseKeychain\nHost *\n  UseKeychain yes\nHost web\n');
+    expect((await listHostAliases(opts())).problems).toEqual([]);
+  });
+
+  it('reports an invalid ProxyJump anywhere as an error at its line, hosts still listed; resolving says the same', async () => {
+    writeFileSync(config, 'Host web\n  User u\nHost other\n  ProxyJump user@:22\n');
+    const { hosts, problems } = await listHostAliases(opts());
+    expect(hosts.map((h) => h.alias)).toEqual(['web', 'other']);
+    expect(problems).toEqual([expect.objectContaining({ file: config, line: 4, severity: 'error', message: expect.stringMatching(/^Invalid ProxyJump "user@:22"/) })]);
+    await expect(resolveHost('web', opts())).rejects.toThrow(`${config}:4: Invalid ProxyJump "user@:22"`);
+  });
+
+  it('refuses a world-writable ~/.ssh/config like ssh ("Bad owner or permissions"), naming the fix', async () => {
+    writeFileSync(config, 'Host web\n');
+    chmodSync(config, 0o666);
+    const { hosts, problems } = await listHostAliases(opts());
+    expect(hosts).toEqual([]);
+    expect(problems).toEqual([expect.objectContaining({ file: config, severity: 'error', message: expect.stringMatching(/^Bad owner or permissions on .* writable by everyone .* chmod go-w/) })]);
+    await expect(resolveHost('web', opts())).rejects.toThrow(/Bad owner or permissions/);
+    // An explicit -F file is not checked (OpenSSH does not either).
+    await expect(resolveHost('web', opts({ configFile: config }))).resolves.toMatchObject({ alias: 'web' });
+  });
+
+  it('reports the unknown keyword in the resolved host\'s warnings too, and resolves as if the line were absent', async () => {
+    writeFileSync(config, 'Host web\n  UseKeychain yes\n  Port 2200\n');
+    const h = await resolveHost('web', opts());
+    expect(h.port).toBe(2200);
+    expect(h.warnings).toEqual([expect.stringMatching(new RegExp(`^${config}:2: Bad configuration option: usekeychain`))]);
+  });
+});
+
+describe('input bounds', () => {
+  it('an endless config (/dev/zero) is refused after 4 MiB, quickly and without growing memory', async () => {
+    const before = process.memoryUsage().rss;
+    const started = Date.now();
+    await expect(resolveHost('web', opts({ configFile: '/dev/zero' }))).rejects.toThrow(/\/dev\/zero: config file is larger than 4 MiB/);
+    const { problems } = await listHostAliases(opts({ configFile: '/dev/zero' }));
+    expect(problems[0]?.message).toMatch(/larger than 4 MiB/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+  });
+});
+
+describe('flotilla hosts on a config with problems', () => {
+  it('lists the good hosts, warns with file:line on stderr, exits 0', async () => {
+    writeFileSync(config, 'Host "lab one" web\n  HostName 10.0.0.9\n  User ops\nHost db\n  UseKeychain yes\n');
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let stdout = '';
+    let stderr = '';
+    out.on('data', (d: Buffer) => (stdout += d.toString()));
+    err.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await main(['--ssh-config', config, '--groups', join(home, 'no-groups.yaml'), '--store', join(home, 'store'), 'hosts'], new CliIo(out, err));
+    expect({ code, stdout }).toEqual({ code: 0, stdout: expect.stringMatching(/^web +ops@10\.0\.0\.9:22\ndb +\S+@db:22\n$/) });
+    expect(stderr).toContain(`warning: ${config}:1: Host pattern "lab one" is skipped`);
+    expect(stderr).toContain(`warning: ${config}:5: Bad configuration option: usekeychain`);
+  });
+});
