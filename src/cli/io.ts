@@ -31,6 +31,8 @@ export class CliIo {
   readonly abort = new AbortController();
   stdoutClosed = false;
   signalled?: NodeJS.Signals;
+  /** Set by a verb that ends cleanly on abort (a run records itself as cancelled); others end at once. */
+  graceful = false;
 
   constructor(readonly stdout: Writable = process.stdout, readonly stderr: Writable = process.stderr) {
     stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -82,13 +84,15 @@ export class CliIo {
   }
 
   /**
-   * First SIGINT/SIGTERM aborts (runs are cancelled and recorded); a second one ends the process at once.
+   * First SIGINT/SIGTERM aborts: a graceful verb cancels and records what it was doing, any other verb
+   * ends at once (exit 4). A second signal always ends the process at once.
    */
   installSignals(): void {
     const onSignal = (sig: NodeJS.Signals) => {
       if (this.signalled) process.exit(sig === 'SIGINT' ? 130 : 143);
       this.signalled = sig;
       this.abort.abort();
+      if (!this.graceful) void this.flush().then(() => process.exit(4));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

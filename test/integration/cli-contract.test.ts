@@ -202,6 +202,7 @@ describe.skipIf(!canRunLab)('flotilla CLI contract', () => {
       [['run', 'lab-1', '--bogus', '--', 'true'], /unknown option '--bogus'/],
       [['status', 'nope'], /not a run id|no run "nope"/],
       [['agents', 'spawn', 'lab-1', '/tmp', '--name', 'a.b'], /contains "\." or ":"/],
+      [['agents', 'spawn', 'lab-1', '/tmp', '--name', '$(id)'], /starts with "\$", which tmux reads as a session id/],
     ];
     for (const [args, message] of cases) {
       const r = await flotilla(args);

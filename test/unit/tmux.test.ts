@@ -21,12 +21,13 @@ describe('validateSessionName', () => {
     [' lead', /whitespace/],
     ['trail ', /whitespace/],
     ['-t', /starts with "-"/],
+    ['$(id)', /starts with "\$"/],
   ])('rejects %j', (name, why) => {
     expect(() => validateSessionName(name)).toThrow(AgentTargetError);
     expect(() => validateSessionName(name)).toThrow(why);
   });
 
-  it.each(['claude-api', 'my agent', 'naïve_1', "it's", '$(id)'])('accepts %j', (name) => {
+  it.each(['claude-api', 'my agent', 'naïve_1', "it's", 'a$(id)', '@x', '%x'])('accepts %j', (name) => {
     expect(validateSessionName(name)).toBe(name);
   });
 });

@@ -85,6 +85,7 @@ export function printHumanPush(plans: readonly PlannedHost[], results: readonly 
 
 export async function pushCommand(ctx: CliContext, target: string, local: string, remote: string, flags: PushFlags): Promise<number> {
   const hosts = ctx.targets(target);
+  ctx.io.graceful = true;
   let run;
   try {
     run = await push(ctx.pool, hosts, local, remote, {
@@ -109,6 +110,7 @@ export async function pushCommand(ctx: CliContext, target: string, local: string
 export async function pullCommand(ctx: CliContext, target: string, remote: string, local: string, flags: PullFlags): Promise<number> {
   const hosts = ctx.targets(target);
   if (flags.dryRun) return pullDryRun(ctx, hosts, remote, local);
+  ctx.io.graceful = true;
   let results;
   try {
     results = await pull(ctx.pool, hosts, remote, local, { signal: ctx.io.signal });

@@ -116,6 +116,7 @@ async function detach(ctx: CliContext, req: JobRequest): Promise<number> {
 }
 
 async function foreground(ctx: CliContext, req: JobRequest): Promise<number> {
+  ctx.io.graceful = true;
   const job = await startJob({ store: ctx.store, pool: ctx.pool, connectTimeoutMs: ctx.connectTimeoutMs }, req, {
     on: (e) => {
       if (e.type === 'placed' && !ctx.flags.json) ctx.io.err(`${e.placement.chosen ? `placed on ${e.placement.chosen}` : 'no host can take this run'}\n`);
@@ -124,6 +125,7 @@ async function foreground(ctx: CliContext, req: JobRequest): Promise<number> {
   });
   ctx.io.err(`run ${job.id} started on ${req.leastLoaded ? 'the least-loaded of ' : ''}${req.hosts.length} host${req.hosts.length === 1 ? '' : 's'} (status: flotilla status ${job.id})\n`);
   const onAbort = () => job.cancel();
+  if (ctx.io.signal.aborted) job.cancel();
   ctx.io.signal.addEventListener('abort', onAbort, { once: true });
   const { doc, results } = await job.done;
   ctx.io.signal.removeEventListener('abort', onAbort);
@@ -161,6 +163,7 @@ export const runVerb: Verb = (program, act) => {
     .action(act(async (ctx, target: string, command: string[], o: RunOptions) => {
       const req = requestOf(ctx, target, command, o);
       if (o.dryRun) return dryRun(ctx, req);
+      await ctx.store.prune().catch(() => []);
       if (o.detach) return detach(ctx, req);
       if (o.stdin) req.stdin = req.hosts.length === 1 && !o.leastLoaded ? process.stdin : await readAll(process.stdin);
       return foreground(ctx, req);
@@ -171,9 +174,11 @@ export const runVerb: Verb = (program, act) => {
     .command('__worker', { hidden: true })
     .description('internal: owns a detached run (reads its order on stdin)')
     .action(act(async (ctx) => {
+      ctx.io.graceful = true;
       const job = await startJob({ store: ctx.store, pool: ctx.pool, connectTimeoutMs: ctx.connectTimeoutMs }, order!.request, { id: order!.id });
       process.stdout.write(`started ${job.id}\n`);
       const onAbort = () => job.cancel();
+      if (ctx.io.signal.aborted) job.cancel();
       ctx.io.signal.addEventListener('abort', onAbort, { once: true });
       await job.done;
       return EXIT.ok;

@@ -30,6 +30,7 @@ function hostOf(doc: RunDoc, host: string): HostEntry {
 
 /** Resolves when `until(doc)` holds (or the run ends), re-reading the record on every change; undefined on timeout/abort. */
 async function waitFor(ctx: CliContext, id: string, until: (d: RunDoc) => boolean, timeoutMs: number): Promise<RunDoc | undefined> {
+  ctx.io.graceful = true;
   return new Promise((resolve) => {
     let settled = false;
     let checking = false;
@@ -95,6 +96,7 @@ async function catFile(ctx: CliContext, file: string | undefined, o: CatOptions)
 
 /** Streams both output files as they grow until the host has an outcome. */
 async function follow(ctx: CliContext, doc: RunDoc, host: string, o: CatOptions): Promise<void> {
+  ctx.io.graceful = true;
   const entry = hostOf(doc, host);
   const out = ctx.store.outputFiles(doc.id, host);
   const files = [entry.stdoutFile ?? out.stdout, entry.stderrFile ?? out.stderr];

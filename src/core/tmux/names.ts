@@ -13,6 +13,7 @@ export function sessionNameProblem(name: string): string | undefined {
   if (CONTROL.test(name)) return `session name ${JSON.stringify(name)} contains control characters`;
   if (name.trim() !== name) return `session name ${JSON.stringify(name)} starts or ends with whitespace`;
   if (name.startsWith('-')) return `session name ${JSON.stringify(name)} starts with "-", which tmux would read as an option`;
+  if (name.startsWith('$')) return `session name ${JSON.stringify(name)} starts with "$", which tmux reads as a session id (it could not be found again by name)`;
   return undefined;
 }
 

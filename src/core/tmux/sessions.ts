@@ -194,7 +194,7 @@ export function spawnScript(alias: string, opts: SpawnOptions): string {
     `tmux has-session -t ${exact} 2>/dev/null && { printf 'a tmux session named %s already exists on %s\\n' ${shQuote(name)} ${shQuote(alias)} >&2; exit 13; }`,
     // remain-on-exit is set in the same tmux invocation, before the server reaps a command that fails
     // at once, so its error message can still be captured; it is unset again once the agent runs.
-    `tmux new-session -d -s ${shQuote(name)} -c "$d" -- /bin/sh -c ${shQuote(program)} ';' set-option -w -t ${window} remain-on-exit on || exit 14`,
+    `tmux new-session -d -s ${shQuote(name)} -c "$d" -- /bin/sh -c ${shQuote(program)} ';' set-option -w -t ${window} remain-on-exit on || { tmux kill-session -t ${exact} 2>/dev/null; exit 14; }`,
     `sleep ${STARTUP_CHECK_SECONDS}`,
     `if [ "$(tmux display-message -p -t ${window} '#{pane_dead}' 2>/dev/null)" = 1 ]; then`,
     `  status=$(tmux display-message -p -t ${window} '#{pane_dead_status}' 2>/dev/null)`,
