@@ -4,12 +4,12 @@ import { registerAgents } from './agents/agentCommands';
 import { registerBalance } from './balance';
 import { registerPush } from './push';
 import { registerRuns } from './runs';
-import { registerHostCommands } from './commands/hostCommands';
+import { registerHostCommands } from './hosts/hostCommands';
 import { Fleet } from './fleet';
-import { HostKeyReview } from './hostKeys';
-import { HostsTree, type HostsNode } from './hostsTree';
+import { HostKeyReview } from './hosts/hostKeys';
+import { HostsTree, type HostsNode } from './hosts/hostsTree';
 import { vscodePrompter } from './prompts';
-import { createStatusBar, showProblemHosts } from './statusBar';
+import { createStatusBar, showProblemHosts } from './hosts/statusBar';
 
 export interface ExtensionApi {
   fleet: Fleet;

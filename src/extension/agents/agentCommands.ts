@@ -5,7 +5,7 @@ import { sanitizeForView } from '../../core/exec/output';
 import { capturePane, broadcast, sendText, spawnAgent, MissingDirectoryError } from '../../core/tmux/sessions';
 import { defaultSessionName, parseAgentTarget, sessionNameProblem } from '../../core/tmux/names';
 import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hostsTree';
+import type { HostsNode } from '../hosts/hostsTree';
 import { openRemoteTerminal, shellOpener, tmuxOpener } from '../terminal';
 import { AgentsTree, type AgentsNode } from './agentsTree';
 

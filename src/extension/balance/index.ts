@@ -8,7 +8,7 @@ import { defaultTimeoutMs } from '../runs/executeRun';
 import { RunMemory } from '../runs/runMemory';
 import { askCommand, escapeIcons, groupMembers, pickTargets, type Targets } from '../runs/runPrompts';
 import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hostsTree';
+import type { HostsNode } from '../hosts/hostsTree';
 import { RunTerminal, type BalanceDeps } from '../tasks/runTerminal';
 import { FlotillaTaskProvider, TASK_TYPE } from '../tasks/taskProvider';
 

@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import { registerCommand } from '../commands/register';
 import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hostsTree';
+import type { HostsNode } from '../hosts/hostsTree';
 import { PlanTree, type PlanNode } from './planView';
 import { pullCommand } from './pullCommand';
 import { PathMemory } from './pushPrompts';

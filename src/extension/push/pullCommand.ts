@@ -8,7 +8,7 @@ import { sanitizeForView } from '../../core/exec/output';
 import { pull, type PullHostResult } from '../../core/push/pull';
 import { parseDestination } from '../../core/push/remotePath';
 import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hostsTree';
+import type { HostsNode } from '../hosts/hostsTree';
 import { askRemotePath, readPushSettings, resolveTargets, type PathMemory } from './pushPrompts';
 import { formatBytes } from './session';
 import type { ReportProvider } from './report';

@@ -14,7 +14,7 @@ import type { Pool } from '../../core/ssh/pool';
 import type { LocalEntry } from '../../core/push/types';
 import { sanitizeForView } from '../../core/exec/output';
 import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hostsTree';
+import type { HostsNode } from '../hosts/hostsTree';
 import type { PlanNode } from './planView';
 import { askRemotePath, configuredPath, readPushSettings, resolveTargets, type PathMemory } from './pushPrompts';
 import { remoteFileUri, type RemoteFileProvider } from './remoteDocs';

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { compareHostNames } from '../../core/exec/output';
 import { DestinationError, parseDestination } from '../../core/push/remotePath';
 import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hostsTree';
+import type { HostsNode } from '../hosts/hostsTree';
 import { escapeIcons, targetsFromNodes, type Targets } from '../runs/runPrompts';
 
 export type { Targets };

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { importLegacyHistory } from '../../core/jobs/legacy';
 import { defaultStoreRoot, RunStore as CoreRunStore } from '../../core/jobs/store';
 import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hostsTree';
+import type { HostsNode } from '../hosts/hostsTree';
 import { RunLauncher } from './executeRun';
 import { registerRunCommands } from './runCommands';
 import { RunMemory } from './runMemory';

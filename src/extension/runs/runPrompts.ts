@@ -3,8 +3,8 @@
 import * as vscode from 'vscode';
 import { compareHostNames } from '../../core/exec/output';
 import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hostsTree';
-import { selectedAliases } from '../commands/hostCommands';
+import type { HostsNode } from '../hosts/hostsTree';
+import { selectedAliases } from '../hosts/hostCommands';
 import { targetKeyFor } from './runModel';
 import type { RunMemory } from './runMemory';
 

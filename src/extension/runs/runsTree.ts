@@ -2,7 +2,7 @@
 // encoded in contextValue (`run.running`, `run.done`, `run.done.partial`, `runHost.<state>`) so menus
 // differ; ids are stable (no state in them) so expansion and selection survive refreshes.
 import * as vscode from 'vscode';
-import { mdEscape } from '../hostsTree';
+import { mdEscape } from '../hosts/hostsTree';
 import { hostDescription, isRunning, notOkHosts, oneLine, runDescription, sortedRows, type HostRow, type RowState, type RunEntry } from './runModel';
 import type { RunStore } from './runStore';
 

@@ -1,9 +1,9 @@
 // Host-key review: one notification for all unknown keys met by probes; one multi-select QuickPick to
 // accept them. Changed or revoked keys are shown as errors with both fingerprints and no accept button.
 import * as vscode from 'vscode';
-import { rememberHostKey } from '../core/ssh/connect';
-import { describeVerdict } from '../core/ssh/knownHosts';
-import type { Fleet } from './fleet';
+import { rememberHostKey } from '../../core/ssh/connect';
+import { describeVerdict } from '../../core/ssh/knownHosts';
+import type { Fleet } from '../fleet';
 
 export class HostKeyReview implements vscode.Disposable {
   private notified = new Set<string>();

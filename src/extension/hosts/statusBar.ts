@@ -1,9 +1,9 @@
 // `$(server) 12 up · 1 degraded · 2 down`; warning/error background when hosts are in trouble; a click
 // lists the problem hosts with their reason and a next step.
 import * as vscode from 'vscode';
-import { summarizeHealth } from '../core/health';
-import { sanitizeForView } from '../core/exec/output';
-import type { Fleet } from './fleet';
+import { summarizeHealth } from '../../core/health';
+import { sanitizeForView } from '../../core/exec/output';
+import type { Fleet } from '../fleet';
 
 export function statusText(s: { up: number; degraded: number; down: number; checking: number }): string {
   const parts = [`${s.up} up`];

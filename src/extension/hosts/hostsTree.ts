@@ -1,10 +1,10 @@
 // The Hosts view: groups → hosts, "Ungrouped", Tailscale peers; state as icon + colour, the reason and
 // latency/load in the description, and an "explain" tooltip naming the file:line behind each setting.
 import * as vscode from 'vscode';
-import { sanitizeForView } from '../core/exec/output';
-import type { HostHealth } from '../core/health';
-import type { TailscalePeer } from '../core/config/tailscale';
-import type { Fleet } from './fleet';
+import { sanitizeForView } from '../../core/exec/output';
+import type { HostHealth } from '../../core/health';
+import type { TailscalePeer } from '../../core/config/tailscale';
+import type { Fleet } from '../fleet';
 
 export type HostsNode =
   | { kind: 'group'; name: string; ungrouped?: boolean }

@@ -1,7 +1,7 @@
 // Commands on hosts and groups in the Hosts view: check, copy ssh command, open config at host,
 // add host, filter, and group editing (writes the sshsync YAML, keeping its comments).
 import * as vscode from 'vscode';
-import { errorText, registerCommand } from './register';
+import { errorText, registerCommand } from '../commands/register';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,7 +9,7 @@ import { addToGroup, createGroup, defaultGroupsPaths, deleteGroup, removeFromGro
 import { validateHostToken } from '../../core/config/sshConfig';
 import { shQuote } from '../../core/ssh/quote';
 import type { Fleet } from '../fleet';
-import type { HostsNode, HostsTree } from '../hostsTree';
+import type { HostsNode, HostsTree } from './hostsTree';
 
 type HostNode = Extract<HostsNode, { kind: 'host' }>;
 type GroupNode = Extract<HostsNode, { kind: 'group' }>;
