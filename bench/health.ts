@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MetricsCache } from '../src/core/balance/probe';
-import { checkFleet } from '../src/core/health';
+import { MetricsCache } from '../src/core/health/metrics';
+import { checkFleet } from '../src/core/health/probe';
 import { assertPureJs, benchConfig, benchPool, line, median, pureJsChild, startLabRetry } from './exec';
 
 const CONNECT_TIMEOUT_S = 2;

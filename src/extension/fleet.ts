@@ -5,8 +5,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory, type Inventory } from '../core/config/inventory';
 import { resolveHost } from '../core/config/sshConfig';
-import { MetricsCache } from '../core/balance/probe';
-import { checkFleet, type HostHealth } from '../core/health';
+import { MetricsCache } from '../core/health/metrics';
+import { checkFleet, type HostHealth } from '../core/health/probe';
 import { Pool } from '../core/ssh/pool';
 import type { Prompter, ResolvedHost } from '../core/types';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HerdGuard, measureCandidates, placeHost } from '../../src/core/balance/place';
 import { startJob } from '../../src/core/jobs/job';
 import { RunStore } from '../../src/core/jobs/store';
-import { MetricsCache, probeHost } from '../../src/core/balance/probe';
+import { MetricsCache, probeHost } from '../../src/core/health/metrics';
 import type { Pool } from '../../src/core/ssh/pool';
 import { cliInProcess } from './cliInProcess';
 import { startFleet, type TestFleet } from './fleet';

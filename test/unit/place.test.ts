@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HerdGuard, loadPressure, placeHost, type Candidate } from '../../src/core/balance/place';
-import type { HostMetrics } from '../../src/core/balance/probe';
-import type { HostHealth } from '../../src/core/health';
+import type { HostMetrics } from '../../src/core/health/metrics';
+import type { HostHealth } from '../../src/core/health/probe';
 
 function metrics(over: Partial<HostMetrics>): HostMetrics {
   return {

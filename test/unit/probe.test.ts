@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MetricsCache, parseProbeOutput, probeScript } from '../../src/core/balance/probe';
+import { MetricsCache, parseProbeOutput, probeScript } from '../../src/core/health/metrics';
 
 const LINUX = `os=Linux
 diskpath=/home/flotilla

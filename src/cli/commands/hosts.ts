@@ -1,6 +1,6 @@
 import { resolveHost } from '../../core/config/sshConfig';
-import { checkFleet, summarizeHealth, type HostHealth } from '../../core/health';
-import { MetricsCache } from '../../core/balance/probe';
+import { checkFleet, summarizeHealth, type HostHealth } from '../../core/health/probe';
+import { MetricsCache } from '../../core/health/metrics';
 import { sanitizeForView } from '../../core/exec/output';
 import { EXIT, type CliContext } from '../context';
 import type { Verb } from '../verbs';

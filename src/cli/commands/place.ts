@@ -2,7 +2,7 @@
 // and nothing is recorded in the herd (a run with --least-loaded does that).
 import { sanitizeForView } from '../../core/exec/output';
 import { measureCandidates, placeHost, type Decision } from '../../core/balance/place';
-import { MetricsCache } from '../../core/balance/probe';
+import { MetricsCache } from '../../core/health/metrics';
 import { loadHerd } from '../../core/jobs/herd';
 import { EXIT, type CliContext } from '../context';
 import type { Verb } from '../verbs';

@@ -2,9 +2,9 @@
 // exclude what cannot or must not take work (with the reason said out loud), and protect against the
 // herd: a host just chosen carries an expected extra task that fades over a few seconds, so quick
 // successive launches spread out instead of all landing on the host that looked idlest (LSF `lsplace`).
-import { checkHealth, type HostHealth } from '../health';
+import { checkHealth, type HostHealth } from '../health/probe';
 import type { Pool } from '../ssh/pool';
-import type { HostMetrics, MetricsCache, ProbeResult } from './probe';
+import type { HostMetrics, MetricsCache, ProbeResult } from '../health/metrics';
 
 export interface Weights {
   cpu: number;

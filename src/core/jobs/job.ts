@@ -4,8 +4,8 @@
 // events. Front ends only render it and ask questions.
 import type { Readable } from 'node:stream';
 import { measureCandidates, placeHost, type Decision, type HerdOptions, type PlaceOptions } from '../balance/place';
-import { MetricsCache } from '../balance/probe';
-import type { HostHealth } from '../health';
+import { MetricsCache } from '../health/metrics';
+import type { HostHealth } from '../health/probe';
 import {
   checkRunSpec, commandText, DEFAULT_TIMEOUT_MS, newRunId, startRun, withoutOutput,
   type HostResult, type RunEvent, type RunOrigin, type RunSpec,

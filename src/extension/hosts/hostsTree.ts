@@ -2,7 +2,7 @@
 // latency/load in the description, and an "explain" tooltip naming the file:line behind each setting.
 import * as vscode from 'vscode';
 import { sanitizeForView } from '../../core/exec/output';
-import type { HostHealth } from '../../core/health';
+import type { HostHealth } from '../../core/health/probe';
 import type { TailscalePeer } from '../../core/config/tailscale';
 import type { Fleet } from '../fleet';
 

@@ -1,7 +1,7 @@
 // `$(server) 12 up · 1 degraded · 2 down`; warning/error background when hosts are in trouble; a click
 // lists the problem hosts with their reason and a next step.
 import * as vscode from 'vscode';
-import { summarizeHealth } from '../../core/health';
+import { summarizeHealth } from '../../core/health/probe';
 import { sanitizeForView } from '../../core/exec/output';
 import type { Fleet } from '../fleet';
 

@@ -1,11 +1,11 @@
 // Layered health: TCP connect → SSH banner + host key verdict → authentication → one metrics command.
 // Each layer's result and timing is kept, so a badge never says "online" when only TCP answered.
 import { connect as tcpConnect } from 'node:net';
-import { MetricsCache, type HostMetrics } from './balance/probe';
-import { ConnectError } from './ssh/connect';
-import type { HostKeyVerdict } from './ssh/knownHosts';
-import type { Pool } from './ssh/pool';
-import type { HostKeyQuestion } from './types';
+import { MetricsCache, type HostMetrics } from './metrics';
+import { ConnectError } from '../ssh/connect';
+import type { HostKeyVerdict } from '../ssh/knownHosts';
+import type { Pool } from '../ssh/pool';
+import type { HostKeyQuestion } from '../types';
 
 export type HealthState = 'checking' | 'online' | 'degraded' | 'offline';
 
