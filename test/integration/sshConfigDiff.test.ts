@@ -2,16 +2,24 @@
 // OpenSSH expands `~` from the password database, so ssh runs as a scratch user whose home is a
 // fresh temp dir; the resolver gets the same home, user, uid, host name and environment.
 import { execFile as execFileCb } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatSshG, resolveHost } from '../../src/core/config/sshConfig.js';
-import { ALL_CASES, type DiffCase } from './fixtures/sshconfig/cases.js';
+import { ALL_CASES, ETC_HOSTS_ENTRIES, type DiffCase } from './fixtures/sshconfig/cases.js';
 
 const execFile = promisify(execFileCb);
 const SCRATCH_USER = 'flotilla-cfgtest';
+const HOSTS_MARKER = '# flotilla sshConfigDiff (removed after the test)';
+
+/** Adds (or, with none, removes) this test's /etc/hosts lines, leaving every other line as it was. */
+function setEtcHosts(entries: readonly string[]): void {
+  const kept = readFileSync('/etc/hosts', 'utf8').split('\n').filter((l) => !l.endsWith(HOSTS_MARKER));
+  while (kept.length > 0 && kept[kept.length - 1] === '') kept.pop();
+  writeFileSync('/etc/hosts', [...kept, ...entries.map((e) => `${e} ${HOSTS_MARKER}`)].join('\n') + '\n');
+}
 
 /** The keys every case is also compared on (the product's contract with ssh -G). */
 const COMMON_KEYS = [
@@ -48,9 +56,11 @@ describe.skipIf(!sshAvailable)('ssh config resolution vs. ssh -G (OpenSSH differ
     else await execFile('useradd', ['-M', '-d', home, '-s', '/bin/sh', SCRATCH_USER]);
     uid = Number((await execFile('id', ['-u', SCRATCH_USER])).stdout.trim());
     env = { HOME: home, PATH: '/usr/local/bin:/usr/bin:/bin', USER: SCRATCH_USER, LOGNAME: SCRATCH_USER };
+    setEtcHosts(ETC_HOSTS_ENTRIES);
   });
 
   afterAll(() => {
+    setEtcHosts([]);
     if (home) rmSync(home, { recursive: true, force: true });
   });
 

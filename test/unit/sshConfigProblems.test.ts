@@ -95,3 +95,26 @@ describe('flotilla hosts on a config with problems', () => {
     expect(stderr).toContain(`warning: ${config}:5: Bad configuration option: usekeychain`);
   });
 });
+
+describe('CanonicalizeHostname', () => {
+  it('asks the resolver for HOST.DOMAIN. per CanonicalDomains and takes the first that resolves', async () => {
+    writeFileSync(config, 'CanonicalizeHostname yes\nCanonicalDomains a.example b.example\nHost web.b.example\n  User canon\n');
+    const asked: string[] = [];
+    const lookupHost = async (name: string) => {
+      asked.push(name);
+      return name === 'web.b.example.';
+    };
+    const h = await resolveHost('web', opts({ lookupHost }));
+    expect(asked).toEqual(['web.a.example.', 'web.b.example.']);
+    expect({ hostname: h.hostname, user: h.user }).toEqual({ hostname: 'web.b.example', user: 'canon' });
+  });
+
+  it('does not look up addresses or proxied hosts (unless "always")', async () => {
+    writeFileSync(config, 'CanonicalizeHostname yes\nCanonicalDomains a.example\nHost p\n  ProxyJump j\n');
+    const asked: string[] = [];
+    const lookupHost = async (name: string) => (asked.push(name), true);
+    expect((await resolveHost('10.0.0.1', opts({ lookupHost }))).hostname).toBe('10.0.0.1');
+    expect((await resolveHost('p', opts({ lookupHost }))).hostname).toBe('p');
+    expect(asked).toEqual([]);
+  });
+});

@@ -118,3 +118,8 @@ export function normaliseHostName(host: string): string {
   const numeric = numericForm(host);
   return numeric !== undefined && numeric.toLowerCase() !== host.toLowerCase() ? numeric : host;
 }
+
+/** misc.c valid_domain(): starts with a letter or digit, then letters, digits, ".", "-", "_", no "..". */
+export function validDomain(name: string): boolean {
+  return /^[A-Za-z0-9]/.test(name) && !name.includes('..') && /^[A-Za-z0-9._-]*$/.test(name);
+}

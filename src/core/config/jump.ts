@@ -1,5 +1,6 @@
 // ProxyJump values as OpenSSH 9.2 reads them (readconf.c parse_jump, misc.c parse_ssh_uri /
 // parse_user_host_port / hpdelim2): every hop is checked, in every block, active or not.
+import { validDomain } from './address.js';
 import { a2port } from './ports.js';
 
 export interface JumpHop {
@@ -30,11 +31,6 @@ function hostField(s: string, allowSlash: boolean): { host: string; rest?: strin
 
 function cleanHostname(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
-/** misc.c valid_domain(name, 0). */
-function validDomain(name: string): boolean {
-  return /^[A-Za-z0-9]/.test(name) && !name.includes('..') && /^[A-Za-z0-9._-]*$/.test(name);
 }
 
 function validUrlEncoding(s: string): boolean {

@@ -1,6 +1,7 @@
 // The option store filled while reading config files: first obtained value wins, except for the
 // keywords that accumulate. Mirrors readconf.c process_config_line_depth for the option keywords.
 import type { ConfigSource } from '../types.js';
+import { validDomain } from './address.js';
 import { isAlgorithmKeyword, validateAlgorithmSpec } from './algorithms.js';
 import {
   APPLE_ONLY_KEYWORDS,
@@ -35,7 +36,6 @@ const WHOLE_LINE = new Set(['proxycommand', 'localcommand', 'remotecommand', 'kn
 const ARGUMENT_LIST = new Set([
   'userknownhostsfile',
   'globalknownhostsfile',
-  'canonicaldomains',
   'logverbose',
   'ipqos',
   'permitremoteopen',
@@ -153,6 +153,9 @@ export class OptionStore {
       case 'ignoreunknown':
         this.setIfUnset(key, [first], source);
         return undefined;
+      case 'canonicaldomains':
+        this.setIfUnset(key, canonicalDomains(line), source);
+        return undefined;
       case 'setenv':
         // readconf.c: only the first SetEnv line counts; duplicate names inside it are dropped.
         for (const arg of line.args) {
@@ -228,6 +231,9 @@ export class OptionStore {
         return;
       case 'escapechar':
         parseEscapeChar(first, where);
+        return;
+      case 'canonicaldomains':
+        canonicalDomains(line);
         return;
       case 'port':
         if (a2port(first) <= 0) throw new SshConfigError(`Bad port '${first}' (a number 1-65535 or a service name)`, where);
@@ -336,6 +342,18 @@ function checkedJump(line: ConfigLine): Exclude<ReturnType<typeof parseJump>, un
     );
   }
   return jump;
+}
+
+/** readconf.c CanonicalDomains: valid domain names (lower-cased, trailing "." dropped), or "none" alone. */
+function canonicalDomains(line: ConfigLine): string[] {
+  const where = { file: line.file, line: line.line };
+  return line.args.map((arg, i) => {
+    if (arg.toLowerCase() === 'none' && (i > 0 || line.args.length > 1)) {
+      throw new SshConfigError('CanonicalDomains "none" must appear alone', where);
+    }
+    if (!validDomain(arg)) throw new SshConfigError(`CanonicalDomains: "${arg}" is not a valid domain name`, where);
+    return arg.toLowerCase().replace(/\.$/, '');
+  });
 }
 
 function parseTime(key: string, line: ConfigLine): string {

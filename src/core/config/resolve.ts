@@ -1,6 +1,7 @@
 // Host resolution with OpenSSH 9.2 semantics (ssh.c main + readconf.c): first pass, HostName %h
 // expansion and lower-casing, optional final pass, defaults, then token expansion of the values
 // the product uses to connect.
+import { lookup as dnsLookup } from 'node:dns';
 import { hostname as osHostname, homedir, userInfo } from 'node:os';
 import type { ConfigSource, ResolvedHost, ResolvedOption, StrictHostKeyChecking } from '../types.js';
 import {
@@ -11,7 +12,7 @@ import {
   DEFAULT_USER_KNOWN_HOSTS_FILES,
   SSH_G_ORDER,
 } from './defaults.js';
-import { normaliseHostName } from './address.js';
+import { isAddress, normaliseHostName } from './address.js';
 import { assembleAlgorithms, isAlgorithmKeyword } from './algorithms.js';
 import { SshConfigError } from './errors.js';
 import { expandForwardPaths, formatForwards, type ForwardKeyword } from './forwards.js';
@@ -44,7 +45,25 @@ export interface ResolveOptions {
   matchExec?: { enabled: boolean; timeoutMs?: number };
   /** Decides platform-specific keywords (UseKeychain is known on macOS only). Default: process.platform. */
   platform?: NodeJS.Platform;
+  /** Name lookup for CanonicalizeHostname (default: the system resolver, as ssh's getaddrinfo). */
+  lookupHost?: HostLookup;
 }
+
+/** Whether `name` resolves (family 0 = any, 4, 6). */
+export type HostLookup = (name: string, family: 0 | 4 | 6) => Promise<boolean>;
+
+const LOOKUP_TIMEOUT_MS = 10_000;
+
+/** The system resolver (getaddrinfo: /etc/hosts, then DNS), bounded so a dead resolver cannot hang a resolve. */
+export const systemLookup: HostLookup = (name, family) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), LOOKUP_TIMEOUT_MS);
+    timer.unref();
+    dnsLookup(name, { family }, (err) => {
+      clearTimeout(timer);
+      resolve(!err);
+    });
+  });
 
 interface Environment {
   homeDir: string;
@@ -143,16 +162,50 @@ export async function resolveHost(alias: string, opts: ResolveOptions = {}): Pro
   let wantFinal = await runPass(alias, alias, false, store, opts, env, warnings);
 
   const hostNameOption = store.get('hostname');
-  const host = normaliseHostName(
-    hostNameOption ? expandTokens(hostNameOption.values[0]!, { h: alias }, { where: { ...hostNameOption.source, what: 'HostName' } }) : alias,
-  );
-  if (store.first('canonicalizehostname') !== undefined && store.first('canonicalizehostname') !== 'false') wantFinal = true;
+  const expandedHost = hostNameOption
+    ? expandTokens(hostNameOption.values[0]!, { h: alias }, { where: { ...hostNameOption.source, what: 'HostName' } })
+    : alias;
+  let host = normaliseHostName(expandedHost);
+  const canonicalize = store.first('canonicalizehostname') ?? 'false';
+  if (canonicalize !== 'false' && !isAddress(host)) host = await canonicalizeHostName(host, store, opts.lookupHost ?? systemLookup);
+  if (canonicalize !== 'false') wantFinal = true;
   if (wantFinal) {
     store.force('hostname', host, hostNameOption?.source ?? commandLine);
     await runPass(alias, host, true, store, opts, env, warnings);
   }
   validateHostToken(host, 'hostname');
   return buildResolvedHost(alias, host, store, env, warnings);
+}
+
+/**
+ * ssh.c resolve_canonicalize() for names: try HOST.DOMAIN. for each CanonicalDomains entry (only for
+ * direct connections unless "always", only up to CanonicalizeMaxDots dots), or resolve a name ending
+ * in "." as it is. CNAME following (CanonicalizePermittedCNAMEs) is not implemented.
+ */
+async function canonicalizeHostName(host: string, store: OptionStore, lookup: HostLookup): Promise<string> {
+  const proxyCommand = store.first('proxycommand');
+  const direct = (proxyCommand === undefined || proxyCommand === 'none') && store.get('proxyjump') === undefined;
+  if (!direct && store.first('canonicalizehostname') !== 'always') return host;
+  const family = ({ inet: 4, inet6: 6 } as const)[store.first('addressfamily') as 'inet' | 'inet6'] ?? 0;
+  const notFound = (): string => {
+    if (store.first('canonicalizefallbacklocal') === 'no') {
+      const source = store.get('canonicalizefallbacklocal')!.source;
+      throw new SshConfigError(
+        `Could not resolve host "${host}" in any CanonicalDomains (CanonicalizeFallbackLocal no forbids using it as is)`,
+        source,
+      );
+    }
+    return host;
+  };
+  if (host.endsWith('.')) return (await lookup(host, family)) ? host.slice(0, -1) : notFound();
+  const dots = host.split('.').length - 1;
+  if (dots > Number(store.first('canonicalizemaxdots') ?? 1)) return host;
+  for (const domain of store.get('canonicaldomains')?.values ?? []) {
+    if (domain.toLowerCase() === 'none') break;
+    const full = `${host}.${domain}.`;
+    if (await lookup(full, family)) return full.slice(0, -1);
+  }
+  return notFound();
 }
 
 function buildResolvedHost(alias: string, host: string, store: OptionStore, env: Environment, warnings: string[]): ResolvedHost {
