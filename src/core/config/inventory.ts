@@ -1,7 +1,9 @@
 // The fleet as the user described it: every concrete Host alias of the ssh config (and its Includes),
-// the sshsync groups over them, and optionally Tailscale peers.
+// the sshsync groups over them, optionally Ansible inventories (groups, and hosts the ssh config lacks),
+// and optionally Tailscale peers.
 import { homedir } from 'node:os';
-import type { ConfigSource } from '../types';
+import { mergeAnsibleInventory, resolveAnsibleHost, type AnsibleConnection, type AnsibleTreeGroup } from '../ansible';
+import type { ConfigSource, ResolvedHost } from '../types';
 import { findGroupsFile, flagUnknownMembers, loadGroups } from './groups';
 import { listHostAliases, resolveHost, type ResolveOptions } from './sshConfig';
 import { matchPeersToAliases, readTailscaleStatus, type TailscalePeer } from './tailscale';
@@ -13,6 +15,10 @@ export interface InventoryOptions {
   tailscale?: boolean;
   matchExec?: boolean;
   env?: Record<string, string | undefined>;
+  /** Ansible inventory sources (files or directories; `~/` allowed). Read only when given. */
+  ansibleInventories?: readonly string[];
+  /** Let `ansible-inventory` run inventory scripts and plugin configurations. */
+  ansibleAllowScripts?: boolean;
 }
 
 export interface InventoryHost {
@@ -20,6 +26,8 @@ export interface InventoryHost {
   source: ConfigSource;
   groups: string[];
   tailscale?: TailscalePeer;
+  /** Only for hosts that come from an Ansible inventory and not from the ssh config. */
+  ansible?: AnsibleConnection;
 }
 
 export interface Inventory {
@@ -33,6 +41,10 @@ export interface Inventory {
   tailscalePeers: TailscalePeer[];
   warnings: string[];
   resolveOptions: ResolveOptions;
+  /** Groups as the Ansible inventories nest them (empty without inventories); `groups` holds their flattened members. */
+  ansibleGroups: ReadonlyMap<string, AnsibleTreeGroup>;
+  /** Resolved settings of a host: the ssh config's, or for inventory-only hosts the inventory's on top. */
+  resolve(alias: string): Promise<ResolvedHost>;
 }
 
 export function resolveOptionsFor(opts: InventoryOptions): ResolveOptions {
@@ -49,20 +61,29 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
   const { hosts: entries, warnings } = await listHostAliases(resolveOptions);
   const groupsPath = await findGroupsFile(opts.groupsFile || undefined, opts.homeDir ?? homedir());
   const groupsFile = groupsPath ? await loadGroups(groupsPath) : undefined;
-  const groups = groupsFile?.groups ?? new Map<string, readonly string[]>();
-  const known = new Set(entries.map((e) => e.alias));
-  const hosts: InventoryHost[] = entries.map((e) => ({
-    alias: e.alias,
-    source: e.source,
-    groups: [...groups].filter(([, members]) => members.includes(e.alias)).map(([g]) => g),
-  }));
+  const hosts: InventoryHost[] = entries.map((e) => ({ alias: e.alias, source: e.source, groups: [] }));
+  const ansible = opts.ansibleInventories?.length
+    ? await mergeAnsibleInventory(hosts, groupsFile?.groups ?? new Map(), opts.ansibleInventories, {
+      allowScripts: !!opts.ansibleAllowScripts,
+      homeDir: opts.homeDir ?? homedir(),
+      env: opts.env,
+    })
+    : undefined;
+  const groups = ansible?.groups ?? groupsFile?.groups ?? new Map<string, readonly string[]>();
+  const known = new Set(hosts.map((h) => h.alias));
+  for (const h of hosts) h.groups = [...groups].filter(([, members]) => members.includes(h.alias)).map(([g]) => g);
+  const inventoryOnly = new Map(hosts.filter((h) => h.ansible).map((h) => [h.alias, h.ansible!]));
+  const resolve = (alias: string): Promise<ResolvedHost> => {
+    const connection = inventoryOnly.get(alias);
+    return connection ? resolveAnsibleHost(connection, resolveOptions) : resolveHost(alias, resolveOptions);
+  };
   let tailscalePeers: TailscalePeer[] = [];
   if (opts.tailscale) {
     const status = await readTailscaleStatus();
     if (status.state === 'ok') {
       tailscalePeers = status.peers.filter((p) => !p.self);
       warnings.push(...status.warnings);
-      const resolved = await Promise.all(hosts.map(async (h) => ({ alias: h.alias, hostname: (await resolveHost(h.alias, resolveOptions)).hostname })));
+      const resolved = await Promise.all(hosts.map(async (h) => ({ alias: h.alias, hostname: (await resolve(h.alias)).hostname })));
       for (const [alias, peer] of matchPeersToAliases(tailscalePeers, resolved)) {
         const h = hosts.find((x) => x.alias === alias);
         if (h) h.tailscale = peer;
@@ -78,8 +99,10 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     unknownMembers: groupsFile ? flagUnknownMembers(groupsFile, known) : [],
     rejectedMembers: groupsFile?.rejectedMembers ?? [],
     tailscalePeers,
-    warnings: [...warnings, ...(groupsFile?.warnings ?? [])],
+    warnings: [...warnings, ...(groupsFile?.warnings ?? []), ...(ansible?.warnings ?? [])],
     resolveOptions,
+    ansibleGroups: ansible?.tree ?? new Map(),
+    resolve,
   };
 }
 
