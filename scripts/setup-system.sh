@@ -4,7 +4,7 @@
 # exact command to run and exits 1. It never starts the system sshd: the lab runs its own sshds.
 set -euo pipefail
 
-PACKAGES=(openssh-server tmux rsync pssh fish tcsh chromium libkrb5-dev)
+PACKAGES=(openssh-server tmux rsync pssh fish tcsh chromium libkrb5-dev ansible)
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup-system: this script supports Debian/Ubuntu (apt) only; install: ${PACKAGES[*]}" >&2

@@ -160,7 +160,7 @@ describe('what would run code is refused unless allowed', () => {
   it('an executable script is not run', async () => {
     const marker = path.join(dir, 'ran');
     const script = await write('inv.sh', `#!/bin/sh\ntouch ${marker}\necho '{}'\n`, 0o755);
-    const err = await loadAnsibleInventory([script]).catch((e: unknown) => e as Error);
+    const err = await loadAnsibleInventory([script]).then(() => new Error("loaded"), (e: unknown) => e as Error);
     expect(err.message).toContain('this is an executable inventory script; Flotilla does not run it: enable flotilla.ansible.allowInventoryScripts');
     await expect(fs.stat(marker)).rejects.toThrow();
   });
@@ -170,7 +170,7 @@ describe('what would run code is refused unless allowed', () => {
   });
 
   it('a missing file says so', async () => {
-    const err = await loadAnsibleInventory([path.join(dir, 'missing.ini')]).catch((e: unknown) => e as Error);
+    const err = await loadAnsibleInventory([path.join(dir, 'missing.ini')]).then(() => new Error("loaded"), (e: unknown) => e as Error);
     expect(err.message).toBe(`${path.join(dir, 'missing.ini')}: cannot read the inventory: no such file or directory`);
   });
 });

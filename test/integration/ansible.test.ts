@@ -1,0 +1,198 @@
+// Ansible interop with Debian's real `ansible` on the lab fleet: the groups Flotilla reads from INI, YAML
+// and `ansible-inventory --list` equal what ansible-inventory reports; a host only the inventory knows is
+// reached with the inventory's host/port/user/key (and ProxyJump); an exported inventory lets `ansible`
+// reach every web host with strict host key checking, through the same ssh config and known_hosts.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatAnsibleExport, planAnsibleExport } from '../../src/core/ansible/export';
+import { loadInventory, type Inventory } from '../../src/core/config/inventory';
+import { execOut, startFleet, type TestFleet } from './fleet';
+
+const canRunLab = process.getuid?.() === 0;
+const hasAnsible = ['/usr/bin/ansible', '/usr/bin/ansible-inventory'].every((b) => existsSync(b));
+
+interface Run { code: number; stdout: string; stderr: string }
+
+describe.skipIf(!canRunLab || !hasAnsible)('Ansible interop on the lab fleet', () => {
+  let fleet: TestFleet;
+  let config: string;
+  let env: Record<string, string | undefined>;
+  const host = (alias: string) => fleet.lab.info.hosts.find((h) => h.alias === alias)!;
+  const file = (name: string, text: string, mode = 0o644) => {
+    const path = join(fleet.dir, name);
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, text, { mode });
+    return path;
+  };
+
+  const run = (cmd: string, args: string[]): Promise<Run> =>
+    new Promise((resolve) => {
+      execFile(cmd, args, { env, cwd: fleet.dir, timeout: 60_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      });
+    });
+
+  /** Ansible's own view: group -> every host in it or in its children (what `ansible GROUP` targets). */
+  async function ansibleGroups(source: string): Promise<{ groups: Record<string, string[]>; hostvars: Record<string, Record<string, unknown>> }> {
+    const r = await run('ansible-inventory', ['-i', source, '--list']);
+    expect(r.code, r.stderr).toBe(0);
+    const data = JSON.parse(r.stdout) as Record<string, { hosts?: string[]; children?: string[] }> & { _meta: { hostvars: Record<string, Record<string, unknown>> } };
+    const flat = (g: string): string[] => [...new Set([...(data[g]?.hosts ?? []), ...(data[g]?.children ?? []).flatMap(flat)])];
+    const groups = Object.fromEntries(Object.keys(data).filter((g) => !['_meta', 'all'].includes(g)).map((g) => [g, flat(g).sort()]));
+    return { groups, hostvars: data._meta.hostvars };
+  }
+
+  /**
+   * Flotilla's view of the inventory's groups; Ansible's `ungrouped` is every Flotilla host in no group, and
+   * a group --list leaves out is one without hosts.
+   */
+  function expectSameGroups(inv: Inventory, theirs: Record<string, string[]>, what: string): void {
+    const { ungrouped = [], ...named } = theirs;
+    const mine = Object.fromEntries([...inv.groups].filter(([g]) => inv.ansibleGroups.has(g)).map(([g, m]) => [g, [...m].sort()]));
+    expect(mine, what).toEqual(Object.fromEntries(Object.keys(mine).map((g) => [g, named[g] ?? []])));
+    expect(Object.keys(mine), what).toEqual(expect.arrayContaining(Object.keys(named)));
+    for (const alias of ungrouped) expect(inv.hosts.find((h) => h.alias === alias)?.groups, `${what}: ${alias}`).toEqual([]);
+  }
+
+  const load = (sources: string[], allowScripts = false) =>
+    loadInventory({ sshConfigFile: config, groupsFile: join(fleet.dir, 'no-groups.yaml'), ansibleInventories: sources, ansibleAllowScripts: allowScripts });
+
+  beforeAll(async () => {
+    fleet = await startFleet({ hosts: 3, behindBastion: 1 });
+    const info = fleet.lab.info;
+    // The lab's config, plus the lab known_hosts and key for hosts it does not name (inventory-only hosts).
+    config = file('flotilla.ssh_config', `${readFileSync(info.sshConfig, 'utf8')}\nHost *\n  UserKnownHostsFile ${info.knownHosts}\n  IdentitiesOnly yes\n`);
+    env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      SSH_AUTH_SOCK: '',
+      ANSIBLE_CONFIG: file('ansible.cfg', ''),
+      ANSIBLE_LOCAL_TEMP: join(fleet.dir, 'ansible-tmp'),
+      ANSIBLE_HOST_KEY_CHECKING: 'True',
+      // Strict checking, and no ControlMaster left running after the test.
+      ANSIBLE_SSH_ARGS: '-o StrictHostKeyChecking=yes -o ControlMaster=no',
+      ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+      ANSIBLE_NOCOLOR: '1',
+    };
+  });
+
+  afterAll(async () => {
+    await fleet?.stop();
+  });
+
+  const onlyInventoryHosts = () => `db1 ansible_host=${host('lab-2').address} ansible_port=${host('lab-2').port} ansible_user=flotilla ansible_ssh_private_key_file=${fleet.lab.info.identityFile}
+db2 ansible_host=${host('lab-3').address} ansible_port=${host('lab-3').port} ansible_user=flotilla ansible_ssh_private_key_file=${fleet.lab.info.identityFile} ansible_ssh_common_args='-J bastion'
+`;
+
+  it('groups read from INI and YAML (and group_vars) equal what ansible-inventory reports', async () => {
+    const ini = file('site/hosts.ini', `lab-3
+[web]
+lab-[1:2]
+[dbs]
+${onlyInventoryHosts()}
+[prod:children]
+web
+dbs
+[prod:vars]
+ansible_user=flotilla
+`);
+    file('site/group_vars/dbs.yml', 'ansible_port: 2222\n');
+    const yml = file('site/inventory.yml', `all:
+  hosts:
+    lab-1:
+  children:
+    canary:
+      hosts: {lab-2: }
+      children:
+        inner: {hosts: {lab-3: , db9: {ansible_host: 127.0.0.1, ansible_port: 2200}}}
+    empty:
+`);
+    for (const source of [ini, yml]) {
+      const theirs = await ansibleGroups(source);
+      const inv = await load([source]);
+      expectSameGroups(inv, theirs.groups, source);
+      // The connection vars Flotilla applies to inventory-only hosts are the ones Ansible has for them.
+      for (const h of inv.hosts.filter((x) => x.ansible)) {
+        const vars = theirs.hostvars[h.alias] ?? {};
+        const c = h.ansible!;
+        expect({ host: c.host?.value, port: c.port?.value, user: c.user?.value }, h.alias).toEqual({
+          host: vars.ansible_host, port: vars.ansible_port, user: vars.ansible_user,
+        });
+      }
+    }
+  });
+
+  it('ansible-inventory --list is the source for directories, and for scripts only when allowed', async () => {
+    const marker = join(fleet.dir, 'script-ran');
+    const script = file('dyn/inventory.py', `#!/usr/bin/python3
+import json, pathlib
+pathlib.Path(${JSON.stringify(marker)}).write_text('ran')
+print(json.dumps({"web": {"hosts": ["lab-1", "dyn1"], "children": ["edge"]}, "edge": {"hosts": ["dyn2"]},
+  "_meta": {"hostvars": {"dyn1": {"ansible_host": "${host('lab-2').address}", "ansible_port": ${host('lab-2').port}}}}}))
+`, 0o755);
+    await expect(load([script])).rejects.toThrow(`${script}: this is an executable inventory script; Flotilla does not run it`);
+    expect(existsSync(marker)).toBe(false);
+
+    const inv = await load([script], true);
+    expect(existsSync(marker)).toBe(true);
+    const theirs = await ansibleGroups(script);
+    expectSameGroups(inv, theirs.groups, script);
+    expect(inv.hosts.find((h) => h.alias === 'dyn1')!.ansible!.port!.value).toBe(host('lab-2').port);
+
+    const dir = join(fleet.dir, 'site');
+    const fromDir = await load([dir]);
+    expectSameGroups(fromDir, (await ansibleGroups(dir)).groups, dir);
+  });
+
+  it('a host known only from the inventory is connected to with its host/port/user/key, and through its ProxyJump', async () => {
+    const source = file('only.ini', `[dbs]\n${onlyInventoryHosts()}`);
+    const inv = await load([source]);
+    const pool = fleet.pool({ resolve: (alias) => inv.resolve(alias) });
+    const db1 = await inv.resolve('db1');
+    expect(db1.options.get('port')!.source).toEqual({ file: source, line: 2 });
+    expect(db1.options.get('hostname')!.source).toEqual({ file: source, line: 2 });
+    const lab2 = host('lab-2');
+    expect(await execOut(pool, 'db1', 'echo $USER ${SSH_CONNECTION#* * }')).toEqual({ out: `flotilla ${lab2.address} ${lab2.port}\n`, code: 0 });
+
+    const bastionLog = host('bastion').sshdLog!;
+    const before = readFileSync(bastionLog).length;
+    const lab3 = host('lab-3');
+    expect(await execOut(pool, 'db2', 'echo $USER ${SSH_CONNECTION#* * }')).toEqual({ out: `flotilla ${lab3.address} ${lab3.port}\n`, code: 0 });
+    expect(readFileSync(bastionLog).subarray(before).toString()).toContain(`target ${lab3.address} port ${lab3.port}`);
+  });
+
+  it('an exported inventory has Flotilla\'s groups and lets ansible reach every web host with strict host key checking', async () => {
+    const source = file('export-src.ini', `[dbs]\n${onlyInventoryHosts()}`);
+    const inv = await loadInventory({ sshConfigFile: config, groupsFile: fleet.lab.info.groups, ansibleInventories: [source] });
+    const plan = planAnsibleExport(inv);
+    const yaml = file('exported.yml', formatAnsibleExport(plan, 'ansible-yaml'));
+    const ini = file('exported.ini', formatAnsibleExport(plan, 'ansible-ini'));
+    const web = inv.groups.get('web')!;
+    expect(web.length).toBeGreaterThan(1);
+
+    for (const exported of [yaml, ini]) {
+      const theirs = await ansibleGroups(exported);
+      const mine = Object.fromEntries([...inv.groups].map(([g, m]) => [g, [...m].sort()]));
+      expect(theirs.groups, exported).toEqual({ ...mine, ungrouped: inv.hosts.filter((h) => h.groups.length === 0).map((h) => h.alias).sort() });
+    }
+
+    const adhoc = await run('ansible', ['-i', yaml, 'web', '-m', 'ansible.builtin.command', '-a', 'hostname', '--one-line']);
+    expect(adhoc.code, adhoc.stdout + adhoc.stderr).toBe(0);
+    for (const alias of web) expect(adhoc.stdout, alias).toMatch(new RegExp(`^${alias} \\| CHANGED \\| rc=0 \\|`, 'm'));
+
+    // Same addresses as Flotilla connects to, inventory-only hosts (and the jump) included.
+    const raw = await run('ansible', ['-i', ini, `${web.join(',')},dbs`, '-m', 'ansible.builtin.raw', '-a', 'echo at ${SSH_CONNECTION#* * }', '--one-line']);
+    expect(raw.code, raw.stdout + raw.stderr).toBe(0);
+    for (const alias of [...web, 'db1', 'db2']) {
+      const r = await inv.resolve(alias);
+      expect(raw.stdout, alias).toMatch(new RegExp(`^${alias} \\| CHANGED \\| rc=0 \\| \\(stdout\\) at ${r.hostname.replace(/\./g, '\\.')} ${r.port}`, 'm'));
+    }
+
+    // The host whose key is not in the lab's known_hosts is refused by Ansible too: strict checking is real.
+    const unknown = await run('ansible', ['-i', yaml, 'unknown-key', '-m', 'ansible.builtin.raw', '-a', 'true', '--one-line']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stdout + unknown.stderr).toMatch(/Host key verification failed/);
+  });
+});
