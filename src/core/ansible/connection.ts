@@ -5,7 +5,7 @@
 // command-line values win over it (first value wins), which is what this reproduces.
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { formatProxyJump } from '../config/resolve';
+import { formatProxyJump, parseJump } from '../config/jump';
 import { resolveHost, type ResolveOptions } from '../config/sshConfig';
 import type { ConfigSource, ResolvedHost, ResolvedOption } from '../types';
 import type { AnsibleVar } from './model';
@@ -71,6 +71,13 @@ export function connectionFromVars(name: string, vars: ReadonlyMap<string, Ansib
   }
   const identityFile = keyVar && { value: expandKeyPath(keyVar.value, keyVar.source.file), source: keyVar.source };
   const fromArgs = sshArgs(name, ARG_VARS.map((n) => ({ n, v: pick([n]) })), warnings);
+  if (fromArgs.proxyJump) {
+    const jump = parseJump(fromArgs.proxyJump.value);
+    if (!jump || jump.none) {
+      if (!jump) warnings.push(`${where(fromArgs.proxyJump.source)}: ProxyJump of ${name} is not [user@]host[:port][,...]; ignored, as ssh would refuse it`);
+      delete fromArgs.proxyJump;
+    }
+  }
   const connection = pick(['ansible_connection']);
   if (connection && !SSH_CONNECTIONS.has(String(connection.value))) {
     warnings.push(`${where(connection.source)}: ${name} has ansible_connection=${String(connection.value)}; Flotilla connects to it over ssh all the same`);
@@ -96,8 +103,10 @@ function expandKeyPath(path: string, inventoryFile: string): string {
 
 type FromArgs = Pick<AnsibleConnection, 'port' | 'user' | 'identityFile' | 'proxyJump' | 'configFile'>;
 
-function sshArgs(name: string, sources: { n: string; v?: AnsibleVar }[], warnings: string[]): FromArgs {
-  const out: { -readonly [K in keyof FromArgs]: FromArgs[K] } = {};
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function sshArgs(name: string, sources: { n: string; v?: AnsibleVar }[], warnings: string[]): Mutable<FromArgs> {
+  const out: Mutable<FromArgs> = {};
   const ignored: string[] = [];
   for (const { n, v } of sources) {
     if (!v) continue;
@@ -169,7 +178,8 @@ export async function resolveAnsibleHost(c: AnsibleConnection, base: ResolveOpti
   const identityFiles = c.identityFile ? [c.identityFile.value, ...configIdentities.filter((f) => f !== c.identityFile!.value)] : r.identityFiles;
   if (c.identityFile) put('identityfile', identityFiles, c.identityFile.source);
   if (c.proxyJump) {
-    put('proxyjump', [formatProxyJump(c.proxyJump.value)], c.proxyJump.source);
+    const jump = parseJump(c.proxyJump.value);
+    if (jump && !jump.none) put('proxyjump', [formatProxyJump(jump)], c.proxyJump.source);
     options.delete('proxycommand');
   }
   return {
