@@ -16,6 +16,9 @@ const PROBE_CONCURRENCY = 32;
 export interface FleetSettings {
   sshConfigFile?: string;
   groupsFile?: string;
+  /** Ansible inventory sources; read only in a trusted workspace. */
+  ansibleInventories: string[];
+  ansibleAllowScripts: boolean;
   tailscale: boolean;
   matchExec: boolean;
   intervalSeconds: number;
@@ -31,6 +34,8 @@ export function readSettings(): FleetSettings {
   return {
     sshConfigFile: path('sshConfigFile'),
     groupsFile: path('groupsFile'),
+    ansibleInventories: c.get<string[]>('ansible.inventory', []).map((p) => p.trim()).filter(Boolean).map((p) => p.replace(/^~(?=$|\/)/, homedir())),
+    ansibleAllowScripts: c.get<boolean>('ansible.allowInventoryScripts', false),
     tailscale: c.get<boolean>('tailscale.enabled', false),
     matchExec: c.get<boolean>('matchExec', false),
     intervalSeconds: Math.max(5, c.get<number>('health.intervalSeconds', 30)),
@@ -62,6 +67,7 @@ export class Fleet implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('flotilla')) void this.reload(true);
       }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => void this.reload(true)),
       vscode.window.onDidChangeWindowState((s) => {
         if (s.focused) {
           const wasAway = Date.now() - this.lastFocusedAt > this.settings.intervalSeconds * 1000;
@@ -83,7 +89,7 @@ export class Fleet implements vscode.Disposable {
   async resolve(alias: string): Promise<ResolvedHost> {
     const cached = this.resolved.get(alias);
     if (cached) return cached;
-    const r = await resolveHost(alias, this.inventory?.resolveOptions ?? {});
+    const r = await (this.inventory ? this.inventory.resolve(alias) : resolveHost(alias, {}));
     this.resolved.set(alias, r);
     return r;
   }
@@ -101,10 +107,15 @@ export class Fleet implements vscode.Disposable {
       void old.dispose();
       this.health.clear();
     }
+    // An inventory can name hosts and, with scripts allowed, run code: only where the user trusts the workspace.
+    const ansibleInventories = vscode.workspace.isTrusted ? this.settings.ansibleInventories : [];
+    if (!vscode.workspace.isTrusted && this.settings.ansibleInventories.length) this.log.warn('Ansible inventories are read only in a trusted workspace');
     try {
       this.inventory = await loadInventory({
         sshConfigFile: this.settings.sshConfigFile,
         groupsFile: this.settings.groupsFile,
+        ansibleInventories,
+        ansibleAllowScripts: this.settings.ansibleAllowScripts,
         tailscale: this.settings.tailscale,
         matchExec: this.settings.matchExec,
       });
@@ -122,12 +133,13 @@ export class Fleet implements vscode.Disposable {
     void this.checkAll();
   }
 
-  /** Files that define the fleet: the ssh config (and its Includes are re-read on change of the main file), groups file. */
+  /** Files that define the fleet: the ssh config (and its Includes are re-read on change of the main file), groups file, Ansible inventories. */
   private watchFiles(): void {
     for (const w of this.watchers) w.dispose();
-    const files = [this.settings.sshConfigFile ?? join(homedir(), '.ssh', 'config'), this.inventory?.groupsFile].filter((f): f is string => !!f);
+    const files = [this.settings.sshConfigFile ?? join(homedir(), '.ssh', 'config'), this.inventory?.groupsFile, ...this.settings.ansibleInventories].filter((f): f is string => !!f);
     this.watchers = files.map((file) => {
-      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(join(file, '..')), file.split('/').pop()!));
+      // A file is watched by name in its directory; a name without a match (an inventory directory) matches everything below it.
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(join(file, '..')), `{${file.split('/').pop()!},${file.split('/').pop()!}/**}`));
       const onChange = () => void this.reload();
       w.onDidChange(onChange);
       w.onDidCreate(onChange);

@@ -34,6 +34,8 @@ export interface Inventory {
   hosts: InventoryHost[];
   groups: ReadonlyMap<string, readonly string[]>;
   groupsFile?: string;
+  /** Groups defined in the groups file: the ones the group commands edit (Ansible groups are edited in their inventory). */
+  fileGroups: ReadonlySet<string>;
   /** Group members that name no Host alias: shown flagged, never dropped. */
   unknownMembers: { group: string; alias: string }[];
   /** Group members that cannot be an alias at all (left out of the group, with where they are). */
@@ -96,6 +98,7 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     hosts,
     groups,
     groupsFile: groupsPath,
+    fileGroups: new Set(groupsFile?.groups.keys() ?? []),
     unknownMembers: groupsFile ? flagUnknownMembers(groupsFile, known) : [],
     rejectedMembers: groupsFile?.rejectedMembers ?? [],
     tailscalePeers,

@@ -7,8 +7,8 @@ import type { TailscalePeer } from '../../core/config/tailscale';
 import type { Fleet } from '../fleet';
 
 export type HostsNode =
-  | { kind: 'group'; name: string; ungrouped?: boolean }
-  | { kind: 'host'; alias: string; group?: string; unknownMember?: boolean }
+  | { kind: 'group'; name: string; ungrouped?: boolean; ansible?: boolean; path?: string }
+  | { kind: 'host'; alias: string; group?: string; unknownMember?: boolean; path?: string; ansibleGroup?: boolean }
   | { kind: 'tailscale' }
   | { kind: 'peer'; peer: TailscalePeer }
   | { kind: 'message'; text: string; icon: string; command?: vscode.Command };
@@ -25,6 +25,11 @@ const STATE_ICON: Record<HostHealth['state'], vscode.ThemeIcon> = {
 /** Escapes text for Markdown so remote or file-supplied strings can't add links or formatting. */
 export function mdEscape(text: string): string {
   return sanitizeForView(text).replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, '\\$&').replace(/\n/g, ' ');
+}
+
+/** `file:line`, or the file alone when the line is not known (an inventory read through ansible-inventory). */
+function sourceText(source: { file: string; line: number }): string {
+  return source.line ? `${source.file}:${source.line}` : source.file;
 }
 
 export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
@@ -52,7 +57,10 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
       if (!inv.hosts.length) {
         return [{ kind: 'message', text: 'No Host entries in the ssh config — add one', icon: 'add', command: { command: 'flotilla.addHost', title: 'Add Host' } }];
       }
-      const groups: HostsNode[] = [...inv.groups.keys()].map((name) => ({ kind: 'group', name }));
+      // Ansible groups nest under their parents; the top shows sshsync groups and Ansible's top-level groups.
+      const groups: HostsNode[] = [...inv.groups.keys()]
+        .filter((name) => !inv.ansibleGroups.get(name)?.parents.length)
+        .map((name) => this.groupNode(name));
       const grouped = new Set([...inv.groups.values()].flat());
       if (inv.hosts.some((h) => !grouped.has(h.alias))) groups.push({ kind: 'group', name: UNGROUPED, ungrouped: true });
       if (inv.tailscalePeers.length) groups.push({ kind: 'tailscale' });
@@ -62,14 +70,27 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
     if (node.kind === 'group') {
       const known = new Set(inv.hosts.map((h) => h.alias));
       const grouped = new Set([...inv.groups.values()].flat());
-      const members = node.ungrouped ? inv.hosts.map((h) => h.alias).filter((a) => !grouped.has(a)) : [...(inv.groups.get(node.name) ?? [])];
-      return members.filter((a) => this.matches(a)).map((alias) => ({ kind: 'host', alias, group: node.ungrouped ? undefined : node.name, unknownMember: !known.has(alias) }));
+      const children = (inv.ansibleGroups.get(node.name)?.children ?? []).filter((c) => inv.groups.has(c));
+      const inChildren = new Set(children.flatMap((c) => inv.groups.get(c)!));
+      const members = node.ungrouped ? inv.hosts.map((h) => h.alias).filter((a) => !grouped.has(a)) : (inv.groups.get(node.name) ?? []).filter((a) => !inChildren.has(a));
+      const path = node.path ?? node.name;
+      const subgroups = children.map((c) => this.groupNode(c, path)).filter((g) => !this.filter || this.getChildren(g).length > 0);
+      const hosts = members.filter((a) => this.matches(a)).map((alias): HostsNode => ({
+        kind: 'host', alias, group: node.ungrouped ? undefined : node.name, unknownMember: !known.has(alias), path, ansibleGroup: node.ansible,
+      }));
+      return [...subgroups, ...hosts];
     }
     if (node.kind === 'tailscale') {
       const matched = new Set(inv.hosts.filter((h) => h.tailscale).map((h) => h.tailscale!.name));
       return inv.tailscalePeers.filter((p) => !matched.has(p.name) && this.matches(p.name)).map((peer) => ({ kind: 'peer', peer }));
     }
     return [];
+  }
+
+  private groupNode(name: string, parentPath?: string): HostsNode {
+    const path = parentPath ? `${parentPath}/${name}` : name;
+    const fromFile = !this.fleet.inventory?.ansibleGroups.has(name) || this.fleet.inventory.fileGroups.has(name);
+    return { kind: 'group', name, path, ansible: !fromFile };
   }
 
   getTreeItem(node: HostsNode): vscode.TreeItem {
@@ -81,12 +102,15 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
         return item;
       }
       case 'group': {
-        const members = this.getChildren(node).length;
+        const members = node.ungrouped ? this.getChildren(node).length : (this.fleet.inventory?.groups.get(node.name) ?? []).filter((a) => this.matches(a)).length;
         const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
-        item.id = `group:${node.name}`;
-        item.iconPath = new vscode.ThemeIcon(node.ungrouped ? 'server-environment' : 'folder-library');
-        item.description = `${members} host${members === 1 ? '' : 's'}`;
-        item.contextValue = node.ungrouped ? 'ungrouped' : 'group';
+        item.id = `group:${node.path ?? node.name}`;
+        item.iconPath = new vscode.ThemeIcon(node.ungrouped ? 'server-environment' : node.ansible ? 'symbol-namespace' : 'folder-library');
+        item.description = `${members} host${members === 1 ? '' : 's'}${node.ansible ? ' · Ansible inventory' : ''}`;
+        // Ansible groups are edited in their inventory, not through the groups-file commands.
+        item.contextValue = node.ungrouped ? 'ungrouped' : node.ansible ? 'ansibleGroup' : 'group';
+        const source = this.fleet.inventory?.ansibleGroups.get(node.name)?.source;
+        if (source) item.tooltip = `Ansible group from ${sourceText(source)}`;
         return item;
       }
       case 'tailscale': {
@@ -111,7 +135,7 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
 
   private hostItem(node: Extract<HostsNode, { kind: 'host' }>): vscode.TreeItem {
     const item = new vscode.TreeItem(node.alias);
-    item.id = `host:${node.group ?? ''}:${node.alias}`;
+    item.id = `host:${node.path ?? node.group ?? ''}:${node.alias}`;
     const h = this.fleet.health.get(node.alias);
     const r = this.fleet.resolved.get(node.alias);
     const state = h?.state ?? 'checking';
@@ -119,6 +143,7 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
     const parts: string[] = [];
     if (r) parts.push(`${r.user}@${r.hostname}:${r.port}`);
     if (node.unknownMember) parts.push('not in ssh config');
+    if (this.fleet.inventory?.hosts.find((x) => x.alias === node.alias)?.ansible) parts.push('Ansible inventory');
     if (h?.state === 'online' || h?.state === 'degraded') {
       const latency = h.metrics?.latencyMs ?? h.layers.ssh?.ms;
       if (latency !== undefined) parts.push(`${latency} ms`);
@@ -126,7 +151,7 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
     }
     if (h?.reason && state !== 'online') parts.push(sanitizeForView(h.reason).split('\n')[0]!);
     item.description = parts.join(' · ');
-    item.contextValue = `host.${state}${node.group ? '.grouped' : ''}${h?.hostKey?.verdict.kind === 'unknown' ? '.unknownKey' : ''}`;
+    item.contextValue = `host.${state}${node.group && !node.ansibleGroup ? '.grouped' : ''}${h?.hostKey?.verdict.kind === 'unknown' ? '.unknownKey' : ''}`;
     item.accessibilityInformation = { label: `${node.alias}, ${state}${h?.reason ? `: ${sanitizeForView(h.reason)}` : ''}` };
     return item;
   }
@@ -145,6 +170,8 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
     md.appendMarkdown(`**${mdEscape(alias)}** — ${mdEscape(h?.state ?? 'checking')}`);
     if (h?.reason) md.appendMarkdown(`: ${mdEscape(h.reason)}`);
     md.appendMarkdown('\n\n');
+    const fromInventory = this.fleet.inventory?.hosts.find((x) => x.alias === alias && x.ansible);
+    if (fromInventory) md.appendMarkdown(`Not in the ssh config: known from the Ansible inventory ${mdEscape(sourceText(fromInventory.source))}\n\n`);
     if (r) {
       md.appendMarkdown('| Setting | Value | From |\n|---|---|---|\n');
       const rows: [string, string][] = [
@@ -154,7 +181,7 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
       for (const [label, key] of rows) {
         const opt = r.options.get(key);
         if (!opt || (key.startsWith('proxy') && !opt.values.length)) continue;
-        const from = opt.source ? `${opt.source.file}:${opt.source.line}` : 'default';
+        const from = opt.source ? sourceText(opt.source) : 'default';
         md.appendMarkdown(`| ${label} | ${mdEscape(opt.values.join(' '))} | ${mdEscape(from)} |\n`);
       }
     }
