@@ -1,7 +1,6 @@
 // What every CLI verb needs: where the ssh config and groups are, the inventory, a pool, the run store.
 import { resolve } from 'node:path';
 import { expandTargets, loadInventory, TargetError, type Inventory } from '../core/config/inventory';
-import { resolveHost } from '../core/config/sshConfig';
 import { EXIT } from '../core/jobs/outcome';
 import { importLegacyHistory } from '../core/jobs/legacy';
 import { defaultStoreRoot, RunStore } from '../core/jobs/store';
@@ -19,6 +18,9 @@ export interface GlobalFlags {
   connectTimeoutMs?: number;
   acceptNewHostKeys?: boolean;
   json?: boolean;
+  /** Ansible inventory sources whose groups and hosts join the fleet. */
+  ansibleInventories?: string[];
+  ansibleAllowScripts?: boolean;
 }
 
 export interface CliContext {
@@ -42,10 +44,12 @@ export async function createContext(flags: GlobalFlags, io: CliIo, opts: { inter
   const inventory = await loadInventory({
     sshConfigFile: absolute(flags.sshConfig ?? process.env.FLOTILLA_SSH_CONFIG),
     groupsFile: absolute(flags.groups ?? process.env.FLOTILLA_GROUPS),
+    ansibleInventories: flags.ansibleInventories?.map((p) => absolute(p)!),
+    ansibleAllowScripts: flags.ansibleAllowScripts,
   });
   const connectTimeoutMs = flags.connectTimeoutMs ?? 10_000;
   const pool = new Pool({
-    resolve: (alias) => resolveHost(alias, inventory.resolveOptions),
+    resolve: (alias) => inventory.resolve(alias),
     prompter: terminalPrompter({ acceptNewHostKeys: flags.acceptNewHostKeys, signal: io.signal, interactive: opts.interactive }),
     connectTimeoutMs,
     idleCloseMs: 1000,

@@ -2,6 +2,8 @@
 // parsed by commander (per-verb help, unknown flags and extra arguments are errors); every verb lives in
 // its own file under commands/.
 import { Command, CommanderError } from 'commander';
+import { AnsibleInventoryError } from '../core/ansible';
+import { AnsibleExportError } from '../core/ansible/export';
 import { GroupsFileError } from '../core/config/groups';
 import { TargetError } from '../core/config/inventory';
 import { SshConfigError } from '../core/config/sshConfig';
@@ -10,15 +12,16 @@ import { EXIT } from '../core/jobs/outcome';
 import { agentsVerb } from './commands/agents';
 import { configVerb } from './commands/config';
 import { hostsVerb } from './commands/hosts';
+import { inventoryVerb } from './commands/inventory';
 import { placeVerb } from './commands/place';
 import { pushVerbs } from './commands/push';
 import { runVerb } from './commands/run';
 import { runsVerbs } from './commands/runs';
 import { createContext, type GlobalFlags } from './context';
 import { CliIo, invalidUtf8Argument, UsageError, type CliErrorInfo } from './io';
-import { durationOption, type Act, type Verb } from './verbs';
+import { collect, durationOption, type Act, type Verb } from './verbs';
 
-const VERBS: readonly Verb[] = [hostsVerb, runVerb, runsVerbs, placeVerb, pushVerbs, agentsVerb, configVerb];
+const VERBS: readonly Verb[] = [hostsVerb, runVerb, runsVerbs, placeVerb, pushVerbs, agentsVerb, configVerb, inventoryVerb];
 
 const EPILOG = `
 TARGET: a host alias, a group, "all", or a comma list. Durations: 90 (seconds), 90s, 10m, 1h30m.
@@ -35,6 +38,8 @@ interface GlobalOptions {
   connectTimeout?: number;
   acceptNewHostKeys?: boolean;
   json?: boolean;
+  ansibleInventory: string[];
+  ansibleAllowScripts?: boolean;
 }
 
 function flagsOf(o: GlobalOptions): GlobalFlags {
@@ -45,6 +50,8 @@ function flagsOf(o: GlobalOptions): GlobalFlags {
     connectTimeoutMs: o.connectTimeout,
     acceptNewHostKeys: o.acceptNewHostKeys,
     json: o.json,
+    ansibleInventories: o.ansibleInventory.length ? o.ansibleInventory : undefined,
+    ansibleAllowScripts: o.ansibleAllowScripts,
   };
 }
 
@@ -61,6 +68,8 @@ export function buildProgram(io: CliIo, setCode: (code: number) => void): Comman
     .option('--connect-timeout <duration>', 'connect timeout when the ssh config sets no ConnectTimeout (default 10s)', durationOption('--connect-timeout'))
     .option('--accept-new-host-keys', 'accept unknown host keys (like StrictHostKeyChecking=accept-new); changed keys are still refused')
     .option('--json', 'machine-readable output: one JSON object')
+    .option('--ansible-inventory <path>', 'also read this Ansible inventory (INI/YAML file or directory; repeatable): its groups, and its hosts the ssh config lacks', collect, [])
+    .option('--ansible-allow-scripts', 'let ansible-inventory run inventory scripts and plugin configurations given with --ansible-inventory')
     .addHelpText('after', EPILOG)
     .showSuggestionAfterError(true);
 
@@ -86,10 +95,11 @@ function errorInfo(err: unknown): { info: CliErrorInfo; exit: number } {
     };
   }
   if (err instanceof UsageError) return { info: { code: err.code, message: err.message, hint: err.hint }, exit: EXIT.usage };
-  if (err instanceof SshConfigError || err instanceof GroupsFileError) {
+  if (err instanceof SshConfigError || err instanceof GroupsFileError || err instanceof AnsibleInventoryError) {
     return { info: { code: 'config', message: err.message, hint: 'fix the file at the place named; nothing was run' }, exit: EXIT.usage };
   }
   if (err instanceof TargetError) return { info: { code: 'target', message: err.message, hint: 'list hosts and groups with: flotilla hosts' }, exit: EXIT.usage };
+  if (err instanceof AnsibleExportError) return { info: { code: 'export', message: err.message }, exit: EXIT.usage };
   if (err instanceof RunFilesError) return { info: { code: 'files', message: err.message }, exit: EXIT.usage };
   return { info: { code: 'internal', message: err instanceof Error ? err.message : String(err), hint: 'set FLOTILLA_DEBUG=1 for a stack trace' }, exit: EXIT.usage };
 }

@@ -6,8 +6,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatAnsibleExport, planAnsibleExport } from '../../src/core/ansible/export';
 import { loadInventory, type Inventory } from '../../src/core/config/inventory';
+import { cliInProcess } from './cliInProcess';
 import { execOut, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
@@ -163,12 +163,35 @@ print(json.dumps({"web": {"hosts": ["lab-1", "dyn1"], "children": ["edge"]}, "ed
     expect(readFileSync(bastionLog).subarray(before).toString()).toContain(`target ${lab3.address} port ${lab3.port}`);
   });
 
+  it('flotilla --ansible-inventory: hosts and config resolve show inventory-only hosts with their inventory lines', async () => {
+    const source = file('cli-src.ini', `[dbs]\n${onlyInventoryHosts()}`);
+    const global = ['--ssh-config', config, '--groups', fleet.lab.info.groups, '--ansible-inventory', source, '--json'];
+    const hosts = await cliInProcess([...global, 'hosts', 'dbs']);
+    expect(hosts.code, hosts.stderr).toBe(0);
+    const lab2 = host('lab-2');
+    expect(JSON.parse(hosts.stdout).hosts).toEqual([
+      { alias: 'db1', user: 'flotilla', hostname: lab2.address, port: lab2.port, groups: ['dbs'], proxyJump: null },
+      { alias: 'db2', user: 'flotilla', hostname: host('lab-3').address, port: host('lab-3').port, groups: ['dbs'], proxyJump: 'bastion' },
+    ]);
+    const resolved = await cliInProcess([...global, 'config', 'resolve', 'db1']);
+    expect(JSON.parse(resolved.stdout).options.port).toEqual({ values: [String(lab2.port)], source: { file: source, line: 2 } });
+    const bad = file('bad.yml', 'all:\n  hosts:\n    - lab-1\n');
+    const refused = await cliInProcess(['--ssh-config', config, '--ansible-inventory', bad, 'hosts']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${bad}:3: "hosts" of group "all" must be a mapping, found a list`);
+  });
+
   it('an exported inventory has Flotilla\'s groups and lets ansible reach every web host with strict host key checking', async () => {
     const source = file('export-src.ini', `[dbs]\n${onlyInventoryHosts()}`);
     const inv = await loadInventory({ sshConfigFile: config, groupsFile: fleet.lab.info.groups, ansibleInventories: [source] });
-    const plan = planAnsibleExport(inv);
-    const yaml = file('exported.yml', formatAnsibleExport(plan, 'ansible-yaml'));
-    const ini = file('exported.ini', formatAnsibleExport(plan, 'ansible-ini'));
+    const global = ['--ssh-config', config, '--groups', fleet.lab.info.groups, '--ansible-inventory', source];
+    const yaml = join(fleet.dir, 'exported.yml');
+    const written = await cliInProcess([...global, 'inventory', 'export', '--format', 'ansible-yaml', '-o', yaml]);
+    expect(written.code, written.stderr).toBe(0);
+    expect((await cliInProcess([...global, 'inventory', 'export', '-o', yaml])).stderr).toContain(`${yaml} exists`);
+    const printed = await cliInProcess([...global, 'inventory', 'export', '--format', 'ansible-ini']);
+    expect(printed.code, printed.stderr).toBe(0);
+    const ini = file('exported.ini', printed.stdout);
     const web = inv.groups.get('web')!;
     expect(web.length).toBeGreaterThan(1);
 

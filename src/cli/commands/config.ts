@@ -1,10 +1,10 @@
-import { formatSshG, resolveHost, validateHostToken } from '../../core/config/sshConfig';
+import { formatSshG, validateHostToken } from '../../core/config/sshConfig';
 import { EXIT, type CliContext } from '../context';
 import type { Verb } from '../verbs';
 
 export async function configResolveCommand(ctx: CliContext, alias: string): Promise<number> {
   validateHostToken(alias, 'alias');
-  const host = await resolveHost(alias, ctx.inventory.resolveOptions);
+  const host = await ctx.inventory.resolve(alias);
   if (ctx.flags.json) {
     const options = Object.fromEntries([...host.options].map(([k, o]) => [k, { values: o.values, source: o.source ?? null }]));
     await ctx.io.json({ alias, hostname: host.hostname, user: host.user, port: host.port, options });

@@ -1,4 +1,3 @@
-import { resolveHost } from '../../core/config/sshConfig';
 import { checkFleet, summarizeHealth, type HostHealth } from '../../core/health/probe';
 import { MetricsCache } from '../../core/health/metrics';
 import { sanitizeForView } from '../../core/exec/output';
@@ -17,7 +16,7 @@ export async function hostsCommand(ctx: CliContext, target: string | undefined, 
   const only = target === undefined ? undefined : new Set(ctx.targets(target));
   const listed = inv.hosts.filter((h) => !only || only.has(h.alias));
   const rows = await Promise.all(listed.map(async (h) => {
-    const r = await resolveHost(h.alias, inv.resolveOptions);
+    const r = await inv.resolve(h.alias);
     return { alias: h.alias, user: r.user, hostname: r.hostname, port: r.port, groups: h.groups, proxyJump: r.proxyJump ?? null, connectTimeout: r.connectTimeout };
   }));
   // Without --connect-timeout the config's ConnectTimeout governs (the TCP probe too), as it does for ssh.

@@ -20,6 +20,8 @@ type HostVars = Record<string, string | number>;
 export interface AnsibleExport {
   hosts: Map<string, HostVars>;
   groups: Map<string, string[]>;
+  /** Group members that name no host Flotilla knows: Ansible could not reach them either. */
+  leftOut: { group: string; alias: string }[];
 }
 
 const HEADER = 'Written by flotilla inventory export: the groups and connection settings Flotilla uses.';
@@ -32,7 +34,7 @@ export function planAnsibleExport(inv: Inventory, target = 'all', homeDir = home
   const hosts = new Map<string, HostVars>();
   for (const alias of aliases) {
     const h = known.get(alias);
-    if (!h) continue; // an unknown group member: Ansible could not reach it either
+    if (!h) continue;
     if (/[[\]:]/.test(alias)) throw new AnsibleExportError(`host ${JSON.stringify(alias)} cannot be named in an Ansible inventory: "[", "]" and ":" read as a range or a port there`);
     const vars: HostVars = {};
     const args = configFile ? ['-F', configFile] : [];
@@ -50,11 +52,14 @@ export function planAnsibleExport(inv: Inventory, target = 'all', homeDir = home
     hosts.set(alias, vars);
   }
   const groups = new Map<string, string[]>();
+  const leftOut: AnsibleExport['leftOut'] = [];
+  const targeted = new Set(aliases);
   for (const [name, members] of inv.groups) {
     const exported = members.filter((m) => hosts.has(m));
     if (exported.length) groups.set(name, exported);
+    for (const m of members) if (targeted.has(m) && !known.has(m)) leftOut.push({ group: name, alias: m });
   }
-  return { hosts, groups };
+  return { hosts, groups, leftOut };
 }
 
 export function formatAnsibleExport(plan: AnsibleExport, format: AnsibleExportFormat): string {
