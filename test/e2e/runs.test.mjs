@@ -5,9 +5,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
-  runCommand, sleep, stopwatch,
+  runCommand, sleep, stopwatch, REPO,
   escapeRegExp, biggestGroup, waitForQuickInput, pickQuickItem, widenSideBar,
 } from './harness.mjs';
 
@@ -159,4 +161,52 @@ test('a run where one host differs: failed state, two output groups, majority fi
   await page.mouse.move(1100, 850); // off the tree: no hover toolbar or tooltip in the shot
   await sleep(400);
   await wb.screenshot('runs-view.png');
+});
+
+/** Live processes whose command line contains `text` (the lab is local). */
+function pgrep(text) {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid).filter((p) => {
+    try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(text); } catch { return false; }
+  });
+}
+
+test('a run started from the CLI shows live in the Runs view and is cancelled from there', async () => {
+  const page = wb.page;
+  // The extension's default run store is $XDG_DATA_HOME/flotilla of its process; the CLI takes the same.
+  const store = path.join(wb.server.dir, 'xdg-data', 'flotilla');
+  const command = 'echo from-the-cli; sleep 4771';
+  const cli = spawn(process.execPath, [path.join(REPO, 'dist/cli.js'), '--ssh-config', lab.info.sshConfig, '--groups', lab.info.groups,
+    '--store', store, '--json', 'run', 'lab-1,lab-2', '--', command], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
+  let out = '', err = '';
+  cli.stdout.on('data', (d) => (out += d));
+  cli.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((resolve) => cli.on('close', (code) => resolve(code)));
+  try {
+    const { run, hosts } = await hostRowsOf(command, 2, (h) => h.every((r) => /^running/.test(r.description)));
+    mark(`CLI run live in the Runs view: ${JSON.stringify([run, ...hosts])}`);
+    assert.match(run.description, /^0\/2 done · running · /);
+    await widenSideBar(page, 520);
+    await page.mouse.move(1100, 850);
+    await sleep(300);
+    await wb.screenshot('runs-cli-live.png');
+
+    // Cancel from the view: the running run's inline action.
+    const row = treeItem(page, 'Runs', runLabel(command));
+    await row.hover();
+    await row.locator('.action-label[aria-label^="Cancel Run"]').click();
+    const code = await exited;
+    mark(`CLI exited ${code}: ${err.trim()}`);
+    assert.equal(code, 4, `the CLI reports the cancel (exit 4): ${err}`);
+    const result = JSON.parse(out);
+    assert.deepEqual(result.hosts.map((h) => [h.host, h.state, h.remoteStopped]), [['lab-1', 'cancelled', true], ['lab-2', 'cancelled', true]]);
+    assert.deepEqual(pgrep('sleep 4771'), [], 'nothing left on the hosts');
+    const after = await hostRowsOf(command, 2, (h) => h.every((r) => /^cancelled/.test(r.description)));
+    assert.match(after.run.description, /^2 cancelled · /);
+    await page.mouse.move(1100, 850);
+    await sleep(300);
+    await wb.screenshot('runs-cli-cancelled.png');
+  } finally {
+    cli.kill('SIGKILL');
+    for (const p of pgrep('sleep 4771')) { try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ } }
+  }
 });

@@ -91,7 +91,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   }
 
   private runItem(run: RunEntry): vscode.TreeItem {
-    const newestLive = run === this.store.latest && !run.finishedAt;
+    const newestLive = run === this.store.latest && (!!run.job || !run.finishedAt);
     const item = new vscode.TreeItem(oneLine(run.command, TREE_LABEL_MAX), newestLive ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
     item.id = `run:${run.id}`;
     item.description = runDescription(run);
