@@ -42,6 +42,23 @@ const ARGUMENT_LIST = new Set([
   'canonicalizepermittedcnames',
 ]);
 
+/** Keywords that take every argument of the line (the rest take one, see maxArguments). */
+const ANY_NUMBER_OF_ARGUMENTS: ReadonlySet<string> = new Set([
+  'sendenv', 'setenv', 'userknownhostsfile', 'globalknownhostsfile', 'canonicaldomains', 'canonicalizepermittedcnames',
+  'logverbose', 'permitremoteopen', 'proxycommand', 'localcommand', 'remotecommand', 'knownhostscommand', 'proxyjump',
+  // oIgnore / oDeprecated / oUnsupported consume the line
+  'protocol', 'cipher', 'fallbacktorsh', 'globalknownhostsfile2', 'rhostsauthentication', 'userknownhostsfile2', 'useroaming',
+  'usersh', 'useprivilegedport', 'afstokenpassing', 'kerberosauthentication', 'kerberostgtpassing', 'rsaauthentication',
+  'rhostsrsaauthentication', 'compressionlevel', 'smartcarddevice', 'usekeychain',
+]);
+const TWO_ARGUMENTS: ReadonlySet<string> = new Set(['ipqos', 'rekeylimit', 'localforward', 'remoteforward', 'addkeystoagent']);
+
+/** readconf.c: "keyword X extra arguments at end of line" when a line has more arguments than its keyword reads. */
+function maxArguments(key: string): number {
+  if (ANY_NUMBER_OF_ARGUMENTS.has(key)) return Infinity;
+  return TWO_ARGUMENTS.has(key) ? 2 : 1;
+}
+
 const KNOWN_KEYWORDS: ReadonlySet<string> = new Set([
   ...SSH_G_ORDER.map(([k]) => k.toLowerCase()),
   ...OTHER_KNOWN_KEYWORDS,
@@ -125,6 +142,9 @@ export class OptionStore {
     }
     const first = line.args[0];
     if (first === undefined) throw new SshConfigError(`missing argument for "${line.keyword}"`, where);
+    if (line.args.length > maxArguments(key)) {
+      throw new SshConfigError(`keyword ${line.keyword} extra arguments at end of line: ${line.args.slice(maxArguments(key)).join(' ')}`, where);
+    }
 
     if (FORWARDS.has(key)) {
       this.applyForward(key, line, active);
@@ -155,6 +175,9 @@ export class OptionStore {
         return undefined;
       case 'canonicaldomains':
         this.setIfUnset(key, canonicalDomains(line), source);
+        return undefined;
+      case 'addkeystoagent':
+        this.setIfUnset(key, [addKeysToAgent(line)], source);
         return undefined;
       case 'setenv':
         // readconf.c: only the first SetEnv line counts; duplicate names inside it are dropped.
@@ -234,6 +257,9 @@ export class OptionStore {
         return;
       case 'canonicaldomains':
         canonicalDomains(line);
+        return;
+      case 'addkeystoagent':
+        addKeysToAgent(line);
         return;
       case 'port':
         if (a2port(first) <= 0) throw new SshConfigError(`Bad port '${first}' (a number 1-65535 or a service name)`, where);
@@ -342,6 +368,27 @@ function checkedJump(line: ConfigLine): Exclude<ReturnType<typeof parseJump>, un
     );
   }
   return jump;
+}
+
+/** readconf.c AddKeysToAgent: yes/no/ask/confirm, "confirm TIME", or TIME alone (= yes, with a lifetime); printed as ssh -G does. */
+function addKeysToAgent(line: ConfigLine): string {
+  const where = { file: line.file, line: line.line };
+  const [arg, lifetime] = line.args as [string, string | undefined];
+  const choice = CHOICES.addkeystoagent![arg.toLowerCase()];
+  let seconds = 0;
+  if (choice === 'confirm' && lifetime !== undefined) {
+    const t = convtime(lifetime);
+    if (t === undefined) throw new SshConfigError(`invalid time value "${lifetime}" for AddKeysToAgent`, where);
+    seconds = t;
+  } else if (choice === undefined && lifetime === undefined) {
+    const t = convtime(arg);
+    if (t === undefined) throw new SshConfigError(`unsupported value "${arg}" for AddKeysToAgent (yes, no, ask, confirm, a time, or "confirm TIME")`, where);
+    seconds = t;
+  } else if (choice === undefined || lifetime !== undefined) {
+    throw new SshConfigError(`unsupported value "${line.args.join(' ')}" for AddKeysToAgent`, where);
+  }
+  if (seconds <= 0) return choice ?? 'true';
+  return choice === 'confirm' ? `confirm ${seconds}` : String(seconds);
 }
 
 /** readconf.c CanonicalDomains: valid domain names (lower-cased, trailing "." dropped), or "none" alone. */
