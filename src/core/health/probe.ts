@@ -2,7 +2,10 @@
 // Each layer's result and timing is kept, so a badge never says "online" when only TCP answered.
 import { connect as tcpConnect } from 'node:net';
 import { MetricsCache, type HostMetrics } from './metrics';
-import { ConnectError } from '../ssh/connect';
+import type { HealthHistory } from './history';
+import { sampleOf, type ProbeSource } from './record';
+import { measureRoundTrip } from './rtt';
+import { ConnectError, type Connection } from '../ssh/connect';
 import type { HostKeyVerdict } from '../ssh/knownHosts';
 import type { Pool } from '../ssh/pool';
 import type { HostKeyQuestion } from '../types';
@@ -20,7 +23,8 @@ export interface HostHealth {
   state: HealthState;
   /** One line saying why the state is not plain "online". */
   reason?: string;
-  layers: { tcp?: LayerResult; ssh?: LayerResult; metrics?: LayerResult };
+  /** `rtt`: round trip of a no-op (keepalive) on the open connection — the latency figure. */
+  layers: { tcp?: LayerResult; ssh?: LayerResult; rtt?: LayerResult; metrics?: LayerResult };
   metrics?: HostMetrics;
   /** Set when the host presented a key that is not (or no longer) trusted: for the review flow. */
   hostKey?: { verdict: HostKeyVerdict; question: HostKeyQuestion; blob: Buffer };
@@ -32,6 +36,8 @@ export interface HealthOptions {
   /** loadavg ÷ cores above which a host is "degraded: high load". */
   highLoadPerCore?: number;
   metrics: MetricsCache;
+  /** When set, every result is recorded there (as coming from `source`). */
+  history?: { store: HealthHistory; source: ProbeSource };
 }
 
 function tcpProbe(host: string, port: number, timeoutMs: number): Promise<LayerResult> {
@@ -49,15 +55,27 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<LayerR
 }
 
 export async function checkHealth(pool: Pool, alias: string, opts: HealthOptions): Promise<HostHealth> {
+  const h = await probeLayers(pool, alias, opts);
+  await record(h, opts);
+  return h;
+}
+
+async function record(h: HostHealth, opts: HealthOptions): Promise<void> {
+  const sample = opts.history && sampleOf(h, opts.history.source);
+  // A history that cannot be written must not turn a probe into a failure.
+  if (sample) await opts.history!.store.record([sample]).catch(() => undefined);
+}
+
+async function probeLayers(pool: Pool, alias: string, opts: HealthOptions): Promise<HostHealth> {
   const checkedAt = Date.now();
   const layers: HostHealth['layers'] = {};
   const warm = pool.isConnected(alias);
   const t1 = Date.now();
   // The TCP layer is probed alongside the SSH connect, not before it: a layer's verdict must never
   // add its own wait to the connect timeout.
-  const connecting = pool.connection(alias, { interactive: false }).then(
-    () => undefined,
-    (err: unknown) => err,
+  const connecting: Promise<Connection | { failed: unknown }> = pool.connection(alias, { interactive: false }).then(
+    (conn) => conn,
+    (err: unknown) => ({ failed: err }),
   );
   if (!warm) {
     const host = await pool.resolve(alias);
@@ -67,10 +85,12 @@ export async function checkHealth(pool: Pool, alias: string, opts: HealthOptions
       if (!layers.tcp.ok) return { alias, state: 'offline', reason: layers.tcp.detail, layers, checkedAt };
     }
   }
-  const err = await connecting;
-  if (err === undefined) {
+  const conn = await connecting;
+  if (!('failed' in conn)) {
     layers.ssh = { ok: true, ms: Date.now() - t1, detail: warm ? 'pooled connection' : undefined };
+    layers.rtt = await roundTrip(conn);
   } else {
+    const err = conn.failed;
     layers.ssh = { ok: false, ms: Date.now() - t1, detail: err instanceof Error ? err.message : String(err) };
     if (err instanceof ConnectError) {
       if (err.kind === 'unreachable' || err.kind === 'timeout') return { alias, state: 'offline', reason: err.message, layers, checkedAt };
@@ -98,6 +118,14 @@ export async function checkHealth(pool: Pool, alias: string, opts: HealthOptions
   }
 }
 
+async function roundTrip(conn: Connection): Promise<LayerResult> {
+  try {
+    return { ok: true, ms: await measureRoundTrip(conn.client) };
+  } catch (err) {
+    return { ok: false, ms: 0, detail: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 /** Probes many hosts concurrently (capped); one dead or black-holed host never delays the others. */
 export async function checkFleet(
   pool: Pool,
@@ -114,6 +142,7 @@ export async function checkFleet(
         h = await checkHealth(pool, a, opts);
       } catch (err) {
         h = { alias: a, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: Date.now() };
+        await record(h, opts);
       }
       results.set(a, h);
       onHost?.(h);
