@@ -1,0 +1,46 @@
+// Gathers what a fleet report needs — a fresh probe (or the caller's latest results), the recorded
+// history, optionally the drift of a folder — and builds it. The CLI and the editor both come here.
+import { MetricsCache } from '../balance/probe';
+import { checkFleet, type HostHealth } from '../health';
+import { WINDOWS } from '../health/availability';
+import { HealthHistory } from '../health/history';
+import type { ProbeSource } from '../health/record';
+import type { Pool } from '../ssh/pool';
+import { buildReport, type ReportInput } from './build';
+import { analyzeDrift, type DriftReport } from './drift';
+import type { FleetReport } from './types';
+
+export interface CollectOptions {
+  pool: Pool;
+  hosts: ReportInput['hosts'];
+  groups: ReportInput['groups'];
+  /** The data root (the run store's); the history lives in its `health/` folder. */
+  historyRoot: string;
+  /** Latest results the caller already has; hosts missing here are probed (and recorded as `source`). */
+  current?: ReadonlyMap<string, HostHealth>;
+  source: ProbeSource;
+  connectTimeoutMs: number;
+  metrics?: MetricsCache;
+  drift?: { local: string; remote: string; exclude?: readonly string[] };
+  thresholds?: ReportInput['thresholds'];
+  now?: () => number;
+}
+
+export async function collectReport(opts: CollectOptions): Promise<FleetReport> {
+  const store = new HealthHistory(opts.historyRoot);
+  const aliases = opts.hosts.map((h) => h.alias);
+  const current = new Map(opts.current ?? []);
+  const missing = aliases.filter((a) => !current.has(a) || current.get(a)!.state === 'checking');
+  const [probed, drift] = await Promise.all([
+    missing.length
+      ? checkFleet(opts.pool, missing, { connectTimeoutMs: opts.connectTimeoutMs, metrics: opts.metrics ?? new MetricsCache(), history: { store, source: opts.source } })
+      : Promise.resolve([]),
+    opts.drift ? analyzeDrift(opts.pool, aliases, opts.drift.local, opts.drift.remote, { exclude: opts.drift.exclude }) : Promise.resolve<DriftReport | undefined>(undefined),
+  ]);
+  for (const h of probed) current.set(h.alias, h);
+  // Folding old days is cheap and done by whoever reports; another process doing it at the same time is fine.
+  await store.compact().catch(() => undefined);
+  const now = (opts.now ?? Date.now)();
+  const { records } = await store.read({ since: now - WINDOWS.d7, hosts: aliases });
+  return buildReport({ now, hosts: opts.hosts, groups: opts.groups, current, history: records, drift, thresholds: opts.thresholds });
+}

@@ -1,0 +1,96 @@
+// The fleet report's shape: what `flotilla report --json` prints and the editor's Fleet Report draws.
+// Stable: fields are only ever added (schema.ts is the machine-readable version; `schema` names it).
+import type { Condition, ProbeLayer } from '../health/record';
+import type { TimelineBand, WindowName } from '../health/availability';
+import type { DriftReport } from './drift';
+
+export const REPORT_SCHEMA = 'flotilla.report/1';
+
+export type LatencyClass = 'excellent' | 'good' | 'fair' | 'poor';
+export type OverallHealth = 'excellent' | 'good' | 'fair' | 'poor';
+export type HostState = 'online' | 'degraded' | 'offline' | 'unknown';
+
+export interface Thresholds {
+  diskPercent: number;
+  memoryPercent: number;
+  loadPerCore: number;
+  /** Round trip at or above which latency is "poor". */
+  poorLatencyMs: number;
+  /** Share of the fleet down from which overall health is "poor". */
+  downShare: number;
+  /** 24 h availability of the fleet below which overall health is at most "fair". */
+  availability24h: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  diskPercent: 90,
+  memoryPercent: 90,
+  loadPerCore: 2,
+  poorLatencyMs: 200,
+  downShare: 0.5,
+  availability24h: 0.95,
+};
+
+export interface HostReport {
+  alias: string;
+  groups: string[];
+  state: HostState;
+  /** up / degraded (reachable, not healthy) / down (offline, or unusable: auth failed, host key). */
+  condition: Condition | 'unknown';
+  reason: string | null;
+  /** Layer the last probe stopped at (`metrics` = all the way). */
+  layer: ProbeLayer | null;
+  lastChecked: number | null;
+  lastSeenOnline: number | null;
+  /** Usable share of samples per window, 0..1; null without samples in the window. */
+  availability: Record<WindowName, number | null>;
+  flapping: boolean;
+  changesLastHour: number;
+  latency: { rttMs: number | null; class: LatencyClass | null; avgMs: number | null; minMs: number | null; maxMs: number | null; connectMs: number | null };
+  resources: {
+    cores: number; loadPerCore: number; cpuPercent: number | null; memoryPercent: number; diskPercent: number; diskPath: string;
+  } | null;
+  hostKey: 'unknown' | 'changed' | 'revoked' | null;
+  timeline: TimelineBand[];
+}
+
+export interface GroupReport {
+  name: string;
+  hosts: string[];
+  up: number;
+  down: number;
+  availability: Record<WindowName, number | null>;
+  /** Averages over the members with measurements; null when none was measured. */
+  average: { loadPerCore: number | null; cpuPercent: number | null; memoryPercent: number | null; diskPercent: number | null };
+}
+
+export type AlertKind = 'host-down' | 'unusable' | 'host-key' | 'disk' | 'memory' | 'load' | 'latency' | 'flapping' | 'drift';
+
+export interface Alert {
+  severity: 'critical' | 'warning';
+  kind: AlertKind;
+  host: string;
+  message: string;
+}
+
+export interface Recommendation {
+  host: string | null;
+  text: string;
+  /** The alert kinds it answers. */
+  because: AlertKind[];
+}
+
+export interface FleetReport {
+  schema: typeof REPORT_SCHEMA;
+  generatedAt: number;
+  /** The timeline's span. */
+  timeline: { from: number; to: number };
+  thresholds: Thresholds;
+  overall: { health: OverallHealth; rule: string };
+  summary: { hosts: number; up: number; degraded: number; down: number; unknown: number; availability24h: number | null };
+  hosts: HostReport[];
+  groups: GroupReport[];
+  alerts: Alert[];
+  recommendations: Recommendation[];
+  drift: DriftReport | null;
+}
