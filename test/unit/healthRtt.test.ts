@@ -63,3 +63,18 @@ describe('round trip of a keepalive (ssh2 internals guard, in-process ssh2.Serve
     expect(() => measureRoundTrip({} as Client)).toThrow(RoundTripUnsupported);
   });
 });
+
+describe('round trip when the connection goes away', () => {
+  it('rejects (never reports a figure) when the connection closes before the answer', async () => {
+    const c = new Client();
+    await new Promise<void>((resolve, reject) => {
+      c.once('ready', () => resolve()).once('error', reject);
+      c.connect({ host: '127.0.0.1', port: (relay.address() as AddressInfo).port, username: 'u', password: 'p', hostVerifier: () => true });
+    });
+    delaying = true;
+    const pending = measureRoundTrip(c);
+    c.end();
+    await expect(pending).rejects.toThrow(/closed|No response/);
+    delaying = false;
+  });
+});

@@ -66,7 +66,7 @@ async function record(h: HostHealth, opts: HealthOptions): Promise<void> {
   if (sample) await opts.history!.store.record([sample]).catch(() => undefined);
 }
 
-async function probeLayers(pool: Pool, alias: string, opts: HealthOptions): Promise<HostHealth> {
+async function probeLayers(pool: Pool, alias: string, opts: HealthOptions, retried = false): Promise<HostHealth> {
   const checkedAt = Date.now();
   const layers: HostHealth['layers'] = {};
   const warm = pool.isConnected(alias);
@@ -88,7 +88,12 @@ async function probeLayers(pool: Pool, alias: string, opts: HealthOptions): Prom
   const conn = await connecting;
   if (!('failed' in conn)) {
     layers.ssh = { ok: true, ms: Date.now() - t1, detail: warm ? 'pooled connection' : undefined };
-    layers.rtt = await roundTrip(conn);
+    layers.rtt = await roundTrip(conn, Math.min(5000, opts.connectTimeoutMs));
+    // A pooled connection that no longer answers is gone (host rebooted, path cut): probe afresh.
+    if (warm && !layers.rtt.ok && !retried) {
+      pool.close(alias);
+      return probeLayers(pool, alias, opts, true);
+    }
   } else {
     const err = conn.failed;
     layers.ssh = { ok: false, ms: Date.now() - t1, detail: err instanceof Error ? err.message : String(err) };
@@ -118,9 +123,9 @@ async function probeLayers(pool: Pool, alias: string, opts: HealthOptions): Prom
   }
 }
 
-async function roundTrip(conn: Connection): Promise<LayerResult> {
+async function roundTrip(conn: Connection, timeoutMs: number): Promise<LayerResult> {
   try {
-    return { ok: true, ms: await measureRoundTrip(conn.client) };
+    return { ok: true, ms: await measureRoundTrip(conn.client, timeoutMs) };
   } catch (err) {
     return { ok: false, ms: 0, detail: err instanceof Error ? err.message : String(err) };
   }

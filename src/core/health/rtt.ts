@@ -36,11 +36,14 @@ export function measureRoundTrip(client: Client, timeoutMs = 5000): Promise<numb
     }, timeoutMs);
     timer.unref?.();
     // Global replies arrive in request order; ours is answered in its turn, like ssh2's own keepalive.
-    c._callbacks.push(() => {
+    // The server's answer calls back with `true` (failure) or `false` (success); an Error means the
+    // connection closed before any answer came.
+    c._callbacks.push((hadErr) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve(Math.round((performance.now() - t0) * 10) / 10);
+      if (hadErr instanceof Error) reject(new Error(`connection closed before the keepalive was answered (${hadErr.message})`));
+      else resolve(Math.round((performance.now() - t0) * 10) / 10);
     });
     c._protocol.ping();
   });

@@ -1,0 +1,177 @@
+// Health history, latency, drift and the fleet report on the lab: a host that goes down and comes back
+// (a TCP relay in front of lab-1's sshd that the test closes and reopens), a dead port, a host whose faked
+// /proc/meminfo says 95 % used, and a pushed folder changed on one host.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MetricsCache } from '../../src/core/balance/probe';
+import { resolveHost } from '../../src/core/config/sshConfig';
+import { checkFleet, checkHealth } from '../../src/core/health';
+import { analyzeHost } from '../../src/core/health/availability';
+import { HealthHistory } from '../../src/core/health/history';
+import { push } from '../../src/core/push/push';
+import { collectReport } from '../../src/core/report/collect';
+import { analyzeDrift } from '../../src/core/report/drift';
+import { Pool } from '../../src/core/ssh/pool';
+import { refusingPrompter } from '../../src/core/types';
+import { execOut, startFleet, type TestFleet } from './fleet';
+
+const canRunLab = process.getuid?.() === 0;
+
+/** A TCP relay to an sshd that can be taken down (refusing, existing connections cut) and brought back on the same port. */
+class Relay {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+  constructor(private readonly target: { address: string; port: number }) {}
+  async up(): Promise<void> {
+    this.server = createServer((down) => {
+      const up = connect(this.target.port, this.target.address);
+      for (const s of [down, up]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      down.pipe(up).pipe(down);
+      down.on('close', () => up.destroy());
+      up.on('close', () => down.destroy());
+    });
+    await new Promise<void>((resolve, reject) => this.server!.once('error', reject).listen(this.port, '127.0.0.1', () => resolve()));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+  async down(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((r) => this.server?.close(r));
+  }
+}
+
+describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => {
+  let fleet: TestFleet;
+  let relay: Relay;
+  let pool: Pool;
+  let work: string;
+  let root: string;
+  let configFile: string;
+  let memTotalKb: number;
+  const groups = new Map([['web', ['lab-1', 'lab-2']]]);
+  const hosts = [
+    { alias: 'lab-1', groups: ['web'] }, { alias: 'lab-2', groups: ['web'] }, { alias: 'flaky', groups: [] }, { alias: 'dead', groups: [] },
+  ];
+
+  beforeAll(async () => {
+    fleet = await startFleet({ hosts: 2, plain: true });
+    work = mkdtempSync(join(tmpdir(), 'flotilla-report-'));
+    root = join(work, 'data');
+    const lab1 = fleet.lab.info.hosts.find((h) => h.alias === 'lab-1')!;
+    relay = new Relay(lab1);
+    await relay.up();
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const info = fleet.lab.info;
+    const knownHosts = join(work, 'known_hosts');
+    const lab1Key = readFileSync(join(info.dir, 'hosts', 'lab-1', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    writeFileSync(knownHosts, `${readFileSync(info.knownHosts, 'utf8')}[127.0.0.1]:${relay.port} ${lab1Key}\n`);
+    const extra = (alias: string, port: number) => [
+      `Host ${alias}`, '  HostName 127.0.0.1', `  Port ${port}`, `  User ${lab1.user}`, `  IdentityFile ${info.identityFile}`,
+      '  IdentitiesOnly yes', `  UserKnownHostsFile ${knownHosts}`, '',
+    ].join('\n');
+    configFile = join(work, 'ssh_config');
+    writeFileSync(configFile, `${extra('flaky', relay.port)}\n${extra('dead', deadPort)}\n${readFileSync(info.sshConfig, 'utf8')}`);
+    pool = new Pool({ resolve: (a) => resolveHost(a, { configFile }), prompter: refusingPrompter, connectTimeoutMs: 3000, env: { SSH_AUTH_SOCK: undefined } });
+    memTotalKb = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
+  });
+  afterAll(async () => {
+    await pool?.dispose();
+    await relay?.down();
+    await fleet?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('availability and last seen from a recorded history where a host went down and came back', async () => {
+    const store = new HealthHistory(join(work, 'flap'));
+    const opts = { connectTimeoutMs: 3000, metrics: new MetricsCache(0), history: { store, source: 'cli' as const } };
+    const states: string[] = [];
+    for (let i = 0; i < 2; i++) states.push((await checkHealth(pool, 'flaky', opts)).state);
+    await relay.down();
+    for (let i = 0; i < 2; i++) states.push((await checkHealth(pool, 'flaky', opts)).state);
+    await relay.up();
+    const back = await checkHealth(pool, 'flaky', opts);
+    states.push(back.state);
+    expect(states).toEqual(['online', 'online', 'offline', 'offline', 'online']);
+    const { records } = await store.read({ since: Date.now() - 3_600_000 });
+    expect(records.map((r) => r.k === 's' && r.state)).toEqual(states);
+    expect(records.filter((r) => r.k === 's' && r.state === 'offline').map((r) => r.k === 's' && r.layer)).toEqual(['tcp', 'tcp']);
+    const h = analyzeHost('flaky', records, Date.now());
+    expect(h.availability.h1).toBeCloseTo(3 / 5);
+    expect(h.lastSeenOnline).toBe(back.checkedAt);
+    expect(h.timeline.map((b) => b.condition)).toEqual(['up', 'down', 'up']);
+    expect(h.changesLastHour).toBe(2);
+  });
+
+  it('latency is the keepalive round trip: below the probe time, and stable on the warm connection', async () => {
+    const opts = { connectTimeoutMs: 3000, metrics: new MetricsCache(0) };
+    const cold = await checkHealth(pool, 'lab-2', opts);
+    expect(cold.layers.ssh?.detail).toBeUndefined(); // a fresh connect
+    const warm = [];
+    for (let i = 0; i < 5; i++) warm.push(await checkHealth(pool, 'lab-2', opts));
+    for (const h of [cold, ...warm]) {
+      expect(h.state).toBe('online');
+      expect(h.layers.rtt?.ok).toBe(true);
+      expect(h.layers.rtt!.ms).toBeLessThan(h.layers.metrics!.ms);
+    }
+    expect(cold.layers.rtt!.ms).toBeLessThan(cold.layers.ssh!.ms);
+    const rtts = warm.map((h) => h.layers.rtt!.ms);
+    expect(warm.every((h) => h.layers.ssh?.detail === 'pooled connection')).toBe(true);
+    expect(Math.max(...rtts) - Math.min(...rtts)).toBeLessThan(20);
+    expect(Math.max(...rtts)).toBeLessThan(50); // loopback: "excellent"
+  });
+
+  it('drift of a pushed folder after one file changed on one host names exactly that file on that host', async () => {
+    const local = join(work, 'app');
+    mkdirSync(join(local, 'src'), { recursive: true });
+    for (const [p, text] of [['a.txt', 'a\n'], ['src/b.txt', 'b\n'], ['src/c.txt', 'c\n']]) writeFileSync(join(local, p), text);
+    const pushed = await push(pool, ['lab-1', 'lab-2'], local, '~/drift-app');
+    expect(pushed.results!.map((r) => r.state)).toEqual(['ok', 'ok']);
+    const before = await analyzeDrift(pool, ['lab-1', 'lab-2'], local, '~/drift-app');
+    expect(before.hosts.map((h) => [h.state, h.syncPercent])).toEqual([['in_sync', 100], ['in_sync', 100]]);
+    // each lab host has its own home (isolated): the edit is on lab-2 only
+    await execOut(pool, 'lab-2', 'echo "edited on the host" >> ~/drift-app/src/c.txt');
+    const drift = await analyzeDrift(pool, ['lab-1', 'lab-2'], local, '~/drift-app');
+    expect(drift.hosts[0]).toMatchObject({ host: 'lab-1', state: 'in_sync', different: 0 });
+    expect(drift.hosts[1]).toMatchObject({
+      host: 'lab-2', state: 'out_of_sync', different: 1, missing: 0, extra: 0, paths: { different: ['src/c.txt'], missing: [], extra: [] },
+    });
+    expect(drift.hosts[1]!.syncPercent).toBe(75); // a.txt, src/, src/b.txt in sync; src/c.txt not
+  });
+
+  it('the report: alerts for a host with 95 % memory used and for a dead host, history recorded for every host', async () => {
+    await fleet.lab.setLoad('lab-2', 0.05, Math.round(memTotalKb * 0.05));
+    const report = await collectReport({ pool, hosts, groups, historyRoot: root, source: 'cli', connectTimeoutMs: 3000 });
+    const by = new Map(report.hosts.map((h) => [h.alias, h]));
+    expect(by.get('lab-2')!.resources!.memoryPercent).toBeGreaterThanOrEqual(94.9);
+    expect(report.alerts.filter((a) => a.host === 'lab-2').map((a) => a.kind)).toEqual(['memory']);
+    expect(report.alerts.find((a) => a.host === 'dead')).toMatchObject({ severity: 'critical', kind: 'host-down' });
+    expect(report.alerts.find((a) => a.host === 'dead')!.message).toMatch(/^dead is down: connection refused \(never seen online\)$/);
+    expect(report.recommendations.map((r) => r.text)).toContain(`Move work off lab-2 (memory ${by.get('lab-2')!.resources!.memoryPercent}%) — lab-1 has room (load ${by.get('lab-1')!.resources!.loadPerCore}/core, memory ${by.get('lab-1')!.resources!.memoryPercent}%)`);
+    expect(report.overall.health).toBe('fair');
+    expect(by.get('lab-1')!.latency.class).toBe('excellent');
+    const { records } = await new HealthHistory(root).read({ since: Date.now() - 60_000 });
+    expect(new Set(records.map((r) => r.host))).toEqual(new Set(['lab-1', 'lab-2', 'flaky', 'dead']));
+    // a second report sees the first one's samples in its availability
+    const again = await collectReport({ pool, hosts, groups, historyRoot: root, source: 'cli', connectTimeoutMs: 3000 });
+    expect(again.hosts.find((h) => h.alias === 'dead')!.availability.h1).toBe(0);
+    expect(again.hosts.find((h) => h.alias === 'lab-1')!.availability.h1).toBe(1);
+    await fleet.lab.setLoad('lab-2', 0.05);
+  });
+
+  it('probing the whole fleet records one sample per host', async () => {
+    const store = new HealthHistory(join(work, 'fleet'));
+    await checkFleet(pool, ['lab-1', 'dead'], { connectTimeoutMs: 3000, metrics: new MetricsCache(), history: { store, source: 'editor' } });
+    const { records } = await store.read({ since: 0 });
+    expect(records.map((r) => r.host).sort()).toEqual(['dead', 'lab-1']);
+  });
+});
