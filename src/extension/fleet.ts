@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory, type Inventory } from '../core/config/inventory';
 import { resolveHost } from '../core/config/sshConfig';
+import { HealthHistory } from '../core/health/history';
 import { MetricsCache } from '../core/health/metrics';
 import { checkFleet, type HostHealth } from '../core/health/probe';
 import { Pool } from '../core/ssh/pool';
@@ -12,6 +13,8 @@ import type { Prompter, ResolvedHost } from '../core/types';
 
 /** Hosts probed at once: a big fleet must not open hundreds of handshakes together. */
 const PROBE_CONCURRENCY = 32;
+/** How often this window folds old days of the health history (another process may do it too). */
+const COMPACT_EVERY_MS = 3_600_000;
 
 export interface FleetSettings {
   sshConfigFile?: string;
@@ -59,8 +62,12 @@ export class Fleet implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private lastFocusedAt = Date.now();
   private checking = false;
+  private compactedAt = 0;
+  /** Every probe result, shared with the CLI (same data root). */
+  readonly healthHistory: HealthHistory;
 
-  constructor(private readonly prompter: Prompter, private readonly log: vscode.LogOutputChannel) {
+  constructor(private readonly prompter: Prompter, private readonly log: vscode.LogOutputChannel, dataRoot: string) {
+    this.healthHistory = new HealthHistory(dataRoot);
     this.pool = this.createPool();
     this.disposables.push(
       this.changed,
@@ -174,7 +181,14 @@ export class Fleet implements vscode.Disposable {
 
   /** Probes hosts (capped concurrency), recording each result as it arrives. */
   private probe(aliases: readonly string[]): Promise<HostHealth[]> {
-    const opts = { connectTimeoutMs: this.settings.connectTimeoutSeconds * 1000, metrics: this.metrics, concurrency: PROBE_CONCURRENCY };
+    const opts = {
+      connectTimeoutMs: this.settings.connectTimeoutSeconds * 1000, metrics: this.metrics, concurrency: PROBE_CONCURRENCY,
+      history: { store: this.healthHistory, source: 'editor' as const },
+    };
+    if (Date.now() - this.compactedAt > COMPACT_EVERY_MS) {
+      this.compactedAt = Date.now();
+      void this.healthHistory.compact().catch((err: unknown) => this.log.warn(`health history: ${String(err)}`));
+    }
     return checkFleet(this.pool, aliases, opts, (h) => {
       this.health.set(h.alias, h);
       this.changed.fire();

@@ -9,6 +9,8 @@ import { Fleet } from './fleet';
 import { HostKeyReview } from './hosts/hostKeys';
 import { HostsTree, type HostsNode } from './hosts/hostsTree';
 import { vscodePrompter } from './prompts';
+import { registerReport } from './report';
+import { defaultHistoryDir } from '../core/exec/history';
 import { createStatusBar, showProblemHosts } from './hosts/statusBar';
 
 export interface ExtensionApi {
@@ -17,7 +19,8 @@ export interface ExtensionApi {
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const log = vscode.window.createOutputChannel('Flotilla', { log: true });
-  const fleet = new Fleet(vscodePrompter, log);
+  // The data root the CLI uses too, so the health history is one for both.
+  const fleet = new Fleet(vscodePrompter, log, defaultHistoryDir());
   const hostsTree = new HostsTree(fleet);
   const hostsView = vscode.window.createTreeView<HostsNode>('flotilla.hosts', { treeDataProvider: hostsTree, canSelectMany: true, showCollapseAll: true });
   const review = new HostKeyReview(fleet);
@@ -35,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   registerAgents(context, fleet);
   registerBalance(context, fleet, runStore, log);
   registerPush(context, fleet);
+  registerReport(context, fleet);
   void fleet.reload();
   return { fleet };
 }

@@ -150,7 +150,7 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
 
   it('the report: alerts for a host with 95 % memory used and for a dead host, history recorded for every host', async () => {
     await fleet.lab.setLoad('lab-2', 0.05, Math.round(memTotalKb * 0.05));
-    const report = await collectReport({ pool, hosts, groups, historyRoot: root, source: 'cli', connectTimeoutMs: 3000 });
+    const report = await collectReport({ pool, hosts, groups, history: new HealthHistory(root), source: 'cli', connectTimeoutMs: 3000 });
     const by = new Map(report.hosts.map((h) => [h.alias, h]));
     expect(by.get('lab-2')!.resources!.memoryPercent).toBeGreaterThanOrEqual(94.9);
     expect(report.alerts.filter((a) => a.host === 'lab-2').map((a) => a.kind)).toEqual(['memory']);
@@ -162,7 +162,7 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
     const { records } = await new HealthHistory(root).read({ since: Date.now() - 60_000 });
     expect(new Set(records.map((r) => r.host))).toEqual(new Set(['lab-1', 'lab-2', 'flaky', 'dead']));
     // a second report sees the first one's samples in its availability
-    const again = await collectReport({ pool, hosts, groups, historyRoot: root, source: 'cli', connectTimeoutMs: 3000 });
+    const again = await collectReport({ pool, hosts, groups, history: new HealthHistory(root), source: 'cli', connectTimeoutMs: 3000 });
     expect(again.hosts.find((h) => h.alias === 'dead')!.availability.h1).toBe(0);
     expect(again.hosts.find((h) => h.alias === 'lab-1')!.availability.h1).toBe(1);
     await fleet.lab.setLoad('lab-2', 0.05);

@@ -8,6 +8,7 @@ import { driftOf } from '../../src/core/report/drift';
 import { REPORT_JSON_SCHEMA } from '../../src/core/report/schema';
 import { escapeMarkdown, renderMarkdown, renderText, timelineStrip } from '../../src/core/report/text';
 import type { PlannedHost } from '../../src/core/push/plan';
+import { renderReportHtml } from '../../src/extension/report/html';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const MIN = 60_000;
@@ -160,5 +161,29 @@ describe('drift from a dry-run plan', () => {
     expect(d).toMatchObject({ state: 'out_of_sync', different: 1, missing: 2, extra: 1, inSync: 7, syncPercent: 63.6 });
     expect(d.paths).toEqual({ different: ['changed0'], missing: ['new0', 'new1'], extra: ['old0'] });
     expect(driftOf({ ...plan({}), fatal: 'connect refused', unreachable: true })).toMatchObject({ state: 'unreachable', reason: 'connect refused' });
+  });
+});
+
+describe('Fleet Report webview document', () => {
+  const evil: HostHealth = { ...dead, reason: '<script>alert(1)</script><img src=x onerror=alert(2)> "quoted" \u001b[31mred' };
+  const html = renderReportHtml(buildReport(input({ current: new Map([['web-1', online('web-1')], ['db-1', evil]]) })), { cspSource: 'vscode-resource:', nonce: 'N0nce' });
+
+  it('has a strict CSP: nothing but its own nonce\'d stylesheet, no script at all', () => {
+    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'nonce-N0nce'; img-src vscode-resource: data:;">`);
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/ style="/);
+    expect(html).not.toMatch(/<[^>]* on[a-z]+=/i);
+  });
+
+  it('never injects remote text: reasons are escaped and stripped of terminal escapes', () => {
+    expect(html).toContain('&#60;script&#62;alert(1)&#60;/script&#62;&#60;img src=x onerror=alert(2)&#62; &#34;quoted&#34; red');
+    expect(html).not.toContain('\u001b');
+  });
+
+  it('draws the timeline bands, latency bars and resource bars with theme colour classes', () => {
+    expect(html).toMatch(/<g id="timeline"[\s\S]*<rect class="up"[\s\S]*<rect class="down"/);
+    expect(html).toMatch(/<g id="latency"[\s\S]*<rect class="excellent"/);
+    expect(html).toMatch(/<g id="resources"[\s\S]*<line class="limit"/);
+    expect(html).toContain('var(--vscode-charts-green)');
   });
 });

@@ -18,7 +18,7 @@ export interface ReportInput {
   history: readonly HealthRecord[];
   drift?: DriftReport;
   thresholds?: Partial<Thresholds>;
-  /** How far back the timeline goes (default 24 h). */
+  /** How far back the timeline goes (default: 24 h, or since the first record if that is more recent, at least 2 min). */
   timelineMs?: number;
 }
 
@@ -29,6 +29,7 @@ export function latencyClass(ms: number, poorFrom = DEFAULT_THRESHOLDS.poorLaten
   return ms < poorFrom ? 'fair' : 'poor';
 }
 
+const MIN_TIMELINE_MS = 2 * 60_000;
 const round1 = (n: number) => Math.round(n * 10) / 10;
 const windows = (a: Partial<Record<WindowName, number>>): Record<WindowName, number | null> =>
   Object.fromEntries((Object.keys(WINDOWS) as WindowName[]).map((w) => [w, a[w] ?? null])) as Record<WindowName, number | null>;
@@ -165,7 +166,8 @@ function overall(report: Pick<FleetReport, 'summary' | 'alerts'>, t: Thresholds)
 
 export function buildReport(input: ReportInput): FleetReport {
   const t: Thresholds = { ...DEFAULT_THRESHOLDS, ...input.thresholds };
-  const from = input.now - (input.timelineMs ?? WINDOWS.h24);
+  const first = input.history.reduce((m, r) => Math.min(m, r.t), input.now);
+  const from = input.now - (input.timelineMs ?? Math.min(WINDOWS.h24, Math.max(MIN_TIMELINE_MS, input.now - first)));
   const hosts = input.hosts.map((h) => hostReport(h.alias, h.groups, input, t, from));
   const byAlias = new Map(hosts.map((h) => [h.alias, h]));
   const alerts = hosts.flatMap((h) => alertsFor(h, t, input.now));

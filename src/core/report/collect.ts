@@ -14,32 +14,36 @@ export interface CollectOptions {
   pool: Pool;
   hosts: ReportInput['hosts'];
   groups: ReportInput['groups'];
-  /** The data root (the run store's); the history lives in its `health/` folder. */
-  historyRoot: string;
-  /** Latest results the caller already has; hosts missing here are probed (and recorded as `source`). */
+  /** The health history (`new HealthHistory(dataRoot)`: it lives in the data root's `health/` folder). */
+  history: HealthHistory;
+  /** Latest results the caller already has; with `probe` (default) hosts missing here are probed (and recorded as `source`). */
   current?: ReadonlyMap<string, HostHealth>;
+  probe?: boolean;
   source: ProbeSource;
   connectTimeoutMs: number;
   metrics?: MetricsCache;
+  /** Compare this folder with the hosts (dry-run push plan), or show a drift measured before. */
   drift?: { local: string; remote: string; exclude?: readonly string[] };
+  driftReport?: DriftReport;
   thresholds?: ReportInput['thresholds'];
   now?: () => number;
 }
 
 export async function collectReport(opts: CollectOptions): Promise<FleetReport> {
-  const store = new HealthHistory(opts.historyRoot);
+  const store = opts.history;
   const aliases = opts.hosts.map((h) => h.alias);
   const current = new Map(opts.current ?? []);
-  const missing = aliases.filter((a) => !current.has(a) || current.get(a)!.state === 'checking');
+  const probe = opts.probe ?? true;
+  const missing = probe ? aliases.filter((a) => !current.has(a) || current.get(a)!.state === 'checking') : [];
   const [probed, drift] = await Promise.all([
     missing.length
       ? checkFleet(opts.pool, missing, { connectTimeoutMs: opts.connectTimeoutMs, metrics: opts.metrics ?? new MetricsCache(), history: { store, source: opts.source } })
       : Promise.resolve([]),
-    opts.drift ? analyzeDrift(opts.pool, aliases, opts.drift.local, opts.drift.remote, { exclude: opts.drift.exclude }) : Promise.resolve<DriftReport | undefined>(undefined),
+    opts.drift ? analyzeDrift(opts.pool, aliases, opts.drift.local, opts.drift.remote, { exclude: opts.drift.exclude }) : Promise.resolve(opts.driftReport),
   ]);
   for (const h of probed) current.set(h.alias, h);
-  // Folding old days is cheap and done by whoever reports; another process doing it at the same time is fine.
-  await store.compact().catch(() => undefined);
+  // Whoever probes also folds old days (cheap; another process doing it at the same time is fine).
+  if (probe) await store.compact().catch(() => undefined);
   const now = (opts.now ?? Date.now)();
   const { records } = await store.read({ since: now - WINDOWS.d7, hosts: aliases });
   return buildReport({ now, hosts: opts.hosts, groups: opts.groups, current, history: records, drift, thresholds: opts.thresholds });

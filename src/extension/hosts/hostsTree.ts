@@ -145,8 +145,8 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
     if (node.unknownMember) parts.push('not in ssh config');
     if (this.fleet.inventory?.hosts.find((x) => x.alias === node.alias)?.ansible) parts.push('Ansible inventory');
     if (h?.state === 'online' || h?.state === 'degraded') {
-      const latency = h.metrics?.latencyMs ?? h.layers.ssh?.ms;
-      if (latency !== undefined) parts.push(`${latency} ms`);
+      // The keepalive round trip, not the probe's duration (the tooltip shows every layer).
+      if (h.layers.rtt?.ok) parts.push(`${h.layers.rtt.ms} ms`);
       if (h.metrics) parts.push(`load ${h.metrics.load1.toFixed(2)}`);
     }
     if (h?.reason && state !== 'online') parts.push(sanitizeForView(h.reason).split('\n')[0]!);
@@ -188,7 +188,7 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
     if (h?.layers) {
       const layer = (name: string, l?: { ok: boolean; ms: number; detail?: string }) =>
         l ? `${name} ${l.ok ? '✓' : '✗'} ${l.ms} ms${l.detail && !l.ok ? ` (${mdEscape(l.detail)})` : ''}` : undefined;
-      const line = [layer('TCP', h.layers.tcp), layer('SSH', h.layers.ssh), layer('metrics', h.layers.metrics)].filter(Boolean).join(' → ');
+      const line = [layer('TCP', h.layers.tcp), layer('SSH', h.layers.ssh), layer('round trip', h.layers.rtt), layer('metrics', h.layers.metrics)].filter(Boolean).join(' → ');
       if (line) md.appendMarkdown(`\n${line}\n`);
     }
     if (h?.metrics) {

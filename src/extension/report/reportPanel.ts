@@ -1,0 +1,86 @@
+// The "Fleet Report" webview panel: rebuilt from the fleet's latest probes and the health history
+// whenever the fleet changes (coalesced), so it follows the editor's polling live.
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import { collectReport } from '../../core/report/collect';
+import type { DriftReport } from '../../core/report/drift';
+import type { FleetReport } from '../../core/report/types';
+import type { Fleet } from '../fleet';
+import { renderReportHtml } from './html';
+
+const VIEW_TYPE = 'flotilla.fleetReport';
+/** Probe results arrive one host at a time: redraw at most this often. */
+const REDRAW_MS = 1500;
+
+export class ReportPanel implements vscode.Disposable {
+  private readonly panel: vscode.WebviewPanel;
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private drawing = false;
+  private again = false;
+  drift: DriftReport | undefined;
+  /** The report on screen (for tests through the extension API). */
+  last: FleetReport | undefined;
+
+  constructor(private readonly fleet: Fleet, onDispose: () => void) {
+    this.panel = vscode.window.createWebviewPanel(VIEW_TYPE, 'Fleet Report', vscode.ViewColumn.Active, {
+      enableScripts: false,
+      localResourceRoots: [],
+    });
+    this.subscriptions.push(
+      fleet.onDidChange(() => this.schedule()),
+      this.panel.onDidDispose(() => {
+        this.dispose();
+        onDispose();
+      }),
+    );
+  }
+
+  reveal(): void {
+    this.panel.reveal();
+    void this.redraw();
+  }
+
+  private schedule(): void {
+    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.redraw(); }, REDRAW_MS);
+  }
+
+  async redraw(): Promise<void> {
+    if (this.drawing) {
+      this.again = true;
+      return;
+    }
+    this.drawing = true;
+    try {
+      const inv = this.fleet.inventory;
+      const report = await collectReport({
+        pool: this.fleet.pool,
+        hosts: inv?.hosts.map((h) => ({ alias: h.alias, groups: h.groups })) ?? [],
+        groups: inv?.groups ?? new Map(),
+        history: this.fleet.healthHistory,
+        current: this.fleet.health,
+        probe: false,
+        source: 'editor',
+        connectTimeoutMs: this.fleet.settings.connectTimeoutSeconds * 1000,
+        driftReport: this.drift,
+      });
+      this.last = report;
+      this.panel.webview.html = renderReportHtml(report, { cspSource: this.panel.webview.cspSource, nonce: randomBytes(16).toString('base64') });
+    } finally {
+      this.drawing = false;
+      if (this.again) {
+        this.again = false;
+        this.schedule();
+      }
+    }
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const d of this.subscriptions.splice(0)) d.dispose();
+  }
+
+  close(): void {
+    this.panel.dispose();
+  }
+}
