@@ -3,14 +3,13 @@ import * as vscode from 'vscode';
 import { registerAgents } from './agents/agentCommands';
 import { registerBalance } from './balance';
 import { registerPush } from './push';
-import { registerRuns } from './runs';
+import { registerRuns, runStoreRoot } from './runs';
 import { registerHostCommands } from './hosts/hostCommands';
 import { Fleet } from './fleet';
 import { HostKeyReview } from './hosts/hostKeys';
 import { HostsTree, type HostsNode } from './hosts/hostsTree';
 import { vscodePrompter } from './prompts';
 import { registerReport } from './report';
-import { defaultHistoryDir } from '../core/exec/history';
 import { createStatusBar, showProblemHosts } from './hosts/statusBar';
 
 export interface ExtensionApi {
@@ -19,8 +18,8 @@ export interface ExtensionApi {
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const log = vscode.window.createOutputChannel('Flotilla', { log: true });
-  // The data root the CLI uses too, so the health history is one for both.
-  const fleet = new Fleet(vscodePrompter, log, defaultHistoryDir());
+  // The run store's root (the CLI's too), so the health history is one for both.
+  const fleet = new Fleet(vscodePrompter, log, runStoreRoot());
   const hostsTree = new HostsTree(fleet);
   const hostsView = vscode.window.createTreeView<HostsNode>('flotilla.hosts', { treeDataProvider: hostsTree, canSelectMany: true, showCollapseAll: true });
   const review = new HostKeyReview(fleet);

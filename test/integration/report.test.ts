@@ -5,7 +5,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Ajv from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPORT_JSON_SCHEMA } from '../../src/core/report/schema';
+import { cliInProcess } from './cliInProcess';
 import { MetricsCache } from '../../src/core/balance/probe';
 import { resolveHost } from '../../src/core/config/sshConfig';
 import { checkFleet, checkHealth } from '../../src/core/health';
@@ -173,5 +176,30 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
     await checkFleet(pool, ['lab-1', 'dead'], { connectTimeoutMs: 3000, metrics: new MetricsCache(), history: { store, source: 'editor' } });
     const { records } = await store.read({ since: 0 });
     expect(records.map((r) => r.host).sort()).toEqual(['dead', 'lab-1']);
+  });
+
+  it('flotilla hosts --status records into the store\'s health history; flotilla report --json is the documented shape; drift exits 2 when out of sync', async () => {
+    const store = join(work, 'cli-store');
+    const global = ['--ssh-config', configFile, '--store', store, '--connect-timeout', '3'];
+    const status = await cliInProcess([...global, 'hosts', 'lab-1,dead', '--status']);
+    expect(status.code).toBe(3);
+    expect((await new HealthHistory(store).read({ since: 0 })).records.map((r) => r.host).sort()).toEqual(['dead', 'lab-1']);
+    const r = await cliInProcess([...global, '--json', 'report', 'lab-1,dead', '--drift', join(work, 'app'), '--drift', '~/drift-app']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(3);
+    const report = JSON.parse(r.stdout);
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(REPORT_JSON_SCHEMA);
+    expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
+    expect(report.hosts.map((h: { alias: string; availability: { h1: number } }) => [h.alias, h.availability.h1])).toEqual([['dead', 0], ['lab-1', 1]]); // ssh config order
+    expect(report.drift.hosts.map((h: { host: string; state: string }) => [h.host, h.state])).toEqual([['dead', 'unreachable'], ['lab-1', 'in_sync']]);
+    const md = await cliInProcess([...global, 'report', 'lab-1', '--markdown']);
+    expect(md.code).toBe(0);
+    expect(md.stdout).toMatch(/^# Fleet report — excellent\n/);
+    const drift = await cliInProcess([...global, 'drift', 'lab-1,lab-2', join(work, 'app'), '~/drift-app']);
+    expect(drift.code).toBe(2);
+    expect(drift.stdout).toMatch(/^lab-2 +out_of_sync +1 different, 0 missing, 0 extra · 75% in sync\n +different src\/c\.txt$/m);
+    const bad = await cliInProcess([...global, 'drift', 'lab-1', join(work, 'no-such-folder'), '~/x']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/local folder/);
   });
 });

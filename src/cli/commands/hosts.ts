@@ -1,5 +1,6 @@
 import { checkFleet, summarizeHealth, type HostHealth } from '../../core/health/probe';
 import { MetricsCache } from '../../core/health/metrics';
+import { HealthHistory } from '../../core/health/history';
 import { sanitizeForView } from '../../core/exec/output';
 import { EXIT, type CliContext } from '../context';
 import type { Verb } from '../verbs';
@@ -26,7 +27,8 @@ export async function hostsCommand(ctx: CliContext, target: string | undefined, 
   }
   let health: HostHealth[] | undefined;
   if (withStatus) {
-    health = await checkFleet(ctx.pool, listed.map((h) => h.alias), { connectTimeoutMs, metrics: new MetricsCache() });
+    const history = { store: new HealthHistory(ctx.store.root), source: 'cli' as const };
+    health = await checkFleet(ctx.pool, listed.map((h) => h.alias), { connectTimeoutMs, metrics: new MetricsCache(), history });
   }
   if (ctx.flags.json) {
     const hosts = rows.map(({ connectTimeout: _t, ...r }, i) => ({
