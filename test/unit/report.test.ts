@@ -1,7 +1,7 @@
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
-import type { HostMetrics } from '../../src/core/balance/probe';
-import type { HostHealth } from '../../src/core/health';
+import type { HostMetrics } from '../../src/core/health/metrics';
+import type { HostHealth } from '../../src/core/health/probe';
 import type { HealthSample } from '../../src/core/health/record';
 import { buildReport, latencyClass, type ReportInput } from '../../src/core/report/build';
 import { driftOf } from '../../src/core/report/drift';

@@ -2,7 +2,7 @@
 // (optionally) the drift of a pushed folder. Pure: the same input always gives the same report.
 import { analyzeHost, groupAvailability, WINDOWS, type WindowName } from '../health/availability';
 import { conditionOf, sampleOf, type HealthRecord, type HealthSample } from '../health/record';
-import type { HostHealth } from '../health';
+import type { HostHealth } from '../health/probe';
 import type { DriftReport } from './drift';
 import {
   DEFAULT_THRESHOLDS, REPORT_SCHEMA,
