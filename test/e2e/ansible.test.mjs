@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
-  expandTreeItem, collapsePane, sleep,
+  expandTreeItem, collapsePane, collapseTreeItem, waitForRowDescription, waitForTreeStable,
 } from './harness.mjs';
 
-let lab, wb, inventory;
+let lab, wb, inventory, settings;
 
 before(async () => {
   const vsix = await flotillaVsix();
@@ -31,33 +31,20 @@ before(async () => {
     'dbs',
     '',
   ].join('\n'));
-  wb = await startWorkbench({
-    name: 'ansible',
-    vsix: [vsix],
-    userSettings: {
-      ...labSettings(lab),
-      'flotilla.sshConfigFile': sshConfig,
-      'flotilla.ansible.inventory': [inventory],
-      'flotilla.connectTimeoutSeconds': 3,
-      'flotilla.health.intervalSeconds': 600,
-    },
-  });
+  settings = {
+    ...labSettings(lab),
+    'flotilla.sshConfigFile': sshConfig,
+    'flotilla.ansible.inventory': [inventory],
+    'flotilla.connectTimeoutSeconds': 3,
+    'flotilla.health.intervalSeconds': 600,
+  };
+  wb = await startWorkbench({ name: 'ansible', vsix: [vsix], userSettings: settings });
 });
 
 after(async () => {
   await wb?.stop();
   await lab?.stop();
 });
-
-async function rowDescription(label, pattern, timeout = 30000) {
-  const t0 = Date.now();
-  for (;;) {
-    const row = (await treeRows(wb.page, 'Hosts')).find((r) => r.label === label);
-    if (row && pattern.test(row.description)) return row.description;
-    if (Date.now() - t0 > timeout) throw new Error(`${label}: description never matched ${pattern}; last: ${JSON.stringify(row)}`);
-    await sleep(250);
-  }
-}
 
 test('inventory groups nest in the Hosts tree, and an inventory-only host is online with its explain tooltip naming the inventory line', async () => {
   const page = wb.page;
@@ -66,10 +53,7 @@ test('inventory groups nest in the Hosts tree, and an inventory-only host is onl
   const top = await treeLabels(page, 'Hosts', { has: 'prod' });
   for (const g of ['web', 'build', 'fleet', 'prod']) assert.ok(top.includes(g), `group ${g} at the top: ${top}`);
   assert.ok(!top.includes('dbs') || top.indexOf('dbs') > top.indexOf('prod'), `dbs is nested under prod: ${top}`);
-  for (const g of ['web', 'build', 'fleet']) {
-    const row = treeItem(page, 'Hosts', g);
-    if ((await row.getAttribute('aria-expanded')) === 'true') await row.locator('.monaco-tl-twistie').click();
-  }
+  for (const g of ['web', 'build', 'fleet']) await collapseTreeItem(page, 'Hosts', g);
   await expandTreeItem(page, 'Hosts', 'prod');
   await expandTreeItem(page, 'Hosts', 'dbs');
   const rows = await treeRows(page, 'Hosts');
@@ -77,7 +61,7 @@ test('inventory groups nest in the Hosts tree, and an inventory-only host is onl
   assert.ok(level('dbs') === level('prod') + 1 && level('db1') === level('dbs') + 1, `prod > dbs > db1: ${JSON.stringify(rows)}`);
   assert.match((rows.find((r) => r.label === 'prod')?.description ?? ''), /2 hosts · Ansible inventory/);
   const lab2 = lab.info.hosts.find((h) => h.alias === 'lab-2');
-  const description = await rowDescription('db1', new RegExp(`^flotilla@${lab2.address.replace(/\./g, '\\.')}:${lab2.port} · Ansible inventory · \\d+ ms`));
+  const description = await waitForRowDescription(page, 'Hosts', 'db1', new RegExp(`^flotilla@${lab2.address.replace(/\./g, '\\.')}:${lab2.port} · Ansible inventory · \\d+ ms`));
   assert.ok(description);
 
   await treeItem(page, 'Hosts', 'db1').hover();
@@ -87,4 +71,23 @@ test('inventory groups nest in the Hosts tree, and an inventory-only host is onl
   assert.match(text, new RegExp(`known from the Ansible inventory ${inventory.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2`));
   assert.match(text, new RegExp(`Port\\s+${lab2.port}\\s+${inventory.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2`));
   await wb.screenshot('ansible-hosts.png');
+});
+
+test('in a workspace that is not trusted the inventory is not read', async () => {
+  await wb.stop();
+  wb = await startWorkbench({
+    name: 'ansible-untrusted',
+    vsix: [await flotillaVsix()],
+    userSettings: { ...settings, 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' },
+    workspaceTrust: true,
+  });
+  await wb.page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: 15000 });
+  const page = wb.page;
+  await openViewContainer(page, 'Flotilla');
+  await waitForRowDescription(page, 'Hosts', 'fleet', /3 hosts/);
+  await waitForTreeStable(page, 'Hosts');
+  const labels = await treeLabels(page, 'Hosts', { has: 'fleet' });
+  assert.ok(!labels.includes('prod') && !labels.includes('db1'), `no Ansible group or host: ${labels}`);
+  await page.mouse.move(900, 400);
+  await wb.screenshot('ansible-untrusted.png');
 });

@@ -167,7 +167,7 @@ export function seedSettings(userDataDir, userSettings = {}) {
  *   env: extra environment for the server, inherited by the extension host
  */
 export async function startCodeServer({ vsix = [], userSettings = {}, settings = {}, smokeTestDriver = false, env = {},
-  workspaceFiles = { 'README.txt': 'hello\n' } } = {}) {
+  workspaceFiles = { 'README.txt': 'hello\n' }, workspaceTrust = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flotilla-e2e-cs-'));
   const d = (p) => { const f = path.join(dir, p); fs.mkdirSync(f, { recursive: true }); return f; };
   const ud = d('user-data'), ext = d('extensions'), ws = d('workspace');
@@ -189,7 +189,9 @@ export async function startCodeServer({ vsix = [], userSettings = {}, settings =
   }
   const port = await freePort();
   const args = [CODE_SERVER, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--disable-telemetry', '--disable-update-check',
+    // workspaceTrust: the workspace folder opens untrusted (Restricted Mode), as an unknown folder would
+    ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
     // a closed tab's extension host otherwise lives on for 3 hours
     '--reconnection-grace-time', '5',
     '--user-data-dir', ud, '--extensions-dir', ext];
@@ -275,8 +277,8 @@ export async function openWorkbench(page, server, opts) {
  * the browser and stops the server (its whole process group).
  */
 export async function startWorkbench({ name = 'ui', vsix = [], userSettings = {}, env = {}, smokeTestDriver = false,
-  workspaceFiles, folder, payload } = {}) {
-  const server = await startCodeServer({ vsix, userSettings, env, smokeTestDriver, workspaceFiles });
+  workspaceFiles, folder, payload, workspaceTrust } = {}) {
+  const server = await startCodeServer({ vsix, userSettings, env, smokeTestDriver, workspaceFiles, workspaceTrust });
   let browser;
   const stop = async () => {
     if (browser) {
@@ -397,6 +399,24 @@ export async function waitForTreeStable(page, viewName, { quietMs = 750, timeout
 export function treeItem(page, viewName, label) {
   const text = label instanceof RegExp ? label : new RegExp(`^${escapeRegExp(label)}$`);
   return treeView(page, viewName).getByRole('treeitem').filter({ has: page.locator('.label-name', { hasText: text }) }).first();
+}
+
+/** Wait until the row labelled `label` shows a description matching `pattern`; resolves to that description. */
+export async function waitForRowDescription(page, viewName, label, pattern, timeout = 30000) {
+  const t0 = Date.now();
+  for (;;) {
+    const row = (await treeRows(page, viewName)).find((r) => r.label === label);
+    if (row && pattern.test(row.description)) return row.description;
+    if (Date.now() - t0 > timeout) throw new Error(`${label}: description never matched ${pattern}; last: ${JSON.stringify(row)}`);
+    await sleep(250);
+  }
+}
+
+/** Collapse an expanded tree row (no-op when collapsed). */
+export async function collapseTreeItem(page, viewName, label) {
+  const row = treeItem(page, viewName, label);
+  await row.waitFor();
+  if ((await row.getAttribute('aria-expanded')) === 'true') await row.locator('.monaco-tl-twistie').click();
 }
 
 /**

@@ -5,9 +5,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
+  flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeItem,
   expandTreeItem, chooseContextMenuItem, stopwatch, sleep,
-  collapsePane,
+  collapsePane, waitForRowDescription, collapseTreeItem as collapseRow,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -30,21 +30,8 @@ after(async () => {
   await lab?.stop();
 });
 
-async function rowDescription(label, pattern, timeout = 30000) {
-  const t0 = Date.now();
-  for (;;) {
-    const row = (await treeRows(wb.page, 'Hosts')).find((r) => r.label === label);
-    if (row && pattern.test(row.description)) return row.description;
-    if (Date.now() - t0 > timeout) throw new Error(`${label}: description never matched ${pattern}; last: ${JSON.stringify(row)}`);
-    await sleep(250);
-  }
-}
-
-async function collapseTreeItem(label) {
-  const row = treeItem(wb.page, 'Hosts', label);
-  await row.waitFor();
-  if ((await row.getAttribute('aria-expanded')) === 'true') await row.locator('.monaco-tl-twistie').click();
-}
+const rowDescription = (label, pattern, timeout) => waitForRowDescription(wb.page, 'Hosts', label, pattern, timeout);
+const collapseTreeItem = (label) => collapseRow(wb.page, 'Hosts', label);
 
 /** The Review button of the host-key notification: on its toast, or in the notification center once the toast has gone. */
 async function clickReview(page) {
