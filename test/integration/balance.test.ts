@@ -129,11 +129,11 @@ describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
     const store = mkdtempSync(join(tmpdir(), 'flotilla-place-'));
     const cli = async (...args: string[]) => {
       const r = await cliInProcess(['--ssh-config', fleet.lab.info.sshConfig, '--groups', fleet.lab.info.groups, '--store', store, '--connect-timeout', '3', ...args]);
-      return { code: r.code, out: r.stdout + r.stderr };
+      return { code: r.code, out: r.stdout, err: r.stderr };
     };
     try {
       const r = await cli('place', 'lab-1,lab-2,lab-3,dead', '--json');
-      expect(r.code, r.out).toBe(0);
+      expect(r.code, r.err).toBe(0);
       const out = JSON.parse(r.out) as { chosen: string; candidates: Array<Record<string, unknown>> };
       expect(Object.keys(out)).toEqual(['chosen', 'candidates', 'explanation']);
       expect(out.chosen).toBe('lab-2');
@@ -147,7 +147,7 @@ describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
       // a least-loaded run records its choice in the store; the next placement (any process) weighs it
       await fleet.lab.setLoad('lab-3', 0.25, 8 * GiB);
       const run = await cli('run', 'lab-2,lab-3', '--least-loaded', '--json', '--', 'true');
-      expect(run.code, run.out).toBe(0);
+      expect(run.code, run.err).toBe(0);
       expect(JSON.parse(run.out).placement.chosen).toBe('lab-2');
       const second = JSON.parse((await cli('place', 'lab-2,lab-3', '--json')).out) as { chosen: string; explanation: string };
       expect(second.chosen).toBe('lab-3');

@@ -165,7 +165,7 @@ export function startRun(
         try {
           result = abort.aborted
             ? withoutOutput(host, { state: 'cancelled', durationMs: 0, remoteStopped: true, reason: 'cancelled before start' })
-            : await runOnHost(host, script, spec, pool, abort, (stream, chunk) => emit({ type: 'host-output', host, stream, chunk }));
+            : await runOnHost({ host, script, spec, pool, abort, onChunk: (stream, chunk) => emit({ type: 'host-output', host, stream, chunk }) });
         } catch (err) {
           result = withoutOutput(host, {
             state: 'lost',
@@ -295,18 +295,22 @@ class PgidScanner {
   }
 }
 
-async function runOnHost(
-  host: string,
-  script: string,
-  spec: RunSpec,
-  pool: Pool,
-  abort: AbortSignal,
-  onChunk: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
-): Promise<HostResult> {
+/** One host's share of a run. */
+interface HostTask {
+  host: string;
+  script: string;
+  spec: RunSpec;
+  pool: Pool;
+  abort: AbortSignal;
+  onChunk: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+}
+
+async function runOnHost(task: HostTask): Promise<HostResult> {
+  const { host, spec, abort } = task;
   const t0 = Date.now();
   const elapsed = () => Date.now() - t0;
   const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!spec.workdir) return execOnHost(host, script, spec, pool, abort, onChunk, t0);
+  if (!spec.workdir) return execOnHost(task, t0, timeoutMs);
   let dir: string;
   try {
     dir = await spec.workdir.prepare(host, abort);
@@ -316,22 +320,14 @@ async function runOnHost(
     return withoutOutput(host, { state: 'failed', exit: 1, durationMs: elapsed(), reason: `could not place the files: ${(err as Error).message}` });
   }
   try {
-    return await execOnHost(host, script, { ...spec, cwd: dir }, pool, abort, onChunk, t0, timeoutMs - elapsed());
+    return await execOnHost({ ...task, spec: { ...spec, cwd: dir } }, t0, timeoutMs - elapsed());
   } finally {
     await spec.workdir.cleanup(host, dir).catch(() => {});
   }
 }
 
-async function execOnHost(
-  host: string,
-  script: string,
-  spec: RunSpec,
-  pool: Pool,
-  abort: AbortSignal,
-  onChunk: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
-  t0: number,
-  timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-): Promise<HostResult> {
+/** The exec itself: `timeoutMs` is what is left of the host's time limit. */
+async function execOnHost({ host, script, spec, pool, abort, onChunk }: HostTask, t0: number, timeoutMs: number): Promise<HostResult> {
   const elapsed = () => Date.now() - t0;
   let remote: string;
   try {

@@ -2,13 +2,12 @@
 // startJob. It assigns the id and writes the record before any host is contacted, keeps the record and
 // the per-host output files current as they stream, takes cancel requests from any process, and emits
 // events. Front ends only render it and ask questions.
-import type { Readable } from 'node:stream';
 import { measureCandidates, placeHost, type Decision, type HerdOptions, type PlaceOptions } from '../balance/place';
 import { MetricsCache } from '../health/metrics';
 import type { HostHealth } from '../health/probe';
 import {
   checkRunSpec, commandText, DEFAULT_TIMEOUT_MS, newRunId, startRun, withoutOutput,
-  type HostResult, type RunEvent, type RunOrigin, type RunSpec,
+  type HostResult, type RunEvent, type RunSpec,
 } from '../exec/run';
 import { push } from '../push/push';
 import type { Pool } from '../ssh/pool';
@@ -29,27 +28,18 @@ export interface LeastLoaded {
   diskPath?: string;
 }
 
-export interface JobRequest {
+export interface JobRequest extends Pick<RunSpec, 'cwd' | 'env' | 'timeoutMs' | 'concurrency' | 'pty' | 'origin' | 'outputCapBytes' | 'stdin'> {
   /** The target as the user wrote it, for the record and `history TARGET`. */
   target?: string;
   /** Hosts to run on, or the candidates when `leastLoaded` is set. */
   hosts: readonly string[];
   command: string | readonly string[];
-  cwd?: string;
-  env?: Record<string, string>;
-  timeoutMs?: number;
-  concurrency?: number;
-  pty?: boolean;
-  origin: RunOrigin;
   leastLoaded?: LeastLoaded;
   /** Push this local folder to `cwd` on the chosen host(s) first. */
   pushFirst?: string;
   /** Local paths placed in a private temp directory on each host; the command runs there. */
   files?: readonly string[];
   keepFiles?: boolean;
-  /** Per host and stream, in memory (the full output is in the store). */
-  outputCapBytes?: number;
-  stdin?: Readable | Buffer;
 }
 
 export interface JobDeps {
