@@ -103,7 +103,11 @@ class DocWriter {
 }
 
 /** Records and starts the job; resolves once the record exists (the id is then valid everywhere). */
-export async function startJob(deps: JobDeps, req: JobRequest, opts: { id?: string; on?: (e: JobEvent) => void } = {}): Promise<Job> {
+export async function startJob(
+  deps: JobDeps,
+  req: JobRequest,
+  opts: { id?: string; on?: (e: JobEvent) => void; signal?: AbortSignal } = {},
+): Promise<Job> {
   checkJobRequest(req);
   const id = opts.id ?? newRunId();
   const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -148,6 +152,9 @@ export async function startJob(deps: JobDeps, req: JobRequest, opts: { id?: stri
     cancelRun?.(host);
   };
   const unwatch = deps.store.watchCancels(id, cancel);
+  const onSignal = () => cancel();
+  if (opts.signal?.aborted) cancel();
+  opts.signal?.addEventListener('abort', onSignal, { once: true });
 
   const run = async (): Promise<JobResult> => {
     let hosts = doc.hosts.map((h) => h.host);
@@ -227,6 +234,7 @@ export async function startJob(deps: JobDeps, req: JobRequest, opts: { id?: stri
     })
     .then(async (result) => {
       unwatch();
+      opts.signal?.removeEventListener('abort', onSignal);
       update((d) => ({ ...d, state: 'done', phase: undefined, finishedAt: new Date().toISOString() }));
       await writer.now();
       return { ...result, doc };
