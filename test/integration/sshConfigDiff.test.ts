@@ -166,6 +166,15 @@ describe.skipIf(!sshAvailable)('ssh config resolution vs. ssh -G (OpenSSH differ
       expect(pick(mine, c.keys), 'case keys').toBe(pick(expected!, c.keys));
       expect(pick(mine, COMMON_KEYS), 'common keys').toBe(pick(expected!, COMMON_KEYS));
       expect(mine, 'whole ssh -G output').toBe(expected!);
+      if (c.reparse) {
+        const again = join(dirname(file), 'reparse.config');
+        writeFileSync(again, expected!, { mode: 0o644 });
+        const reparsed = await sshG(again, { ...c, defaultConfig: false });
+        const mineAgain = await resolve({ ...c, defaultConfig: false }, again);
+        // ssh cannot always read its own output back (an expanded %, an escape char); then neither may we.
+        expect(mineAgain.ok, `resolver on ssh -G output (ssh: ${reparsed.ok ? 'ok' : reparsed.err})`).toBe(reparsed.ok);
+        if (reparsed.ok && mineAgain.ok) expect(formatSshG(mineAgain.h), 'ssh -G output read back as a config').toBe(reparsed.out);
+      }
     });
   }
 });
