@@ -7,9 +7,11 @@ export async function configResolveCommand(ctx: CliContext, alias: string): Prom
   const host = await ctx.inventory.resolve(alias);
   if (ctx.flags.json) {
     const options = Object.fromEntries([...host.options].map(([k, o]) => [k, { values: o.values, source: o.source ?? null }]));
-    await ctx.io.json({ alias, hostname: host.hostname, user: host.user, port: host.port, options });
+    await ctx.io.json({ alias, hostname: host.hostname, user: host.user, port: host.port, options, warnings: host.warnings ?? [] });
   } else {
     await ctx.io.out(formatSshG(host));
+    // What Flotilla read differently from ssh (an unknown keyword it skipped...) is never silent.
+    for (const w of host.warnings ?? []) ctx.io.err(`warning: ${w}\n`);
   }
   return EXIT.ok;
 }
