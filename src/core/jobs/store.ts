@@ -271,7 +271,7 @@ export class RunStore {
 
   /** Calls `onChange` when runs are created or deleted. */
   watchRuns(onChange: () => void): () => void {
-    return watchDir(this.runsDir, () => true, onChange, true);
+    return watchDir(this.runsDir, () => true, onChange, { create: true, namesOnly: true });
   }
 
   /** Deletes finished runs beyond the age and count limits; unfinished runs are kept. */
@@ -318,22 +318,33 @@ export function idTime(id: string): number {
 
 /**
  * fs.watch on a directory (inotify here), plus a slow re-check in case the platform drops events
- * (network file systems). `create` makes the directory first so a watch can start before any run.
+ * (network file systems) that fires only when the wanted entries (or, unless `namesOnly`, their mtimes)
+ * changed. `create` makes the directory first so a watch can start before any run.
  */
-function watchDir(dir: string, wanted: (name: string | null) => boolean, onEvent: () => void, create = false): () => void {
+function watchDir(dir: string, wanted: (name: string | null) => boolean, onEvent: () => void, opts: { create?: boolean; namesOnly?: boolean } = {}): () => void {
   let watcher: FSWatcher | undefined;
   let closed = false;
+  let signature = '';
+  const changed = async () => {
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => wanted(n)).sort();
+    const stamps = opts.namesOnly ? names : await Promise.all(names.map(async (n) => `${n}:${(await stat(join(dir, n)).catch(() => ({ mtimeMs: 0 }))).mtimeMs}`));
+    const next = stamps.join('|');
+    const differs = next !== signature;
+    signature = next;
+    return differs;
+  };
   const start = async () => {
-    if (create) await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => {});
+    if (opts.create) await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => {});
     if (closed) return;
     try {
       watcher = watch(dir, (_event, name) => { if (wanted(name ? String(name) : null)) onEvent(); });
       watcher.on('error', () => {});
     } catch { /* gone: the re-check below still runs */ }
+    await changed();
     onEvent();
   };
   void start();
-  const recheck = setInterval(onEvent, 2000);
+  const recheck = setInterval(() => void changed().then((differs) => { if (differs && !closed) onEvent(); }), 2000);
   recheck.unref();
   return () => {
     closed = true;
