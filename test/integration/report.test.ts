@@ -162,6 +162,9 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
     expect(report.recommendations.map((r) => r.text)).toContain(`Move work off lab-2 (memory ${by.get('lab-2')!.resources!.memoryPercent}%) — lab-1 has room (load ${by.get('lab-1')!.resources!.loadPerCore}/core, memory ${by.get('lab-1')!.resources!.memoryPercent}%)`);
     expect(report.overall.health).toBe('fair');
     expect(by.get('lab-1')!.latency.class).toBe('excellent');
+    // the lab shares this machine's clock: the probe's reading is within its ±0.5 s resolution (+ the trip)
+    expect(Math.abs(by.get('lab-1')!.clockSkewMs!)).toBeLessThan(1500);
+    expect(report.alerts.some((a) => a.kind === 'clock')).toBe(false);
     const { records } = await new HealthHistory(root).read({ since: Date.now() - 60_000 });
     expect(new Set(records.map((r) => r.host))).toEqual(new Set(['lab-1', 'lab-2', 'flaky', 'dead']));
     // a second report sees the first one's samples in its availability

@@ -1,6 +1,6 @@
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
-import type { HostMetrics } from '../../src/core/health/metrics';
+import { parseProbeOutput, type HostMetrics } from '../../src/core/health/metrics';
 import type { HostHealth } from '../../src/core/health/probe';
 import type { HealthSample } from '../../src/core/health/record';
 import { buildReport, latencyClass, type ReportInput } from '../../src/core/report/build';
@@ -133,6 +133,17 @@ describe('fleet report builder', () => {
     expect(md).toContain('\\<img src=x onerror=alert\\(1\\)\\>');
     expect(renderText(r)).not.toContain('\u001b');
     expect(escapeMarkdown('a|b')).toBe('a\\|b');
+  });
+
+  it('clock skew measured by the probe: an alert beyond 5 s, with a recommendation', () => {
+    const out = 'clock=1000\nos=Linux\ncores=2\nloadavg=0.1 0.1 0.1 1/1 1\nMemTotal=100\nMemAvailable=50\ndf=/dev/x 100 50 50 50% /\nuptime=5\n';
+    const probed = parseProbeOutput(out, 5, 0, 1_000_000 - 8000);
+    expect(probed.state === 'ok' && probed.metrics.clockSkewMs).toBe(8500);
+    expect(parseProbeOutput(out, 5, 0).state === 'ok' && (parseProbeOutput(out, 5, 0) as { metrics: HostMetrics }).metrics.clockSkewMs).toBeUndefined();
+    const r = buildReport(input({ current: new Map([['web-1', online('web-1', { clockSkewMs: -8200 })], ['web-2', online('web-2', { clockSkewMs: 300 })], ['db-1', online('db-1')]]) }));
+    expect(r.alerts.filter((a) => a.kind === 'clock')).toEqual([{ severity: 'warning', kind: 'clock', host: 'web-1', message: 'web-1: clock 8.2 s behind this machine' }]);
+    expect(r.hosts.map((h) => h.clockSkewMs)).toEqual([-8200, 300, null]);
+    expect(r.recommendations.map((x) => x.text)).toContain("Sync web-1's clock (NTP): it is 8.2 s behind this machine; logs, TLS and builds go wrong");
   });
 
   it('latency classes and the timeline strip', () => {

@@ -23,6 +23,8 @@ export interface HostMetrics {
   measuredAt: number;
   /** Round trip of the probe command, ms. */
   latencyMs: number;
+  /** Host clock minus ours, ms (±0.5 s: the host's clock is read in whole seconds). */
+  clockSkewMs?: number;
 }
 
 export type ProbeResult =
@@ -34,6 +36,7 @@ const SAMPLE_SECONDS = '0.25';
 export function probeScript(diskPath: string): string {
   const disk = diskPath === '~' || diskPath === '' ? '"$HOME"' : diskPath.startsWith('~/') ? `"$HOME"/${shQuote(diskPath.slice(2))}` : shQuote(diskPath);
   return [
+    'echo "clock=$(date +%s)"',
     'os=$(uname -s 2>/dev/null)',
     'echo "os=$os"',
     `d=${disk}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; echo "diskpath=$d"`,
@@ -78,7 +81,7 @@ function cpuBusyFromStat(a: string | undefined, b: string | undefined): number |
 }
 
 /** Parses the probe's output; throws with what was missing when the output is not understood. */
-export function parseProbeOutput(text: string, latencyMs: number, now = Date.now()): ProbeResult {
+export function parseProbeOutput(text: string, latencyMs: number, now = Date.now(), firstOutputAt?: number): ProbeResult {
   const f = fields(text);
   const os = f.get('os') ?? '';
   if (os !== 'Linux' && os !== 'Darwin') {
@@ -128,8 +131,16 @@ export function parseProbeOutput(text: string, latencyMs: number, now = Date.now
       uptimeSec,
       measuredAt: now,
       latencyMs,
+      ...clockSkew(f.get('clock'), firstOutputAt),
     },
   };
+}
+
+/** The clock line is the probe's first output: it was read about when its first bytes reached us. */
+function clockSkew(clock: string | undefined, firstOutputAt: number | undefined): { clockSkewMs?: number } {
+  const seconds = clock === undefined || clock.trim() === '' ? NaN : Number(clock);
+  if (!Number.isFinite(seconds) || firstOutputAt === undefined) return {};
+  return { clockSkewMs: seconds * 1000 + 500 - firstOutputAt };
 }
 
 /** Runs the probe over the pooled connection. Connection errors propagate (the caller classifies them). */
@@ -137,7 +148,11 @@ export async function probeHost(pool: Pool, alias: string, diskPath = '~', timeo
   const t0 = Date.now();
   const lease = await pool.exec(alias, buildRemoteCommand(probeScript(diskPath)));
   let out = '';
-  lease.channel.on('data', (d: Buffer) => { if (out.length < 65536) out += d.toString('utf8'); });
+  let firstOutputAt: number | undefined;
+  lease.channel.on('data', (d: Buffer) => {
+    firstOutputAt ??= Date.now();
+    if (out.length < 65536) out += d.toString('utf8');
+  });
   lease.channel.stderr.on('data', () => {});
   const finished = await new Promise<boolean>((resolve) => {
     const t = setTimeout(() => resolve(false), timeoutMs);
@@ -148,7 +163,7 @@ export async function probeHost(pool: Pool, alias: string, diskPath = '~', timeo
     lease.release();
     return { state: 'cannot-measure', reason: `probe did not finish within ${timeoutMs} ms`, latencyMs: Date.now() - t0 };
   }
-  return parseProbeOutput(out, Date.now() - t0);
+  return parseProbeOutput(out, Date.now() - t0, Date.now(), firstOutputAt);
 }
 
 /**

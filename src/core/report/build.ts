@@ -42,6 +42,8 @@ export function ago(ms: number): string {
   return `${Math.round(s / 86_400)} d ago`;
 }
 
+const skewText = (ms: number) => `${(Math.abs(ms) / 1000).toFixed(1)} s ${ms > 0 ? 'ahead of' : 'behind'} this machine`;
+
 function hostReport(alias: string, groups: readonly string[], input: ReportInput, t: Thresholds, from: number): HostReport {
   const history = analyzeHost(alias, input.history, input.now, from);
   const own = input.history.filter((r): r is HealthSample => r.host === alias && r.k === 's');
@@ -79,6 +81,7 @@ function hostReport(alias: string, groups: readonly string[], input: ReportInput
       diskPath: m.diskPath,
     } : null,
     hostKey: last?.hostKey ?? null,
+    clockSkewMs: m?.clockSkewMs === undefined ? null : Math.round(m.clockSkewMs),
     timeline: history.timeline,
   };
 }
@@ -96,6 +99,7 @@ function alertsFor(h: HostReport, t: Thresholds, now: number): Alert[] {
   if (r && r.memoryPercent > t.memoryPercent) add('warning', 'memory', `${h.alias}: memory ${r.memoryPercent}% used`);
   if (r && r.loadPerCore > t.loadPerCore) add('warning', 'load', `${h.alias}: load ${r.loadPerCore} per core (${r.cores} cores)`);
   if (h.latency.class === 'poor') add('warning', 'latency', `${h.alias}: round trip ${h.latency.rttMs} ms (poor)`);
+  if (h.clockSkewMs !== null && Math.abs(h.clockSkewMs) > t.clockSkewMs) add('warning', 'clock', `${h.alias}: clock ${skewText(h.clockSkewMs)}`);
   if (h.flapping) add('warning', 'flapping', `${h.alias}: ${h.changesLastHour} up/down changes in the last hour`);
   return a;
 }
@@ -122,6 +126,7 @@ function recommendationsFor(h: HostReport, alerts: readonly Alert[], hosts: read
   }
   if (kinds.has('disk')) rec(`Free disk space on ${h.alias} (${r!.diskPercent}% of ${r!.diskPath} used)`, 'disk');
   if (kinds.has('latency')) rec(`Investigate the network path to ${h.alias} (round trip ${h.latency.rttMs} ms)`, 'latency');
+  if (kinds.has('clock')) rec(`Sync ${h.alias}'s clock (NTP): it is ${skewText(h.clockSkewMs!)}; logs, TLS and builds go wrong`, 'clock');
   if (kinds.has('flapping')) rec(`${h.alias} keeps going up and down: check its network link and power`, 'flapping');
   return out;
 }

@@ -11,7 +11,7 @@ const closed = (properties: Record<string, unknown>) => ({
 });
 
 const windows = closed({ h1: numOrNull, h24: numOrNull, d7: numOrNull });
-const alertKind = { enum: ['host-down', 'unusable', 'host-key', 'disk', 'memory', 'load', 'latency', 'flapping', 'drift'] } as const;
+const alertKind = { enum: ['host-down', 'unusable', 'host-key', 'disk', 'memory', 'load', 'latency', 'clock', 'flapping', 'drift'] } as const;
 
 const host = closed({
   alias: str,
@@ -35,6 +35,7 @@ const host = closed({
     ],
   },
   hostKey: { enum: ['unknown', 'changed', 'revoked', null] },
+  clockSkewMs: numOrNull,
   timeline: { type: 'array', items: closed({ from: num, to: num, condition: { enum: ['up', 'degraded', 'down', 'mixed'] } }) },
 });
 
@@ -58,7 +59,7 @@ export const REPORT_JSON_SCHEMA = {
     schema: { const: 'flotilla.report/1' },
     generatedAt: num,
     timeline: closed({ from: num, to: num }),
-    thresholds: closed({ diskPercent: num, memoryPercent: num, loadPerCore: num, poorLatencyMs: num, downShare: num, availability24h: num }),
+    thresholds: closed({ diskPercent: num, memoryPercent: num, loadPerCore: num, poorLatencyMs: num, clockSkewMs: num, downShare: num, availability24h: num }),
     overall: closed({ health: { enum: ['excellent', 'good', 'fair', 'poor'] }, rule: str }),
     summary: closed({ hosts: num, up: num, degraded: num, down: num, unknown: num, availability24h: numOrNull }),
     hosts: { type: 'array', items: host },

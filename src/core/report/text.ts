@@ -28,7 +28,8 @@ export function timelineStrip(bands: readonly TimelineBand[], from: number, to: 
 function resources(h: HostReport): string {
   const r = h.resources;
   if (!r) return '–';
-  return `load ${r.loadPerCore}/core${r.cpuPercent === null ? '' : ` · cpu ${r.cpuPercent}%`} · mem ${r.memoryPercent}% · disk ${r.diskPercent}%`;
+  const clock = h.clockSkewMs === null ? '' : ` · clock ${h.clockSkewMs >= 0 ? '+' : '-'}${(Math.abs(h.clockSkewMs) / 1000).toFixed(1)} s`;
+  return `load ${r.loadPerCore}/core${r.cpuPercent === null ? '' : ` · cpu ${r.cpuPercent}%`} · mem ${r.memoryPercent}% · disk ${r.diskPercent}%${clock}`;
 }
 
 function seen(h: HostReport, now: number): string {

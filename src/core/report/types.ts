@@ -16,6 +16,8 @@ export interface Thresholds {
   loadPerCore: number;
   /** Round trip at or above which latency is "poor". */
   poorLatencyMs: number;
+  /** Clock difference from ours beyond which a host's clock is wrong, ms. */
+  clockSkewMs: number;
   /** Share of the fleet down from which overall health is "poor". */
   downShare: number;
   /** 24 h availability of the fleet below which overall health is at most "fair". */
@@ -27,6 +29,7 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   memoryPercent: 90,
   loadPerCore: 2,
   poorLatencyMs: 200,
+  clockSkewMs: 5000,
   downShare: 0.5,
   availability24h: 0.95,
 };
@@ -51,6 +54,8 @@ export interface HostReport {
     cores: number; loadPerCore: number; cpuPercent: number | null; memoryPercent: number; diskPercent: number; diskPath: string;
   } | null;
   hostKey: 'unknown' | 'changed' | 'revoked' | null;
+  /** Host clock minus ours, ms, measured by the probe (±0.5 s); null when not measured. */
+  clockSkewMs: number | null;
   timeline: TimelineBand[];
 }
 
@@ -64,7 +69,7 @@ export interface GroupReport {
   average: { loadPerCore: number | null; cpuPercent: number | null; memoryPercent: number | null; diskPercent: number | null };
 }
 
-export type AlertKind = 'host-down' | 'unusable' | 'host-key' | 'disk' | 'memory' | 'load' | 'latency' | 'flapping' | 'drift';
+export type AlertKind = 'host-down' | 'unusable' | 'host-key' | 'disk' | 'memory' | 'load' | 'latency' | 'clock' | 'flapping' | 'drift';
 
 export interface Alert {
   severity: 'critical' | 'warning';

@@ -123,9 +123,10 @@ function hostTable(r: FleetReport): string {
   const rows = r.hosts.map((h) => {
     const seen = h.state === 'online' ? 'now' : h.lastSeenOnline ? ago(r.generatedAt - h.lastSeenOnline) : 'never';
     const load = h.resources ? `${h.resources.loadPerCore}/core` : '–';
-    return `<tr><td>${esc(h.alias)}</td><td>${esc(h.state)}${h.flapping ? ' (flapping)' : ''}</td><td>${esc(seen)}</td><td>${pct(h.availability.h1)}</td><td>${pct(h.availability.h24)}</td><td>${pct(h.availability.d7)}</td><td>${esc(load)}</td><td class="muted">${h.reason ? esc(h.reason) : ''}</td></tr>`;
+    const clock = h.clockSkewMs === null ? '–' : `${h.clockSkewMs >= 0 ? '+' : '−'}${(Math.abs(h.clockSkewMs) / 1000).toFixed(1)} s`;
+    return `<tr><td>${esc(h.alias)}</td><td>${esc(h.state)}${h.flapping ? ' (flapping)' : ''}</td><td>${esc(seen)}</td><td>${pct(h.availability.h1)}</td><td>${pct(h.availability.h24)}</td><td>${pct(h.availability.d7)}</td><td>${esc(load)}</td><td>${esc(clock)}</td><td class="muted">${h.reason ? esc(h.reason) : ''}</td></tr>`;
   }).join('');
-  return `<table id="hosts"><tr><th>Host</th><th>State</th><th>Last seen online</th><th>1 h</th><th>24 h</th><th>7 d</th><th>Load</th><th>Reason</th></tr>${rows}</table>`;
+  return `<table id="hosts"><tr><th>Host</th><th>State</th><th>Last seen online</th><th>1 h</th><th>24 h</th><th>7 d</th><th>Load</th><th>Clock</th><th>Reason</th></tr>${rows}</table>`;
 }
 
 function driftTable(r: FleetReport): string {
