@@ -76,11 +76,7 @@ export function analyzeHost(host: string, records: readonly HealthRecord[], now:
         : { ...b.rtt };
     }
   }
-  for (const [name, ms] of Object.entries(WINDOWS) as [WindowName, number][]) {
-    const inWindow = buckets.filter((b) => b.t + b.span >= now - ms);
-    const n = inWindow.reduce((s, b) => s + b.n, 0);
-    if (n) h.availability[name] = inWindow.reduce((s, b) => s + usable(b), 0) / n;
-  }
+  h.availability = availabilityOf(buckets, now);
   h.flapping = h.changesLastHour >= FLAP_CHANGES;
   if (rtt) h.rtt = { avg: rtt.sum / rtt.n, min: rtt.min, max: rtt.max, samples: rtt.n };
   return h;
@@ -89,7 +85,11 @@ export function analyzeHost(host: string, records: readonly HealthRecord[], now:
 /** Availability of a group: the samples of all its hosts together. */
 export function groupAvailability(records: readonly HealthRecord[], hosts: readonly string[], now: number): Partial<Record<WindowName, number>> {
   const members = new Set(hosts);
-  const buckets = records.filter((r) => members.has(r.host)).map(asBucket);
+  return availabilityOf(records.filter((r) => members.has(r.host)).map(asBucket), now);
+}
+
+/** Usable share of the samples in each window that has any. */
+function availabilityOf(buckets: readonly HealthBucket[], now: number): Partial<Record<WindowName, number>> {
   const out: Partial<Record<WindowName, number>> = {};
   for (const [name, ms] of Object.entries(WINDOWS) as [WindowName, number][]) {
     const inWindow = buckets.filter((b) => b.t + b.span >= now - ms);
