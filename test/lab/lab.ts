@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LAB_PORT, MAX_NORMAL_HOSTS, SPECIAL_OCTET, pickLoopbackPrefix } from './addresses.js';
+import { LAB_PORT, MAX_NORMAL_HOSTS, SPECIAL_OCTET, blocksFor, normalHostAddress, pickLoopbackPrefix } from './addresses.js';
 import { DEFAULT_LOAD, realMemAvailableKb, updateFakeProc } from './fakeProc.js';
 import { groupsYamlText, knownHostsText, sshConfigText, type SshConfigEntry } from './files.js';
 import { generateKey, publicKeyOf } from './keys.js';
@@ -19,6 +19,7 @@ import {
   waitForTcp,
   type DetachedProcess,
 } from './processes.js';
+import { mapLimited, settleLimited } from './limit.js';
 import { runOk } from './run.js';
 import { prepareSshd, startSshd, SSHD_BINARY, type RunningSshd, type SshdSpec } from './sshd.js';
 import type { Lab, LabHost, LabInfo, LabOptions, LabShell, LabState } from './types.js';
@@ -27,6 +28,8 @@ import { LAB_USERS, ensureLabUsers, LAB_PASSWORD, LAB_PASSWORD_USER } from './us
 export type { Lab, LabHost, LabInfo, LabOptions, LabRole, LabShell } from './types.js';
 
 const LAB_PASSPHRASE = 'flotilla-lab-passphrase';
+/** Key generation and sshd starts in flight at once: a 500-host lab must not fork 1,000 processes in one go. */
+const SPAWN_CONCURRENCY = 48;
 const BLACKHOLE_SCRIPT = fileURLToPath(new URL('./blackhole.mjs', import.meta.url));
 const SHELL_ALIASES: readonly { alias: string; user: string; shell: LabShell }[] = [
   { alias: 'shell-bash', user: 'flotilla', shell: 'bash' },
@@ -195,22 +198,22 @@ interface SshdPlan extends Omit<SshdSpec, 'keysDir'> {
 
 function planSshds(opts: LabOptions, prefix: string, realMemKb: number | undefined): SshdPlan[] {
   const plan: SshdPlan[] = [];
-  const add = (name: string, octet: number, role: SshdPlan['role'], maxSessions = 10) =>
+  const add = (name: string, address: string, role: SshdPlan['role'], maxSessions = 10) =>
     plan.push({
       name,
       role,
-      address: `${prefix}.${octet}`,
+      address,
       port: LAB_PORT,
       maxSessions,
       load: opts.load?.[name] ?? DEFAULT_LOAD,
       memAvailableKb: opts.memAvailableKb?.[name] ?? realMemKb,
       isolated: opts.isolated === true,
     });
-  for (let i = 1; i <= opts.hosts; i++) add(`lab-${i}`, i, 'normal');
+  for (let i = 1; i <= opts.hosts; i++) add(`lab-${i}`, normalHostAddress(prefix, i), 'normal');
   if (!opts.plain) {
-    add('bastion', SPECIAL_OCTET.bastion, 'bastion');
-    add('unknown-key', SPECIAL_OCTET.unknownKey, 'unknown-key');
-    add('one-session', SPECIAL_OCTET.oneSession, 'one-session', 1);
+    add('bastion', `${prefix}.${SPECIAL_OCTET.bastion}`, 'bastion');
+    add('unknown-key', `${prefix}.${SPECIAL_OCTET.unknownKey}`, 'unknown-key');
+    add('one-session', `${prefix}.${SPECIAL_OCTET.oneSession}`, 'one-session', 1);
   }
   return plan;
 }
@@ -286,20 +289,22 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
 
   try {
     const [prefix, clientKeys, realMem] = await Promise.all([
-      pickLoopbackPrefix([
-        ...Array.from({ length: opts.hosts }, (_, i) => i + 1),
-        ...(opts.plain ? [] : Object.values(SPECIAL_OCTET)),
-      ]),
+      pickLoopbackPrefix((prefix) => [
+        ...Array.from({ length: opts.hosts }, (_, i) => normalHostAddress(prefix, i + 1)),
+        ...(opts.plain ? [] : Object.values(SPECIAL_OCTET).map((octet) => `${prefix}.${octet}`)),
+      ], blocksFor(opts.hosts)),
       createClientKeys(dir),
       readFile('/proc/meminfo', 'utf8').then(realMemAvailableKb),
       ensureLabUsers(),
     ]);
     const keysDir = await writeAuthorizedKeys(dir, clientKeys.publicKeys);
     const plan = planSshds(opts, prefix, realMem);
-    const prepared = await Promise.all(plan.map((p) => prepareSshd(dir, { ...p, keysDir })));
+    const prepared = await mapLimited(plan, SPAWN_CONCURRENCY, (p) => prepareSshd(dir, { ...p, keysDir }));
 
-    const outcomes = await Promise.allSettled(
-      prepared.map(async (p) => {
+    const outcomes = await settleLimited(
+      prepared,
+      SPAWN_CONCURRENCY,
+      async (p) => {
         const sshd = await startSshd(p, track).catch(async (error: unknown) => {
           const log = await readFile(p.logFile, 'utf8').catch(() => '');
           throw new Error(`sshd ${p.name} failed: ${String(error)}\n${log.slice(-2000)}`);
@@ -307,7 +312,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         const ns = mountNamespaceOf(sshd.process.pid);
         if (ns !== undefined) namespaces.push(ns);
         return sshd;
-      }),
+      },
     );
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failure) throw failure.reason;

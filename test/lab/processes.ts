@@ -86,8 +86,8 @@ export function mountNamespaceOf(pid: number): string | undefined {
 }
 
 /** Live (non-zombie) processes that belong to the lab: in one of its groups or namespaces, or descended from those. */
-export function labProcesses(pgids: readonly number[], mountNamespaces: readonly string[]): ProcessEntry[] {
-  const all = listProcesses().filter((p) => p.state !== 'Z' && p.pid !== process.pid);
+export function labProcesses(pgids: readonly number[], mountNamespaces: readonly string[], listed = listProcesses()): ProcessEntry[] {
+  const all = listed.filter((p) => p.state !== 'Z' && p.pid !== process.pid);
   const groups = new Set(pgids);
   // Never treat the namespace we (or init) live in as a lab namespace: that would select every process.
   const shared = new Set([mountNamespaceOf(process.pid), mountNamespaceOf(1)]);
@@ -143,22 +143,30 @@ export async function killLabProcesses(
   mountNamespaces: readonly string[],
   graceMs = 3000,
 ): Promise<void> {
-  const remaining = () => labProcesses(pgids, mountNamespaces);
-  const anyAlive = () => remaining().length > 0 || pgids.some(processGroupAlive);
+  // One /proc scan per round, shared by both checks: a 500-host lab has 500 groups and thousands of processes.
+  const groups = new Set(pgids);
+  const scan = () => {
+    const listed = listProcesses();
+    const lab = labProcesses(pgids, mountNamespaces, listed);
+    const groupAlive = listed.some((p) => groups.has(p.pgid) && p.state !== 'Z');
+    return { lab, alive: lab.length > 0 || groupAlive };
+  };
 
   for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
     for (const pgid of pgids) signal(-pgid, sig);
-    for (const p of remaining()) signal(p.pid, sig);
+    for (const p of scan().lab) signal(p.pid, sig);
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline) {
-      if (!anyAlive()) return;
-      await sleep(50);
+      const now = scan();
+      if (!now.alive) return;
       // Late children (a connection accepted during shutdown) get the same signal.
-      for (const p of remaining()) signal(p.pid, sig);
+      for (const p of now.lab) signal(p.pid, sig);
+      await sleep(50);
     }
   }
-  const left = remaining();
-  if (left.length > 0 || pgids.some(processGroupAlive)) {
+  const last = scan();
+  const left = last.lab;
+  if (last.alive) {
     throw new Error(`lab processes survived SIGKILL: ${left.map((p) => `${p.pid} ${p.cmdline}`).join('; ')}`);
   }
 }
