@@ -1,9 +1,8 @@
 // flotilla place TARGET [--json]: which host of TARGET would take work now, and why. Nothing is run
 // and nothing is recorded in the herd (a run with --least-loaded does that).
 import { sanitizeForView } from '../../core/exec/output';
-import { measureCandidates, placeHost, type Decision } from '../../core/balance/place';
-import { MetricsCache } from '../../core/health/metrics';
-import { loadHerd } from '../../core/jobs/herd';
+import type { Decision } from '../../core/balance/place';
+import { decidePlacement } from '../../core/jobs/placement';
 import { EXIT, type CliContext } from '../context';
 import type { Verb } from '../verbs';
 
@@ -18,8 +17,7 @@ export function decisionToJson(d: Decision) {
 
 export async function placeCommand(ctx: CliContext, target: string, diskPath?: string): Promise<number> {
   const aliases = ctx.targets(target);
-  const candidates = await measureCandidates(ctx.pool, aliases, { metrics: new MetricsCache(), connectTimeoutMs: ctx.connectTimeoutMs, diskPath });
-  const decision = placeHost(candidates, { herd: await loadHerd(ctx.store.root), record: false });
+  const decision = await decidePlacement({ pool: ctx.pool, storeRoot: ctx.store.root, connectTimeoutMs: ctx.connectTimeoutMs }, aliases, { diskPath, record: false });
   if (ctx.flags.json) await ctx.io.json(decisionToJson(decision));
   else await ctx.io.out(`${sanitizeForView(decision.explanation)}\n`);
   return decision.chosen ? EXIT.ok : EXIT.unreachable;

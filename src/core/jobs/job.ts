@@ -2,8 +2,8 @@
 // startJob. It assigns the id and writes the record before any host is contacted, keeps the record and
 // the per-host output files current as they stream, takes cancel requests from any process, and emits
 // events. Front ends only render it and ask questions.
-import { measureCandidates, placeHost, type Decision, type HerdOptions, type PlaceOptions } from '../balance/place';
-import { MetricsCache } from '../health/metrics';
+import type { Decision, HerdOptions, PlaceOptions } from '../balance/place';
+import type { MetricsCache } from '../health/metrics';
 import type { HostHealth } from '../health/probe';
 import {
   checkRunSpec, commandText, DEFAULT_TIMEOUT_MS, newRunId, startRun, withoutOutput,
@@ -12,7 +12,7 @@ import {
 import { push } from '../push/push';
 import type { Pool } from '../ssh/pool';
 import { archiveRunFiles, filesWorkdir } from './files';
-import { loadHerd, saveHerd, withHerdLock } from './herd';
+import { decidePlacement, recordPlacement } from './placement';
 import type { HostOutcome } from './outcome';
 import { ownerHere, startedByHere, type HostEntry, type Placement, type RunDoc, type RunPhase, type RunStore } from './store';
 
@@ -245,30 +245,17 @@ export async function startJob(
 
 async function place(deps: JobDeps, req: JobRequest, signal: AbortSignal, phase: (p: RunPhase) => void): Promise<{ decision: Decision; chosen?: string }> {
   const ll = req.leastLoaded!;
-  let decision = ll.decision;
-  if (!decision) {
-    phase('measuring');
-    const candidates = await measureCandidates(deps.pool, req.hosts, {
-      metrics: deps.metrics ?? new MetricsCache(),
-      connectTimeoutMs: deps.connectTimeoutMs,
-      diskPath: ll.diskPath ?? req.cwd,
-      check: deps.check,
-    });
-    if (signal.aborted) return { decision: { candidates: [], explanation: 'cancelled while measuring', decidedAt: Date.now() } };
-    // Read just before deciding: another launch may have placed while we were measuring.
-    decision = await withHerdLock(deps.store.root, async () => {
-      const herd = await loadHerd(deps.store.root, ll.herd);
-      const d = placeHost(candidates, { ...ll.options, herd });
-      if (d.chosen) await saveHerd(deps.store.root, herd);
-      return d;
-    });
-  } else if (ll.chosen ?? decision.chosen) {
-    const chosen = (ll.chosen ?? decision.chosen)!;
-    await withHerdLock(deps.store.root, async () => {
-      const herd = await loadHerd(deps.store.root, ll.herd);
-      herd.record(chosen);
-      await saveHerd(deps.store.root, herd);
-    });
+  if (ll.decision) {
+    const chosen = ll.chosen ?? ll.decision.chosen;
+    if (chosen) await recordPlacement(deps.store.root, chosen, ll.herd);
+    return { decision: ll.decision, chosen };
   }
-  return { decision, chosen: ll.chosen ?? decision.chosen };
+  phase('measuring');
+  const decision = await decidePlacement(
+    { pool: deps.pool, storeRoot: deps.store.root, connectTimeoutMs: deps.connectTimeoutMs, metrics: deps.metrics, check: deps.check },
+    req.hosts,
+    { options: ll.options, herd: ll.herd, diskPath: ll.diskPath ?? req.cwd, record: !signal.aborted },
+  );
+  if (signal.aborted) return { decision: { ...decision, chosen: undefined, explanation: 'cancelled while measuring' } };
+  return { decision, chosen: decision.chosen };
 }

@@ -1,7 +1,7 @@
 // "Run on Least-Loaded Host…" and the `flotilla` task type. main.ts calls registerBalance once.
 import * as vscode from 'vscode';
-import { measureCandidates, placeHost, type Decision, type PlaceOptions, type ScoredCandidate } from '../../core/balance/place';
-import { loadHerd } from '../../core/jobs/herd';
+import type { Decision, PlaceOptions, ScoredCandidate } from '../../core/balance/place';
+import { decidePlacement } from '../../core/jobs/placement';
 import type { RunStore } from '../../core/jobs/store';
 import { sanitizeForView } from '../../core/exec/output';
 import { defaultTimeoutMs } from '../runs/executeRun';
@@ -76,8 +76,13 @@ async function targetsFromArg(fleet: Fleet, node: HostsNode | undefined): Promis
 
 export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, store: RunStore, log?: vscode.LogOutputChannel): void {
   const deps: BalanceDeps = { fleet, store, herdDecayMs, placeOptions: readPlaceOptions, log };
-  // Recent choices of every process using the store (the CLI, agents, other windows) weigh on the decision.
-  const herd = () => loadHerd(store.root, { decayMs: herdDecayMs() });
+  // Recent choices of every process using the store (the CLI, agents, other windows) weigh on the decision;
+  // a preview records nothing, the run records the host the user confirms.
+  const preview = (hosts: readonly string[], diskPath?: string) => decidePlacement(
+    { pool: fleet.pool, storeRoot: store.root, connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000, metrics: fleet.metrics, check: (alias) => fleet.checkHost(alias) },
+    hosts,
+    { options: readPlaceOptions(), herd: { decayMs: herdDecayMs() }, diskPath, record: false },
+  );
   const memory = new RunMemory(context.globalState);
 
   const runOnLeastLoaded = async (node?: HostsNode) => {
@@ -98,15 +103,8 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
     const decision = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…`, cancellable: true },
       async (_p, token) => {
-        const candidates = await measureCandidates(fleet.pool, targets.hosts, {
-          metrics: fleet.metrics,
-          connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000,
-          diskPath: cwd,
-          check: (alias) => fleet.checkHost(alias),
-        });
-        if (token.isCancellationRequested) return undefined;
-        // The herd guard weighs recent launches; the run records the host the user confirms.
-        return placeHost(candidates, { ...readPlaceOptions(), herd: await herd(), record: false });
+        const decided = await preview(targets.hosts, cwd);
+        return token.isCancellationRequested ? undefined : decided;
       },
     );
     if (!decision) return;
@@ -140,11 +138,7 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
     if (!targets?.hosts.length) return;
     const decision = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…` },
-      async () => placeHost(await measureCandidates(fleet.pool, targets.hosts, {
-        metrics: fleet.metrics,
-        connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000,
-        check: (alias) => fleet.checkHost(alias),
-      }), { ...readPlaceOptions(), herd: await herd(), record: false }),
+      () => preview(targets.hosts),
     );
     const header = `Least-loaded choice for ${targets.label} at ${new Date(decision.decidedAt).toLocaleTimeString()}\n\n`;
     const doc = await vscode.workspace.openTextDocument({ content: header + sanitizeForView(decision.explanation) + '\n', language: 'plaintext' });
