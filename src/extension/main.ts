@@ -4,6 +4,7 @@ import { registerAgents } from './agents/agentCommands';
 import { registerBalance } from './balance';
 import { registerPush } from './push';
 import { registerRuns, runStoreRoot } from './runs';
+import { registerAnsibleExport } from './hosts/ansibleExport';
 import { registerHostCommands } from './hosts/hostCommands';
 import { Fleet } from './fleet';
 import { HostKeyReview } from './hosts/hostKeys';
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     review,
     createStatusBar(fleet),
     ...registerHostCommands(fleet, hostsTree, hostsView),
+    registerAnsibleExport(fleet),
     vscode.commands.registerCommand('flotilla.showProblemHosts', () => showProblemHosts(fleet)),
     vscode.commands.registerCommand('flotilla.reviewHostKeys', () => review.review()),
   );

@@ -9,7 +9,9 @@ import path from 'node:path';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
   expandTreeItem, collapsePane, collapseTreeItem, waitForRowDescription, waitForTreeStable,
+  chooseContextMenuItem, waitForQuickInput, pickQuickItem, waitForNotification, sleep,
 } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
 
 let lab, wb, inventory, settings;
 
@@ -61,7 +63,7 @@ test('inventory groups nest in the Hosts tree, and an inventory-only host is onl
   assert.ok(level('dbs') === level('prod') + 1 && level('db1') === level('dbs') + 1, `prod > dbs > db1: ${JSON.stringify(rows)}`);
   assert.match((rows.find((r) => r.label === 'prod')?.description ?? ''), /2 hosts · Ansible inventory/);
   const lab2 = lab.info.hosts.find((h) => h.alias === 'lab-2');
-  const description = await waitForRowDescription(page, 'Hosts', 'db1', new RegExp(`^flotilla@${lab2.address.replace(/\./g, '\\.')}:${lab2.port} · Ansible inventory · \\d+ ms`));
+  const description = await waitForRowDescription(page, 'Hosts', 'db1', new RegExp(`^flotilla@${lab2.address.replace(/\./g, '\\.')}:${lab2.port} · Ansible inventory · [\\d.]+ ms`));
   assert.ok(description);
 
   await treeItem(page, 'Hosts', 'db1').hover();
@@ -71,6 +73,43 @@ test('inventory groups nest in the Hosts tree, and an inventory-only host is onl
   assert.match(text, new RegExp(`known from the Ansible inventory ${inventory.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2`));
   assert.match(text, new RegExp(`Port\\s+${lab2.port}\\s+${inventory.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2`));
   await wb.screenshot('ansible-hosts.png');
+});
+
+test('Export to Ansible… on a group writes an inventory that ansible itself uses', async () => {
+  const page = wb.page;
+  await page.mouse.move(900, 400);
+  await treeItem(page, 'Hosts', 'prod').click({ button: 'right' });
+  await chooseContextMenuItem(page, 'Export to Ansible…');
+  await waitForQuickInput(page, 'Export prod to Ansible');
+  await pickQuickItem(page, 'Ansible INI inventory', 'INI');
+  // The save dialog (code-server's simple dialog) proposes <workspace>/prod.ansible.ini: accept it.
+  const box = page.locator('.quick-input-widget .quick-input-box input');
+  const t0 = Date.now();
+  while (!/prod\.ansible\.ini$/.test(await box.inputValue())) {
+    if (Date.now() - t0 > 15000) throw new Error(`save dialog never proposed prod.ansible.ini: ${await box.inputValue()}`);
+    await sleep(100);
+  }
+  const file = await box.inputValue();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+  const message = await waitForNotification(page, 'Exported 2 hosts');
+  // prod's hosts keep every group they are in: prod, dbs, and lab-3's sshsync groups build and fleet.
+  assert.match(message, /Exported 2 hosts in 4 groups to .*prod\.ansible\.ini/);
+  await wb.screenshot('ansible-exported.png');
+  const written = fs.readFileSync(file, 'utf8');
+  assert.match(written, /^\[prod\]\nlab-3\ndb1$/m);
+  assert.match(written, /^\[dbs\]\ndb1$/m);
+  assert.match(written, /^\[fleet\]\nlab-3$/m);
+  assert.match(written, /^db1 ansible_host=\S+ ansible_port=2222 ansible_user=flotilla ansible_ssh_private_key_file=\S+ ansible_ssh_common_args='-F /m);
+  if (fs.existsSync('/usr/bin/ansible')) {
+    const ansibleCfg = path.join(lab.dir, 'ansible.cfg');
+    fs.writeFileSync(ansibleCfg, '');
+    const out = execFileSync('ansible', ['-i', file, 'prod', '-m', 'ansible.builtin.raw', '-a', 'echo reached', '--one-line'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, SSH_AUTH_SOCK: '', ANSIBLE_CONFIG: ansibleCfg, ANSIBLE_HOST_KEY_CHECKING: 'True', ANSIBLE_SSH_ARGS: '-o StrictHostKeyChecking=yes -o ControlMaster=no', ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCAL_TEMP: path.join(lab.dir, 'ansible-tmp') },
+      encoding: 'utf8',
+    });
+    for (const h of ['db1', 'lab-3']) assert.match(out, new RegExp(`^${h} \\| CHANGED \\| rc=0 \\| \\(stdout\\) reached`, 'm'));
+  }
 });
 
 test('in a workspace that is not trusted the inventory is not read', async () => {

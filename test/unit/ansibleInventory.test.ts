@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AnsibleInventoryError, loadAnsibleInventory } from '../../src/core/ansible';
+import { AnsibleInventoryError, loadAnsibleInventory, sshArgv } from '../../src/core/ansible';
 import { formatAnsibleExport, planAnsibleExport } from '../../src/core/ansible/export';
 import { expandHostPattern } from '../../src/core/ansible/hostPattern';
 import { pythonLiteral } from '../../src/core/ansible/values';
@@ -231,6 +231,8 @@ web
     expect(web2.port).toBe(22);
     // A host of the ssh config resolves from the ssh config only.
     expect((await inv.resolve('known')).port).toBe(2022);
+    // "Copy ssh command" for an inventory-only host puts its settings on the command line.
+    expect(sshArgv(inv.hosts.find((h) => h.alias === 'web2')!.ansible!, '/cfg')).toEqual(['ssh', '-F', '/cfg', '-o', 'ProxyJump=known', '10.1.2.8']);
   });
 
   it('a template is not evaluated, and says so', async () => {

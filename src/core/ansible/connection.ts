@@ -194,3 +194,17 @@ export async function resolveAnsibleHost(c: AnsibleConnection, base: ResolveOpti
     options,
   };
 }
+
+/** The ssh(1) argv that reaches an inventory-only host as Ansible's ssh would (for "copy ssh command"). */
+export function sshArgv(c: AnsibleConnection, configFile?: string): string[] {
+  const config = c.configFile?.value ?? configFile;
+  return [
+    'ssh',
+    ...(config ? ['-F', config] : []),
+    ...(c.port ? ['-o', `Port=${c.port.value}`] : []),
+    ...(c.identityFile ? ['-o', `IdentityFile=${c.identityFile.value}`] : []),
+    ...(c.user ? ['-o', `User=${c.user.value}`] : []),
+    ...(c.proxyJump ? ['-o', `ProxyJump=${c.proxyJump.value}`] : []),
+    c.host?.value ?? c.name,
+  ];
+}

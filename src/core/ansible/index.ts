@@ -8,7 +8,7 @@ import { connectionFromVars, type AnsibleConnection } from './connection';
 import { where, type AnsibleInventory } from './model';
 import { loadAnsibleInventory } from './source';
 
-export { resolveAnsibleHost, type AnsibleConnection } from './connection';
+export { resolveAnsibleHost, sshArgv, type AnsibleConnection } from './connection';
 export { AnsibleInventoryError } from './model';
 export { loadAnsibleInventory } from './source';
 

@@ -5,9 +5,10 @@ import { errorText, registerCommand } from '../commands/register';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { sshArgv } from '../../core/ansible';
 import { addToGroup, createGroup, defaultGroupsPaths, deleteGroup, removeFromGroup, renameGroup, validateGroupName } from '../../core/config/groups';
 import { validateHostToken } from '../../core/config/sshConfig';
-import { shQuote } from '../../core/ssh/quote';
+import { shellCommandFromArgv, shQuote } from '../../core/ssh/quote';
 import type { Fleet } from '../fleet';
 import type { HostsNode, HostsTree } from './hostsTree';
 
@@ -49,8 +50,11 @@ export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode
       const alias = node?.alias ?? (await pickHost(fleet, 'Copy ssh command for…'));
       if (!alias) return;
       const custom = fleet.settings.sshConfigFile ? `-F ${shQuote(fleet.settings.sshConfigFile)} ` : '';
-      await vscode.env.clipboard.writeText(`ssh ${custom}${shQuote(alias)}`);
-      void vscode.window.setStatusBarMessage(`Copied: ssh ${custom}${alias}`, 3000);
+      // A host only an Ansible inventory knows needs its connection settings on the command line.
+      const ansible = fleet.inventory?.hosts.find((h) => h.alias === alias)?.ansible;
+      const command = ansible ? shellCommandFromArgv(sshArgv(ansible, fleet.settings.sshConfigFile)) : `ssh ${custom}${shQuote(alias)}`;
+      await vscode.env.clipboard.writeText(command);
+      void vscode.window.setStatusBarMessage(`Copied: ${command}`, 3000);
     }),
     registerCommand('flotilla.openSshConfig', async (node?: HostNode) => {
       const entry = node && fleet.inventory?.hosts.find((h) => h.alias === node.alias);
