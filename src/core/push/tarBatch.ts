@@ -6,11 +6,11 @@
 // thread-pool round trip per call, which dominated the first push), never more than one chunk at a time.
 // The remote side, staging directory, sentinel and rename are tarPush.ts's, unchanged.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import type { ClientChannel } from 'ssh2';
 import type { Pool } from '../ssh/pool';
 import { buildRemoteCommand } from '../ssh/quote';
 import type { PlannedHost } from './plan';
 import { localPath } from './scan';
+import { channelTransport } from './ssh2Internals';
 import { NO_TAR_EXIT, sentinelName, stagingFor, tarScript, type TarOutcome } from './tarPush';
 import { END_OF_ARCHIVE, entryHeader } from './tarStream';
 import { remoteModeFor, type PlanItem, type ScanResult } from './types';
@@ -19,19 +19,6 @@ import { remoteModeFor, type PlanItem, type ScanResult } from './types';
 export const CHUNK_BYTES = 1024 * 1024;
 const BLOCK = 512;
 
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-  prependListener(event: 'data', fn: () => void): unknown;
-  removeListener(event: 'data', fn: () => void): unknown;
-}
-
-/** The transport under a channel (a net.Socket, or the Duplex of a ProxyCommand/jump), if ssh2 exposes it. */
-function transportOf(channel: ClientChannel): Corkable | undefined {
-  const sock = (channel as unknown as { _client?: { _sock?: Partial<Corkable> } })._client?._sock;
-  const usable = sock && (['cork', 'uncork', 'prependListener', 'removeListener'] as const).every((m) => typeof sock[m] === 'function');
-  return usable ? (sock as Corkable) : undefined;
-}
 
 /** The local tree changed under the push: the archive would not match the plan. */
 class SizeChanged extends Error {}
@@ -206,7 +193,7 @@ async function sendArchive(
   channel.on('error', (err: Error) => { stderr ||= err.message; });
   let stopped = false;
   const closed = new Promise<void>((resolve) => channel.once('close', () => { stopped = true; resolve(); }));
-  const sock = transportOf(channel);
+  const sock = channelTransport(channel);
   // Most packets do not leave from our write() but from ssh2's WINDOW_ADJUST handler, as the server opens the
   // window (a few packets each time): cork for the rest of the tick whenever the transport delivers data, so
   // those go out as one writev too. Our listener runs first and reads nothing; it is removed at the end.

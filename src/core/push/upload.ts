@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { open as openLocal, readFile } from 'node:fs/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { sftpCall, SFTP_STATUS } from './sftp';
+import { sftpMaxWrite } from './ssh2Internals';
 import { TEMP_MARKER } from './types';
 
 /** Files up to this size are read whole and all their writes sent at once; larger ones are streamed. */
@@ -17,10 +18,6 @@ export function tempNameFor(finalPath: string): string {
   return `${finalPath.slice(0, slash + 1)}.${finalPath.slice(slash + 1)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
 }
 
-function maxWriteLength(sftp: SFTPWrapper): number {
-  const reported = (sftp as unknown as { _maxWriteLen?: number })._maxWriteLen;
-  return typeof reported === 'number' && reported > 0 ? Math.min(reported, 256 * 1024) : 32 * 1024;
-}
 
 /** posix-rename@openssh.com; without it (non-OpenSSH servers) unlink + rename, which is not atomic. */
 export async function replaceWith(sftp: SFTPWrapper, from: string, to: string): Promise<void> {
@@ -51,7 +48,7 @@ export interface FileToUpload {
 
 /** Sends every write of `data` at once (ssh2 pipelines them on the channel); resolves when all are acknowledged. */
 function writeAll(sftp: SFTPWrapper, handle: Buffer, data: Buffer, position: number, onBytes: (n: number) => void): Promise<void>[] {
-  const chunk = maxWriteLength(sftp);
+  const chunk = sftpMaxWrite(sftp);
   const writes: Promise<void>[] = [];
   for (let off = 0; off < data.length; off += chunk) {
     const len = Math.min(chunk, data.length - off);
@@ -61,7 +58,7 @@ function writeAll(sftp: SFTPWrapper, handle: Buffer, data: Buffer, position: num
 }
 
 async function streamFile(sftp: SFTPWrapper, handle: Buffer, file: FileToUpload, onBytes: (n: number) => void, signal?: AbortSignal): Promise<void> {
-  const chunk = maxWriteLength(sftp);
+  const chunk = sftpMaxWrite(sftp);
   const fh = await openLocal(file.local, 'r');
   try {
     const inFlight = new Set<Promise<void>>();
