@@ -169,7 +169,7 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     const plans = await planPush(pool, ['lab-1'], scan, dest());
     let killed = false;
     let killing: Promise<unknown> | undefined;
-    const [first] = await applyAll(pool, scan, plans, {
+    const [first] = await applyAll(pool, plans, {
       window: 8,
       noTar: true, // the SFTP window path; the tar path is interrupted in the next test
       onProgress: (e) => {
@@ -213,12 +213,12 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
 
     const interrupted = await planPush(pool, ['lab-1'], scan, dest());
     const abort = new AbortController();
-    const [cut] = await applyAll(pool, scan, interrupted, { signal: abort.signal, onProgress: (e) => { if (e.done === 150) abort.abort(); } });
+    const [cut] = await applyAll(pool, interrupted, { signal: abort.signal, onProgress: (e) => { if (e.done === 150) abort.abort(); } });
     expect(cut!.state).toBe('cancelled');
     expect(existsSync(remote('lab-1'))).toBe(false);
 
     const plans = await planPush(pool, HOSTS, scan, dest());
-    const results = await applyAll(pool, scan, plans);
+    const results = await applyAll(pool, plans);
     for (const [i, plan] of plans.entries()) {
       expect(results[i]!.state).toBe('ok');
       expect(itemizedFromApply(results[i]!)).toEqual(itemizedFromPlan(plan));
@@ -283,7 +283,7 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     const blockedPlans = await planPush(pool, [h], scan, dest(), { delete: true });
     expect(blockedPlans[0]!.delete.map((i) => i.path).sort()).toEqual(stale);
     expect(blockedPlans[0]!.deleteBlocked).toMatch(/scan had 1 error/);
-    const blocked = await applyAll(pool, scan, blockedPlans);
+    const blocked = await applyAll(pool, blockedPlans);
     expect(blocked[0]!.state).toBe('partial');
     for (const s of stale) expect(existsSync(remote(h, s))).toBe(true);
     expect(existsSync(remote(h, 'locked/secret.txt'))).toBe(true); // unreadable locally: never deleted
@@ -332,9 +332,9 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     rmSync(join(local, 'src/m4.ts'));
     const scan = await scanLocal(local);
     const plans = await planPush(pool, HOSTS, scan, dest(), { delete: true });
-    const results = await applyAll(pool, scan, plans);
+    const results = await applyAll(pool, plans);
     for (const [i, plan] of plans.entries()) {
-      expect(itemizedFromPlan(plan)).toEqual({ create: ['src/new.ts'], update: ['README.md', 'src/m1.ts', 'src/m2.ts'], delete: ['src/m3.ts', 'src/m4.ts'] });
+      expect(itemizedFromPlan(plan)).toEqual({ create: ['src/new.ts'], update: ['README.md', 'src', 'src/m1.ts', 'src/m2.ts'], delete: ['src/m3.ts', 'src/m4.ts'] });
       expect(itemizedFromApply(results[i]!)).toEqual(itemizedFromPlan(plan));
     }
     const after = await planPush(pool, HOSTS, scan, dest(), { delete: true, dryRun: true });

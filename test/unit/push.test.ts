@@ -196,21 +196,28 @@ describe('push plan diff', () => {
 });
 
 describe('push remote listing', () => {
-  it('parses NUL-separated find output with any file name', () => {
-    const out = Buffer.from('H/home/u\0D\0d 4096 1700000000.123 755 dir\0\0f 5 1700000001.9 600 dir/we ird\nname\0\0l 3 1700000002.0 777 ln\0dir\0', 'utf8');
-    const parsed = parseListing(out);
+  it('parses NUL-separated find output with any file name, sub-second mtimes, the probe and leftovers', () => {
+    const df = 'Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/x 1000 10 990 2% /';
+    const out = Buffer.from(`H/home/u\0W1\0P/home/u/x\0F${df}\0D\0d 4096 1700000000.1234567890 755 dir\0\0f 5 1700000001.9 600 dir/we ird\nname\0\0` +
+      'l 3 1700000002.0 777 ln\0dir\0T 0 0 0 dir/.a.flotilla-tmp-0011\0\0S 0 0 0 .x.flotilla-tmp-aa\0\0E0\0', 'utf8');
+    const parsed = parseListing(out)!;
     expect(parsed.home).toBe('/home/u');
     expect(parsed.state).toBe('dir');
+    expect(parsed.probe).toEqual({ nearest: '/home/u/x', writable: true, freeBytes: 990 * 1024 });
     expect([...parsed.entries]).toEqual([
-      ['dir', { kind: 'd', size: 4096, mtime: 1_700_000_000, mode: 0o755 }],
-      ['dir/we ird\nname', { kind: 'f', size: 5, mtime: 1_700_000_001, mode: 0o600 }],
-      ['ln', { kind: 'l', size: 3, mtime: 1_700_000_002, mode: 0o777, linkTarget: 'dir' }],
+      ['dir', { kind: 'd', size: 4096, mtime: 1_700_000_000, mtimeNsec: 123_456_789, mode: 0o755 }],
+      ['dir/we ird\nname', { kind: 'f', size: 5, mtime: 1_700_000_001, mtimeNsec: 900_000_000, mode: 0o600 }],
+      ['ln', { kind: 'l', size: 3, mtime: 1_700_000_002, mtimeNsec: 0, mode: 0o777, linkTarget: 'dir' }],
     ]);
-    expect(parseListing(Buffer.from('H/root\0M\0')).state).toBe('missing');
+    expect(parsed.leftovers).toEqual(['dir/.a.flotilla-tmp-0011', '../.x.flotilla-tmp-aa']);
+    expect(parseListing(Buffer.from('H/root\0W0\0P/root\0F\0M\0E0\0'))!.state).toBe('missing');
+    expect(parseListing(Buffer.from('H/root\0W0\0P/root\0F\0D\0f 1 2 644 a\0'))).toBeUndefined(); // end marker not there yet
   });
-  it('cleans stale temp files only on a real push', () => {
-    expect(listingScript(parseDestination('~/x'), true)).toMatch(/-exec rm -rf -- \{\} \+/);
-    expect(listingScript(parseDestination('~/x'), false)).not.toMatch(/rm -rf/);
+  it('never deletes while listing; only a real push takes the lock', () => {
+    const dry = listingScript({ dest: parseDestination('~/x') });
+    expect(dry).not.toMatch(/rm |-exec|-delete/);
+    expect(dry).not.toMatch(/flotilla-push-.*\.lock/);
+    expect(listingScript({ dest: parseDestination('~/x') }, { waitSeconds: 1 })).toMatch(/flotilla-push-.*\.lock/);
   });
 });
 

@@ -1,12 +1,15 @@
-// Carrying out a host plan over one pooled SFTP channel: directories (parents first), then files and links
-// through a sliding window of pipelined transfers, then deletions (deepest first, only when enabled and not
-// blocked). Every item gets a result; the host gets one honest outcome.
+// Carrying out a host plan under the destination's lock: leftovers of interrupted pushes removed, missing
+// parents created (mkdir -p, modes from the umask), directories (parents first), then files and links through
+// a sliding window of pipelined SFTP transfers (or one tar stream into a new destination), then deletions
+// (deepest first, only when enabled and not blocked), then directory modes and mtimes. Every item gets a
+// result; a cause shared by many items (disk full, connection lost) is reported once for the host.
+import type { SFTPWrapper } from 'ssh2';
 import type { Pool } from '../ssh/pool';
-import { isMetadataOnly, type PlannedHost } from './plan';
+import { isMetadataOnly, formatSize, planHost, type PlannedHost } from './plan';
 import { joinRemote } from './remotePath';
-import { localPath } from './scan';
-import { sftpCall, sftpErrorText } from './sftp';
-import { remoteModeFor, type ItemAction, type PlanItem, type ScanResult } from './types';
+import { sourcePath } from './scan';
+import { endSftp, sftpCall, sftpErrorText, SFTP_STATUS } from './sftp';
+import { remoteModeFor, type ItemAction, type PlanItem } from './types';
 import { ensureDirectory, removeEntry, removeTree, uploadFile, uploadSymlink } from './upload';
 import { tarIntoNewDestinationBatched } from './tarBatch';
 import { runWindow } from './window';
@@ -18,6 +21,7 @@ export interface ItemResult {
   action: ItemAction;
   type: PlanItem['type'];
   ok: boolean;
+  /** Short; a cause shared by many items is in the host's `reason`, not repeated here. */
   error?: string;
 }
 
@@ -29,6 +33,8 @@ export interface HostPushResult {
   bytes: number;
   durationMs: number;
   deleteBlocked?: string;
+  /** The plan actually applied (re-made under the destination's lock). */
+  applied?: PlannedHost;
 }
 
 export interface ProgressEvent {
@@ -43,13 +49,18 @@ export interface ApplyOptions {
   window?: number;
   /** Never use the tar fast path (tests of the SFTP path; hosts where tar misbehaves). */
   noTar?: boolean;
+  /** Seconds to wait for another push to the same destination (default 120). */
+  lockWaitSeconds?: number;
   signal?: AbortSignal;
   onProgress?: (e: ProgressEvent) => void;
+  /** Another push holds the destination: we are waiting for it. */
+  onWaiting?: (host: string) => void;
 }
 
 export const DEFAULT_WINDOW = 32;
-
-class ConnectionLost extends Error {}
+export const DEFAULT_LOCK_WAIT_SECONDS = 120;
+/** Files given sub-second mtimes after the apply (one `touch` each, while the lock is released). */
+const PRECISE_TIMES_MAX = 200;
 
 /** Everything the plan would do, as the apply result's itemized lists (successful items only). */
 export interface Itemized { create: string[]; update: string[]; delete: string[] }
@@ -67,126 +78,220 @@ export function itemizedFromApply(result: HostPushResult): Itemized {
   return { create: pick('create'), update: pick('update'), delete: pick('delete') };
 }
 
-function outcome(results: readonly ItemResult[], cancelled: boolean, lost: string | undefined): { state: PushState; reason?: string } {
+function outcome(results: readonly ItemResult[], cancelled: boolean, hostCause: string | undefined): { state: PushState; reason?: string } {
   if (cancelled) return { state: 'cancelled' };
-  if (lost) return { state: 'failed', reason: lost };
-  const failed = results.filter((r) => !r.ok).length;
-  if (!failed) return { state: 'ok' };
+  if (hostCause) return { state: 'failed', reason: hostCause };
+  const failed = results.filter((r) => !r.ok);
+  if (!failed.length) return { state: 'ok' };
+  const causes = new Map<string, number>();
+  for (const r of failed) causes.set(r.error ?? 'failed', (causes.get(r.error ?? 'failed') ?? 0) + 1);
+  const top = [...causes].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, n]) => `${why}${n > 1 ? ` (${n} items)` : ''}`).join('; ');
   const transfers = results.filter((r) => r.type !== 'other').length;
-  if (transfers > 0 && failed === results.length) return { state: 'failed', reason: `all ${failed} item(s) failed` };
-  return { state: 'partial', reason: `${failed} of ${results.length} item(s) failed` };
+  if (transfers > 0 && failed.length === results.length) return { state: 'failed', reason: `all ${failed.length} item(s) failed: ${top}` };
+  return { state: 'partial', reason: `${failed.length} of ${results.length} item(s) failed: ${top}` };
 }
 
 const byDepth = (p: string) => (p === '' ? 0 : p.split('/').length);
+const parentRel = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 
-export async function applyHost(pool: Pool, scan: ScanResult, plan: PlannedHost, opts: ApplyOptions = {}): Promise<HostPushResult> {
+/** Paths in `fresh` that the approved plan did not announce (a deletion or upload nobody agreed to). */
+function unapproved(approved: PlannedHost, fresh: PlannedHost): string[] {
+  const keys = (p: PlannedHost) => new Set([...p.create, ...p.update, ...(p.deleteBlocked ? [] : p.delete)].map((i) => `${i.action === 'delete' ? 'delete' : 'write'}\0${i.path}`));
+  const ok = keys(approved);
+  return [...keys(fresh)].filter((k) => !ok.has(k) && !(k.startsWith('write\0') && ok.has(`write\0${k.slice(6)}`))).map((k) => k.split('\0')[1]!);
+}
+
+/**
+ * Applies a plan. A plan made without the lock (a dry run shown for confirmation) is re-made under it first;
+ * if the destination changed so that the apply would do something the approved plan did not say, nothing is
+ * done and the host fails with the reason.
+ */
+export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOptions = {}): Promise<HostPushResult> {
   const started = Date.now();
-  const base = { host: plan.host, bytes: 0, deleteBlocked: plan.deleteBlocked };
-  if (plan.fatal) return { ...base, state: plan.unreachable ? 'unreachable' : 'failed', reason: plan.fatal, results: [], durationMs: 0 };
+  const failedEarly = (plan: PlannedHost, state: PushState, reason: string): HostPushResult =>
+    ({ host: plan.host, state, reason, results: [], bytes: 0, durationMs: Date.now() - started, deleteBlocked: plan.deleteBlocked, applied: plan });
+  if (approved.fatal && !approved.lock) return failedEarly(approved, approved.unreachable ? 'unreachable' : 'failed', approved.fatal);
+  if (opts.signal?.aborted) return failedEarly(approved, 'cancelled', 'cancelled before the apply started');
+  let plan = approved;
+  if (!plan.lock) {
+    try {
+      plan = await planHost(pool, approved.host, approved.scan, approved.target, {
+        ...approved.options, dryRun: false, signal: opts.signal,
+        lock: { waitSeconds: opts.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS, onWaiting: () => opts.onWaiting?.(approved.host) },
+      });
+    } catch (err) {
+      return failedEarly(approved, 'failed', (err as Error).message);
+    }
+    const surprise = plan.fatal ? [] : unapproved(approved, plan);
+    if (surprise.length) {
+      await plan.lock?.release();
+      return failedEarly(plan, 'failed', `the destination changed since the plan (${surprise.slice(0, 3).join(', ')}${surprise.length > 3 ? ', …' : ''}); nothing was written — plan again`);
+    }
+  }
+  try {
+    if (plan.fatal) return failedEarly(plan, plan.unreachable ? 'unreachable' : 'failed', plan.fatal);
+    return await applyLocked(pool, plan, opts, started);
+  } finally {
+    await plan.lock?.release();
+  }
+}
+
+class HostStop extends Error {}
+
+async function applyLocked(pool: Pool, plan: PlannedHost, opts: ApplyOptions, started: number): Promise<HostPushResult> {
+  const base = { host: plan.host, bytes: 0, deleteBlocked: plan.deleteBlocked, applied: plan };
   const runDeletes = plan.delete.length > 0 && !plan.deleteBlocked;
   const work = plan.create.length + plan.update.length + (runDeletes ? plan.delete.length : 0);
   // Scan errors and conflicts are failures of this push too (rsync: exit 23, partial transfer).
   const preErrors: ItemResult[] = plan.errors.map((e) => ({ path: e.path, action: 'update', type: 'other', ok: false, error: e.message }));
-  if (work === 0 && !plan.destMissing) {
+  if (work === 0 && !plan.destMissing && !plan.leftovers.length) {
     return { ...base, ...outcome(preErrors, false, undefined), results: preErrors, durationMs: Date.now() - started };
   }
   if (opts.signal?.aborted) return { ...base, state: 'cancelled', results: [], durationMs: 0 };
-  if (plan.destMissing && !opts.noTar && plan.create.length >= TAR_MIN_ITEMS && !plan.update.length && !runDeletes) {
-    const viaTar = await applyByTar(pool, scan, plan, preErrors, opts, started);
-    if (viaTar) return viaTar;
-  }
-
   const lease = await pool.sftp(plan.host).catch((err: Error) => err);
   if (lease instanceof Error) return { ...base, state: 'failed', reason: lease.message, results: [], durationMs: Date.now() - started };
   const sftp = lease.channel;
-  let lost: string | undefined;
-  sftp.once('close', () => { lost ??= 'connection lost during the push; run it again to converge'; });
+  const dest = plan.absDest!;
+  const remote = (rel: string) => joinRemote(dest, rel);
+  const touchedDirs = new Set<string>();
+  try {
+    // Leftovers of interrupted pushes: ours to remove now that we hold the lock.
+    for (const rel of plan.leftovers) {
+      const path = rel.startsWith('../') ? `${dest.slice(0, dest.lastIndexOf('/')) || '/'}/${rel.slice(3)}` : remote(rel);
+      await removeTree(sftp, path).catch(() => undefined);
+      if (!rel.startsWith('../')) touchedDirs.add(parentRel(rel));
+    }
+    const useTar = plan.destMissing && !plan.namesOnly && !opts.noTar && plan.create.length >= TAR_MIN_ITEMS && !plan.update.length && !runDeletes;
+    if (useTar) {
+      const viaTar = await applyByTar(pool, plan, preErrors, opts, started);
+      if (viaTar) return viaTar;
+    }
+    for (const dir of plan.parents) {
+      try {
+        await ensureDirectory(sftp, dir, undefined);
+      } catch (err) {
+        return { ...base, state: 'failed', reason: `cannot create ${dir}: ${sftpErrorText(err)}`, results: preErrors, durationMs: Date.now() - started };
+      }
+    }
+    if (plan.destMissing) {
+      try {
+        await ensureDirectory(sftp, dest, plan.namesOnly ? undefined : 0o755);
+      } catch (err) {
+        return { ...base, state: 'failed', reason: `cannot create ${dest}: ${sftpErrorText(err)}`, results: preErrors, durationMs: Date.now() - started };
+      }
+    }
+    return await transfer(sftp, plan, preErrors, touchedDirs, opts, started, runDeletes, work);
+  } finally {
+    endSftp(lease);
+  }
+}
 
+async function transfer(
+  sftp: SFTPWrapper, plan: PlannedHost, preErrors: ItemResult[], touchedDirs: Set<string>, opts: ApplyOptions, started: number,
+  runDeletes: boolean, work: number,
+): Promise<HostPushResult> {
+  const scan = plan.scan;
+  const dest = plan.absDest!;
+  const remote = (rel: string) => joinRemote(dest, rel);
+  let hostCause: string | undefined;
+  sftp.once('close', () => { hostCause ??= 'connection lost during the push; run it again to converge'; });
   const results: ItemResult[] = [...preErrors];
   let bytes = 0;
   let done = 0;
   const progress = () => opts.onProgress?.({ host: plan.host, done, total: work, bytes });
-  const dest = plan.absDest!;
-  const remote = (rel: string) => joinRemote(dest, rel);
-  const canStart = () => !opts.signal?.aborted && !lost;
+  const canStart = () => !opts.signal?.aborted && !hostCause;
+  const precise: Array<[string, number, number]> = [];
 
   const attempt = async (item: PlanItem, action: () => Promise<void>) => {
     try {
-      if (lost) throw new ConnectionLost(lost);
+      if (hostCause) throw new HostStop();
       await action();
       results.push({ path: item.path, action: item.action, type: item.type, ok: true });
+      if (item.type !== 'dir') touchedDirs.add(parentRel(item.path));
     } catch (err) {
-      const message = lost ? lost : (err as Error).message === 'cancelled' ? 'cancelled' : sftpErrorText(err);
+      let message: string;
+      if (err instanceof HostStop || hostCause) message = 'not written';
+      else if ((err as Error).message === 'cancelled') message = 'cancelled';
+      else if ((err as { code?: number }).code === SFTP_STATUS.FAILURE && await diskFull(sftp, dest)) {
+        hostCause ??= `remote filesystem full (no space left on device): ${formatSize(bytes)} of ${formatSize(plan.bytesToSend)} were written before it filled; free space and push again`;
+        message = 'not written';
+      } else message = sftpErrorText(err);
       results.push({ path: item.path, action: item.action, type: item.type, ok: false, error: message });
     }
     done++;
     progress();
   };
 
-  try {
-    if (plan.destMissing) {
-      try {
-        await ensureDirectory(sftp, dest, 0o755);
-      } catch (err) {
-        return { ...base, state: 'failed', reason: `cannot create ${plan.dest}: ${sftpErrorText(err)} (its parent must exist)`, results, durationMs: Date.now() - started };
-      }
-    }
-    const items = [...plan.create, ...plan.update];
-    const dirs = items.filter((i) => i.type === 'dir');
-    const others = items.filter((i) => i.type !== 'dir');
-    const replaced = new Set(plan.replaceDirs);
+  const items = [...plan.create, ...plan.update];
+  const dirs = items.filter((i) => i.type === 'dir');
+  const others = items.filter((i) => i.type !== 'dir');
+  const replaced = new Set(plan.replaceDirs);
+  const window = opts.window ?? DEFAULT_WINDOW;
 
-    // Directories level by level, so a parent exists before its children. Owner-writable while we fill it;
-    // the exact mode (e.g. a read-only 0555 dir) is set at the end.
-    const finalDirModes: Array<[string, number]> = [];
-    const levels = new Map<number, PlanItem[]>();
-    for (const d of dirs) levels.set(byDepth(d.path), [...(levels.get(byDepth(d.path)) ?? []), d]);
-    for (const level of [...levels.keys()].sort((a, b) => a - b)) {
-      await runWindow(levels.get(level)!, opts.window ?? DEFAULT_WINDOW, (item) => attempt(item, async () => {
-        const want = remoteModeFor(scan.entries.get(item.path)!.mode);
-        if (item.changes.type) await removeEntry(sftp, remote(item.path), false);
-        await ensureDirectory(sftp, remote(item.path), want | 0o700);
-        if ((want | 0o700) !== want) finalDirModes.push([item.path, want]);
-      }), canStart);
-    }
-
-    await runWindow(others, opts.window ?? DEFAULT_WINDOW, (item) => attempt(item, async () => {
-      const l = scan.entries.get(item.path)!;
-      const target = remote(item.path);
-      if (replaced.has(item.path)) {
-        if (plan.deleteBlocked) throw new Error(`a remote directory is in the way and deletion is blocked: ${plan.deleteBlocked}`);
-        await removeTree(sftp, target);
-      }
-      const mtimeSeconds = Math.floor(l.mtimeMs / 1000);
-      if (l.type === 'symlink') return uploadSymlink(sftp, l.linkTarget!, target);
-      if (isMetadataOnly(item)) {
-        return sftpCall<void>(sftp, (cb) => sftp.setstat(target, { mode: remoteModeFor(l.mode), atime: mtimeSeconds, mtime: mtimeSeconds }, cb));
-      }
-      await uploadFile(sftp, { local: localPath(scan.root, item.path), remote: target, size: l.size, mode: remoteModeFor(l.mode), mtimeSeconds }, (n) => { bytes += n; }, opts.signal);
+  // Directories level by level, so a parent exists before its children. Owner-writable while we fill it;
+  // the exact mode (e.g. a read-only 0555 dir) and the mtime are set at the end.
+  const levels = new Map<number, PlanItem[]>();
+  for (const d of dirs) levels.set(byDepth(d.path), [...(levels.get(byDepth(d.path)) ?? []), d]);
+  for (const level of [...levels.keys()].sort((a, b) => a - b)) {
+    await runWindow(levels.get(level)!, window, (item) => attempt(item, async () => {
+      const want = remoteModeFor(scan.entries.get(item.path)!.mode);
+      if (item.changes.type) await removeEntry(sftp, remote(item.path), false);
+      await ensureDirectory(sftp, remote(item.path), want | 0o700);
+      touchedDirs.add(item.path);
+      if (item.action === 'create') touchedDirs.add(parentRel(item.path));
     }), canStart);
-
-    if (runDeletes) {
-      const deleteLevels = new Map<number, PlanItem[]>();
-      for (const d of plan.delete) deleteLevels.set(byDepth(d.path), [...(deleteLevels.get(byDepth(d.path)) ?? []), d]);
-      for (const level of [...deleteLevels.keys()].sort((a, b) => b - a)) {
-        await runWindow(deleteLevels.get(level)!, opts.window ?? DEFAULT_WINDOW, (item) => attempt(item, () => removeEntry(sftp, remote(item.path), item.type === 'dir')), canStart);
-      }
-    }
-    for (const [path, mode] of finalDirModes) await sftpCall<void>(sftp, (cb) => sftp.setstat(remote(path), { mode }, cb)).catch(() => undefined);
-  } finally {
-    lease.release();
   }
+
+  await runWindow(others, window, (item) => attempt(item, async () => {
+    const l = scan.entries.get(item.path)!;
+    const target = remote(item.path);
+    if (replaced.has(item.path)) {
+      if (plan.deleteBlocked) throw new Error(`a remote directory is in the way and deletion is blocked: ${plan.deleteBlocked}`);
+      await removeTree(sftp, target);
+    }
+    const mtimeSeconds = Math.floor(l.mtimeMs / 1000);
+    if (l.type === 'symlink') return uploadSymlink(sftp, l.linkTarget!, target);
+    if (precise.length < PRECISE_TIMES_MAX && l.mtimeNsec) precise.push([target, mtimeSeconds, l.mtimeNsec]);
+    if (isMetadataOnly(item)) {
+      return sftpCall<void>(sftp, (cb) => sftp.setstat(target, { mode: remoteModeFor(l.mode), atime: mtimeSeconds, mtime: mtimeSeconds }, cb));
+    }
+    await uploadFile(sftp, { local: sourcePath(scan, item.path), remote: target, size: l.size, mode: remoteModeFor(l.mode), mtimeSeconds }, (n) => { bytes += n; }, opts.signal);
+  }), canStart);
+
+  if (runDeletes) {
+    const deleteLevels = new Map<number, PlanItem[]>();
+    for (const d of plan.delete) deleteLevels.set(byDepth(d.path), [...(deleteLevels.get(byDepth(d.path)) ?? []), d]);
+    for (const level of [...deleteLevels.keys()].sort((a, b) => b - a)) {
+      await runWindow(deleteLevels.get(level)!, window, (item) => attempt(item, () => removeEntry(sftp, remote(item.path), item.type === 'dir')), canStart);
+    }
+  }
+  if (!hostCause) await finishDirectories(sftp, plan, touchedDirs);
+  plan.lock?.setPreciseTimes(precise);
   const cancelled = !!opts.signal?.aborted;
-  markNotAttempted(plan, results, runDeletes, cancelled ? 'not attempted: cancelled' : lost ?? 'not attempted');
-  return { ...base, ...outcome(results, cancelled, lost), results, bytes, durationMs: Date.now() - started };
+  markNotAttempted(plan, results, runDeletes, cancelled ? 'not attempted: cancelled' : hostCause ? 'not written' : 'not attempted');
+  return { host: plan.host, deleteBlocked: plan.deleteBlocked, applied: plan, ...outcome(results, cancelled, hostCause), results, bytes, durationMs: Date.now() - started };
+}
+
+/** Every directory whose entries changed gets its local mode and mtime back (as `rsync -a` does), all pipelined. */
+async function finishDirectories(sftp: SFTPWrapper, plan: PlannedHost, touched: ReadonlySet<string>): Promise<void> {
+  await Promise.all([...touched].map(async (rel) => {
+    const l = plan.scan.entries.get(rel);
+    if (!l || l.type !== 'dir') return;
+    const t = Math.floor(l.mtimeMs / 1000);
+    await sftpCall<void>(sftp, (cb) => sftp.setstat(joinRemote(plan.absDest!, rel), { mode: remoteModeFor(l.mode), atime: t, mtime: t }, cb)).catch(() => undefined);
+  }));
+}
+
+/** OpenSSH answers a write on a full disk with a bare "Failure": ask statvfs whether that is what happened. */
+async function diskFull(sftp: SFTPWrapper, path: string): Promise<boolean> {
+  const st = await sftpCall<{ bavail: number; frsize: number; bsize: number }>(sftp, (cb) => sftp.ext_openssh_statvfs(path, cb)).catch(() => undefined);
+  return !!st && st.bavail * (st.frsize || st.bsize) < 1024 * 1024;
 }
 
 /** Below this many new entries the SFTP window is as fast and a tar stream is not worth it. */
 const TAR_MIN_ITEMS = 64;
 
-async function applyByTar(
-  pool: Pool, scan: ScanResult, plan: PlannedHost, preErrors: ItemResult[], opts: ApplyOptions, started: number,
-): Promise<HostPushResult | undefined> {
+async function applyByTar(pool: Pool, plan: PlannedHost, preErrors: ItemResult[], opts: ApplyOptions, started: number): Promise<HostPushResult | undefined> {
   let bytes = 0;
   let done = 0;
   const sent = (_item: PlanItem, n: number) => {
@@ -194,23 +299,28 @@ async function applyByTar(
     done++;
     opts.onProgress?.({ host: plan.host, done, total: plan.create.length, bytes });
   };
+  // Depth-first (each directory followed by its whole subtree): GNU tar sets a directory's mtime once it
+  // meets an entry outside it, so any other order leaves directories with the extraction time.
+  const key = new Map(plan.create.map((i) => [i, i.path.split('/').join('\0')]));
+  const ordered = [...plan.create].sort((a, b) => (key.get(a)! < key.get(b)! ? -1 : 1));
   let outcomeOfTar;
   try {
-    outcomeOfTar = await tarIntoNewDestinationBatched(pool, scan, plan, plan.create, sent, opts.signal);
+    outcomeOfTar = await tarIntoNewDestinationBatched(pool, plan.scan, plan, ordered, sent, opts.signal);
   } catch (err) {
     outcomeOfTar = { kind: 'failed' as const, message: (err as Error).message };
   }
   if (outcomeOfTar.kind === 'unsupported') return undefined;
   const ok = outcomeOfTar.kind === 'ok';
   const why = outcomeOfTar.kind === 'failed' ? outcomeOfTar.message : undefined;
+  const itemError = opts.signal?.aborted ? 'not attempted: cancelled' : 'not written';
   const results: ItemResult[] = [
     ...preErrors,
-    ...plan.create.map((i) => ({ path: i.path, action: i.action, type: i.type, ok, ...(ok ? {} : { error: why }) })),
+    ...plan.create.map((i) => ({ path: i.path, action: i.action, type: i.type, ok, ...(ok ? {} : { error: itemError }) })),
   ];
-  const base = { host: plan.host, bytes, deleteBlocked: plan.deleteBlocked, results, durationMs: Date.now() - started };
+  const base = { host: plan.host, bytes, deleteBlocked: plan.deleteBlocked, applied: plan, results, durationMs: Date.now() - started };
   if (ok) return { ...base, ...outcome(results, false, undefined) };
   if (opts.signal?.aborted) return { ...base, state: 'cancelled' };
-  return { ...base, state: 'failed', reason: why };
+  return { ...base, state: 'failed', reason: `${why}; nothing was written to ${plan.absDest} (${formatSize(bytes)} had been sent)` };
 }
 
 function markNotAttempted(plan: PlannedHost, results: ItemResult[], runDeletes: boolean, why: string): void {
@@ -222,6 +332,9 @@ function markNotAttempted(plan: PlannedHost, results: ItemResult[], runDeletes: 
 }
 
 /** Applies every host's plan in parallel. */
-export function applyAll(pool: Pool, scan: ScanResult, plans: readonly PlannedHost[], opts: ApplyOptions = {}): Promise<HostPushResult[]> {
-  return Promise.all(plans.map((p) => applyHost(pool, scan, p, opts)));
+export function applyAll(pool: Pool, plans: readonly PlannedHost[], opts: ApplyOptions = {}): Promise<HostPushResult[]> {
+  return Promise.all(plans.map((p) => applyHost(pool, p, opts).catch((err: Error) => ({
+    host: p.host, state: 'failed' as const, reason: err.message, results: [], bytes: 0, durationMs: 0,
+  }))));
 }
+

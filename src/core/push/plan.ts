@@ -1,12 +1,14 @@
-// Plan = local scan × remote listing → create / update / delete / unchanged per host. Size+mtime (whole
-// seconds) decides; equal size with a different mtime is settled by hashing both sides, so a touched-but-
-// identical file costs a metadata fix, not an upload.
+// Plan = local scan × remote listing → create / update / delete / unchanged per host. Size+mtime (at the
+// precision both sides keep) decides; equal size with a different mtime is settled by hashing both sides, so
+// a touched-but-identical file costs a metadata fix, not an upload. The plan also predicts the apply: a
+// destination the login user cannot write, or a filesystem too small for what will be sent, makes the host
+// fail in the plan, before anything is written.
 import { ConnectError } from '../ssh/connect';
 import type { Pool } from '../ssh/pool';
 import { execScript, splitNul } from './remoteExec';
-import { listRemote, type RemoteListing } from './remoteList';
-import { parseDestination, shellWord, type RemoteDestination } from './remotePath';
-import { hashLocalFile, localPath } from './scan';
+import { listRemote, type DestinationLock, type ListRequest, type LockRequest, type RemoteListing } from './remoteList';
+import { parentOf, parseDestination, shellWord, type RemoteDestination } from './remotePath';
+import { hashLocalFile, sourcePath } from './scan';
 import { remoteModeFor, type HostPlan, type LocalEntry, type PathError, type PlanItem, type RemoteEntry, type ScanResult } from './types';
 
 export const DEFAULT_MAX_DELETE = 100;
@@ -20,6 +22,8 @@ export interface PlanOptions {
   root?: string;
   /** A dry run leaves the destination untouched (stale temp files are only removed by a real push). */
   dryRun?: boolean;
+  /** Compare every same-size file by content, whatever its mtime (rsync --checksum). */
+  checksum?: boolean;
   signal?: AbortSignal;
 }
 
@@ -29,10 +33,19 @@ export type PlannableScan = ScanResult & { isExcluded?(rel: string, isDir: boole
 /** A host plan plus what apply needs to carry it out. */
 export interface PlannedHost extends HostPlan {
   destination: RemoteDestination;
+  /** What this host's plan was made from (a single file may carry another name on this host). */
+  scan: PlannableScan;
   absDest?: string;
   destMissing?: boolean;
   /** Remote directories that must be removed before a file/link can take their place (delete enabled only). */
   replaceDirs: string[];
+  /** Only the listed names of the destination were compared (file pushes): never deletes, never tars. */
+  namesOnly?: boolean;
+  /** Held from the listing to the end of the apply on a real push. */
+  lock?: DestinationLock;
+  /** How it was planned, so the apply can re-plan under the destination's lock. */
+  target: PlanTarget;
+  options: PlanOptions;
 }
 
 export interface Diff {
@@ -44,17 +57,29 @@ export interface Diff {
   needHash: PlanItem[];
   conflicts: PathError[];
   replaceDirs: string[];
+  /** Remote entries that are not in the local tree (whether or not deletion is on). */
+  extraneous: number;
 }
 
-const sameSecond = (localMs: number, remoteSeconds: number) => Math.floor(localMs / 1000) === remoteSeconds;
+const localNsec = (l: LocalEntry) => l.mtimeNsec ?? Math.round((l.mtimeMs - Math.floor(l.mtimeMs / 1000) * 1000) * 1e6);
+
+/**
+ * Same mtime at the precision both sides keep: whole seconds when the remote shows none (a filesystem, tool
+ * or SFTP that sets seconds only), else microseconds (what a double mtimeMs and every common filesystem keep).
+ */
+export function sameMtime(l: LocalEntry, r: RemoteEntry): boolean {
+  if (Math.floor(l.mtimeMs / 1000) !== r.mtime) return false;
+  if (!r.mtimeNsec) return true;
+  return Math.floor(localNsec(l) / 1000) === Math.floor(r.mtimeNsec / 1000);
+}
 
 function remoteType(kind: string): PlanItem['type'] {
   return kind === 'f' ? 'file' : kind === 'd' ? 'dir' : kind === 'l' ? 'symlink' : 'other';
 }
 
 /** Pure diff of a scan against a listing (no I/O), exported for unit tests. */
-export function diffEntries(scan: PlannableScan, remote: ReadonlyMap<string, RemoteEntry>, opts: { delete?: boolean } = {}): Diff {
-  const d: Diff = { create: [], update: [], delete: [], unchanged: 0, needHash: [], conflicts: [], replaceDirs: [] };
+export function diffEntries(scan: PlannableScan, remote: ReadonlyMap<string, RemoteEntry>, opts: { delete?: boolean; checksum?: boolean } = {}): Diff {
+  const d: Diff = { create: [], update: [], delete: [], unchanged: 0, needHash: [], conflicts: [], replaceDirs: [], extraneous: 0 };
   for (const [path, l] of scan.entries) {
     const r = remote.get(path);
     const base = { path, type: l.type, size: l.type === 'file' ? l.size : 0 } as const;
@@ -71,19 +96,18 @@ export function diffEntries(scan: PlannableScan, remote: ReadonlyMap<string, Rem
       d.update.push({ ...base, action: 'update', changes: { type: true } });
       continue;
     }
-    const item = compareSameType(l, r);
+    const item = compareSameType(l, r, !!opts.checksum);
     if (item === 'unchanged') d.unchanged++;
     else if (item === 'hash') d.needHash.push({ ...base, action: 'update', changes: {} });
     else d.update.push({ ...base, action: 'update', changes: item });
   }
-  if (opts.delete) {
-    for (const [path, r] of remote) {
-      if (path === '' || scan.entries.has(path)) continue;
-      if (isProtected(scan, path, r.kind === 'd')) continue;
-      d.delete.push({ path, action: 'delete', type: remoteType(r.kind), size: r.size, changes: {} });
-    }
-    d.delete.sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? -1 : 1));
+  for (const [path, r] of remote) {
+    if (path === '' || scan.entries.has(path)) continue;
+    if (isProtected(scan, path, r.kind === 'd')) continue;
+    d.extraneous++;
+    if (opts.delete) d.delete.push({ path, action: 'delete', type: remoteType(r.kind), size: r.size, changes: {} });
   }
+  d.delete.sort((a, b) => depth(b.path) - depth(a.path) || (a.path < b.path ? -1 : 1));
   return d;
 }
 
@@ -96,19 +120,20 @@ function isProtected(scan: PlannableScan, path: string, isDir: boolean): boolean
   return scan.skipped.some((s) => hit(s.path)) || scan.errors.some((e) => hit(e.path));
 }
 
-function compareSameType(l: LocalEntry, r: RemoteEntry): PlanItem['changes'] | 'unchanged' | 'hash' {
+function compareSameType(l: LocalEntry, r: RemoteEntry, checksum: boolean): PlanItem['changes'] | 'unchanged' | 'hash' {
   const perms = remoteModeFor(l.mode) !== (r.mode & 0o7777);
   if (l.type === 'dir') {
     if (r.kind !== 'd') return { type: true };
-    return perms ? { perms: true } : 'unchanged';
+    const time = !sameMtime(l, r);
+    return perms || time ? { ...(perms ? { perms } : {}), ...(time ? { time } : {}) } : 'unchanged';
   }
   if (l.type === 'symlink') {
     if (r.kind !== 'l') return { type: true };
     return r.linkTarget === l.linkTarget ? 'unchanged' : { link: true };
   }
   if (r.kind !== 'f') return { type: true };
-  if (r.size !== l.size) return { content: true, size: true, time: !sameSecond(l.mtimeMs, r.mtime), perms };
-  if (!sameSecond(l.mtimeMs, r.mtime)) return 'hash';
+  if (r.size !== l.size) return { content: true, size: true, time: !sameMtime(l, r), perms };
+  if (checksum || !sameMtime(l, r)) return 'hash';
   return perms ? { perms: true } : 'unchanged';
 }
 
@@ -120,8 +145,10 @@ export function settleHashed(
   return items.map((item) => {
     const l = scan.entries.get(item.path)!;
     const perms = remoteModeFor(l.mode) !== ((remote.get(item.path)?.mode ?? 0) & 0o7777);
+    const r = remote.get(item.path);
+    const time = !r || !sameMtime(l, r);
     const same = localHashes.get(item.path) !== undefined && localHashes.get(item.path) === remoteHashes.get(item.path);
-    return { ...item, changes: same ? { time: true, perms } : { content: true, time: true, perms } };
+    return { ...item, changes: same ? { time, perms } : { content: true, time, perms } };
   });
 }
 
@@ -137,24 +164,46 @@ async function localHashes(scan: ScanResult, paths: readonly string[], cache: Lo
   const out = new Map<string, string>();
   await Promise.all(paths.map(async (p) => {
     let h = cache.get(p);
-    if (!h) cache.set(p, (h = hashLocalFile(localPath(scan.root, p))));
+    if (!h) cache.set(p, (h = hashLocalFile(sourcePath(scan, p))));
     out.set(p, await h.catch(() => ''));
   }));
   return out;
 }
 
-/** One `sha256sum -z` for all paths; names travel NUL-separated on stdin so any name works. */
-export async function remoteHashes(pool: Pool, host: string, dest: RemoteDestination, paths: readonly string[], signal?: AbortSignal): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  if (!paths.length) return out;
-  const script = `cd -- ${shellWord(dest)} || exit 1\nxargs -0 sha256sum -z --`;
+/**
+ * The remote side's SHA-256 of each path (relative to the destination), and which tool computed them.
+ * GNU `sha256sum -z` hashes all in one process; without it (BusyBox, macOS) one `sha256sum`, `shasum -a 256`
+ * or `openssl dgst -sha256` per file reading stdin, in input order. With none of them: no hashes, and the
+ * caller falls back to size+mtime.
+ */
+export async function remoteHashes(pool: Pool, host: string, dest: RemoteDestination, paths: readonly string[], signal?: AbortSignal): Promise<{ hashes: Map<string, string>; tool: string }> {
+  const hashes = new Map<string, string>();
+  if (!paths.length) return { hashes, tool: 'none' };
+  const script = [
+    `cd -- ${shellWord(dest)} || exit 1`,
+    "if printf '' | sha256sum -z >/dev/null 2>&1; then printf 'Tsha256sum -z\\0'; exec xargs -0 sha256sum -z --; fi",
+    't=; for c in sha256sum "shasum -a 256" "openssl dgst -sha256"; do command -v ${c%% *} >/dev/null 2>&1 && { t=$c; break; }; done',
+    "[ -n \"$t\" ] || { printf 'Tnone\\0'; exit 0; }",
+    "printf 'T%s\\0' \"$t\"",
+    // One hash per input name, in order: `$0` is the tool, split into words on purpose.
+    `exec xargs -0 sh -c 'for f; do h=$($0 < "$f" 2>/dev/null); printf "%s\\0" "$h"; done' "$t"`,
+  ].join('\n');
   const stdin = Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8');
   const res = await execScript(pool, host, script, stdin, signal);
-  for (const line of splitNul(res.stdout)) {
-    const m = /^([0-9a-f]{64}) [ *]([\s\S]*)$/.exec(line);
-    if (m) out.set(m[2]!, m[1]!);
+  const fields = splitNul(res.stdout);
+  const tool = (fields.shift() ?? 'Tnone').slice(1) || 'none';
+  if (tool === 'sha256sum -z') {
+    for (const line of fields) {
+      const m = /^([0-9a-f]{64}) [ *]([\s\S]*)$/.exec(line);
+      if (m) hashes.set(m[2]!, m[1]!);
+    }
+  } else {
+    fields.forEach((out, i) => {
+      const m = /\b([0-9a-f]{64})\b/.exec(out);
+      if (m && i < paths.length) hashes.set(paths[i]!, m[1]!);
+    });
   }
-  return out;
+  return { hashes, tool };
 }
 
 function deleteBlockReason(scan: ScanResult, diff: Diff, remoteEntries: number, opts: PlanOptions): string | undefined {
@@ -170,58 +219,155 @@ function deleteBlockReason(scan: ScanResult, diff: Diff, remoteEntries: number, 
   return undefined;
 }
 
-function emptyPlan(host: string, dest: RemoteDestination, scan: ScanResult): PlannedHost {
+function emptyPlan(host: string, dest: RemoteDestination, scan: PlannableScan, target: PlanTarget, options: PlanOptions): PlannedHost {
   return {
-    host, dest: dest.spec, destination: dest, create: [], update: [], delete: [], unchanged: 0,
+    host, dest: dest.spec, destination: dest, scan, target, options, create: [], update: [], delete: [], unchanged: 0,
     skipped: [...scan.skipped], errors: [...scan.errors], remoteEntries: 0, replaceDirs: [],
+    parents: [], leftovers: [], bytesToSend: 0, extraneous: 0,
   };
 }
 
+const BLOCK = 4096;
+/** Head-room kept free beyond the estimate (filesystem metadata, the temp file of an update beside its original). */
+export const SPACE_MARGIN = 256 * 1024;
+
+/** Disk the apply will use: every file rounded up to whole blocks, a block per new directory, plus a margin. */
+export function spaceNeeded(plan: Pick<PlannedHost, 'create' | 'update'>): { bytes: number; disk: number } {
+  let bytes = 0;
+  let disk = SPACE_MARGIN;
+  for (const item of [...plan.create, ...plan.update]) {
+    if (item.type === 'file' && !isMetadataOnly(item)) {
+      bytes += item.size;
+      disk += Math.ceil(item.size / BLOCK) * BLOCK;
+    } else if (item.action === 'create') disk += BLOCK;
+  }
+  return { bytes, disk };
+}
+
+export function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** Missing directories from the nearest existing ancestor down to (not including) `absDest`. */
+export function missingParents(nearest: string, absDest: string): string[] {
+  const base = nearest.replace(/\/+$/, '');
+  if (!absDest.startsWith(`${base}/`)) return [];
+  const parts = absDest.slice(base.length + 1).split('/');
+  return parts.slice(0, -1).map((_, i) => `${base}/${parts.slice(0, i + 1).join('/')}`);
+}
+
+/** Why the apply would fail on this host before writing anything (permissions, space), or undefined. */
+function predictFailure(plan: PlannedHost, listing: RemoteListing): string | undefined {
+  const work = plan.create.length + plan.update.length + plan.delete.length + plan.leftovers.length;
+  if (!work && !plan.destMissing) return undefined;
+  const { probe } = listing;
+  if (!probe.writable) {
+    return plan.destMissing
+      ? `cannot create ${plan.absDest}: ${probe.nearest} is not writable by the login user (permission denied)`
+      : `${plan.absDest} is not writable by the login user (permission denied)`;
+  }
+  const { disk } = spaceNeeded(plan);
+  if (probe.freeBytes !== undefined && disk > probe.freeBytes) {
+    return `not enough space on ${probe.nearest}: the push needs about ${formatSize(disk)}, ${formatSize(probe.freeBytes)} free`;
+  }
+  return undefined;
+}
+
+/** Where and what to list for a destination spec: a directory, some names in it, or one file's own path. */
+export interface PlanTarget {
+  request: ListRequest;
+  /** A file pushed to REMOTE that names the file itself: its scan under the remote name. */
+  renamed?: PlannableScan;
+}
+
 export async function planHost(
-  pool: Pool, host: string, scan: PlannableScan, dest: RemoteDestination, opts: PlanOptions = {}, cache: LocalHashCache = new Map(),
+  pool: Pool, host: string, scan: PlannableScan, target: PlanTarget, opts: PlanOptions & { lock?: LockRequest } = {}, cache: LocalHashCache = new Map(),
 ): Promise<PlannedHost> {
-  const plan = emptyPlan(host, dest, scan);
-  let listing: RemoteListing;
+  const { request } = target;
+  const { lock: _lock, signal: _signal, ...options } = opts;
+  let plan = emptyPlan(host, request.dest, scan, target, options);
+  let listing: RemoteListing & { lock?: DestinationLock };
   try {
-    listing = await listRemote(pool, host, dest, { cleanStale: !opts.dryRun, signal: opts.signal });
+    listing = await listRemote(pool, host, request, { lock: opts.lock, signal: opts.signal });
   } catch (err) {
     plan.fatal = (err as Error).message;
     plan.unreachable = err instanceof ConnectError || /connect|handshake|authentication|timed out/i.test(plan.fatal);
     return plan;
   }
+  if (listing.fileAtPath) plan = emptyPlan(host, request.fileAt!.parent, target.renamed ?? scan, target, options);
+  const planned = plan.scan;
+  plan.lock = listing.lock;
+  plan.namesOnly = !!request.names;
   plan.absDest = listing.absDest;
   plan.errors.push(...listing.errors);
+  plan.leftovers = listing.leftovers;
+  plan.freeBytes = listing.probe.freeBytes;
   if (listing.state === 'other') {
-    plan.fatal = `${dest.spec} exists on ${host} and is not a directory; remove it or choose another destination`;
+    plan.fatal = `${plan.dest} exists on ${host} and is not a directory; remove it or choose another destination`;
     return plan;
   }
   plan.destMissing = listing.state === 'missing';
+  if (plan.destMissing) plan.parents = missingParents(listing.probe.nearest, listing.absDest);
   plan.remoteEntries = listing.entries.size;
-  const diff = diffEntries(scan, listing.entries, { delete: opts.delete });
+  const diff = diffEntries(planned, listing.entries, { delete: opts.delete && !plan.namesOnly, checksum: opts.checksum });
   plan.errors.push(...diff.conflicts);
   let hashed: PlanItem[] = [];
   if (diff.needHash.length) {
     const paths = diff.needHash.map((i) => i.path);
-    const [lh, rh] = await Promise.all([localHashes(scan, paths, cache), remoteHashes(pool, host, dest, paths, opts.signal).catch(() => new Map<string, string>())]);
-    hashed = settleHashed(diff.needHash, scan, listing.entries, lh, rh);
+    const [lh, rh] = await Promise.all([
+      localHashes(planned, paths, cache),
+      remoteHashes(pool, host, plan.destination, paths, opts.signal).catch(() => ({ hashes: new Map<string, string>(), tool: 'none' })),
+    ]);
+    plan.contentCheck = rh.tool === 'none' ? 'size+mtime (no sha256sum, shasum or openssl on the host)' : rh.tool;
+    hashed = settleHashed(diff.needHash, planned, listing.entries, lh, rh.hashes);
   }
   plan.create = diff.create;
   plan.update = [...diff.update, ...hashed].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   plan.delete = diff.delete;
   plan.unchanged = diff.unchanged;
+  plan.extraneous = diff.extraneous;
   plan.replaceDirs = diff.replaceDirs;
-  plan.deleteBlocked = deleteBlockReason(scan, diff, listing.entries.size, opts);
+  plan.deleteBlocked = deleteBlockReason(planned, diff, listing.entries.size, opts);
+  plan.bytesToSend = spaceNeeded(plan).bytes;
+  plan.fatal = predictFailure(plan, listing);
   return plan;
 }
 
-/** Plans every host in parallel. Throws DestinationError (before contacting anyone) for a bad destination. */
-export async function planPush(pool: Pool, hosts: readonly string[], scan: PlannableScan, destSpec: string, opts: PlanOptions = {}): Promise<PlannedHost[]> {
-  const dest = parseDestination(destSpec, { root: opts.root });
-  const cache: LocalHashCache = new Map();
-  return Promise.all(hosts.map((h) => planHost(pool, h, scan, dest, opts, cache)));
+/**
+ * How a REMOTE spec is listed for a source. A folder: REMOTE is the directory that mirrors it. Files: REMOTE
+ * is the directory to put them in if it ends in `/` or exists as a directory on the host; otherwise (one
+ * file only) it is the file's own path. Throws DestinationError for a bad spec, before contacting anyone.
+ */
+export function planTarget(scan: PlannableScan, remoteSpec: string, opts: { root?: string; files?: readonly string[] }): PlanTarget {
+  if (!opts.files) return { request: { dest: parseDestination(remoteSpec, { root: opts.root }) } };
+  const asDir = remoteSpec.endsWith('/') || opts.files.length > 1;
+  const dest = parseDestination(remoteSpec, { root: opts.root, allowTop: true });
+  if (asDir || dest.parts.length === 0) return { request: { dest, names: opts.files } };
+  const leaf = dest.parts[dest.parts.length - 1]!;
+  const parent = parentOf(dest);
+  parseDestination(parent.spec, { root: opts.root, allowTop: true });
+  const entry = [...scan.entries][0];
+  const renamed: PlannableScan | undefined = entry && entry[0] !== leaf
+    ? { ...scan, entries: new Map([[leaf, entry[1]]]), sources: new Map([[leaf, sourcePath(scan, entry[0])]]) }
+    : undefined;
+  return { request: { dest, names: opts.files, fileAt: { parent, leaf } }, renamed };
 }
 
-/** rsync `--itemize-changes`-like code for one item. */
+/** Plans every host in parallel. Throws DestinationError (before contacting anyone) for a bad destination. */
+export async function planPush(
+  pool: Pool, hosts: readonly string[], scan: PlannableScan, destSpec: string, opts: PlanOptions & { files?: readonly string[] } = {},
+): Promise<PlannedHost[]> {
+  const target = planTarget(scan, destSpec, opts);
+  const cache: LocalHashCache = new Map();
+  return Promise.all(hosts.map((h) => planHost(pool, h, scan, target, opts, cache)));
+}
+
+/** rsync `--itemize-changes`-like code for one item (kept for tooltips and reports). */
 export function itemize(item: PlanItem): string {
   const X = item.type === 'dir' ? 'd' : item.type === 'symlink' ? 'L' : 'f';
   if (item.action === 'delete') return '*deleting  ';
@@ -230,4 +376,17 @@ export function itemize(item: PlanItem): string {
   const Y = c.content || c.type ? (item.type === 'file' ? '>' : 'c') : c.link ? 'c' : '.';
   const flags = [c.content && !c.size ? 'c' : '.', c.size ? 's' : '.', c.time ? 't' : '.', c.perms ? 'p' : '.', '.....'].join('');
   return `${Y}${X}${c.type ? '+++++++++' : flags}`;
+}
+
+/** What the item will do, in words: "new file", "content changed", "time only", "permissions", "deleted". */
+export function describeItem(item: PlanItem): string {
+  const kind = item.type === 'symlink' ? 'link' : item.type === 'other' ? 'entry' : item.type;
+  if (item.action === 'create') return `new ${kind}`;
+  if (item.action === 'delete') return `delete ${kind}`;
+  const c = item.changes;
+  if (c.type) return `replace (was another type)`;
+  if (c.link) return 'link target changed';
+  if (c.content) return c.size ? 'content changed (size differs)' : 'content changed';
+  const what = [c.time && 'time', c.perms && 'permissions'].filter(Boolean).join(' + ');
+  return `${what || 'metadata'} only`;
 }

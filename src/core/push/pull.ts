@@ -9,7 +9,7 @@ import type { HostPushResult, ItemResult, PushState } from './apply';
 import { badNameReason, badRelPathReason } from './names';
 import { listRemote } from './remoteList';
 import { joinRemote, parseDestination } from './remotePath';
-import { sftpCall, sftpErrorText } from './sftp';
+import { endSftp, sftpCall, sftpErrorText } from './sftp';
 import { TEMP_MARKER, type RemoteEntry, type SkippedPath } from './types';
 import { runWindow } from './window';
 
@@ -66,7 +66,7 @@ export async function pullHost(pool: Pool, host: string, remotePath: string, loc
 
   let listing;
   try {
-    listing = await listRemote(pool, host, dest, { cleanStale: false, signal: opts.signal });
+    listing = await listRemote(pool, host, { dest }, { signal: opts.signal });
   } catch (err) {
     return finish(/connect|handshake|auth|timed out/i.test((err as Error).message) ? 'unreachable' : 'failed', (err as Error).message);
   }
@@ -128,7 +128,7 @@ export async function pullHost(pool: Pool, host: string, remotePath: string, loc
     }), () => !opts.signal?.aborted);
     for (const [path, mode] of dirModes.reverse()) await chmod(path, mode).catch(() => undefined);
   } finally {
-    lease.release();
+    endSftp(lease);
   }
   if (opts.signal?.aborted) return finish('cancelled');
   const failed = result.results.filter((r) => !r.ok).length;

@@ -1,115 +1,362 @@
-// Remote side of the plan: ONE command lists the whole destination (NUL-separated, so any name works) and,
-// on a real push, removes temp files left by an interrupted one. Hosts without GNU `find -printf` (BSD,
-// busybox) fall back to an SFTP walk.
-import type { SFTPWrapper } from 'ssh2';
+// Remote side of the plan: ONE command per host lists the destination (NUL-separated, so any name works),
+// probes what the apply will need (the nearest existing ancestor, whether the login user may write there, the
+// free space) and reports leftovers of interrupted pushes without touching them. For a real push the same
+// command first takes the destination's lock and holds it until the apply is over (the channel's stdin is
+// the lease: when we end it, or the connection dies, the script removes the lock). Hosts without GNU
+// `find -printf` (BSD, BusyBox) are listed by an SFTP walk instead.
+import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Pool } from '../ssh/pool';
-import { execScript, splitNul } from './remoteExec';
+import { buildRemoteCommand, shQuote } from '../ssh/quote';
+import { splitNul } from './remoteExec';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
+import { endSftp, sftpCall } from './sftp';
 import { TEMP_GLOB, TEMP_MARKER, type PathError, type RemoteEntry } from './types';
-import { shQuote } from '../ssh/quote';
-import { sftpCall } from './sftp';
-import { removeTree } from './upload';
+
+export interface DestinationProbe {
+  /** The destination itself when it exists, else its nearest existing ancestor. */
+  nearest: string;
+  /** The login user can create entries in `nearest` (a directory, writable and searchable). */
+  writable: boolean;
+  /** Free bytes for unprivileged users on `nearest`'s filesystem (undefined when df gave nothing). */
+  freeBytes?: number;
+}
 
 export interface RemoteListing {
   home: string;
-  /** Absolute path of the destination (with $HOME expanded). */
+  /** Absolute path of the destination directory (with $HOME expanded). */
   absDest: string;
   state: 'missing' | 'dir' | 'other';
   /** For state 'other' (a file or link at the destination path itself): its entry under key ''. */
   entries: Map<string, RemoteEntry>;
   errors: PathError[];
   via: 'find' | 'sftp';
+  probe: DestinationProbe;
+  /** Temp files and staging directories of interrupted pushes, relative to the destination ('../.x…' beside it). */
+  leftovers: string[];
+  /** Single file: true when REMOTE named the file itself (so the destination is its parent). */
+  fileAtPath?: boolean;
 }
 
-const NO_PRINTF_EXIT = 90;
-const PRINTF = `'%y %s %T@ %m %P\\0%l\\0'`;
+/** What to list: the whole destination directory, or only some names in it (file pushes). */
+export interface ListRequest {
+  dest: RemoteDestination;
+  names?: readonly string[];
+  /**
+   * One file: when `dest` is not an existing directory it is the file's own path, so the directory is its
+   * parent and the entry is called `leaf` (REMOTE written with a trailing slash never sets this).
+   */
+  fileAt?: { parent: RemoteDestination; leaf: string };
+}
 
-export function listingScript(dest: RemoteDestination, cleanStale: boolean): string {
-  const temp = shQuote(TEMP_GLOB);
-  const staleAction = cleanStale ? `-exec rm -rf -- {} +` : '';
+export interface LockRequest {
+  /** How long to wait for another push to the same destination to finish. */
+  waitSeconds: number;
+  onWaiting?: (holderPid: string) => void;
+}
+
+/** Another push holds the destination's lock (and kept it for longer than we wait). */
+export class DestinationBusy extends Error {}
+
+export const NO_PRINTF_EXIT = 90;
+const BUSY_EXIT = 75;
+const NO_LOCK_EXIT = 76;
+const FORMAT = (name: string) => `'%y %s %T@ %m ${name}\\0%l\\0'`;
+
+function lockLines(waitSeconds: number): string[] {
+  const polls = Math.max(1, Math.round(waitSeconds * 5));
   return [
-    `printf 'H%s\\0' "$HOME"`,
-    `d=${shellWord(dest)}`,
-    // A first push streams into a staging directory next to the destination; an interrupted one leaves it.
-    ...(cleanStale ? [`find "$(dirname -- "$d")" -maxdepth 1 -name ".$(basename -- "$d")"${shQuote(TEMP_MARKER)}'*' -exec rm -rf -- {} + 2>/dev/null`] : []),
-    `if [ ! -e "$d" ] && [ ! -L "$d" ]; then printf 'M\\0'; exit 0; fi`,
-    `find "$d" -maxdepth 0 -printf '' 2>/dev/null || exit ${NO_PRINTF_EXIT}`,
-    `if [ ! -d "$d" ]; then printf 'O\\0'; exec find "$d" -maxdepth 0 -printf ${PRINTF}; fi`,
-    `printf 'D\\0'`,
-    // The trailing slash makes find follow a destination that is itself a symlink to a directory (as rsync
-    // does), but nothing below it.
-    `exec find "$d"/ -mindepth 1 \\( -name ${temp} -prune ${staleAction} \\) -o -printf ${PRINTF}`,
-  ].join('\n');
+    // Keyed by the absolute destination, in the login user's home; `set -C` makes the create exclusive.
+    'k=$(printf %s "$d" | cksum); l="$HOME/.flotilla-push-${k%% *}.lock"; i=0; j=0',
+    'while ! { set -C; echo $$ > "$l"; } 2>/dev/null; do',
+    '  set +C',
+    `  if [ ! -e "$l" ]; then j=$((j+1)); [ "$j" -lt 3 ] && continue; printf 'Xcannot create the lock file %s\\0' "$l"; exit ${NO_LOCK_EXIT}; fi`,
+    '  p=; read -r p < "$l" 2>/dev/null',
+    // The holder is a shell of a push whose connection is gone: its lock is stale.
+    '  if [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; then rm -f -- "$l"; continue; fi',
+    `  [ "$i" = 0 ] && printf 'Q%s\\0' "$p"`,
+    `  i=$((i+1)); if [ "$i" -gt ${polls} ]; then printf 'B%s\\0' "$p"; exit ${BUSY_EXIT}; fi`,
+    '  sleep 0.2 2>/dev/null || sleep 1',
+    'done',
+    'set +C',
+    `trap 'rm -f -- "$l"' EXIT; trap 'exit 1' HUP INT TERM PIPE`,
+    `printf 'L\\0'`,
+  ];
 }
 
-export function parseListing(stdout: Buffer): { home: string; state: RemoteListing['state']; entries: Map<string, RemoteEntry> } {
+export function listingScript(req: ListRequest, lock?: { waitSeconds: number }): string {
+  const names = req.fileAt ? [req.fileAt.leaf] : req.names;
+  const lines = [`printf 'H%s\\0' "$HOME"`, `d=${shellWord(req.dest)}`];
+  if (req.fileAt) {
+    lines.push(`if [ -d "$d" ]; then printf 'C0\\0'; set -- ${shQuote(req.names![0]!)}; else printf 'C1\\0'; d=${shellWord(req.fileAt.parent)}; set -- ${shQuote(req.fileAt.leaf)}; fi`);
+  } else if (names) {
+    lines.push(`set -- ${names.map(shQuote).join(' ')}`);
+  }
+  if (lock) lines.push(...lockLines(lock.waitSeconds));
+  const temp = shQuote(TEMP_GLOB);
+  lines.push(
+    'p=$d; while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=${p%/*}; [ -n "$p" ] || p=/; done',
+    `if [ -d "$p" ] && [ -w "$p" ] && [ -x "$p" ]; then printf 'W1\\0'; else printf 'W0\\0'; fi`,
+    `printf 'P%s\\0F%s\\0' "$p" "$(df -Pk -- "$p" 2>/dev/null)"`,
+    'rc=0',
+    `if [ ! -e "$d" ] && [ ! -L "$d" ]; then printf 'M\\0'`,
+    `elif ! find "$d" -maxdepth 0 -printf '' 2>/dev/null; then rc=${NO_PRINTF_EXIT}`,
+    `elif [ ! -d "$d" ]; then printf 'O\\0'; find "$d" -maxdepth 0 -printf ${FORMAT('')}; rc=$?`,
+  );
+  if (names) {
+    lines.push(
+      `else printf 'D\\0'`,
+      `  for n; do [ -e "$d/$n" ] || [ -L "$d/$n" ] && find "$d/$n" -maxdepth 0 -printf ${FORMAT('%f')}; done`,
+      `  for n; do for t in "$d"/."$n"${shQuote(TEMP_MARKER)}*; do [ -e "$t" ] || [ -L "$t" ] && printf 'T 0 0 0 %s\\0\\0' "\${t##*/}"; done; done`,
+      'fi',
+    );
+  } else {
+    lines.push(
+      `else printf 'D\\0'`,
+      // The trailing slash makes find follow a destination that is itself a symlink to a directory (as rsync
+      // does), but nothing below it. Temp names are reported as leftovers, never listed as entries.
+      `  find "$d"/ -mindepth 1 \\( -name ${temp} -prune -printf 'T 0 0 0 %P\\0\\0' \\) -o -printf ${FORMAT('%P')}; rc=$?`,
+      'fi',
+      // A first push streams into a staging directory beside the destination; an interrupted one leaves it.
+      `for t in "\${d%/*}"/."\${d##*/}"${shQuote(TEMP_MARKER)}*; do [ -e "$t" ] && printf 'S 0 0 0 %s\\0\\0' "\${t##*/}"; done`,
+    );
+  }
+  lines.push(`printf 'E%s\\0' "$rc"`);
+  // Holding the lock until stdin ends; what arrives meanwhile is (time, path) pairs for `touch` (GNU and
+  // BusyBox accept @seconds.fraction; elsewhere the file keeps the whole second SFTP gave it).
+  if (lock) lines.push(`xargs -0 -n 2 sh -c '[ -n "$1" ] && touch -c -m -d "$0" -- "$1" 2>/dev/null; :'`, 'cat >/dev/null');
+  return lines.join('\n');
+}
+
+function parseMtime(text: string): { mtime: number; mtimeNsec: number } {
+  const [sec, frac = ''] = text.split('.');
+  return { mtime: Number(sec), mtimeNsec: Number(frac.slice(0, 9).padEnd(9, '0')) };
+}
+
+/** df -Pk: the 4th column of the last line is the space available to unprivileged users, in KiB. */
+export function parseDfFree(text: string): number | undefined {
+  const last = text.trim().split('\n').pop()?.trim().split(/\s+/);
+  const kib = last && last.length >= 4 ? Number(last[3]) : NaN;
+  return Number.isFinite(kib) ? kib * 1024 : undefined;
+}
+
+export interface ParsedListing {
+  home: string;
+  state: RemoteListing['state'];
+  entries: Map<string, RemoteEntry>;
+  leftovers: string[];
+  probe: DestinationProbe;
+  fileAtPath?: boolean;
+  /** Exit status of the listing part (NO_PRINTF_EXIT: list over SFTP instead). */
+  rc: number;
+  locked: boolean;
+}
+
+/** Parses the listing script's output; undefined while its end marker has not arrived. */
+export function parseListing(stdout: Buffer): ParsedListing | undefined {
   const fields = splitNul(stdout);
-  const home = (fields[0] ?? '').replace(/^H/, '');
-  const marker = fields[1];
-  const state = marker === 'M' ? 'missing' : marker === 'O' ? 'other' : 'dir';
+  let i = 0;
+  const next = () => fields[i++];
+  const home = (next() ?? '').replace(/^H/, '');
+  let fileAtPath: boolean | undefined;
+  let locked = false;
+  const probe: DestinationProbe = { nearest: '', writable: false };
+  let state: RemoteListing['state'] | undefined;
+  while (i < fields.length && !state) {
+    const f = next()!;
+    if (f === 'C0' || f === 'C1') fileAtPath = f === 'C1';
+    else if (f === 'L') locked = true;
+    else if (f === 'W0' || f === 'W1') probe.writable = f === 'W1';
+    else if (f.startsWith('P')) probe.nearest = f.slice(1);
+    else if (f.startsWith('F')) probe.freeBytes = parseDfFree(f.slice(1));
+    else if (f === 'M') state = 'missing';
+    else if (f === 'O') state = 'other';
+    else if (f === 'D') state = 'dir';
+    else if (/^E\d+$/.test(f)) { i--; break; }
+  }
   const entries = new Map<string, RemoteEntry>();
-  for (let i = 2; i + 1 < fields.length; i += 2) {
+  const leftovers: string[] = [];
+  for (; i < fields.length; i += 2) {
     const rec = fields[i]!;
-    const m = /^(\S) (\d+) (\d+)(?:\.\d+)? ([0-7]+) ([\s\S]*)$/.exec(rec);
+    const end = /^E(\d+)$/.exec(rec);
+    if (end) return { home, state: state ?? 'missing', entries, leftovers, probe, fileAtPath, rc: Number(end[1]), locked };
+    const m = /^(\S) (\d+) ([\d.]+) ([0-7]+) ([\s\S]*)$/.exec(rec);
     if (!m) continue;
     const [, kind, size, mtime, mode, rel] = m;
-    const entry: RemoteEntry = { kind: kind!, size: Number(size), mtime: Number(mtime), mode: parseInt(mode!, 8) };
-    if (kind === 'l') entry.linkTarget = fields[i + 1]!;
+    if (kind === 'T') { leftovers.push(rel!); continue; }
+    if (kind === 'S') { leftovers.push(`../${rel!}`); continue; }
+    const entry: RemoteEntry = { kind: kind!, size: Number(size), ...parseMtime(mtime!), mode: parseInt(mode!, 8) };
+    if (kind === 'l') entry.linkTarget = fields[i + 1] ?? '';
     entries.set(rel!, entry);
   }
-  return { home, state, entries };
+  return undefined;
 }
 
-export async function listRemote(
-  pool: Pool, host: string, dest: RemoteDestination, opts: { cleanStale: boolean; signal?: AbortSignal },
-): Promise<RemoteListing> {
-  const res = await execScript(pool, host, listingScript(dest, opts.cleanStale), undefined, opts.signal);
-  if (res.code === NO_PRINTF_EXIT) return listViaSftp(pool, host, dest, opts.cleanStale);
-  const parsed = parseListing(res.stdout);
-  if (!parsed.home) throw new Error(`listing ${dest.spec} failed (exit ${res.code}): ${res.stderr.trim() || 'no output'}`);
-  const errors: PathError[] = [];
-  if (res.code !== 0) {
-    const text = res.stderr.trim() || `find exited with ${res.code}`;
-    errors.push({ path: dest.spec, message: `remote listing incomplete: ${text}` });
+/** A held destination lock: ending it lets the remote script remove the lock file. */
+export interface DestinationLock {
+  /** Sub-second mtimes (SFTP sets whole seconds) to set with `touch` just before the lock is removed. */
+  setPreciseTimes(files: ReadonlyArray<readonly [absPath: string, seconds: number, nsec: number]>): void;
+  release(): Promise<void>;
+  /** Resolves when the lock channel is gone (released, or the connection dropped). */
+  readonly lost: Promise<void>;
+}
+
+interface ScriptRun {
+  parsed: ParsedListing;
+  channel: ClientChannel;
+  closed: Promise<void>;
+  release: () => void;
+}
+
+/** Runs the listing script and resolves as soon as its end marker arrives (the lock part keeps running). */
+async function runListing(pool: Pool, host: string, script: string, lock: LockRequest | undefined, signal?: AbortSignal): Promise<ScriptRun> {
+  const lease = await pool.exec(host, buildRemoteCommand(script));
+  const { channel } = lease;
+  const out: Buffer[] = [];
+  let stderr = '';
+  let code: number | null = null;
+  let waitingSeen = false;
+  const closed = new Promise<void>((resolve) => channel.once('close', () => resolve()));
+  return new Promise<ScriptRun>((resolve, reject) => {
+    let settled = false;
+    const onAbort = () => channel.close();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (err?: Error, parsed?: ParsedListing) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (err) { channel.close(); lease.release(); reject(err); return; }
+      resolve({ parsed: parsed!, channel, closed, release: () => lease.release() });
+    };
+    channel.on('data', (d: Buffer) => {
+      out.push(d);
+      const all = out.length === 1 ? d : Buffer.concat(out);
+      if (lock?.onWaiting && !waitingSeen) {
+        const q = /\0Q([^\0]*)\0/.exec(all.toString('latin1'));
+        if (q) { waitingSeen = true; lock.onWaiting(q[1]!); }
+      }
+      if (all.length >= 3 && all[all.length - 1] === 0) {
+        const parsed = parseListing(all);
+        if (parsed) finish(undefined, parsed);
+      }
+    });
+    channel.stderr.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString('utf8'); });
+    channel.on('exit', (c: number | null) => { code = c; });
+    if (!lock) channel.end();
+    void closed.then(() => {
+      const text = Buffer.concat(out).toString('utf8');
+      const busy = /\0B([^\0]*)\0/.exec(text);
+      if (code === BUSY_EXIT && busy) {
+        finish(new DestinationBusy(`another push to this destination is in progress${busy[1] ? ` (remote shell ${busy[1]})` : ''}; waited ${lock?.waitSeconds ?? 0} s — try again when it is done`));
+      }
+      const why = /\0X([^\0]*)\0/.exec(text);
+      if (code === NO_LOCK_EXIT && why) finish(new Error(why[1]!));
+      if (signal?.aborted) finish(new Error('cancelled'));
+      finish(new Error(`listing failed (exit ${code ?? 'none: connection lost'}): ${stderr.trim().slice(0, 500) || 'no output'}`));
+    });
+  });
+}
+
+export interface ListOptions {
+  /** Take the destination's lock first (a real push) and keep it until `lock.release()`. */
+  lock?: LockRequest;
+  signal?: AbortSignal;
+}
+
+export async function listRemote(pool: Pool, host: string, req: ListRequest, opts: ListOptions = {}): Promise<RemoteListing & { lock?: DestinationLock }> {
+  const run = await runListing(pool, host, listingScript(req, opts.lock), opts.lock, opts.signal);
+  let released = false;
+  let times = '';
+  const lock: DestinationLock | undefined = opts.lock ? {
+    lost: run.closed,
+    setPreciseTimes: (files) => {
+      times = files.map(([path, s, ns]) => `@${s}.${String(ns).padStart(9, '0')}\0${path}\0`).join('');
+    },
+    release: async () => {
+      if (released) return;
+      released = true;
+      run.channel.end(times ? Buffer.from(times, 'utf8') : undefined);
+      await run.closed;
+      run.release();
+    },
+  } : undefined;
+  if (!opts.lock) void run.closed.then(run.release);
+  try {
+    const { parsed } = run;
+    if (!parsed.home) throw new Error(`listing ${req.dest.spec} failed: no output`);
+    const dest = parsed.fileAtPath ? req.fileAt!.parent : req.dest;
+    const absDest = absolutePath(dest, parsed.home);
+    const base = { home: parsed.home, absDest, probe: parsed.probe, fileAtPath: parsed.fileAtPath, lock };
+    if (parsed.rc === NO_PRINTF_EXIT) {
+      const viaSftp = await listViaSftp(pool, host, absDest, parsed.fileAtPath ? [req.fileAt!.leaf] : req.names);
+      return { ...base, ...viaSftp };
+    }
+    const errors: PathError[] = [];
+    if (parsed.rc !== 0) errors.push({ path: dest.spec, message: `remote listing incomplete: find exited with ${parsed.rc}` });
+    return { ...base, state: parsed.state, entries: parsed.entries, leftovers: parsed.leftovers, errors, via: 'find' };
+  } catch (err) {
+    await lock?.release();
+    throw err;
   }
-  return { ...parsed, absDest: absolutePath(dest, parsed.home), errors, via: 'find' };
 }
 
 const KIND_BY_TYPE: Array<[number, string]> = [
   [0o040000, 'd'], [0o100000, 'f'], [0o120000, 'l'], [0o010000, 'p'], [0o140000, 's'], [0o020000, 'c'], [0o060000, 'b'],
 ];
 
-function kindOf(mode: number): string {
+export function kindOf(mode: number): string {
   const type = mode & 0o170000;
   return KIND_BY_TYPE.find(([t]) => t === type)?.[1] ?? '?';
 }
 
-async function listViaSftp(pool: Pool, host: string, dest: RemoteDestination, cleanStale: boolean): Promise<RemoteListing> {
+type Attrs = { mode: number; size: number; mtime: number };
+const entryOf = (a: Attrs): RemoteEntry => ({ kind: kindOf(a.mode), size: a.size, mtime: a.mtime, mode: a.mode & 0o7777 });
+const isTemp = (name: string) => name.startsWith('.') && name.includes(TEMP_MARKER);
+
+async function listViaSftp(
+  pool: Pool, host: string, absDest: string, names: readonly string[] | undefined,
+): Promise<Pick<RemoteListing, 'state' | 'entries' | 'errors' | 'via' | 'leftovers'>> {
   const lease = await pool.sftp(host);
   try {
     const sftp = lease.channel;
-    const home = await sftpCall<string>(sftp, (cb) => sftp.realpath('.', cb));
-    const absDest = absolutePath(dest, home);
     const entries = new Map<string, RemoteEntry>();
     const errors: PathError[] = [];
-    const top = await sftpCall<{ mode: number; size: number; mtime: number }>(sftp, (cb) => sftp.stat(absDest, cb)).catch(() => undefined);
-    if (!top) return { home, absDest, state: 'missing', entries, errors, via: 'sftp' };
-    if (kindOf(top.mode) !== 'd') {
-      entries.set('', { kind: kindOf(top.mode), size: top.size, mtime: top.mtime, mode: top.mode & 0o7777 });
-      return { home, absDest, state: 'other', entries, errors, via: 'sftp' };
+    const leftovers: string[] = [];
+    const result = (state: RemoteListing['state']) => ({ state, entries, errors, leftovers, via: 'sftp' as const });
+    const top = await sftpCall<Attrs>(sftp, (cb) => sftp.lstat(absDest, cb)).catch(() => undefined);
+    if (!top) return result('missing');
+    if (kindOf(top.mode) !== 'd' && kindOf(top.mode) !== 'l') {
+      entries.set('', entryOf(top));
+      return result('other');
     }
-    await walkSftp(sftp, absDest, '', entries, errors, cleanStale);
-    return { home, absDest, state: 'dir', entries, errors, via: 'sftp' };
+    if (names) {
+      const list = await sftpCall<Array<{ filename: string; attrs: Attrs }>>(sftp, (cb) => sftp.readdir(absDest, cb));
+      for (const item of list) {
+        if (names.includes(item.filename)) entries.set(item.filename, await withLink(sftp, `${absDest}/${item.filename}`, entryOf(item.attrs)));
+        else if (isTemp(item.filename) && names.some((n) => item.filename.startsWith(`.${n}${TEMP_MARKER}`))) leftovers.push(item.filename);
+      }
+      return result('dir');
+    }
+    await walkSftp(sftp, absDest, '', entries, errors, leftovers);
+    const parent = absDest.slice(0, absDest.lastIndexOf('/')) || '/';
+    const base = absDest.slice(absDest.lastIndexOf('/') + 1);
+    const beside = await sftpCall<Array<{ filename: string }>>(sftp, (cb) => sftp.readdir(parent, cb)).catch(() => []);
+    for (const b of beside) if (b.filename.startsWith(`.${base}${TEMP_MARKER}`)) leftovers.push(`../${b.filename}`);
+    return result('dir');
   } finally {
-    lease.release();
+    endSftp(lease);
   }
 }
 
+async function withLink(sftp: SFTPWrapper, path: string, entry: RemoteEntry): Promise<RemoteEntry> {
+  if (entry.kind === 'l') entry.linkTarget = await sftpCall<string>(sftp, (cb) => sftp.readlink(path, cb)).catch(() => '');
+  return entry;
+}
+
 async function walkSftp(
-  sftp: SFTPWrapper, absDest: string, rel: string, entries: Map<string, RemoteEntry>, errors: PathError[], cleanStale: boolean,
+  sftp: SFTPWrapper, absDest: string, rel: string, entries: Map<string, RemoteEntry>, errors: PathError[], leftovers: string[],
 ): Promise<void> {
   const dir = rel === '' ? absDest : `${absDest}/${rel}`;
-  let list: Array<{ filename: string; attrs: { mode: number; size: number; mtime: number } }>;
+  let list: Array<{ filename: string; attrs: Attrs }>;
   try {
     list = await sftpCall(sftp, (cb) => sftp.readdir(dir, cb));
   } catch (err) {
@@ -120,14 +367,9 @@ async function walkSftp(
     const name = item.filename;
     if (name === '.' || name === '..') continue;
     const childRel = rel === '' ? name : `${rel}/${name}`;
-    if (name.startsWith('.') && name.includes(TEMP_MARKER)) {
-      if (cleanStale) await removeTree(sftp, `${dir}/${name}`).catch(() => undefined);
-      continue;
-    }
-    const kind = kindOf(item.attrs.mode);
-    const entry: RemoteEntry = { kind, size: item.attrs.size, mtime: item.attrs.mtime, mode: item.attrs.mode & 0o7777 };
-    if (kind === 'l') entry.linkTarget = await sftpCall<string>(sftp, (cb) => sftp.readlink(`${dir}/${name}`, cb)).catch(() => '');
+    if (isTemp(name)) { leftovers.push(childRel); continue; }
+    const entry = await withLink(sftp, `${dir}/${name}`, entryOf(item.attrs));
     entries.set(childRel, entry);
-    if (kind === 'd') await walkSftp(sftp, absDest, childRel, entries, errors, cleanStale);
+    if (entry.kind === 'd') await walkSftp(sftp, absDest, childRel, entries, errors, leftovers);
   }
 }

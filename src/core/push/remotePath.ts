@@ -42,9 +42,9 @@ function split(raw: string, what: string): RemoteDestination {
  * Checks a push/pull destination: absolute or `~/`-relative, never `/`, `~` or `~/` themselves (a delete there
  * would be a disaster), never `..`, and inside `root` when one is configured.
  */
-export function parseDestination(raw: string, opts: { root?: string } = {}): RemoteDestination {
+export function parseDestination(raw: string, opts: { root?: string; allowTop?: boolean } = {}): RemoteDestination {
   const dest = split(raw, 'remote path');
-  if (dest.parts.length === 0) {
+  if (dest.parts.length === 0 && !opts.allowTop) {
     throw new DestinationError(
       `remote path ${JSON.stringify(raw)} is the ${dest.homeRelative ? 'home directory' : 'filesystem root'} itself; name a directory inside it, e.g. ~/project`,
     );
@@ -52,7 +52,7 @@ export function parseDestination(raw: string, opts: { root?: string } = {}): Rem
   if (opts.root !== undefined) {
     const root = split(opts.root, 'configured push root');
     const inside = root.homeRelative === dest.homeRelative &&
-      root.parts.length < dest.parts.length &&
+      root.parts.length < dest.parts.length + (opts.allowTop ? 1 : 0) &&
       root.parts.every((p, i) => dest.parts[i] === p);
     if (!inside) {
       throw new DestinationError(`remote path ${dest.spec} is outside the configured push root ${root.spec}; choose a path under it or change flotilla.push.root`);
@@ -71,10 +71,17 @@ export function shellWord(dest: RemoteDestination): string {
 export function absolutePath(dest: RemoteDestination, home: string): string {
   const rel = dest.parts.join('/');
   if (!dest.homeRelative) return '/' + rel;
-  return `${home.replace(/\/+$/, '')}/${rel}`;
+  const h = home.replace(/\/+$/, '');
+  return rel ? `${h}/${rel}` : h || '/';
 }
 
 /** Joins a destination and a posix relative path ('' = the destination itself). */
 export function joinRemote(base: string, rel: string): string {
-  return rel === '' ? base : `${base}/${rel}`;
+  return rel === '' ? base : `${base.replace(/\/+$/, '')}/${rel}`;
+}
+
+/** The directory holding `dest` (may be `~` or `/` itself). */
+export function parentOf(dest: RemoteDestination): RemoteDestination {
+  const parts = dest.parts.slice(0, -1);
+  return { homeRelative: dest.homeRelative, parts, spec: (dest.homeRelative ? '~/' : '/') + parts.join('/') };
 }

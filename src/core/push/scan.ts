@@ -1,12 +1,12 @@
 // Local side of a push: walk the folder with lstat (never following links), honour .gitignore /
 // .flotillaignore (nested, with negation) and explicit excludes, and say out loud what was skipped and why.
 import { createHash } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
+import { createReadStream, type BigIntStats } from 'node:fs';
 import { lstat, readFile, readdir, readlink, realpath } from 'node:fs/promises';
-import { dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { badNameReason } from './names';
-import type { PathError, ScanResult, SkippedPath } from './types';
+import type { LocalEntry, PathError, ScanResult, SkippedPath } from './types';
 
 export interface ScanOptions {
   /** Extra gitignore-style patterns, relative to the root; they win over every ignore file. */
@@ -57,7 +57,7 @@ function excludedByRules(rel: string, isDir: boolean, byDir: ReadonlyMap<string,
   return false;
 }
 
-function specialKind(st: Stats): string | undefined {
+function specialKind(st: BigIntStats): string | undefined {
   if (st.isFIFO()) return 'FIFO (named pipe)';
   if (st.isSocket()) return 'socket';
   if (st.isCharacterDevice() || st.isBlockDevice()) return 'device node';
@@ -121,7 +121,7 @@ export async function scanLocal(rootArg: string, opts: ScanOptions = {}): Promis
     }
     matchersByDir.set(relDir, here);
     const all = excludeMatcher ? [...here, excludeMatcher] : here;
-    const stats = await Promise.all(names.map((n) => lstat(join(absDir, n)).then((s) => s, (e: Error) => e)));
+    const stats = await Promise.all(names.map((n) => lstat(join(absDir, n), { bigint: true }).then((s) => s, (e: Error) => e)));
     const seen = new Map<string, string>();
     const subdirs: string[] = [];
     for (const [i, name] of names.entries()) {
@@ -149,7 +149,7 @@ export async function scanLocal(rootArg: string, opts: ScanOptions = {}): Promis
         out.skipped.push({ path: rel, reason: `${special} skipped` });
         continue;
       }
-      const base = { size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
+      const base = entryTimes(st);
       if (st.isSymbolicLink()) {
         const verdict = await symlinkVerdict(join(absDir, name)).catch((e: Error) => ({ reason: `cannot read link: ${e.message}`, target: undefined }));
         if (verdict.target === undefined) out.skipped.push({ path: rel, reason: verdict.reason! });
@@ -170,6 +170,77 @@ export async function scanLocal(rootArg: string, opts: ScanOptions = {}): Promis
 
 export function localPath(root: string, rel: string): string {
   return join(root, ...rel.split('/'));
+}
+
+/** The local file behind a scan entry (a file pushed under another name has its own source). */
+export function sourcePath(scan: ScanResult, rel: string): string {
+  return scan.sources?.get(rel) ?? localPath(scan.root, rel);
+}
+
+function entryTimes(st: BigIntStats): { size: number; mtimeMs: number; mtimeNsec: number; mode: number } {
+  return { size: Number(st.size), mtimeMs: Number(st.mtimeMs), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n), mode: Number(st.mode) & 0o7777 };
+}
+
+/**
+ * A scan of only the named files of one directory (a single file, or the Explorer's multi-selection of files).
+ * Links and non-files are skipped with the reason; pushing files never deletes anything.
+ */
+export async function scanFiles(rootArg: string, names: readonly string[]): Promise<ScanOutput> {
+  const root = resolve(rootArg);
+  const out: ScanOutput = { root, entries: new Map(), skipped: [], errors: [], warnings: [], isExcluded: () => false };
+  for (const name of names) {
+    const bad = badNameReason(name);
+    if (bad) { out.errors.push({ path: name, message: `refused: ${bad}` }); continue; }
+    try {
+      const st = await lstat(join(root, name), { bigint: true });
+      if (st.isSymbolicLink()) out.skipped.push({ path: name, reason: 'symlink: push its folder to keep the link' });
+      else if (!st.isFile()) out.skipped.push({ path: name, reason: st.isDirectory() ? 'a directory: push it as a folder' : 'not a regular file' });
+      else out.entries.set(name, { type: 'file', ...entryTimes(st) });
+    } catch (err) {
+      out.errors.push({ path: name, message: `cannot stat: ${(err as Error).message}` });
+    }
+  }
+  return out;
+}
+
+/** The same one-file scan with its entry named `name` on the remote side. */
+export function renamedFile(scan: ScanOutput, name: string): ScanOutput {
+  const [[from, entry]] = [...scan.entries];
+  if (from === name) return scan;
+  return { ...scan, entries: new Map([[name, entry]]), sources: new Map([[name, localPath(scan.root, from)]]) };
+}
+
+/** What a push reads: a folder (scanned recursively) or a single file. */
+export type PushSource = { kind: 'dir'; root: string } | { kind: 'files'; root: string; names: string[] };
+
+/** Decides from the local path whether it is a folder or one file. Throws a readable error when it is neither. */
+export async function sourceOf(local: string): Promise<PushSource> {
+  const abs = resolve(local);
+  const st = await lstat(abs).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(err.code === 'ENOENT' ? `${abs} does not exist` : `cannot read ${abs}: ${err.message}`);
+  });
+  if (st.isDirectory()) return { kind: 'dir', root: abs };
+  if (st.isFile()) return { kind: 'files', root: dirname(abs), names: [basename(abs)] };
+  throw new Error(`${abs} is neither a folder nor a regular file${st.isSymbolicLink() ? ' (a symlink: push the folder holding it, or its target)' : ''}`);
+}
+
+export function scanSource(source: PushSource, opts: ScanOptions = {}): Promise<ScanOutput> {
+  return source.kind === 'dir' ? scanLocal(source.root, opts) : scanFiles(source.root, source.names);
+}
+
+function sameEntry(a: LocalEntry, b: LocalEntry): boolean {
+  return a.type === b.type && a.size === b.size && a.mtimeMs === b.mtimeMs && a.mode === b.mode && a.linkTarget === b.linkTarget;
+}
+
+/** Paths whose local state differs between two scans (added, removed or changed). */
+export function changedSince(before: ScanResult, now: ScanResult): string[] {
+  const out: string[] = [];
+  for (const [p, e] of now.entries) {
+    const old = before.entries.get(p);
+    if (!old || !sameEntry(old, e)) out.push(p);
+  }
+  for (const p of before.entries.keys()) if (!now.entries.has(p)) out.push(p);
+  return out.sort();
 }
 
 export async function hashLocalFile(path: string): Promise<string> {

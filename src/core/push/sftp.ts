@@ -1,6 +1,7 @@
 // Promise wrappers for the few raw ssh2 SFTP calls we need (ssh2-sftp-client adds listeners per call and
 // gives no pipelining control; raw calls pipeline naturally on one channel).
 import type { SFTPWrapper } from 'ssh2';
+import type { LeasedChannel, Pool } from '../ssh/pool';
 
 export class SftpClosedError extends Error {
   constructor() {
@@ -65,4 +66,23 @@ export function sftpErrorText(err: unknown): string {
   if (e.code === SFTP_STATUS.PERMISSION_DENIED) return 'permission denied';
   if (e.code === SFTP_STATUS.NO_SUCH_FILE) return 'no such file or directory';
   return e.message ?? String(err);
+}
+
+/** Done with an SFTP channel: close it (the pool opens a new one per lease; an open one holds a server session). */
+export function endSftp(lease: LeasedChannel<SFTPWrapper>): void {
+  try {
+    lease.channel.end();
+  } finally {
+    lease.release();
+  }
+}
+
+/** Runs `fn` on a fresh SFTP channel of `host` and closes it afterwards. */
+export async function withSftp<T>(pool: Pool, host: string, fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+  const lease = await pool.sftp(host);
+  try {
+    return await fn(lease.channel);
+  } finally {
+    endSftp(lease);
+  }
 }

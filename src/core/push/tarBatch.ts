@@ -9,7 +9,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Pool } from '../ssh/pool';
 import { buildRemoteCommand } from '../ssh/quote';
 import type { PlannedHost } from './plan';
-import { localPath } from './scan';
+import { sourcePath } from './scan';
 import { channelTransport } from './ssh2Internals';
 import { NO_TAR_EXIT, sentinelName, stagingFor, tarScript, type TarOutcome } from './tarPush';
 import { END_OF_ARCHIVE, entryHeader } from './tarStream';
@@ -135,7 +135,7 @@ async function produce(
       continue;
     }
     // Opened as the scan saw it: never through a symlink swapped in since, never blocking on a FIFO.
-    const fd = openSync(localPath(scan.root, item.path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const fd = openSync(sourcePath(scan, item.path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       // The size at open time is what the header promises; a file that shrinks meanwhile fails the push.
       const st = fstatSync(fd);
@@ -165,6 +165,15 @@ async function produce(
   return pos === 0 && !finished.length ? true : emit();
 }
 
+const STDERR_KEEP = 4096;
+
+/** One message for a failed extraction, whatever tar printed per file. */
+function tarFailure(code: number, stderr: string, lines: number): string {
+  if (/No space left on device|Disk quota exceeded/i.test(stderr)) return 'remote filesystem full (no space left on device) while extracting';
+  const first = stderr.trim().split('\n').slice(0, 3).join('; ').slice(0, 600);
+  return `remote tar failed (exit ${code}): ${first || 'no message'}${lines > 3 ? ` (… ${lines - 3} more line(s))` : ''}`;
+}
+
 export async function tarIntoNewDestinationBatched(
   pool: Pool, scan: ScanResult, plan: PlannedHost, items: readonly PlanItem[],
   onItem: (item: PlanItem, bytes: number) => void, signal?: AbortSignal,
@@ -187,7 +196,13 @@ async function sendArchive(
   const channel = lease.channel;
   let stderr = '';
   let code: number | null = null;
-  channel.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  // A full disk makes tar complain once per file: keep the first lines, count the rest.
+  let stderrLines = 0;
+  channel.stderr.on('data', (d: Buffer) => {
+    const text = d.toString();
+    stderrLines += text.split('\n').length - 1;
+    if (stderr.length < STDERR_KEEP) stderr += text.slice(0, STDERR_KEEP - stderr.length);
+  });
   channel.resume(); // an unread stdout keeps the channel from ever reporting close
   channel.on('exit', (c: number | null) => { code = c; });
   channel.on('error', (err: Error) => { stderr ||= err.message; });
@@ -239,6 +254,6 @@ async function sendArchive(
   }
   if (code === NO_TAR_EXIT) return { kind: 'unsupported' };
   if (failure) return { kind: 'failed', message: failure };
-  if (code !== 0) return { kind: 'failed', message: code === null ? 'connection lost during the push; run it again' : `remote tar failed (exit ${code}): ${stderr.trim()}` };
+  if (code !== 0) return { kind: 'failed', message: code === null ? 'connection lost during the push; run it again' : tarFailure(code, stderr, stderrLines) };
   return { kind: 'ok' };
 }

@@ -31,7 +31,8 @@ export function tarScript(dest: RemoteDestination, stage: RemoteDestination): st
     `command -v tar >/dev/null 2>&1 || exit ${NO_TAR_EXIT}`,
     `d=${shellWord(dest)}`,
     `s=${shellWord(stage)}`,
-    'mkdir -m 700 -- "$s" || exit 1',
+    // Missing parents as `mkdir -p` makes them (modes from the umask); the lock is held, so nobody races us.
+    'mkdir -p -- "${s%/*}" && mkdir -m 700 -- "$s" || exit 1',
     'tar -x -p --no-same-owner -f - -C "$s" || { rm -rf -- "$s"; exit 2; }',
     `[ -f "$s"/${sentinel} ] || { rm -rf -- "$s"; echo "the archive was cut short" >&2; exit 5; }`,
     `rm -f -- "$s"/${sentinel}`,

@@ -6,6 +6,8 @@ export interface LocalEntry {
   type: EntryType;
   size: number;
   mtimeMs: number;
+  /** Nanoseconds within the second, when the scan read them exactly (mtimeMs is a double). */
+  mtimeNsec?: number;
   mode: number;
   /** For symlinks: the link text, kept as written (always relative and inside the root). */
   linkTarget?: string;
@@ -27,6 +29,8 @@ export interface ScanResult {
   entries: Map<string, LocalEntry>;
   skipped: SkippedPath[];
   errors: PathError[];
+  /** Entries whose local file is not `root/<rel>` (a single file pushed under another name). */
+  sources?: ReadonlyMap<string, string>;
 }
 
 /** One entry of a remote listing (`find -printf` or an SFTP walk). */
@@ -36,6 +40,8 @@ export interface RemoteEntry {
   size: number;
   /** Whole seconds. */
   mtime: number;
+  /** Nanoseconds within the second as the remote reported them (0 or absent: it keeps whole seconds). */
+  mtimeNsec?: number;
   mode: number;
   linkTarget?: string;
 }
@@ -78,6 +84,18 @@ export interface HostPlan {
   fatal?: string;
   /** Transport-level failure (connect refused, auth...) rather than a path problem. */
   unreachable?: boolean;
+  /** Missing parent directories of the destination that the apply creates (absolute remote paths). */
+  parents: string[];
+  /** Temp files / staging directories of interrupted pushes (relative to the destination); a real push removes them. */
+  leftovers: string[];
+  /** Bytes the apply will send (contents of new and changed files). */
+  bytesToSend: number;
+  /** Free bytes on the destination's filesystem, as df reported them. */
+  freeBytes?: number;
+  /** How same-size files with different times were compared (e.g. "sha256sum -z", "shasum -a 256", "size+mtime"). */
+  contentCheck?: string;
+  /** Remote files/links under the destination that are not in the local tree (counted even when deletion is off). */
+  extraneous: number;
 }
 
 /** Modes we ever set remotely: never setuid/setgid/sticky, never group/other-writable. */

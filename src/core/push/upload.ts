@@ -130,17 +130,19 @@ const S_IFDIR = 0o040000;
 
 /**
  * mkdir, then lstat: an existing entry is accepted only if it is a real directory (a symlinked directory
- * planted by someone else would make every later write land outside the destination).
+ * planted by someone else would make every later write land outside the destination). Concurrent creators
+ * are fine: "already exists" is success.
  */
-export async function ensureDirectory(sftp: SFTPWrapper, remote: string, mode: number): Promise<void> {
+export async function ensureDirectory(sftp: SFTPWrapper, remote: string, mode: number | undefined): Promise<void> {
   try {
-    await sftpCall<void>(sftp, (cb) => sftp.mkdir(remote, { mode }, cb));
+    // Without a mode the server's umask decides (what `mkdir -p` does for parents).
+    await sftpCall<void>(sftp, (cb) => sftp.mkdir(remote, mode === undefined ? {} : { mode }, cb));
   } catch (err) {
     if ((err as { code?: number }).code !== SFTP_STATUS.FAILURE) throw err; // OpenSSH answers "Failure" for EEXIST
   }
   const st = await sftpCall<{ mode: number }>(sftp, (cb) => sftp.lstat(remote, cb));
   if ((st.mode & S_IFMT) !== S_IFDIR) throw new Error('exists and is not a real directory (a symlink or file is in the way); refusing to write through it');
-  if ((st.mode & 0o7777) !== mode) await sftpCall<void>(sftp, (cb) => sftp.setstat(remote, { mode }, cb));
+  if (mode !== undefined && (st.mode & 0o7777) !== mode) await sftpCall<void>(sftp, (cb) => sftp.setstat(remote, { mode }, cb));
 }
 
 export async function removeEntry(sftp: SFTPWrapper, remote: string, isDir: boolean): Promise<void> {

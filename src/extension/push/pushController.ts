@@ -1,17 +1,13 @@
-// Push in the editor: source → targets → remote path → scan → a dry-run plan on every host (the Push Plan
-// view) → Apply after a confirmation that names every host's counts and deletions → per-host results.
-// Nothing is written remotely before Apply; the plan is re-checked against the local files first.
+// Push in the editor: source → targets → remote path → the core's dry-run session (the Push Plan view fills
+// in host by host) → Apply after a confirmation that names every host's counts and deletions → the core
+// applies (re-checking the local files and re-planning each host under its lock) → per-host results.
+// This file only asks and renders; scanning, planning and applying are core/push/push.ts.
 import * as vscode from 'vscode';
 import { lstat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import type { Stats } from 'ssh2';
-import { applyHost } from '../../core/push/apply';
-import { planHost, type LocalHashCache } from '../../core/push/plan';
-import { joinRemote, parseDestination } from '../../core/push/remotePath';
-import { scanLocal, type ScanOutput } from '../../core/push/scan';
-import { SFTP_STATUS, sftpCall, sftpErrorText } from '../../core/push/sftp';
-import type { Pool } from '../../core/ssh/pool';
-import type { LocalEntry } from '../../core/push/types';
+import { applySession, planSession, type PushEvent } from '../../core/push/push';
+import { joinRemote } from '../../core/push/remotePath';
+import type { PushSource as CoreSource } from '../../core/push/scan';
 import { sanitizeForView } from '../../core/exec/output';
 import type { Fleet } from '../fleet';
 import type { HostsNode } from '../hosts/hostsTree';
@@ -32,71 +28,11 @@ export function refuseIfUntrusted(what: string): boolean {
   return true;
 }
 
-/** A scan of only the chosen files (all in one directory): what the Explorer's multi-selection of files pushes. */
-async function scanFiles(root: string, files: readonly string[]): Promise<ScanOutput> {
-  const out: ScanOutput = { root, entries: new Map(), skipped: [], errors: [], warnings: [], isExcluded: () => false };
-  for (const name of files) {
-    try {
-      const st = await lstat(join(root, name));
-      if (st.isSymbolicLink()) out.skipped.push({ path: name, reason: 'symlink: push its folder to keep the link' });
-      else if (!st.isFile()) out.skipped.push({ path: name, reason: 'not a regular file' });
-      else out.entries.set(name, { type: 'file', size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 });
-    } catch (err) {
-      out.errors.push({ path: name, message: `cannot stat: ${(err as Error).message}` });
-    }
-  }
-  return out;
-}
-
-function sameEntry(a: LocalEntry, b: LocalEntry): boolean {
-  return a.type === b.type && a.size === b.size && Math.floor(a.mtimeMs / 1000) === Math.floor(b.mtimeMs / 1000) && a.mode === b.mode && a.linkTarget === b.linkTarget;
-}
-
-/** Paths whose local state differs between two scans (added, removed or changed). */
-export function changedSince(before: ScanOutput, now: ScanOutput): string[] {
-  const out: string[] = [];
-  for (const [p, e] of now.entries) {
-    const old = before.entries.get(p);
-    if (!old || !sameEntry(old, e)) out.push(p);
-  }
-  for (const p of before.entries.keys()) if (!now.entries.has(p)) out.push(p);
-  return out.sort();
-}
-
-/**
- * Creates the missing parents of a new destination (like rsync --mkpath; the last component is created by
- * apply). Only mkdir, never anything else; an existing parent is used as it is. Returns an error text.
- */
-export async function ensureParents(pool: Pool, host: string, absDest: string): Promise<string | undefined> {
-  const parts = absDest.split('/').filter(Boolean).slice(0, -1);
-  let lease;
-  try {
-    lease = await pool.sftp(host);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  const sftp = lease.channel;
-  let cur = '';
-  try {
-    for (const part of parts) {
-      cur += `/${part}`;
-      try {
-        const st = await sftpCall<Stats>(sftp, (cb) => sftp.stat(cur, cb));
-        if (!st.isDirectory()) return `cannot create ${absDest}: ${cur} is not a directory`;
-      } catch (err) {
-        if ((err as { code?: number }).code !== SFTP_STATUS.NO_SUCH_FILE) throw err;
-        await sftpCall<void>(sftp, (cb) => sftp.mkdir(cur, { mode: 0o755 }, cb));
-      }
-    }
-    return undefined;
-  } catch (err) {
-    return `cannot create ${cur}: ${sftpErrorText(err)}`;
-  } finally {
-    lease.release();
-  }
-}
-
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+function coreSource(source: PushSource): CoreSource {
+  return source.files ? { kind: 'files', root: source.root, names: source.files } : { kind: 'dir', root: source.root };
+}
 
 export class PushController {
   constructor(
@@ -185,7 +121,7 @@ export class PushController {
     await this.plan(session);
   }
 
-  /** Scan, then list and diff every host in parallel; the view fills in host by host. Writes nothing remotely. */
+  /** The core's dry-run session; the view fills in host by host. Writes nothing remotely. */
   async plan(s: PushSession): Promise<void> {
     const settings = readPushSettings();
     const controller = new AbortController();
@@ -195,30 +131,31 @@ export class PushController {
     s.results.clear();
     s.progress.clear();
     s.note = undefined;
+    s.planned = undefined;
     s.maxDelete = settings.maxDelete;
     this.store.fire();
     let failure: string | undefined;
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flotilla: planning push to ${s.targetLabel}`, cancellable: true }, async (progress, token) => {
       token.onCancellationRequested(() => controller.abort());
-      try {
-        progress.report({ message: `scanning ${s.source.label}…` });
-        const scan = s.source.files ? await scanFiles(s.source.root, s.source.files) : await scanLocal(s.source.root, { exclude: settings.exclude });
-        if (!this.store.isCurrent(s) || controller.signal.aborted) return;
-        s.scan = scan;
-        const dest = parseDestination(s.remote, { root: settings.root });
-        progress.report({ message: `${plural(scan.entries.size, 'local entry', 'local entries')}; listing ${plural(s.hosts.length, 'host')}…` });
-        const cache: LocalHashCache = new Map();
-        let done = 0;
-        await Promise.all(s.hosts.map(async (host) => {
-          const plan = await planHost(this.fleet.pool, host, scan, dest, {
-            delete: s.delete, maxDelete: s.maxDelete, root: settings.root, dryRun: true, signal: controller.signal,
-          }, cache);
-          if (!this.store.isCurrent(s)) return;
-          s.plans.set(host, plan);
+      let done = 0;
+      const on = (e: PushEvent) => {
+        if (!this.store.isCurrent(s)) return;
+        if (e.kind === 'scanned') {
+          s.scan = e.scan;
+          progress.report({ message: `${plural(e.scan.entries.size, 'local entry', 'local entries')}; listing ${plural(s.hosts.length, 'host')}…` });
+        } else if (e.kind === 'planned') {
+          s.plans.set(e.host, e.plan);
           done++;
           progress.report({ message: `${done}/${s.hosts.length} hosts planned`, increment: 100 / s.hosts.length });
           this.store.fire();
-        }));
+        }
+      };
+      try {
+        progress.report({ message: `scanning ${s.source.label}…` });
+        const planned = await planSession(this.fleet.pool, s.hosts, coreSource(s.source), s.remote, {
+          delete: s.delete, maxDelete: s.maxDelete, root: settings.root, exclude: settings.exclude, signal: controller.signal, on,
+        });
+        if (this.store.isCurrent(s)) s.planned = planned;
       } catch (err) {
         failure = (err as Error).message;
       }
@@ -315,11 +252,38 @@ export class PushController {
     );
     if (answer !== go || !this.store.isCurrent(s) || s.state !== 'planned') return;
 
-    // The plan is what the user approved: if the local files moved on since, show the new plan instead.
-    const settings = readPushSettings();
-    const fresh = s.source.files ? await scanFiles(s.source.root, s.source.files) : await scanLocal(s.source.root, { exclude: settings.exclude }).catch(() => undefined);
-    const moved = fresh ? changedSince(s.scan, fresh) : ['(the folder could not be read)'];
-    if (moved.length) {
+    const planned = s.planned;
+    if (!planned) return;
+    const controller = new AbortController();
+    s.controller = controller;
+    s.state = 'applying';
+    this.store.fire();
+    const total = s.hosts.reduce((n, h) => n + planWork(s.plans.get(h)!), 0);
+    let moved: string[] | undefined;
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flotilla: pushing ${s.source.label} to ${s.targetLabel}`, cancellable: true }, async (progress, token) => {
+      token.onCancellationRequested(() => controller.abort());
+      let reported = 0;
+      const report = () => {
+        const done = [...s.progress.values()].reduce((n, p) => n + p.done, 0);
+        progress.report({ message: `${done}/${total} items · ${s.results.size}/${s.hosts.length} hosts done`, increment: total ? ((done - reported) * 100) / total : undefined });
+        reported = done;
+      };
+      const on = (e: PushEvent) => {
+        if (e.kind === 'progress') s.progress.set(e.host, e);
+        else if (e.kind === 'applied') s.results.set(e.host, e.result);
+        else if (e.kind === 'waiting') progress.report({ message: `${e.host}: waiting — ${e.why}` });
+        else return;
+        report();
+        this.store.fire();
+      };
+      const outcome = await applySession(this.fleet.pool, planned, { signal: controller.signal, on });
+      if (outcome.kind === 'local-changed') moved = outcome.paths;
+    });
+    if (moved) {
+      s.controller = undefined;
+      s.state = 'planned';
+      this.store.fire();
+      // The plan is what the user approved: the local files moved on since, so show the new plan instead.
       const again = await vscode.window.showWarningMessage(
         `${plural(moved.length, 'local file')} changed since the plan was made (${moved.slice(0, 3).map(sanitizeForView).join(', ')}${moved.length > 3 ? ', …' : ''}). Nothing was pushed.`,
         { modal: true, detail: 'Re-plan to see what a push would do now, then apply again.' },
@@ -328,34 +292,6 @@ export class PushController {
       if (again === 'Re-plan' && this.store.isCurrent(s)) await this.plan(s);
       return;
     }
-
-    const controller = new AbortController();
-    s.controller = controller;
-    s.state = 'applying';
-    this.store.fire();
-    const scan = s.scan;
-    const total = s.hosts.reduce((n, h) => n + planWork(s.plans.get(h)!), 0);
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flotilla: pushing ${s.source.label} to ${s.targetLabel}`, cancellable: true }, async (progress, token) => {
-      token.onCancellationRequested(() => controller.abort());
-      let reported = 0;
-      const report = () => {
-        const done = [...s.progress.values()].reduce((n, p) => n + p.done, 0);
-        const finished = s.results.size;
-        progress.report({ message: `${done}/${total} items · ${finished}/${s.hosts.length} hosts done`, increment: total ? ((done - reported) * 100) / total : undefined });
-        reported = done;
-      };
-      await Promise.all(s.hosts.map(async (host) => {
-        const plan = s.plans.get(host)!;
-        const parentProblem = plan.destMissing && plan.absDest && !plan.fatal && !controller.signal.aborted ? await ensureParents(this.fleet.pool, host, plan.absDest) : undefined;
-        const result = parentProblem ? { host, state: 'failed' as const, reason: parentProblem, results: [], bytes: 0, durationMs: 0 } : await applyHost(this.fleet.pool, scan, plan, {
-          signal: controller.signal,
-          onProgress: (e) => { s.progress.set(e.host, e); report(); this.store.fire(); },
-        }).catch((err: Error) => ({ host, state: 'failed' as const, reason: err.message, results: [], bytes: 0, durationMs: 0 }));
-        s.results.set(host, result);
-        report();
-        this.store.fire();
-      }));
-    });
     s.controller = undefined;
     s.state = 'applied';
     this.store.fire();

@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import type { HostPushResult, ProgressEvent } from '../../core/push/apply';
 import type { PlannedHost } from '../../core/push/plan';
+import type { PlannedSession } from '../../core/push/push';
 import type { ScanOutput } from '../../core/push/scan';
 
 export type SessionState = 'planning' | 'planned' | 'applying' | 'applied';
@@ -32,6 +33,8 @@ export interface PushSession {
   progress: Map<string, ProgressEvent>;
   controller?: AbortController;
   plannedAt?: number;
+  /** The core's dry-run session, applied as it is after confirmation. */
+  planned?: PlannedSession;
   /** Set when planning or applying was cancelled or stopped by an error. */
   note?: string;
 }
