@@ -284,8 +284,9 @@ async function finishDirectories(sftp: SFTPWrapper, plan: PlannedHost, touched: 
 
 /** OpenSSH answers a write on a full disk with a bare "Failure": ask statvfs whether that is what happened. */
 async function diskFull(sftp: SFTPWrapper, path: string): Promise<boolean> {
-  const st = await sftpCall<{ bavail: number; frsize: number; bsize: number }>(sftp, (cb) => sftp.ext_openssh_statvfs(path, cb)).catch(() => undefined);
-  return !!st && st.bavail * (st.frsize || st.bsize) < 1024 * 1024;
+  type StatVfs = { f_bavail: number | bigint; f_frsize: number | bigint; f_bsize: number | bigint };
+  const st = await sftpCall<StatVfs>(sftp, (cb) => sftp.ext_openssh_statvfs(path, cb)).catch(() => undefined);
+  return !!st && Number(st.f_bavail) * Number(st.f_frsize || st.f_bsize) < 1024 * 1024;
 }
 
 /** Below this many new entries the SFTP window is as fast and a tar stream is not worth it. */
