@@ -14,6 +14,7 @@ import { itemizedFromPlan, type HostPushResult } from '../../src/core/push/apply
 import { isMetadataOnly } from '../../src/core/push/plan';
 import { applySession, planSession, push, type PushEvent } from '../../src/core/push/push';
 import type { Pool } from '../../src/core/ssh/pool';
+import { bundleCli, spawnCli } from './cliProcess';
 import { startFleet, waitUntil, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
@@ -388,5 +389,28 @@ describe.skipIf(!canRunLab)('push safety (lab)', () => {
     expect(applied.results[0]!.state).toBe('failed');
     expect(applied.results[0]!.reason).toMatch(/the destination changed since the plan \(extra\.txt\); nothing was written/);
     expect(applied.results[1]!.state).toBe('ok');
+  });
+
+  it('CLI: `push TARGET FILE REMOTE` with the single-file REMOTE rules, --checksum, and the plan\'s failures in --json', async () => {
+    const cli = await bundleCli(base);
+    const flotilla = (args: string[]) => spawnCli(cli, ['--ssh-config', fleet.lab.info.sshConfig, '--history-dir', join(base, 'history'), ...args], { env: { FLOTILLA_GROUPS: join(base, 'none.yaml') } });
+    const file = join(base, 'app.conf');
+    writeFileSync(file, 'port=1\n');
+    const into = await flotilla(['push', 'lab-1,lab-2', file, `~/cli-${tag}/conf/`, '--json']);
+    expect(into.code, into.stderr).toBe(0);
+    expect(JSON.parse(into.stdout).hosts.map((h: { state: string; plan: { create: string[] } }) => [h.state, h.plan.create])).toEqual([['ok', ['app.conf']], ['ok', ['app.conf']]]);
+    expect(readFileSync(join(home('lab-2'), `cli-${tag}/conf/app.conf`), 'utf8')).toBe('port=1\n');
+    const renamed = await flotilla(['push', 'lab-1', file, `~/cli-${tag}/conf/live.conf`]);
+    expect(renamed.code, renamed.stderr).toBe(0);
+    expect(readFileSync(join(home('lab-1'), `cli-${tag}/conf/live.conf`), 'utf8')).toBe('port=1\n');
+    const paranoid = await flotilla(['push', 'lab-1', file, `~/cli-${tag}/conf/`, '--dry-run', '--checksum', '--json']);
+    expect(paranoid.code, paranoid.stderr).toBe(0);
+    expect(JSON.parse(paranoid.stdout).hosts[0]).toMatchObject({ state: 'ok', contentCheck: 'sha256sum -z', plan: { create: [], update: [], unchanged: 1 } });
+    const denied = await flotilla(['push', 'lab-1', file, `/etc/cli-${tag}/`, '--dry-run', '--json']);
+    expect(denied.code).toBe(2);
+    expect(JSON.parse(denied.stdout).hosts[0]).toMatchObject({ state: 'failed', reason: expect.stringMatching(/not writable by the login user/) });
+    const missing = await flotilla(['push', 'lab-1', join(base, 'nope.txt'), '~/x/']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.txt does not exist/);
   });
 });

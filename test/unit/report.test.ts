@@ -156,6 +156,7 @@ function plan(counts: { update?: number; create?: number; del?: number; meta?: n
   const item = (action: 'create' | 'update' | 'delete', path: string, changes = { content: true }) => ({ path, action, type: 'file' as const, size: 1, changes });
   return {
     host: 'web-1', dest: '~/app', destination: { spec: '~/app' } as never, unchanged: 6, skipped: [], errors: [], remoteEntries: 10, replaceDirs: [],
+    scan: {} as never, target: {} as never, options: {}, parents: [], leftovers: [], bytesToSend: 0, extraneous: 0,
     create: Array.from({ length: counts.create ?? 0 }, (_, i) => item('create', `new${i}`)),
     update: [
       ...Array.from({ length: counts.update ?? 0 }, (_, i) => item('update', `changed${i}`)),

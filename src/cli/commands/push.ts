@@ -1,4 +1,4 @@
-// `flotilla push TARGET LOCAL REMOTE [--dry-run] [--delete] [--json]` and `flotilla pull TARGET REMOTE LOCAL`.
+// `flotilla push TARGET LOCAL REMOTE [--dry-run] [--delete] [--checksum] [--json]` and `flotilla pull TARGET REMOTE LOCAL`.
 import { sanitizeForView } from '../../core/exec/output';
 import type { HostPushResult, PushState } from '../../core/push/apply';
 import { itemize, type PlannedHost } from '../../core/push/plan';
@@ -15,6 +15,8 @@ export interface PushFlags {
   json?: boolean;
   maxDelete?: number;
   exclude?: string[];
+  checksum?: boolean;
+  lockWait?: number;
 }
 
 export interface PullFlags {
@@ -51,6 +53,12 @@ export function pushToJson(plans: readonly PlannedHost[], results?: readonly Hos
           unchanged: plan.unchanged,
         },
         ...(plan.deleteBlocked ? { deleteBlocked: plan.deleteBlocked } : {}),
+        ...(plan.absDest ? { destination: plan.absDest } : {}),
+        ...(plan.parents.length ? { parentsCreated: plan.parents } : {}),
+        ...(plan.leftovers.length ? { leftovers: plan.leftovers } : {}),
+        ...(plan.contentCheck ? { contentCheck: plan.contentCheck } : {}),
+        ...(plan.extraneous && !plan.delete.length ? { extraneous: plan.extraneous } : {}),
+        bytesToSend: plan.bytesToSend,
         skipped: plan.skipped.map((s) => ({ path: s.path, reason: s.reason })),
         errors: [...plan.errors.map((e) => ({ path: e.path, message: e.message })), ...failed.map((r) => ({ path: r.path, message: r.error ?? 'failed' }))],
       };
@@ -71,6 +79,10 @@ export function printHumanPush(plans: readonly PlannedHost[], results: readonly 
     const del = plan.delete.length ? `, ${plan.delete.length} to delete${plan.deleteBlocked ? ' (blocked)' : ''}` : '';
     write(`[${plan.host}] ${results ? state : 'dry run'}: ${plan.create.length} new, ${plan.update.length} changed, ${plan.unchanged} unchanged${del}` +
       `${result ? ` · ${result.bytes} bytes in ${result.durationMs} ms` : ''}\n`);
+    if (plan.parents.length) write(`  will create ${plan.parents.map(sanitizeForView).join(', ')} (missing parents)\n`);
+    if (plan.leftovers.length) write(`  ${plan.leftovers.length} leftover temp file(s) of an interrupted push${results ? ' removed' : '; the next push removes them'}: ${plan.leftovers.slice(0, 3).map(sanitizeForView).join(', ')}${plan.leftovers.length > 3 ? ', …' : ''}\n`);
+    if (plan.extraneous && !plan.delete.length) write(`  ${plan.extraneous} remote entr${plan.extraneous === 1 ? 'y is' : 'ies are'} not in ${results ? 'the local tree' : 'LOCAL'}; deletions are off (--delete)\n`);
+    if (plan.contentCheck && !plan.contentCheck.startsWith('sha256sum -z')) write(`  content compared with ${sanitizeForView(plan.contentCheck)}\n`);
     for (const item of plan.delete) write(line(item));
     for (const item of [...plan.create, ...plan.update].sort((a, b) => (a.path < b.path ? -1 : 1))) write(line(item));
     if (plan.deleteBlocked) write(`  deletions not done: ${sanitizeForView(plan.deleteBlocked)}\n`);
@@ -89,12 +101,13 @@ export async function pushCommand(ctx: CliContext, target: string, local: string
   let run;
   try {
     run = await push(ctx.pool, hosts, local, remote, {
-      dryRun: flags.dryRun, delete: flags.delete, maxDelete: flags.maxDelete, exclude: flags.exclude, signal: ctx.io.signal,
+      dryRun: flags.dryRun, delete: flags.delete, maxDelete: flags.maxDelete, exclude: flags.exclude, checksum: flags.checksum,
+      lockWaitSeconds: flags.lockWait, signal: ctx.io.signal,
     });
   } catch (err) {
     if (err instanceof DestinationError) throw new UsageError(err.message);
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || /is not a directory/.test((err as Error).message)) {
-      throw new UsageError(`local folder: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || /does not exist|is neither a folder nor a regular file/.test((err as Error).message)) {
+      throw new UsageError(`LOCAL: ${(err as Error).message}`);
     }
     throw err;
   }
@@ -158,11 +171,13 @@ async function pullDryRun(ctx: CliContext, hosts: readonly string[], remote: str
 export const pushVerbs: Verb = (program, act) => {
   program
     .command('push')
-    .summary('copy a local folder to hosts: per-host plan, then temp-file + atomic-rename writes')
+    .summary('copy a local folder or file to hosts: per-host plan, then temp-file + atomic-rename writes')
     .argument('<target>', 'host alias, group, "all" or comma list')
-    .argument('<local>', 'local folder')
-    .argument('<remote>', 'remote destination (~/… is the remote home)')
-    .option('--dry-run', 'show each host\'s plan; write nothing')
+    .argument('<local>', 'local folder, or one file')
+    .argument('<remote>', 'remote destination (~/… is the remote home). For a file: a directory if it ends in / or exists as one on the host, else the file\'s own path')
+    .option('--dry-run', 'show each host\'s plan (including the hosts that would fail, and why); write nothing')
+    .option('--checksum', 'compare every same-size file by content, whatever its mtime (slower)')
+    .option('--lock-wait <seconds>', 'wait this long for another push to the same destination (default 120)', nonNegativeInt('--lock-wait'))
     .option('--delete', 'delete remote files that are not in LOCAL')
     .option('--max-delete <n>', 'a host whose plan deletes more than N entries gets no deletions (default 100)', nonNegativeInt('--max-delete'))
     .option('--exclude <glob>', 'gitignore-style pattern never pushed (repeatable)', collect, [])

@@ -324,7 +324,10 @@ export async function planHost(
       remoteHashes(pool, host, plan.destination, paths, opts.signal).catch(() => ({ hashes: new Map<string, string>(), tool: 'none' })),
     ]);
     plan.contentCheck = rh.tool === 'none' ? 'size+mtime (no sha256sum, shasum or openssl on the host)' : rh.tool;
-    hashed = settleHashed(diff.needHash, planned, listing.entries, lh, rh.hashes);
+    // --checksum compares files whose size and mtime already agree: equal content there is simply unchanged.
+    const settled = settleHashed(diff.needHash, planned, listing.entries, lh, rh.hashes);
+    hashed = settled.filter((i) => i.changes.content || i.changes.time || i.changes.perms);
+    diff.unchanged += settled.length - hashed.length;
   }
   plan.create = diff.create;
   plan.update = [...diff.update, ...hashed].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -160,7 +160,7 @@ export async function planPull(pool: Pool, host: string, remotePath: string, loc
   if (hostProblem) return { ...plan, state: 'failed', reason: `host alias cannot name a local directory: ${hostProblem}` };
   let listing;
   try {
-    listing = await listRemote(pool, host, dest, { cleanStale: false, signal: opts.signal });
+    listing = await listRemote(pool, host, { dest }, { signal: opts.signal });
   } catch (err) {
     return { ...plan, state: /connect|handshake|auth|timed out/i.test((err as Error).message) ? 'unreachable' : 'failed', reason: (err as Error).message };
   }

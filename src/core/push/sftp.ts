@@ -1,5 +1,6 @@
-// Promise wrappers for the few raw ssh2 SFTP calls we need (ssh2-sftp-client adds listeners per call and
-// gives no pipelining control; raw calls pipeline naturally on one channel).
+// Promise wrappers for the raw ssh2 SFTP calls push and pull make. ssh2-sftp-client is not used: it owns its
+// connection (ours are pooled, host-key-verified and may be jumped through a bastion), adds listeners per call
+// and gives no pipelining control, while raw calls pipeline naturally on one pooled channel.
 import type { SFTPWrapper } from 'ssh2';
 import type { LeasedChannel, Pool } from '../ssh/pool';
 

@@ -1,9 +1,9 @@
 // Read-only remote files for the diff editor: `flotilla-remote://<alias>/<absolute path>`, read over the
-// pooled SFTP channel. Big or binary files are described, not shown; nothing here ever writes remotely.
+// core (readRemoteFile). Big or binary files are described, not shown; nothing here ever writes remotely.
 import * as vscode from 'vscode';
-import type { Stats } from 'ssh2';
 import { sanitizeForView } from '../../core/exec/output';
-import { sftpCall, sftpErrorText } from '../../core/push/sftp';
+import { readRemoteFile } from '../../core/push/remoteFile';
+import { sftpErrorText } from '../../core/push/sftp';
 import type { Fleet } from '../fleet';
 
 export const REMOTE_SCHEME = 'flotilla-remote';
@@ -45,25 +45,17 @@ export class RemoteFileProvider implements vscode.TextDocumentContentProvider, v
   async provideTextDocumentContent(uri: vscode.Uri, token: vscode.CancellationToken): Promise<string> {
     const { alias, path } = parseRemoteUri(uri);
     if (!this.fleet.aliases.includes(alias)) return `[flotilla: ${sanitizeForView(alias)} is not a host of this fleet]`;
-    let lease;
+    const cancel = new AbortController();
+    token.onCancellationRequested(() => cancel.abort());
     try {
-      lease = await this.fleet.pool.sftp(alias);
+      const file = await readRemoteFile(this.fleet.pool, alias, path, MAX_REMOTE_BYTES, cancel.signal);
+      if (file.kind === 'not-a-file') return `[flotilla: ${sanitizeForView(path)} on ${alias} is not a regular file]`;
+      if (file.kind === 'too-big') return `[flotilla: ${sanitizeForView(path)} on ${alias} is ${file.size} bytes; files over ${MAX_REMOTE_BYTES} bytes are not shown]`;
+      if (looksBinary(file.data)) return `[flotilla: binary file, ${file.data.length} bytes; not shown]`;
+      return file.data.toString('utf8');
     } catch (err) {
-      return `[flotilla: cannot reach ${alias}: ${sanitizeForView((err as Error).message)}]`;
-    }
-    try {
-      const sftp = lease.channel;
-      const st = await sftpCall<Stats>(sftp, (cb) => sftp.stat(path, cb));
-      if (!st.isFile()) return `[flotilla: ${sanitizeForView(path)} on ${alias} is not a regular file]`;
-      if (st.size > MAX_REMOTE_BYTES) return `[flotilla: ${sanitizeForView(path)} on ${alias} is ${st.size} bytes; files over ${MAX_REMOTE_BYTES} bytes are not shown]`;
-      if (token.isCancellationRequested) return '';
-      const buf = await sftpCall<Buffer>(sftp, (cb) => sftp.readFile(path, cb));
-      if (looksBinary(buf)) return `[flotilla: binary file, ${buf.length} bytes; not shown]`;
-      return buf.toString('utf8');
-    } catch (err) {
+      if (cancel.signal.aborted) return '';
       return `[flotilla: cannot read ${sanitizeForView(path)} on ${alias}: ${sanitizeForView(sftpErrorText(err))}]`;
-    } finally {
-      lease.release();
     }
   }
 }
