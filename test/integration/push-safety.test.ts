@@ -173,8 +173,8 @@ describe.skipIf(!canRunLab)('push safety (lab)', () => {
   async function concurrent(dest: string, startB: (e: PushEvent, start: () => void) => void) {
     const a = join(base, `A-${randomBytes(2).toString('hex')}`);
     const b = join(base, `B-${randomBytes(2).toString('hex')}`);
-    const treeA = makeTree(a, 1000, 'A');
-    const treeB = makeTree(b, 1000, 'B', (i) => 100 + (i * 53) % 2000);
+    const treeA = makeTree(a, 600, 'A');
+    const treeB = makeTree(b, 600, 'B', (i) => 100 + (i * 53) % 2000);
     for (let i = 0; i < 200; i++) put(b, `only-b/g${i}.txt`, `b ${i}`), treeB.set(`only-b/g${i}.txt`, sha(Buffer.from(`b ${i}`)));
     const order: string[] = [];
     let resolveB!: (r: Promise<Awaited<ReturnType<typeof push>>>) => void;
@@ -222,7 +222,7 @@ describe.skipIf(!canRunLab)('push safety (lab)', () => {
   it('two concurrent update pushes of different trees to one destination: whole trees, honest outcomes', async () => {
     const dest = `~/race-upd-${tag}`;
     const first = join(base, 'C');
-    makeTree(first, 1000, 'C');
+    makeTree(first, 600, 'C');
     expect((await push(pool, ['lab-1'], first, dest)).results![0]!.state).toBe('ok');
     for (const [name, startB] of [
       ['together', (_e: PushEvent, start: () => void) => start()],
