@@ -18,11 +18,12 @@ import { pushVerbs } from './commands/push';
 import { reportVerbs } from './commands/report';
 import { runVerb } from './commands/run';
 import { runsVerbs } from './commands/runs';
+import { workflowVerbs } from './commands/workflow';
 import { createContext, type GlobalFlags } from './context';
 import { CliIo, invalidUtf8Argument, UsageError, type CliErrorInfo } from './io';
 import { collect, durationOption, type Act, type Verb } from './verbs';
 
-const VERBS: readonly Verb[] = [hostsVerb, runVerb, runsVerbs, placeVerb, pushVerbs, reportVerbs, agentsVerb, configVerb, inventoryVerb];
+const VERBS: readonly Verb[] = [hostsVerb, runVerb, runsVerbs, placeVerb, pushVerbs, reportVerbs, agentsVerb, configVerb, inventoryVerb, workflowVerbs];
 
 const EPILOG = `
 TARGET: a host alias, a group, "all", or a comma list. Durations: 90 (seconds), 90s, 10m, 1h30m.

@@ -32,8 +32,8 @@ export interface Stage {
   /** Targets as written: host aliases, groups, `all`, comma lists. */
   hosts: string[];
   serial?: Serial;
-  /** Failed hosts tolerated before the stage stops. */
-  maxFail: number;
+  /** Failed hosts tolerated before the stage stops: a count, or a percentage of the stage's hosts. */
+  maxFail: { count: number } | { percent: number };
   confirm: boolean;
   steps: Step[];
   /** Run on the hosts of the batch that made the stage stop. */

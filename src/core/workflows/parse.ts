@@ -54,7 +54,7 @@ interface RawStep {
   place?: 'least-loaded';
 }
 interface RawStage {
-  name: string; hosts: string | string[]; serial?: number | string; max_fail?: number; confirm?: boolean;
+  name: string; hosts: string | string[]; serial?: number | string; max_fail?: number | string; confirm?: boolean;
   steps: RawStep[]; on_failure?: RawStep[];
 }
 interface RawWorkflow {
@@ -147,7 +147,7 @@ class ModelBuilder {
       if (serial) this.problem([...at, 'serial'], 'a stage with place runs on one host: serial does not apply');
     });
     onFailure.forEach((st, i) => { if (st.kind === 'place') this.problem([...at, 'on_failure', i], 'on_failure runs on the failed batch: it cannot place'); });
-    return { name: s.name, hosts, serial, maxFail: s.max_fail ?? 0, confirm: s.confirm ?? false, steps, onFailure, pos: this.pos(at) };
+    return { name: s.name, hosts, serial, maxFail: typeof s.max_fail === 'string' ? { percent: Number(s.max_fail.replace('%', '').trim()) } : { count: s.max_fail ?? 0 }, confirm: s.confirm ?? false, steps, onFailure, pos: this.pos(at) };
   }
 
   private step(s: RawStep, at: Path): Step {

@@ -142,7 +142,9 @@ function action(step: Step, values: Record<string, string>, baseDir: string): Ho
         ...(step.files?.length ? { files: step.files.map((f) => local(baseDir, plain(f))) } : {}),
       };
     case 'gate': {
-      const check = 'run' in step.check ? render(step.check.run, values, 'shell') : httpCheck(plain(step.check.http), step.timeoutMs);
+      const url = 'http' in step.check ? plain(step.check.http) : undefined;
+      if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(url)) throw new PlanError(`gate http ${JSON.stringify(url)} is not an http:// or https:// URL`);
+      const check = 'run' in step.check ? render(step.check.run, values, 'shell') : httpCheck(url!, step.timeoutMs);
       return { kind: 'gate', check, script: gateScript(check, step), retries: step.retries, intervalMs: step.intervalMs, timeoutMs: step.timeoutMs };
     }
     case 'push':
@@ -191,7 +193,7 @@ export function planWorkflow(input: PlanInput): Plan {
       name: stage.name,
       hosts,
       batches: batchesOf(hosts, stage.serial),
-      maxFail: stage.maxFail,
+      maxFail: 'count' in stage.maxFail ? stage.maxFail.count : Math.floor((hosts.length * stage.maxFail.percent) / 100),
       confirm: stage.confirm,
       place: stage.steps[0]?.kind === 'place',
       steps: stepPlans(stage.steps, hosts, values, input.baseDir, where),
