@@ -80,6 +80,9 @@ export interface StoredForward {
   readonly source: ConfigSource;
 }
 
+/** Lines already checked (lexed lines are cached per file, so this spans every host resolved from it). */
+const VALIDATED = new WeakSet<ConfigLine>();
+
 export class OptionStore {
   private readonly single = new Map<string, StoredValue>();
   private readonly lists = new Map<string, { value: string; source: ConfigSource }[]>();
@@ -130,6 +133,8 @@ export class OptionStore {
    * covers it.
    */
   apply(line: ConfigLine, active: boolean): string | undefined {
+    // Known-keyword lines already checked: inactive ones have nothing left to do (the common case).
+    if (!active && VALIDATED.has(line)) return undefined;
     const key = canonicalKeyword(line.keyword);
     const source: ConfigSource = { file: line.file, line: line.line };
     const where = { file: line.file, line: line.line };
@@ -148,15 +153,21 @@ export class OptionStore {
 
     if (FORWARDS.has(key)) {
       this.applyForward(key, line, active);
+      if (!active && !line.rest.includes('${')) VALIDATED.add(line);
       return undefined;
     }
     if (isAlgorithmKeyword(key)) {
-      validateAlgorithmSpec(key, first, where);
+      if (!VALIDATED.has(line)) {
+        validateAlgorithmSpec(key, first, where);
+        VALIDATED.add(line);
+      }
       if (active) this.setIfUnset(key, [first], source);
       return undefined;
     }
     if (!active) {
+      // A line's validity does not depend on the host: check it once per lexed line, not once per host and pass.
       this.validateInactive(key, line);
+      if (!line.rest.includes('${')) VALIDATED.add(line);
       return undefined;
     }
     if (ACCUMULATING.has(key)) {

@@ -55,8 +55,13 @@ export async function readConfigFile(
 ): Promise<boolean> {
   const lines = await lexedFile(file, flags.checkPerm ? ctx.uid : undefined);
   if (lines === undefined) return false;
+  const here = [...chain, file];
   for (const line of lines) {
-    await processLine(ctx, line, flags, activity, [...chain, `${file}`]);
+    // Only Match (exec) and Include wait for anything; the rest stays synchronous (a fleet resolves
+    // every alias against the same lines, so per-line overhead adds up).
+    if (line.keyword === 'match' || line.keyword === 'include') await processLine(ctx, line, flags, activity, here);
+    else if (line.keyword === 'host') activity.active = !flags.neverMatch && hostLineMatches(ctx.hostForHostLines, line.args);
+    else applyOption(ctx, line, activity.active);
   }
   return true;
 }
@@ -80,11 +85,14 @@ async function processLine(
     case 'include':
       await processInclude(ctx, line, flags, activity, chain);
       return;
-    default: {
-      const warning = ctx.store.apply(line, activity.active);
-      if (warning && !ctx.warnings.includes(warning)) ctx.warnings.push(warning);
-    }
+    default:
+      applyOption(ctx, line, activity.active);
   }
+}
+
+function applyOption(ctx: PassContext, line: ConfigLine, active: boolean): void {
+  const warning = ctx.store.apply(line, active);
+  if (warning && !ctx.warnings.includes(warning)) ctx.warnings.push(warning);
 }
 
 async function processInclude(
