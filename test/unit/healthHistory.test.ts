@@ -41,6 +41,23 @@ describe('health history store', () => {
     expect(damagedLines).toBe(1);
   });
 
+  it('reading again picks up what was appended since, including a line that was half written before', async () => {
+    const h = new HealthHistory(root);
+    await h.record([sample('a', NOW - 3000)]);
+    const file = join(root, 'health', `${dayOf(NOW)}.jsonl`);
+    const line = JSON.stringify(sample('b', NOW - 2000)) + '\n';
+    appendFileSync(file, line.slice(0, 20));
+    expect((await h.read({ since: NOW - DAY })).records.map((r) => r.host)).toEqual(['a']);
+    appendFileSync(file, line.slice(20));
+    await h.record([sample('c', NOW - 1000)]);
+    const again = await h.read({ since: NOW - DAY });
+    expect(again.records.map((r) => r.host)).toEqual(['a', 'b', 'c']);
+    expect(again.damagedLines).toBe(0);
+    expect((await h.read({ since: NOW - DAY })).records).toHaveLength(3);
+    rmSync(file);
+    expect((await h.read({ since: NOW - DAY })).records).toEqual([]);
+  });
+
   it('compacts old raw days into buckets, re-buckets past a week, deletes past retention', async () => {
     const h = new HealthHistory(root);
     const threeDaysAgo = Date.parse('2026-11-17T10:00:00Z');

@@ -11,7 +11,7 @@
 // short between rename and removal is finished by the next one without counting anything twice, and
 // lines appended late to an old day are merged rather than lost.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downsample, parseRecord, type HealthBucket, type HealthRecord, type HealthSample } from './record';
 
@@ -95,35 +95,69 @@ export class HealthHistory {
     }
   }
 
-  /** Records from `since` on (all hosts, or those named), oldest first. */
+  /** Records from `since` on (all hosts, or those named), oldest first. Re-reading only parses what was appended since. */
   async read(opts: { since: number; until?: number; hosts?: readonly string[] }): Promise<{ records: HealthRecord[]; damagedLines: number }> {
     const until = opts.until ?? Number.MAX_SAFE_INTEGER;
     const wanted = opts.hosts ? new Set(opts.hosts) : undefined;
     const records: HealthRecord[] = [];
     let damagedLines = 0;
     const days = await this.days();
+    const seen = new Set<string>();
     for (const [day, files] of days) {
       const start = dayStart(day);
       if (start + DAY_MS <= opts.since || start > until) continue;
-      const compact = files.compact ? await readLines(join(this.dir, files.compact)) : undefined;
-      const header = compact ? headerOf(compact.lines[0]) : undefined;
-      const parts = compact ? [{ ...compact, lines: compact.lines.slice(header ? 1 : 0) }] : [];
-      if (files.raw) parts.push(await readLines(join(this.dir, files.raw), header?.consumed ?? 0));
+      const parts: ParsedFile[] = [];
+      let consumed = 0;
+      if (files.compact) {
+        const compact = await this.parsed(join(this.dir, files.compact), 0);
+        consumed = compact.header?.consumed ?? 0;
+        parts.push(compact);
+      }
+      if (files.raw) parts.push(await this.parsed(join(this.dir, files.raw), consumed));
       for (const part of parts) {
-        for (const line of part.lines) {
-          const r = parseRecord(line);
-          if (!r) {
-            damagedLines++;
-            continue;
-          }
+        seen.add(part.path);
+        damagedLines += part.damaged;
+        for (const r of part.records) {
           if (r.t < opts.since - (r.k === 'b' ? r.span : 0) || r.t > until) continue;
           if (wanted && !wanted.has(r.host)) continue;
           records.push(r);
         }
       }
     }
+    for (const path of this.cache.keys()) if (!seen.has(path)) this.cache.delete(path);
     records.sort((a, b) => a.t - b.t);
     return { records, damagedLines };
+  }
+
+  private readonly cache = new Map<string, ParsedFile>();
+
+  /** A file's records from byte `from` on; a file that only grew since the last call is parsed from where that call stopped. */
+  private async parsed(path: string, from: number): Promise<ParsedFile> {
+    const st = await stat(path).catch(() => undefined);
+    const old = this.cache.get(path);
+    if (!st) {
+      this.cache.delete(path);
+      return { path, ino: 0, from, end: from, records: [], damaged: 0 };
+    }
+    const grew = old && old.ino === st.ino && old.from === from && st.size >= old.end;
+    const base: ParsedFile = grew ? old : { path, ino: st.ino, from, end: from, records: [], damaged: 0 };
+    if (grew && st.size === old.end) return old;
+    const chunk = await readLines(path, base.end);
+    const next: ParsedFile = { ...base, end: chunk.end, records: [...base.records], damaged: base.damaged };
+    for (const [i, line] of chunk.lines.entries()) {
+      if (base.end === 0 && i === 0 && from === 0) {
+        const header = headerOf(line);
+        if (header) {
+          next.header = header;
+          continue;
+        }
+      }
+      const r = parseRecord(line);
+      if (r) next.records.push(r);
+      else next.damaged++;
+    }
+    this.cache.set(path, next);
+    return next;
   }
 
   /**
@@ -218,6 +252,18 @@ export class HealthHistory {
   }
 }
 
+interface ParsedFile {
+  path: string;
+  ino: number;
+  /** Byte offset parsing started at (a compact file's `consumed`, for its raw day). */
+  from: number;
+  /** Byte offset after the last complete line parsed. */
+  end: number;
+  records: HealthRecord[];
+  damaged: number;
+  header?: CompactHeader;
+}
+
 interface DayFiles {
   raw?: string;
   compact?: string;
@@ -254,15 +300,28 @@ async function appendOnce(path: string, text: string): Promise<void> {
 async function readLines(path: string, from = 0): Promise<{ lines: string[]; end: number }> {
   let buf: Buffer;
   try {
-    buf = await readFile(path);
+    const fh = await open(path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      buf = Buffer.alloc(Math.max(0, size - from));
+      let got = 0;
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, from + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      buf = buf.subarray(0, got);
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], end: from };
     throw err;
   }
   const lastNewline = buf.lastIndexOf(0x0a);
-  const end = lastNewline < from ? from : lastNewline + 1;
-  const text = buf.subarray(from, end).toString('utf8');
-  return { lines: text.split('\n').filter((l) => l.trim() !== ''), end };
+  if (lastNewline < 0) return { lines: [], end: from };
+  const text = buf.subarray(0, lastNewline + 1).toString('utf8');
+  return { lines: text.split('\n').filter((l) => l.trim() !== ''), end: from + lastNewline + 1 };
 }
 
 function headerOf(line: string | undefined): CompactHeader | undefined {

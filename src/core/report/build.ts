@@ -44,9 +44,9 @@ export function ago(ms: number): string {
 
 const skewText = (ms: number) => `${(Math.abs(ms) / 1000).toFixed(1)} s ${ms > 0 ? 'ahead of' : 'behind'} this machine`;
 
-function hostReport(alias: string, groups: readonly string[], input: ReportInput, t: Thresholds, from: number): HostReport {
-  const history = analyzeHost(alias, input.history, input.now, from);
-  const own = input.history.filter((r): r is HealthSample => r.host === alias && r.k === 's');
+function hostReport(alias: string, groups: readonly string[], records: readonly HealthRecord[], input: ReportInput, t: Thresholds, from: number): HostReport {
+  const history = analyzeHost(alias, records, input.now, from);
+  const own = records.filter((r): r is HealthSample => r.k === 's');
   const live = input.current.get(alias);
   const last: HealthSample | undefined = (live && sampleOf(live, 'cli')) ?? own[own.length - 1];
   // A host that is down now has no current latency (an old figure would read as a live one).
@@ -173,7 +173,13 @@ export function buildReport(input: ReportInput): FleetReport {
   const t: Thresholds = { ...DEFAULT_THRESHOLDS, ...input.thresholds };
   const first = input.history.reduce((m, r) => Math.min(m, r.t), input.now);
   const from = input.now - (input.timelineMs ?? Math.min(WINDOWS.h24, Math.max(MIN_TIMELINE_MS, input.now - first)));
-  const hosts = input.hosts.map((h) => hostReport(h.alias, h.groups, input, t, from));
+  const byHost = new Map<string, HealthRecord[]>();
+  for (const r of input.history) {
+    const list = byHost.get(r.host);
+    if (list) list.push(r);
+    else byHost.set(r.host, [r]);
+  }
+  const hosts = input.hosts.map((h) => hostReport(h.alias, h.groups, byHost.get(h.alias) ?? [], input, t, from));
   const byAlias = new Map(hosts.map((h) => [h.alias, h]));
   const alerts = hosts.flatMap((h) => alertsFor(h, t, input.now));
   const recommendations = hosts.flatMap((h) => recommendationsFor(h, alerts, hosts));

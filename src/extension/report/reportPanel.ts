@@ -9,7 +9,7 @@ import type { Fleet } from '../fleet';
 import { renderReportHtml } from './html';
 
 const VIEW_TYPE = 'flotilla.fleetReport';
-/** Probe results arrive one host at a time: redraw at most this often. */
+/** Probe results arrive one host at a time: redraw at most this often (and never more than a fifth of the time). */
 const REDRAW_MS = 1500;
 
 export class ReportPanel implements vscode.Disposable {
@@ -18,6 +18,7 @@ export class ReportPanel implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private drawing = false;
   private again = false;
+  private lastDrawMs = 0;
   drift: DriftReport | undefined;
   /** The report on screen (for tests through the extension API). */
   last: FleetReport | undefined;
@@ -29,6 +30,8 @@ export class ReportPanel implements vscode.Disposable {
     });
     this.subscriptions.push(
       fleet.onDidChange(() => this.schedule()),
+      // A hidden report is not redrawn; it catches up when shown again.
+      this.panel.onDidChangeViewState((e) => { if (e.webviewPanel.visible) this.schedule(); }),
       this.panel.onDidDispose(() => {
         this.dispose();
         onDispose();
@@ -42,7 +45,8 @@ export class ReportPanel implements vscode.Disposable {
   }
 
   private schedule(): void {
-    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.redraw(); }, REDRAW_MS);
+    if (!this.panel.visible) return;
+    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.redraw(); }, Math.max(REDRAW_MS, 5 * this.lastDrawMs));
   }
 
   async redraw(): Promise<void> {
@@ -51,6 +55,7 @@ export class ReportPanel implements vscode.Disposable {
       return;
     }
     this.drawing = true;
+    const t0 = Date.now();
     try {
       const inv = this.fleet.inventory;
       const report = await collectReport({
@@ -67,6 +72,7 @@ export class ReportPanel implements vscode.Disposable {
       this.last = report;
       this.panel.webview.html = renderReportHtml(report, { cspSource: this.panel.webview.cspSource, nonce: randomBytes(16).toString('base64') });
     } finally {
+      this.lastDrawMs = Date.now() - t0;
       this.drawing = false;
       if (this.again) {
         this.again = false;
