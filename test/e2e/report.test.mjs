@@ -46,15 +46,38 @@ async function reportFrame(page, timeout = 30000) {
   }
 }
 
-/** Polls the report (it is redrawn as probes come in) until `check` passes on its text. */
-async function waitForReport(page, check, what, timeout = 60000) {
-  const t0 = Date.now();
-  let last = '';
+/**
+ * What the report shows, read in one go (the document is replaced on every redraw, so a frame can go away
+ * between two reads: then it is read again from the new one).
+ */
+async function snapshot(page) {
   for (;;) {
     const frame = await reportFrame(page);
-    last = await frame.locator('#fleet-report').innerText().catch(() => '');
-    if (last && (await check(frame, last))) return frame;
-    if (Date.now() - t0 > timeout) throw new Error(`report never showed ${what}; last text:\n${last.slice(0, 1500)}`);
+    const snap = await frame.evaluate(() => {
+      const text = (sel) => document.querySelector(sel)?.textContent ?? '';
+      const count = (sel) => document.querySelectorAll(sel).length;
+      return {
+        text: document.querySelector('#fleet-report')?.innerText ?? '',
+        alerts: document.querySelector('#alerts')?.innerText ?? '',
+        recommendations: text('#recommendations'),
+        overall: text('#overall'),
+        up: count('#timeline rect.up'), down: count('#timeline rect.down'),
+        excellent: count('#latency rect.excellent'), over: count('#resources rect.over'),
+      };
+    }).catch(() => undefined);
+    if (snap) return snap;
+    await sleep(100);
+  }
+}
+
+/** Polls the report (it is redrawn as probes come in) until `check` passes. */
+async function waitForReport(page, check, what, timeout = 60000) {
+  const t0 = Date.now();
+  let last;
+  for (;;) {
+    last = await snapshot(page);
+    if (check(last)) return last;
+    if (Date.now() - t0 > timeout) throw new Error(`report never showed ${what}; last text:\n${last.text.slice(0, 1500)}`);
     await sleep(500);
   }
 }
@@ -76,19 +99,17 @@ test('the Fleet Report shows the timeline, latency and resource bars and the ale
   }
 
   await runCommand(page, 'Flotilla: Fleet Report');
-  const frame = await waitForReport(page, async (f, text) =>
-    /lab-2: memory 9\d(\.\d)?% used/.test(text) && /dead is down/.test(text) && (await f.locator('#timeline rect.up').count()) >= 3,
-  'the memory and dead-host alerts with timeline bands');
+  const snap = await waitForReport(page, (r) => /lab-2: memory 9\d(\.\d)?% used/.test(r.text) && /dead is down/.test(r.text) && r.up >= 3,
+    'the memory and dead-host alerts with timeline bands');
   mark('report shown');
-  const alerts = await frame.locator('#alerts').innerText();
-  assert.match(alerts, /critical\s+dead is down: connection refused/);
-  assert.match(alerts, /warning\s+lab-2: memory 9\d(\.\d)?% used/);
-  assert.match(alerts, /host key not trusted yet — Review Host Keys/);
-  assert.match(await frame.locator('#recommendations').innerText(), /Move work off lab-2 \(memory 9\d(\.\d)?%\)/);
-  assert.match(await frame.locator('#overall').innerText(), /^(fair|poor)$/);
-  assert.ok((await frame.locator('#timeline rect.down').count()) >= 1, 'down bands for the dead hosts');
-  assert.ok((await frame.locator('#latency rect.excellent').count()) >= 3, 'latency bars for the online hosts');
-  assert.ok((await frame.locator('#resources rect.over').count()) >= 1, 'lab-2 memory bar over the limit');
+  assert.match(snap.alerts, /critical\s+dead is down: connection refused/);
+  assert.match(snap.alerts, /warning\s+lab-2: memory 9\d(\.\d)?% used/);
+  assert.match(snap.alerts, /host key not trusted yet — Review Host Keys/);
+  assert.match(snap.recommendations, /Move work off lab-2 \(memory 9\d(\.\d)?%\)/);
+  assert.match(snap.overall, /^(fair|poor)$/);
+  assert.ok(snap.down >= 1, 'down bands for the dead hosts');
+  assert.ok(snap.excellent >= 3, 'latency bars for the online hosts');
+  assert.ok(snap.over >= 1, 'lab-2 memory bar over the limit');
   // a few more polling rounds, so the timeline has some length to it, then the picture
   await sleep(12000);
   await reportFrame(page);
@@ -97,6 +118,6 @@ test('the Fleet Report shows the timeline, latency and resource bars and the ale
 
   // live: once lab-2 has memory again, the alert goes away without reopening the report
   setMemory('lab-2', Math.round(memTotalKb * 0.6));
-  await waitForReport(page, async (_f, text) => !/lab-2: memory/.test(text) && /dead is down/.test(text), 'lab-2 without the memory alert', 90000);
+  await waitForReport(page, (r) => !/lab-2: memory/.test(r.text) && /dead is down/.test(r.text), 'lab-2 without the memory alert', 90000);
   mark('live update');
 });
