@@ -134,3 +134,10 @@ describe('flotilla config resolve', () => {
     expect(stderr).toMatch(new RegExp(`^warning: ${config}:2: Bad configuration option: passwordauthenticaton`));
   });
 });
+
+describe('ProxyJump for the connection', () => {
+  it('is normalised: ssh:// unwrapped, service-name ports numeric, IPv6 bracketed', async () => {
+    writeFileSync(config, 'Host web\n  ProxyJump ssh://ops@bastion.example:2200,jump:ssh,[2001:db8::7]:2222,u@plain # via\n');
+    expect((await resolveHost('web', opts({ configFile: config }))).proxyJump).toBe('ops@bastion.example:2200,jump:22,[2001:db8::7]:2222,u@plain');
+  });
+});

@@ -9,7 +9,7 @@ export interface JumpHop {
   port?: number;
 }
 
-export type ParsedJump = { none: true } | { none: false; raw: string; last: JumpHop; extra?: string };
+export type ParsedJump = { none: true } | { none: false; raw: string; hops: JumpHop[]; last: JumpHop; extra?: string };
 
 /** hpdelim2(): the host field ([...] literal) and the delimiter after it; undefined when malformed. */
 function hostField(s: string, allowSlash: boolean): { host: string; rest?: string; delim?: string } | undefined {
@@ -106,9 +106,19 @@ export function parseJump(value: string): ParsedJump | undefined {
   const parsed = hops.map(parseHop);
   if (parsed.some((h) => h === undefined)) return undefined;
   const comma = value.lastIndexOf(',');
-  const result: ParsedJump = { none: false, raw, last: parsed[parsed.length - 1]! };
+  const result: ParsedJump = { none: false, raw, hops: parsed as JumpHop[], last: parsed[parsed.length - 1]! };
   if (comma > 0) result.extra = value.slice(0, comma);
   return result;
+}
+
+/**
+ * The hops as the connection code reads them: `[user@]host[:port]`, ports numeric (a service name
+ * such as `jump:ssh` becomes `jump:22`), IPv6 hosts bracketed, `ssh://` URIs unwrapped.
+ */
+export function normalisedJumpChain(jump: Extract<ParsedJump, { none: false }>): string {
+  return jump.hops
+    .map(({ user, host, port }) => `${user !== undefined ? `${user}@` : ''}${host.includes(':') ? `[${host}]` : host}${port !== undefined ? `:${port}` : ''}`)
+    .join(',');
 }
 
 /** How dump_client_config prints ProxyJump: extra hops verbatim, then the last hop, numeric hosts bracketed. */

@@ -16,7 +16,7 @@ import { isAddress, normaliseHostName } from './address.js';
 import { assembleAlgorithms, isAlgorithmKeyword } from './algorithms.js';
 import { SshConfigError } from './errors.js';
 import { expandForwardPaths, formatForwards, type ForwardKeyword } from './forwards.js';
-import { formatProxyJump, parseJump } from './jump.js';
+import { formatProxyJump, normalisedJumpChain, parseJump } from './jump.js';
 import { convtime, OptionStore } from './options.js';
 import { DEFAULT_MATCH_EXEC_TIMEOUT_MS, readConfigFile, type PassContext } from './reader.js';
 import {
@@ -248,7 +248,7 @@ function buildResolvedHost(alias: string, host: string, store: OptionStore, env:
     jump && !jump.none && !(jump.extra === undefined && jump.last.host === 'none' && jump.last.user === undefined && jump.last.port === undefined)
       ? jump
       : undefined;
-  const proxyJump = realJump ? realJump.raw : undefined;
+  const proxyJump = realJump ? normalisedJumpChain(realJump) : undefined;
   const proxyCommandOption = proxyJump === undefined ? store.get('proxycommand') : undefined;
   const proxyCommandRaw = proxyCommandOption && proxyCommandOption.values[0] !== 'none' ? proxyCommandOption.values[0]! : undefined;
 
