@@ -1,8 +1,9 @@
 // Push e2e (issue: push the workspace with a per-host dry-run plan and diff): in the Explorer, right-click
 // the `app` folder → "Flotilla: Push to Group…" → a group → `~/deploy/app`; the Push Plan view shows every
-// host's counts before anything is written (lab-1 already has a different config.json: an "update" item),
-// clicking that item opens a remote ↔ local diff editor, Apply (after the confirmation modal) writes the
-// files, and the CLI reads them back from every host.
+// host's counts before anything is written, hosts with identical plans sharing one row (lab-1 already has a
+// different config.json: its own row with a "content changed" item), clicking that item opens a remote ↔
+// local diff editor, Apply (after the confirmation modal) writes the files, and the CLI reads them back from
+// every host. Then a single file: right-click README.txt → Push to Group… → `~/deploy/notes/` → plan → apply.
 // Run: bash test/e2e/run.sh test/e2e/push.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,13 +56,17 @@ after(async () => {
 
 const quickInput = () => wb.page.locator('.quick-input-widget');
 
-/** Push Plan host rows (level 1) once every host has been planned (or applied, with `done`). */
+/**
+ * Push Plan host rows (level 1: one per set of hosts with identical plans, labelled "lab-2, lab-3") once every
+ * host has been planned (or applied, with `done`).
+ */
 async function planHostRows(done = (r) => !/planning|waiting|^\d+\/\d+/.test(r.description), timeout = 60000) {
   const t0 = Date.now();
   for (;;) {
     const rows = await treeRows(wb.page, 'Push Plan').catch(() => []);
     const hosts = rows.filter((r) => r.level === 1);
-    if (hosts.length === group.hosts.length && hosts.every(done)) return { rows, hosts };
+    const covered = hosts.flatMap((h) => h.label.split(', '));
+    if (covered.length === group.hosts.length && new Set(covered).size === covered.length && hosts.every(done)) return { rows, hosts };
     if (Date.now() - t0 > timeout) throw new Error(`Push Plan never settled: ${JSON.stringify(rows)}`);
     await sleep(250);
   }
@@ -103,11 +108,12 @@ test('Explorer → Push to Group… shows a per-host dry-run plan; a changed fil
 
   const { rows, hosts } = await planHostRows();
   mark(`Push Plan: ${JSON.stringify(rows)}`);
-  assert.deepEqual(hosts.map((h) => h.label), group.hosts, 'one row per host of the group, in group order');
-  for (const h of hosts.filter((x) => x.label !== 'lab-1')) assert.match(h.description, /^3 new · 0 unchanged$/, `${h.label}: ${h.description}`);
-  assert.match(hosts.find((h) => h.label === 'lab-1').description, /^2 new · 1 changed · 0 unchanged$/);
-  assert.ok(rows.some((r) => r.level === 2 && /^>f\+{9} index\.js$/.test(r.label)), 'rsync -i style item lines');
-  const updateLine = rows.find((r) => r.level === 2 && /^>f\.s.{7} config\.json$/.test(r.label));
+  const others = group.hosts.filter((h) => h !== 'lab-1');
+  assert.deepEqual(hosts.map((h) => h.label), ['lab-1', others.join(', ')], 'hosts with identical plans share one row, in group order');
+  assert.match(hosts[1].description, /^3 new · 0 unchanged$/, `${hosts[1].label}: ${hosts[1].description}`);
+  assert.match(hosts[0].description, /^2 new · 1 changed · 0 unchanged$/);
+  assert.ok(rows.some((r) => r.level === 2 && r.label === 'index.js' && /^new file · \d+ B$/.test(r.description)), `items in words: ${JSON.stringify(rows)}`);
+  const updateLine = rows.find((r) => r.level === 2 && r.label === 'config.json' && /^content changed \(size differs\)/.test(r.description));
   assert.ok(updateLine, `lab-1 lists config.json as changed: ${JSON.stringify(rows)}`);
   // Nothing was written by planning.
   assert.equal(cli('run', 'lab-2', '--', `test -e ${DEST} && echo exists || echo absent`).includes('absent'), true, 'planning wrote nothing on lab-2');
@@ -147,6 +153,7 @@ test('Apply (after the confirmation modal) pushes to every host and the plan vie
   mark(`after apply: ${JSON.stringify(rows)}`);
   for (const h of hosts) assert.match(h.description, /^ok · /, `${h.label}: ${h.description}`);
   assert.match(hosts.find((h) => h.label === 'lab-1').description, /^ok · 2 created · 1 updated · /);
+  assert.match(hosts.find((h) => h.label !== 'lab-1').description, /^ok · 3 created · /);
 
   for (const host of group.hosts) {
     const out = cli('run', host, '--', `cd ${DEST} && for f in ${Object.keys(APP).join(' ')}; do echo "== $f"; cat "$f"; done`);
@@ -172,4 +179,51 @@ test('Apply (after the confirmation modal) pushes to every host and the plan vie
   await page.mouse.move(1100, 850);
   await sleep(500);
   await wb.screenshot('push-applied.png');
+});
+
+test('a single file: Explorer → Push to Group… → a directory ending in / → one grouped plan row → Apply', async () => {
+  const page = wb.page;
+  await runCommand(page, 'View: Show Explorer');
+  const fileRow = page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: /^README\.txt$/ }) }).first();
+  await fileRow.waitFor({ timeout: 30000 });
+  await fileRow.click({ button: 'right' });
+  await chooseContextMenuItem(page, 'Flotilla: Push to Group…');
+  await waitForQuickInput(page, 'Push to which hosts?');
+  await pickQuickItem(page, group.name);
+  // Remembered destinations of this group come first; a file gets a path of its own.
+  if (await waitForQuickInput(page, ['remembered ones first', '~/project or /srv/app']) === 'remembered ones first') {
+    await pickQuickItem(page, 'Other path…');
+    await waitForQuickInput(page, '~/project or /srv/app');
+  }
+  await quickInput().locator('.quick-input-box input').fill('~/deploy/notes/');
+  await page.keyboard.press('Enter');
+  mark('single file: remote directory entered');
+
+  const { rows, hosts } = await planHostRows((r) => /new/.test(r.description));
+  mark(`single-file plan: ${JSON.stringify(rows)}`);
+  assert.deepEqual(hosts.map((h) => h.label), [group.hosts.join(', ')], 'every host has the same plan: one row');
+  assert.match(hosts[0].description, /^1 new · 0 unchanged$/);
+  assert.ok(rows.some((r) => r.level === 2 && r.label === 'README.txt' && /^new file · 15 B$/.test(r.description)), JSON.stringify(rows));
+  assert.ok(rows.some((r) => r.level === 2 && /deploy\/notes does not exist yet: it will be created/.test(r.label)), JSON.stringify(rows));
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  await page.mouse.move(1100, 850);
+  await waitForTreeStable(page, 'Push Plan');
+  await wb.screenshot('push-single-file-plan.png');
+
+  await clickViewAction('Push Plan', 'Apply Push');
+  const dialog = page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ timeout: 10000 });
+  assert.match(await dialog.innerText(), /Push README\.txt to 3 hosts\?/);
+  await dialog.getByRole('button', { name: 'Push', exact: true }).click();
+  const after = await planHostRows((r) => /^(ok|partial|failed|unreachable|cancelled) ·/.test(r.description));
+  mark(`single file applied: ${JSON.stringify(after.rows)}`);
+  assert.deepEqual(after.hosts.map((h) => h.label), [group.hosts.join(', ')]);
+  assert.match(after.hosts[0].description, /^ok · 1 created · /);
+  for (const host of group.hosts) assert.equal(cli('run', host, '--', 'cat ~/deploy/notes/README.txt').includes('workspace root'), true, host);
+  mark('CLI reads the pushed file back from every host');
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  await waitForTreeStable(page, 'Push Plan');
+  await page.mouse.move(1100, 850);
+  await sleep(500);
+  await wb.screenshot('push-single-file-applied.png');
 });

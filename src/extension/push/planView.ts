@@ -1,8 +1,11 @@
-// The Push Plan view: one row per host with its counts (or, once applied, its outcome), and under it every
-// item rsync `-i` style, then skipped paths, warnings and errors, so nothing is dropped silently.
+// The Push Plan view: hosts whose plans (and, once applied, results) are identical share one row, as run
+// output does; each row has its counts or outcome, and under it every item in words ("new file", "content
+// changed", "time only"; the rsync `-i` code is in the tooltip), then what the apply will also do (create
+// parents, remove leftovers), what it will not (remote files not in the workspace while deletions are off),
+// skipped paths, warnings and errors, so nothing is dropped silently.
 import * as vscode from 'vscode';
-import type { ItemResult } from '../../core/push/apply';
-import { itemize } from '../../core/push/plan';
+import type { HostPushResult, ItemResult } from '../../core/push/apply';
+import { describeItem, itemize, type PlannedHost } from '../../core/push/plan';
 import type { PlanItem } from '../../core/push/types';
 import { sanitizeForView } from '../../core/exec/output';
 import { formatBytes, planCounts, resultCounts, type PushSession, type SessionStore } from './session';
@@ -11,7 +14,8 @@ import { formatBytes, planCounts, resultCounts, type PushSession, type SessionSt
 export const MAX_ITEMS_SHOWN = 500;
 
 export type PlanNode =
-  | { kind: 'host'; session: PushSession; host: string }
+  /** One or more hosts with the same plan and result; `host` is the first (the one items and diffs refer to). */
+  | { kind: 'host'; session: PushSession; host: string; hosts: string[] }
   | { kind: 'item'; session: PushSession; host: string; item: PlanItem; result?: ItemResult }
   | { kind: 'note'; session: PushSession; host: string; text: string; detail?: string; icon: string; color?: string; command?: vscode.Command };
 
@@ -23,8 +27,34 @@ const ITEM_ICON: Record<PlanItem['action'], [string, string]> = {
   delete: ['diff-removed', 'gitDecoration.deletedResourceForeground'],
 };
 
+/** rsync `-i` style line (reports and tooltips). */
 export function itemLine(item: PlanItem): string {
   return `${itemize(item)} ${sanitizeForView(item.path)}${item.type === 'dir' ? '/' : ''}`;
+}
+
+/** What makes two hosts' rows the same: everything shown under them except absolute paths. */
+function signature(plan: PlannedHost | undefined, result: HostPushResult | undefined, planning: boolean): string {
+  if (!plan) return planning ? 'planning' : 'none';
+  const items = (list: readonly PlanItem[]) => list.map((i) => [i.action, i.path, i.type, i.size, i.changes]);
+  return JSON.stringify([
+    plan.fatal, plan.unreachable, plan.deleteBlocked, plan.destMissing, plan.parents.length, plan.leftovers.length, plan.extraneous,
+    plan.contentCheck, items(plan.create), items(plan.update), items(plan.delete), plan.unchanged, plan.errors, plan.skipped,
+    result && [result.state, result.reason, result.bytes, result.results.map((r) => [r.action, r.path, r.ok, r.error])],
+  ]);
+}
+
+/** Hosts grouped by identical rows, in the session's host order. */
+export function groupHosts(s: PushSession): string[][] {
+  const groups = new Map<string, string[]>();
+  for (const host of s.hosts) {
+    const key = signature(s.plans.get(host), s.results.get(host), s.state === 'planning');
+    groups.set(key, [...(groups.get(key) ?? []), host]);
+  }
+  return [...groups.values()];
+}
+
+export function hostsLabel(hosts: readonly string[]): string {
+  return hosts.length <= 4 ? hosts.join(', ') : `${hosts.slice(0, 3).join(', ')} +${hosts.length - 3} more`;
 }
 
 export class PlanTree implements vscode.TreeDataProvider<PlanNode> {
@@ -38,7 +68,7 @@ export class PlanTree implements vscode.TreeDataProvider<PlanNode> {
   getChildren(node?: PlanNode): PlanNode[] {
     const s = this.store.current;
     if (!s) return [];
-    if (!node) return s.hosts.map((host) => ({ kind: 'host', session: s, host }));
+    if (!node) return groupHosts(s).map((hosts) => ({ kind: 'host', session: s, host: hosts[0]!, hosts }));
     if (node.kind !== 'host') return [];
     return this.hostChildren(node.session, node.host);
   }
@@ -52,7 +82,17 @@ export class PlanTree implements vscode.TreeDataProvider<PlanNode> {
     if (plan.fatal) out.push(note(sanitizeForView(plan.fatal), 'error', 'errorForeground'));
     if (result?.reason && result.state !== 'ok') out.push(note(`${result.state}: ${sanitizeForView(result.reason)}`, result.state === 'partial' ? 'warning' : 'error', result.state === 'partial' ? 'list.warningForeground' : 'errorForeground'));
     if (plan.deleteBlocked) out.push(note(`deletions not done: ${sanitizeForView(plan.deleteBlocked)}`, 'warning', 'list.warningForeground'));
-    if (plan.destMissing && !plan.fatal && !result) out.push(note(`${sanitizeForView(plan.dest)} does not exist yet: it will be created (with any missing parent directories)`, 'new-folder'));
+    if (plan.destMissing && !plan.fatal && !result) {
+      const parents = plan.parents.length ? ` (and ${plan.parents.length} missing parent director${plan.parents.length === 1 ? 'y' : 'ies'}: ${plan.parents.map(sanitizeForView).join(', ')})` : '';
+      out.push(note(`${sanitizeForView(plan.dest)} does not exist yet: it will be created${parents}`, 'new-folder'));
+    }
+    if (plan.leftovers.length && !result) {
+      out.push(note(`${plan.leftovers.length} leftover temp file(s) of an interrupted push: Apply removes them`, 'trash', 'list.warningForeground', plan.leftovers.slice(0, 5).map(sanitizeForView).join(', ')));
+    }
+    if (plan.extraneous && !plan.delete.length && !plan.fatal) {
+      out.push(note(`${plan.extraneous} remote ${plan.extraneous === 1 ? 'entry' : 'entries'} not in the workspace; deletions are off`, 'info', undefined, 'Toggle deletion in the view title to plan removing them'));
+    }
+    if (plan.contentCheck && plan.contentCheck !== 'sha256sum -z') out.push(note(`same-size files compared with ${sanitizeForView(plan.contentCheck)}`, 'info'));
     const byKey = new Map((result?.results ?? []).map((r) => [`${r.action}\0${r.path}`, r]));
     const items = [...plan.delete, ...[...plan.create, ...plan.update].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))];
     for (const item of items.slice(0, MAX_ITEMS_SHOWN)) out.push({ kind: 'item', session: s, host, item, result: byKey.get(`${item.action}\0${item.path}`) });
@@ -73,7 +113,7 @@ export class PlanTree implements vscode.TreeDataProvider<PlanNode> {
   }
 
   getTreeItem(node: PlanNode): vscode.TreeItem {
-    if (node.kind === 'host') return this.hostItem(node.session, node.host);
+    if (node.kind === 'host') return this.hostItem(node.session, node.host, node.hosts);
     if (node.kind === 'note') {
       const item = new vscode.TreeItem(node.text);
       item.description = node.detail;
@@ -86,13 +126,13 @@ export class PlanTree implements vscode.TreeDataProvider<PlanNode> {
     return this.itemItem(node);
   }
 
-  private hostItem(s: PushSession, host: string): vscode.TreeItem {
+  private hostItem(s: PushSession, host: string, hosts: readonly string[]): vscode.TreeItem {
     const plan = s.plans.get(host);
     const result = s.results.get(host);
     const progress = s.progress.get(host);
-    // A few hosts open with their items listed; a big fleet starts as an overview of counts.
-    const item = new vscode.TreeItem(host, s.hosts.length <= 5 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
-    item.id = `${s.id}/${host}`;
+    // A few rows open with their items listed; a big fleet starts as an overview of counts.
+    const item = new vscode.TreeItem(hostsLabel(hosts), s.hosts.length <= 5 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = `${s.id}/${hosts.join(',')}`;
     if (!plan) {
       item.description = s.state === 'planning' ? 'planning…' : s.note ?? 'not planned';
       item.iconPath = icon(s.state === 'planning' ? 'loading~spin' : 'circle-slash', s.state === 'planning' ? undefined : 'disabledForeground');
@@ -121,7 +161,7 @@ export class PlanTree implements vscode.TreeDataProvider<PlanNode> {
     }
     const tip = new vscode.MarkdownString(undefined, false);
     tip.isTrusted = false;
-    tip.appendText(`${host} → ${plan.absDest ?? plan.dest}\n\n${planCounts(plan)}`);
+    tip.appendText(`${hosts.length > 1 ? `${hosts.length} hosts with the same plan: ${hosts.join(', ')}\n\n` : ''}${host} → ${plan.absDest ?? plan.dest}\n\n${planCounts(plan)}`);
     if (plan.deleteBlocked) tip.appendText(`\n\nDeletions blocked: ${sanitizeForView(plan.deleteBlocked)}`);
     if (result?.reason) tip.appendText(`\n\n${result.state}: ${sanitizeForView(result.reason)}`);
     item.tooltip = tip;
@@ -131,7 +171,7 @@ export class PlanTree implements vscode.TreeDataProvider<PlanNode> {
   private itemItem(node: Extract<PlanNode, { kind: 'item' }>): vscode.TreeItem {
     const { item: p, result } = node;
     const plan = node.session.plans.get(node.host);
-    const t = new vscode.TreeItem(itemLine(p));
+    const t = new vscode.TreeItem(`${sanitizeForView(p.path)}${p.type === 'dir' ? '/' : ''}`);
     const blocked = p.action === 'delete' && !!plan?.deleteBlocked;
     if (result) {
       t.iconPath = result.ok ? icon('pass', 'testing.iconPassed') : icon('error', 'errorForeground');
@@ -142,7 +182,7 @@ export class PlanTree implements vscode.TreeDataProvider<PlanNode> {
     } else {
       const [id, color] = ITEM_ICON[p.action];
       t.iconPath = icon(id, color);
-      t.description = p.type === 'file' && p.action !== 'delete' ? formatBytes(p.size) : undefined;
+      t.description = `${describeItem(p)}${p.type === 'file' && p.action !== 'delete' && (p.action === 'create' || p.changes.content) ? ` · ${formatBytes(p.size)}` : ''}`;
     }
     const isFile = p.type === 'file';
     t.contextValue = isFile ? `pushItem.${p.action}` : `pushEntry.${p.action}`;

@@ -106,10 +106,13 @@ export class PushController {
     ];
     const remote = await askRemotePath({
       title: `Push ${source.label} to ${targets.label} (${plural(targets.hosts.length, 'host')})`,
-      prompt: source.files ? 'Remote directory to put the file(s) in: absolute, or ~/ for the home directory' : 'Remote directory that will mirror the folder: absolute, or ~/ for the home directory',
+      prompt: source.files?.length === 1
+        ? 'Remote directory (ending in /, or an existing one) to put the file in, or the file\'s own remote path: absolute, or ~/ for the home directory'
+        : source.files ? 'Remote directory to put the files in: absolute, or ~/ for the home directory' : 'Remote directory that will mirror the folder: absolute, or ~/ for the home directory',
       settings,
       suggestions,
-      initial: `~/${basename(source.root)}`,
+      initial: source.files ? `~/${basename(source.root)}/` : `~/${basename(source.root)}`,
+      allowHome: !!source.files,
     });
     if (!remote) return;
     await this.memory.remember(targets.key, source.root, remote);

@@ -33,9 +33,10 @@ export function readPushSettings(): PushSettings {
 }
 
 /** Validation message for a remote path, or undefined when it is acceptable. */
-export function remotePathProblem(value: string, root: string | undefined): string | undefined {
+/** Why a typed remote path is refused (files may go straight into ~ or /, a folder never mirrors onto them). */
+export function remotePathProblem(value: string, root: string | undefined, allowHome = false): string | undefined {
   try {
-    parseDestination(value.trim(), { root });
+    parseDestination(value.trim(), { root, allowTop: allowHome });
     return undefined;
   } catch (err) {
     return err instanceof DestinationError ? err.message : String(err);
@@ -111,10 +112,12 @@ type PathItem = vscode.QuickPickItem & { path?: string };
  */
 export async function askRemotePath(opts: {
   title: string; prompt: string; settings: PushSettings; suggestions: Array<{ path: string; why: string }>; initial: string;
+  /** Pushing files: `~/` and `/` themselves are fine destinations. */
+  allowHome?: boolean;
 }): Promise<string | undefined> {
   const seen = new Set<string>();
   const offered = opts.suggestions.filter((s) => {
-    if (seen.has(s.path) || remotePathProblem(s.path, opts.settings.root)) return false;
+    if (seen.has(s.path) || remotePathProblem(s.path, opts.settings.root, opts.allowHome)) return false;
     seen.add(s.path);
     return true;
   });
@@ -135,7 +138,7 @@ export async function askRemotePath(opts: {
     placeHolder: '~/project or /srv/app',
     value: initial,
     ignoreFocusOut: true,
-    validateInput: (v) => remotePathProblem(v, opts.settings.root),
+    validateInput: (v) => remotePathProblem(v, opts.settings.root, opts.allowHome),
   });
   return value === undefined ? undefined : value.trim();
 }

@@ -2,7 +2,7 @@
 // per-item results once applied. The Push Plan view and the report render this; nothing here draws UI.
 import * as vscode from 'vscode';
 import type { HostPushResult, ProgressEvent } from '../../core/push/apply';
-import type { PlannedHost } from '../../core/push/plan';
+import { formatSize, type PlannedHost } from '../../core/push/plan';
 import type { PlannedSession } from '../../core/push/push';
 import type { ScanOutput } from '../../core/push/scan';
 
@@ -106,11 +106,5 @@ export function resultCounts(result: HostPushResult): string {
   return parts.join(' · ');
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return `${v.toFixed(1)} ${units[u]}`;
-}
+/** Sizes as the core words them (`1.2 MiB`). */
+export const formatBytes = formatSize;
