@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: every test stage of Flotilla, in order, stopping at the first failure.
-#   system packages -> build -> typecheck -> unit -> lab integration -> e2e (code-server + Chromium)
+#   system packages -> build -> typecheck -> unit -> lab integration -> MCP conformance -> e2e (code-server + Chromium)
 # Each stage prints a header; a summary with timings is printed at the end (also on failure).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -55,6 +55,7 @@ stage "build" node esbuild.mjs
 stage "typecheck" npx --no -- tsc -p . --noEmit
 stage "unit tests" npx --no -- vitest run --project unit
 stage "lab integration tests" npx --no -- vitest run --project lab
+stage "MCP conformance suite (flotilla mcp --http)" bash test/mcp-conformance/run.sh
 stage "e2e tests (code-server + Chromium)" bash test/e2e/run.sh
 summary
 echo "ALL PASSED"

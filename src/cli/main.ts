@@ -13,6 +13,7 @@ import { agentsVerb } from './commands/agents';
 import { configVerb } from './commands/config';
 import { hostsVerb } from './commands/hosts';
 import { inventoryVerb } from './commands/inventory';
+import { mcpVerb } from './commands/mcp';
 import { placeVerb } from './commands/place';
 import { pushVerbs } from './commands/push';
 import { reportVerbs } from './commands/report';
@@ -23,7 +24,7 @@ import { createContext, type GlobalFlags } from './context';
 import { CliIo, invalidUtf8Argument, UsageError, type CliErrorInfo } from './io';
 import { collect, durationOption, type Act, type Verb } from './verbs';
 
-const VERBS: readonly Verb[] = [hostsVerb, runVerb, runsVerbs, placeVerb, pushVerbs, reportVerbs, agentsVerb, configVerb, inventoryVerb, workflowVerbs];
+const VERBS: readonly Verb[] = [hostsVerb, runVerb, runsVerbs, placeVerb, pushVerbs, reportVerbs, agentsVerb, configVerb, inventoryVerb, workflowVerbs, mcpVerb];
 
 const EPILOG = `
 TARGET: a host alias, a group, "all", or a comma list. Durations: 90 (seconds), 90s, 10m, 1h30m.
