@@ -11,9 +11,7 @@ import { loadHerd } from '../core/jobs/herd';
 import { checkJobRequest, startJob, type Job, type JobRequest } from '../core/jobs/job';
 import { isFinal, runExitCode, stateSummary } from '../core/jobs/outcome';
 import type { RunDoc } from '../core/jobs/store';
-import { applyAll } from '../core/push/apply';
-import { planPush } from '../core/push/plan';
-import { scanLocal } from '../core/push/scan';
+import { applySession, planSession } from '../core/push/push';
 import { parseAgentTarget } from '../core/tmux/names';
 import { broadcast, capturePane, listAgents } from '../core/tmux/sessions';
 import { CLI_SAMPLE_MS } from '../cli/commands/agents';
@@ -22,7 +20,6 @@ import { pushToJson } from '../cli/commands/push';
 import { allFinal, oneLine } from '../cli/render';
 import { deniedBy } from './config';
 import { fileSize, readFrom, readTail, readTailLines, shareBudget } from './output';
-import { localChanges } from './plans';
 import { allowedHosts, checkAllowed, defineTool, findRun, targetHosts, ToolError, type CallContext, type ToolDef, type ToolEnv } from './toolkit';
 
 const TARGET = 'a host alias, a group name, "all", or a comma list of those (call hosts to see them)';
@@ -360,12 +357,12 @@ const pushPlanTool = defineTool({
   async run(a, env, call) {
     const hosts = targetHosts(env, a.target);
     const local = resolve(a.local);
-    const scan = await scanLocal(local).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || /is not a directory/.test(err.message)) throw new ToolError(`local folder: ${err.message}`, 'give an existing local folder');
+    const session = await planSession(env.pool(), hosts, local, a.remote, { delete: a.delete, signal: call.signal }).catch((err: Error) => {
+      if (/does not exist|neither a folder|cannot read/.test(err.message)) throw new ToolError(`local: ${err.message}`, 'give an existing local folder or file');
       throw err;
     });
-    const plans = await planPush(env.pool(), hosts, scan, a.remote, { delete: a.delete, dryRun: true, signal: call.signal });
-    const stored = env.plans.add({ target: a.target, hosts, local, remote: a.remote, delete: !!a.delete, scan, plans });
+    const plans = session.plans;
+    const stored = env.plans.add({ target: a.target, hosts, session });
     const json = pushToJson(plans);
     let listedAll = true;
     const cap = (paths: string[]) => {
@@ -403,16 +400,17 @@ const pushApplyTool = defineTool({
     const plan = env.plans.get(a.plan_id);
     if (!plan) throw new ToolError(`no push plan ${JSON.stringify(a.plan_id)} (plans live in this server, are applied once and expire after an hour)`, 'make one with push_plan');
     checkAllowed(env, plan.hosts);
-    const changed = await localChanges(plan);
-    if (changed.length) {
+    env.plans.take(plan.id);
+    const applied = await applySession(env.pool(), plan.session, { signal: call.signal });
+    if (applied.kind === 'local-changed') {
+      const changed = applied.paths;
       throw new ToolError(
-        `the local folder ${plan.local} changed since plan ${plan.id} (${changed.length} path${changed.length === 1 ? '' : 's'}: ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''}); nothing was written`,
+        `the local ${plan.session.source.root} changed since plan ${plan.id} (${changed.length} path${changed.length === 1 ? '' : 's'}: ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', …' : ''}); nothing was written`,
         'make a new plan with push_plan and apply that one',
       );
     }
-    env.plans.take(plan.id);
-    const results = await applyAll(env.pool(), plan.scan, plan.plans, { signal: call.signal });
-    const json = pushToJson(plan.plans, results);
+    const results = applied.results;
+    const json = pushToJson(plan.session.plans, results);
     return {
       plan_id: plan.id,
       hosts: json.hosts.map((h, i) => ({
