@@ -5,8 +5,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeRows, runCommand, stopwatch, sleep, REPO, TSX,
+  waitForQuickInput, pickQuickItem, artifact,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -18,13 +20,15 @@ const setMemory = (alias, availableKb) =>
 
 before(async () => {
   const vsix = await flotillaVsix();
-  lab = await startLabFleet({ hosts: 3, name: 'report' });
+  // isolated: each host has its own home, so a folder can drift on one host only
+  lab = await startLabFleet({ hosts: 3, name: 'report', isolated: true });
   setMemory('lab-2', Math.round(memTotalKb * 0.05));
   mark('lab up');
   wb = await startWorkbench({
     name: 'report',
     vsix: [vsix],
     userSettings: { ...labSettings(lab), 'flotilla.connectTimeoutSeconds': 2, 'flotilla.health.intervalSeconds': 5 },
+    workspaceFiles: { 'a.txt': 'a\n', 'src/b.txt': 'b\n', 'src/c.txt': 'c\n' },
   });
   mark('workbench loaded');
 });
@@ -58,6 +62,7 @@ async function snapshot(page) {
       const count = (sel) => document.querySelectorAll(sel).length;
       return {
         text: document.querySelector('#fleet-report')?.innerText ?? '',
+        drift: document.querySelector('#drift')?.innerText ?? '',
         alerts: document.querySelector('#alerts')?.innerText ?? '',
         recommendations: text('#recommendations'),
         overall: text('#overall'),
@@ -110,8 +115,6 @@ test('the Fleet Report shows the timeline, latency and resource bars and the ale
   assert.ok(snap.down >= 1, 'down bands for the dead hosts');
   assert.ok(snap.excellent >= 3, 'latency bars for the online hosts');
   assert.ok(snap.over >= 1, 'lab-2 memory bar over the limit');
-  // a few more polling rounds, so the timeline has some length to it, then the picture
-  await sleep(12000);
   await reportFrame(page);
   await wb.screenshot('report-webview.png');
   mark('screenshot');
@@ -120,4 +123,28 @@ test('the Fleet Report shows the timeline, latency and resource bars and the ale
   setMemory('lab-2', Math.round(memTotalKb * 0.6));
   await waitForReport(page, (r) => !/lab-2: memory/.test(r.text) && /dead is down/.test(r.text), 'lab-2 without the memory alert', 90000);
   mark('live update');
+});
+
+/** The real CLI (dist/cli.js, built with the extension) on the lab, its run store in the lab's folder. */
+function cli(...args) {
+  return execFileSync(process.execPath, [path.join(REPO, 'dist/cli.js'), '--ssh-config', lab.info.sshConfig, '--groups', lab.info.groups,
+    '--store', path.join(lab.dir, 'cli-store'), ...args], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+test('Compare with Hosts… shows the drift of the workspace folder per host in the report', async () => {
+  const page = wb.page;
+  const ws = wb.server.workspace;
+  cli('push', 'web', ws, '~/drift-e2e');
+  cli('run', 'lab-2', '--', 'echo "edited on lab-2" >> ~/drift-e2e/src/b.txt');
+  await runCommand(page, 'Flotilla: Compare with Hosts…', { opensPicker: true });
+  await waitForQuickInput(page, 'Compare');
+  await pickQuickItem(page, 'web');
+  await waitForQuickInput(page, 'Compare with which remote folder?');
+  await page.locator('.quick-input-widget .quick-input-box input').fill('~/drift-e2e');
+  await page.keyboard.press('Enter');
+  const snap = await waitForReport(page, (r) => /lab-2/.test(r.drift), 'the drift table', 30000);
+  assert.match(snap.drift, /lab-1\s+in sync\s+0\s+0\s+0\s+100%/);
+  assert.match(snap.drift, /lab-2\s+out of sync\s+1\s+0\s+0\s+75%\s+≠ src\/b\.txt/);
+  await (await reportFrame(page)).locator('#drift').screenshot({ path: artifact('report-drift.png') }).catch(() => undefined);
+  mark('drift');
 });

@@ -192,6 +192,11 @@ describe('Fleet Report webview document', () => {
     expect(html).not.toContain('\u001b');
   });
 
+  it('names drift states in words', () => {
+    const r = buildReport(input({ drift: { local: '/src/app', remote: '~/app', hosts: [driftOf(plan({ update: 1 }))] } }));
+    expect(renderReportHtml(r, { cspSource: 'x', nonce: 'n' })).toContain('<td>out of sync</td>');
+  });
+
   it('draws the timeline bands, latency bars and resource bars with theme colour classes', () => {
     expect(html).toMatch(/<g id="timeline"[\s\S]*<rect class="up"[\s\S]*<rect class="down"/);
     expect(html).toMatch(/<g id="latency"[\s\S]*<rect class="excellent"/);

@@ -133,7 +133,7 @@ function driftTable(r: FleetReport): string {
   if (!r.drift) return '';
   const rows = r.drift.hosts.map((d) => {
     const paths = [...d.paths.different.map((p) => `≠ ${p}`), ...d.paths.missing.map((p) => `+ ${p}`), ...d.paths.extra.map((p) => `− ${p}`)].slice(0, 8);
-    return `<tr><td>${esc(d.host)}</td><td>${esc(d.state.replace('_', ' '))}</td><td>${d.different}</td><td>${d.missing}</td><td>${d.extra}</td><td>${d.syncPercent}%</td><td class="muted">${paths.map(esc).join('<br>')}${d.reason ? esc(d.reason) : ''}</td></tr>`;
+    return `<tr><td>${esc(d.host)}</td><td>${esc(d.state.replace(/_/g, ' '))}</td><td>${d.different}</td><td>${d.missing}</td><td>${d.extra}</td><td>${d.syncPercent}%</td><td class="muted">${paths.map(esc).join('<br>')}${d.reason ? esc(d.reason) : ''}</td></tr>`;
   }).join('');
   return `<h2>Drift of ${esc(r.drift.local)} → ${esc(r.drift.remote)}</h2><table id="drift"><tr><th>Host</th><th>State</th><th>Different</th><th>Missing</th><th>Extra</th><th>In sync</th><th>Paths</th></tr>${rows}</table>`;
 }
