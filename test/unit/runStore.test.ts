@@ -78,6 +78,15 @@ describe('run store', () => {
     expect(await store.ids()).toEqual(['20261201T100002-cccccc', '20261201T100001-cccccc', '20200101T000001-bbbbbb']);
   });
 
+  it('prunes the oldest finished runs once the store is bigger than maxBytes', async () => {
+    for (let i = 0; i < 4; i++) {
+      await store.create(doc(`20261201T10000${i}-dddddd`));
+      writeFileSync(join(store.dirOf(`20261201T10000${i}-dddddd`), 'a.stdout'), Buffer.alloc(1000));
+    }
+    const removed = await store.prune({ maxBytes: 3000 }); // each run: 1000 bytes of output and its record
+    expect(removed.sort()).toEqual(['20261201T100000-dddddd', '20261201T100001-dddddd']);
+  });
+
   it('imports a legacy history.jsonl once, keeping output paths and mapping old origins', async () => {
     const legacy = { id: '20251101T010203-abcdef', startedAt: '2025-11-01T01:02:03Z', finishedAt: '2025-11-01T01:02:04Z', origin: 'palette', targets: ['a'], command: 'ls', timeoutMs: 300000,
       results: [{ host: 'a', state: 'failed', exit: 2, durationMs: 40, stdoutFile: '/old/a.stdout' }] };

@@ -135,9 +135,11 @@ export interface PruneOptions {
   maxAgeMs?: number;
   /** At most this many runs are kept, newest first (default 1000). */
   maxRuns?: number;
+  /** Runs beyond this much disk (records and output, newest kept first) are deleted (default 1 GiB). */
+  maxBytes?: number;
 }
 
-export const DEFAULT_PRUNE: Required<PruneOptions> = { maxAgeMs: 30 * 86_400_000, maxRuns: 1000 };
+export const DEFAULT_PRUNE: Required<PruneOptions> = { maxAgeMs: 30 * 86_400_000, maxRuns: 1000, maxBytes: 1024 ** 3 };
 
 const ID_SHAPE = /^\d{8}T\d{6}-[0-9a-f]{6,}$/;
 
@@ -274,14 +276,14 @@ export class RunStore {
     return watchDir(this.runsDir, () => true, onChange, { create: true, namesOnly: true });
   }
 
-  /** Deletes finished runs beyond the age and count limits; unfinished runs are kept. */
+  /** Deletes finished runs beyond the age, count and size limits (the newest are kept); unfinished runs are kept. */
   async prune(opts: PruneOptions = {}, now = Date.now()): Promise<string[]> {
-    const { maxAgeMs, maxRuns } = { ...DEFAULT_PRUNE, ...opts };
+    const { maxAgeMs, maxRuns, maxBytes } = { ...DEFAULT_PRUNE, ...opts };
     const removed: string[] = [];
-    const ids = await this.ids();
-    for (const [i, id] of ids.entries()) {
-      const started = idTime(id);
-      if (i < maxRuns && now - started <= maxAgeMs) continue;
+    let bytes = 0;
+    for (const [i, id] of (await this.ids()).entries()) {
+      bytes += await this.runBytes(id);
+      if (i < maxRuns && now - idTime(id) <= maxAgeMs && bytes <= maxBytes) continue;
       const doc = await this.read(id).catch(() => undefined);
       if (doc?.state === 'running') continue;
       await rm(this.dirOf(id), { recursive: true, force: true });
@@ -290,23 +292,20 @@ export class RunStore {
     return removed;
   }
 
+  private async runBytes(id: string): Promise<number> {
+    let total = 0;
+    for (const name of await readdir(this.dirOf(id)).catch(() => [] as string[])) {
+      total += (await stat(join(this.dirOf(id), name)).catch(() => ({ size: 0 }))).size;
+    }
+    return total;
+  }
+
   /** Deletes every finished run. */
   async clear(): Promise<void> {
     for (const id of await this.ids()) {
       const doc = await this.read(id).catch(() => undefined);
       if (doc?.state !== 'running') await rm(this.dirOf(id), { recursive: true, force: true });
     }
-  }
-
-  /** Bytes the store takes on disk (run directories only). */
-  async size(): Promise<number> {
-    let total = 0;
-    for (const id of await this.ids()) {
-      for (const name of await readdir(this.dirOf(id)).catch(() => [] as string[])) {
-        total += (await stat(join(this.dirOf(id), name)).catch(() => ({ size: 0 }))).size;
-      }
-    }
-    return total;
   }
 }
 

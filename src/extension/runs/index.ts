@@ -63,5 +63,9 @@ export function runStoreRoot(): string {
 
 function pruneOptions() {
   const c = vscode.workspace.getConfiguration('flotilla');
-  return { maxAgeMs: Math.max(1, c.get<number>('runs.keepDays', 30)) * 86_400_000, maxRuns: Math.max(1, c.get<number>('runs.keepCount', 1000)) };
+  return {
+    maxAgeMs: Math.max(1, c.get<number>('runs.keepDays', 30)) * 86_400_000,
+    maxRuns: Math.max(1, c.get<number>('runs.keepCount', 1000)),
+    maxBytes: Math.max(1, c.get<number>('runs.keepMegabytes', 1024)) * 1024 * 1024,
+  };
 }
