@@ -36,8 +36,6 @@ const WHOLE_LINE = new Set(['proxycommand', 'localcommand', 'remotecommand', 'kn
 const ARGUMENT_LIST = new Set([
   'userknownhostsfile',
   'globalknownhostsfile',
-  'logverbose',
-  'ipqos',
   'permitremoteopen',
   'canonicalizepermittedcnames',
 ]);
@@ -190,6 +188,13 @@ export class OptionStore {
       case 'addkeystoagent':
         this.setIfUnset(key, [addKeysToAgent(line)], source);
         return undefined;
+      case 'ipqos':
+        this.setIfUnset(key, ipQoS(line), source);
+        return undefined;
+      case 'logverbose':
+        // readconf.c 9.2 appends only while the list is empty, so only a line's first pattern is kept.
+        this.setIfUnset(key, [logVerbose(line)[0]!], source);
+        return undefined;
       case 'setenv':
         // readconf.c: only the first SetEnv line counts; duplicate names inside it are dropped.
         for (const arg of line.args) {
@@ -271,6 +276,12 @@ export class OptionStore {
         return;
       case 'addkeystoagent':
         addKeysToAgent(line);
+        return;
+      case 'ipqos':
+        ipQoS(line);
+        return;
+      case 'logverbose':
+        logVerbose(line);
         return;
       case 'port':
         if (a2port(first) <= 0) throw new SshConfigError(`Bad port '${first}' (a number 1-65535 or a service name)`, where);
@@ -400,6 +411,38 @@ function addKeysToAgent(line: ConfigLine): string {
   }
   if (seconds <= 0) return choice ?? 'true';
   return choice === 'confirm' ? `confirm ${seconds}` : String(seconds);
+}
+
+/** misc.c ipqos[]: names by value (the first name of a value is how ssh -G prints it). */
+const IPQOS: ReadonlyArray<[string, number]> = [
+  ['none', 0x7fffffff], ['af11', 0x28], ['af12', 0x30], ['af13', 0x38], ['af21', 0x48], ['af22', 0x50], ['af23', 0x58],
+  ['af31', 0x68], ['af32', 0x70], ['af33', 0x78], ['af41', 0x88], ['af42', 0x90], ['af43', 0x98], ['cs0', 0x00], ['cs1', 0x20],
+  ['cs2', 0x40], ['cs3', 0x60], ['cs4', 0x80], ['cs5', 0xa0], ['cs6', 0xc0], ['cs7', 0xe0], ['ef', 0xb8], ['le', 0x04],
+  ['lowdelay', 0x10], ['throughput', 0x08], ['reliability', 0x04],
+];
+
+/** readconf.c IPQoS INTERACTIVE [BULK] (bulk defaults to interactive), printed as iptos2str() does. */
+function ipQoS(line: ConfigLine): string[] {
+  const toName = (arg: string): string => {
+    const named = IPQOS.find(([n]) => n === arg.toLowerCase());
+    let value = named?.[1];
+    if (value === undefined && /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(arg)) {
+      const v = /^0x/i.test(arg) ? parseInt(arg.slice(2), 16) : /^0/.test(arg) ? parseInt(arg, 8) : Number(arg);
+      if (v <= 255) value = v;
+    }
+    if (value === undefined) throw new SshConfigError(`Bad IPQoS value: ${arg}`, { file: line.file, line: line.line });
+    return IPQOS.find(([, v]) => v === value)?.[0] ?? `0x${value.toString(16).padStart(2, '0')}`;
+  };
+  const interactive = toName(line.args[0]!);
+  return [interactive, line.args[1] === undefined ? interactive : toName(line.args[1])];
+}
+
+/** readconf.c LogVerbose: patterns, or "none" alone. */
+function logVerbose(line: ConfigLine): readonly string[] {
+  if (line.args.some((a) => a.toLowerCase() === 'none') && line.args.length > 1) {
+    throw new SshConfigError('LogVerbose "none" must appear alone', { file: line.file, line: line.line });
+  }
+  return line.args;
 }
 
 /** readconf.c CanonicalDomains: valid domain names (lower-cased, trailing "." dropped), or "none" alone. */

@@ -280,12 +280,17 @@ function buildResolvedHost(alias: string, host: string, store: OptionStore, env:
       case 'localforward':
       case 'remoteforward':
       case 'dynamicforward': {
-        const entries = store.forwards(lower === 'remoteforward' ? 'remote' : 'local');
+        // fill_default_options: ClearAllForwardings drops every forward (and the tunnel).
+        const entries = store.first('clearallforwardings') === 'yes' ? [] : store.forwards(lower === 'remoteforward' ? 'remote' : 'local');
         const expanded = entries.map((e) => expandForwardPaths(e.forward, connectionTokenValues(tokens), { ...e.source, what: key }));
         const lines = formatForwards(lower as ForwardKeyword, expanded);
         if (lines.length > 0) put(key, lines, entries[0]!.source);
         continue;
       }
+      case 'tunnel':
+        if (store.first('clearallforwardings') === 'yes') put(key, ['false'], store.get('clearallforwardings')!.source);
+        else put(key, [option?.values[0] ?? fallback!], option?.source);
+        continue;
       case 'serveraliveinterval':
         // Debian's ssh: BatchMode yes makes the default ServerAliveInterval 300 (ssh_config(5) on Debian).
         put(key, [option?.values[0] ?? (store.first('batchmode') === 'yes' ? '300' : fallback!)], option?.source);
