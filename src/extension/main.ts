@@ -11,6 +11,7 @@ import { HostKeyReview } from './hosts/hostKeys';
 import { HostsTree, type HostsNode } from './hosts/hostsTree';
 import { vscodePrompter } from './prompts';
 import { registerReport } from './report';
+import { registerWorkflows } from './workflows';
 import { createStatusBar, showProblemHosts } from './hosts/statusBar';
 
 export interface ExtensionApi {
@@ -40,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   registerBalance(context, fleet, runStore, log);
   registerPush(context, fleet);
   registerReport(context, fleet);
+  registerWorkflows(context, fleet, runStore, log);
   void fleet.reload();
   return { fleet };
 }

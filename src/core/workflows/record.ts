@@ -206,3 +206,19 @@ export class WorkflowStore {
     return () => watcher?.close();
   }
 }
+
+/** `onChange` when workflow runs are created, change or end (any process); the folder is made if missing. */
+export function watchWorkflows(store: WorkflowStore, onChange: () => void): () => void {
+  let watcher: FSWatcher | undefined;
+  let closed = false;
+  void mkdir(store.dir, { recursive: true, mode: 0o700 }).catch(() => {}).then(() => {
+    if (closed) return;
+    try {
+      watcher = watch(store.dir, { recursive: true }, () => onChange());
+      watcher.on('error', () => {});
+    } catch { /* the re-check below still runs */ }
+  });
+  const recheck = setInterval(onChange, 3000);
+  recheck.unref();
+  return () => { closed = true; clearInterval(recheck); watcher?.close(); };
+}
