@@ -94,14 +94,15 @@ export function batchesOf(hosts: readonly string[], serial: Stage['serial']): st
   return out;
 }
 
+/** The step as written, for lists that also show its kind (`push: ./dist → ~/app`). */
 export function stepLabel(step: Step): string {
   if (step.name) return step.name;
   switch (step.kind) {
     case 'run': return step.command.split('\n')[0]!;
-    case 'push': return `push ${step.from} → ${step.to}`;
-    case 'pull': return `pull ${step.from} → ${step.to}`;
-    case 'gate': return `gate ${'run' in step.check ? step.check.run.split('\n')[0] : `http ${step.check.http}`}${step.retries ? ` (up to ${step.retries + 1} tries)` : ''}`;
-    case 'place': return `place on the ${step.strategy} host`;
+    case 'push':
+    case 'pull': return `${step.from} → ${step.to}`;
+    case 'gate': return `${'run' in step.check ? step.check.run.split('\n')[0] : step.check.http}${step.retries ? ` (up to ${step.retries + 1} tries)` : ''}`;
+    case 'place': return `the ${step.strategy} host`;
   }
 }
 

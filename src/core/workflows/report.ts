@@ -126,7 +126,7 @@ export function workflowText(doc: WorkflowDoc): string {
       lines.push(`  ${one(h.host)}: ${h.state === 'skipped' ? 'never touched' : h.state}${detail ? ` (${detail})` : ''}`);
     }
   }
-  const runs = doc.steps.flatMap((s) => s.runIds.map((id) => `${id} (stage ${s.stage + 1}, ${s.phase === 'on_failure' ? 'on_failure ' : ''}step ${s.index + 1}: ${one(s.label)})`));
+  const runs = doc.steps.flatMap((s) => s.runIds.map((id) => `${id} (stage ${s.stage + 1}, ${s.phase === 'on_failure' ? 'on_failure ' : ''}step ${s.index + 1} ${s.kind}: ${one(s.label)})`));
   if (runs.length) lines.push(`step runs (flotilla status ID / flotilla cat ID HOST):`, ...runs.map((r) => `  ${r}`));
   return lines.join('\n') + '\n';
 }

@@ -1,0 +1,128 @@
+// UI-level e2e test of workflows: a workspace with .flotilla/workflows/*.yaml in a fresh code-server
+// pointed at a lab fleet; "Flotilla: Run Workflow…" from the palette, the modal before the confirm stage,
+// the Workflows view's stages and hosts progressing live, the outcome; a broken file's problem with
+// file:line in the view and in the Problems panel.
+// Run: bash test/e2e/run.sh test/e2e/workflows.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import {
+  flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows,
+  runCommand, sleep, stopwatch, waitForQuickInput, pickQuickItem, widenSideBar, collapsePane, waitForNotification, waitForTreeStable,
+} from './harness.mjs';
+
+const mark = stopwatch();
+const MARK = `/tmp/flotilla-e2e-wf-${process.pid}`;
+const DEPLOY = `name: e2e-deploy
+description: staging first, then production one host at a time after a confirmation
+stages:
+  - name: staging
+    hosts: lab-1
+    steps:
+      - run: echo staged > ${MARK}-{{ host }}-staging
+  - name: production
+    hosts: [lab-2, lab-3]
+    serial: 1
+    confirm: true
+    steps:
+      - run: sleep 1.5; touch ${MARK}-{{ host }}-prod
+      - gate: { run: "test -e ${MARK}-{{ host }}-prod", retries: 2, interval: 500ms }
+`;
+const BROKEN = `name: broken
+stages:
+  - name: s
+    hosts: lab-1
+    steps:
+      - gate: { run: "true", retries: many }
+`;
+let lab, wb;
+
+before(async () => {
+  const vsix = await flotillaVsix();
+  mark('extension built and packaged');
+  lab = await startLabFleet({ hosts: 3, name: 'workflows', plain: true });
+  mark('lab fleet up');
+  wb = await startWorkbench({
+    name: 'workflows', vsix: [vsix], userSettings: labSettings(lab),
+    workspaceFiles: { '.flotilla/workflows/deploy.yaml': DEPLOY, '.flotilla/workflows/broken.yaml': BROKEN },
+  });
+  mark('workbench loaded');
+});
+
+after(async () => {
+  await wb?.stop();
+  await lab?.stop();
+  for (const f of fs.readdirSync('/tmp').filter((n) => n.startsWith(`flotilla-e2e-wf-${process.pid}`))) fs.rmSync(`/tmp/${f}`, { force: true });
+  mark('torn down');
+});
+
+const dialog = () => wb.page.locator('.monaco-dialog-box');
+
+test('Run Workflow… with a confirm stage: the modal, live stages and hosts, the outcome', async () => {
+  const page = wb.page;
+  await openViewContainer(page, 'Flotilla');
+  await collapsePane(page, 'Agents');
+  await widenSideBar(page);
+  await treeLabels(page, 'Workflows', { has: 'e2e-deploy', timeout: 60000 });
+  await treeLabels(page, 'Hosts', { has: 'lab-1', timeout: 60000 });
+  const files = await treeRows(page, 'Workflows');
+  assert.match(files.find((r) => r.label === 'broken.yaml')?.description ?? '', /has errors/, JSON.stringify(files));
+  mark(`Workflows view: ${JSON.stringify(files)}`);
+
+  // Exactly "Run Workflow…" (the palette also lists "Dry Run Workflow…").
+  await page.keyboard.press('F1');
+  await pickQuickItem(page, 'Flotilla: Run Workflow…', '>Flotilla: Run Workflow');
+  await waitForQuickInput(page, 'Run Workflow');
+  await pickQuickItem(page, '.flotilla/workflows/deploy.yaml', 'deploy.yaml');
+  mark('workflow started');
+
+  // Staging runs by itself; production waits for the modal.
+  await dialog().waitFor({ timeout: 30000 });
+  const message = await dialog().innerText();
+  assert.match(message, /Start stage "production" of workflow e2e-deploy\?/);
+  assert.match(message, /2 host\(s\), 2 batches: lab-2 → lab-3/);
+  assert.equal(fs.readFileSync(`${MARK}-lab-1-staging`, 'utf8'), 'staged\n', 'staging ran before the question');
+  assert.ok(!fs.existsSync(`${MARK}-lab-2-prod`), 'production has not started');
+  const waiting = await treeRows(page, 'Workflows');
+  assert.ok(waiting.some((r) => r.label === 'production' && /waiting for confirmation/.test(r.description)), JSON.stringify(waiting));
+  assert.ok(waiting.some((r) => r.label === 'staging' && /^ok · 1 done/.test(r.description)), JSON.stringify(waiting));
+  await wb.screenshot('workflow-confirm.png');
+  await dialog().getByRole('button', { name: 'Start Stage' }).click();
+  mark('confirmed');
+
+  // Live: lab-2 runs while lab-3 waits its turn (serial: 1).
+  let seenRunning;
+  const t0 = Date.now();
+  while (!seenRunning && Date.now() - t0 < 20000) {
+    const rows = await treeRows(page, 'Workflows');
+    const lab2 = rows.find((r) => r.label === 'lab-2' && r.level === 4);
+    const lab3 = rows.find((r) => r.label === 'lab-3' && r.level === 4);
+    if (lab2 && /^running/.test(lab2.description) && lab3 && /^pending/.test(lab3.description)) seenRunning = rows;
+    else await sleep(100);
+  }
+  assert.ok(seenRunning, 'lab-2 was seen running while lab-3 was pending');
+  await wb.screenshot('workflow-running.png');
+  mark(`live: ${JSON.stringify(seenRunning.filter((r) => r.level >= 3))}`);
+
+  const note = await waitForNotification(page, 'workflow e2e-deploy completed', 30000);
+  mark(`notification: ${note}`);
+  const rows = await waitForTreeStable(page, 'Workflows');
+  const run = rows.slice(rows.findIndex((r) => r.label === 'Workflow runs')).find((r) => r.label === 'e2e-deploy' && r.level === 2);
+  assert.match(run?.description ?? '', /^completed/, JSON.stringify(rows));
+  assert.ok(rows.some((r) => r.label === 'production' && /^ok · 2 done/.test(r.description)), JSON.stringify(rows));
+  for (const h of ['lab-2', 'lab-3']) assert.ok(fs.existsSync(`${MARK}-${h}-prod`), `${h} deployed`);
+  await wb.screenshot('workflow-done.png');
+});
+
+test('a broken workflow file: its problem with line and column in the Problems panel', async () => {
+  const page = wb.page;
+  await page.keyboard.press('Control+P');
+  await pickQuickItem(page, 'broken.yaml');
+  await runCommand(page, 'View: Focus Problems (Errors, Warnings, Infos)');
+  const problem = page.locator('.markers-panel .monaco-list-row', { hasText: 'retries must be integer' }).first();
+  await problem.waitFor({ timeout: 15000 });
+  const text = await problem.innerText();
+  assert.match(text, /stages\[0\]\.steps\[0\]\.gate\.retries must be integer, not "many"/);
+  assert.match(text, /\[Ln 6, Col 39\]/);
+  await wb.screenshot('workflow-problem.png');
+});
