@@ -117,6 +117,8 @@ export function httpCheck(url: string, timeoutMs: number): string {
 export function gateScript(check: string, g: Pick<GateStep, 'retries' | 'intervalMs'>): string {
   const secs = (g.intervalMs / 1000).toFixed(3).replace(/\.?0+$/, '') || '0';
   return [
+    // First, so the Runs view (which shows a run's first line) names the check, not the loop.
+    `# gate, up to ${g.retries + 1} attempt(s): ${check.split('\n')[0]}`,
     'flotilla_try=0',
     'while :; do',
     '  flotilla_try=$((flotilla_try + 1))',
