@@ -1,164 +1,64 @@
-// exec benchmarks: warm (pooled connections) and cold (connect+auth+exec) `true` on 50 lab hosts,
-// against parallel-ssh over OpenSSH ControlMasters (warm) and parallel-ssh with curve25519 kex (cold).
-// Flotilla is measured in a child process in which ssh2's native sshcrypto.node cannot load: that is
-// the pure-JS path VS Code's extension host runs (the binding is built for another ABI there).
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+// exec-warm-50 / exec-warm-50-pssh / exec-cold-50: `true` on 50 lab hosts through startRun (core exec), in
+// the pure-JS worker. Peers in the same run, rounds alternating with Flotilla's:
+// - warm: a minimal pooled raw-ssh2 exec loop (worker.ts) and parallel-ssh over established ControlMasters;
+// - cold: raw ssh2 connect+auth+exec with the same algorithms (worker.ts).
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { resolveHost } from '../src/core/config/sshConfig';
-import { startRun } from '../src/core/exec/run';
-import { Pool } from '../src/core/ssh/pool';
-import { refusingPrompter } from '../src/core/types';
-import { startLab, stopLab, type Lab } from '../test/lab/lab';
+import type { Lab } from '../test/lab/lab';
+import { aliases, benchConfig, line, median, PURE_JS_NOTE, pureJsWorker, spread, timeIt } from './lib';
 
 const run = promisify(execFile);
-const NATIVE = resolve(__dirname, '../node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node');
+const WARM_ROUNDS = 15;
+const COLD_ROUNDS = 5;
 
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-export const line = (name: string, ours: number, peerName: string, peer: number) =>
-  `${name}: flotilla ${ours.toFixed(0)} ms, ${peerName} ${peer.toFixed(0)} ms, ratio ${(ours / peer).toFixed(2)}`;
-
-/** ssh_config = `Host * ConnectTimeout N` + the lab's config + aliases cloned from existing blocks. */
-export function benchConfig(lab: Lab, dir: string, connectTimeout: number, clones: Record<string, string> = {}): string {
-  const original = readFileSync(lab.info.sshConfig, 'utf8');
-  const blocks = new Map<string, string>();
-  for (const part of original.split(/\n(?=Host )/)) {
-    const m = /^Host (\S+)\n/.exec(part);
-    if (m) blocks.set(m[1]!, part.slice(m[0].length));
-  }
-  let extra = '';
-  for (const [alias, from] of Object.entries(clones)) extra += `Host ${alias}\n${blocks.get(from)!.replace(/\n*$/, '\n')}\n`;
-  const file = join(dir, `bench-${connectTimeout}.ssh_config`);
-  writeFileSync(file, `Host *\n  ConnectTimeout ${connectTimeout}\n  BatchMode yes\n\n${extra}${original}`);
-  return file;
-}
-
-/**
- * Runs `bench/<script> --child <args>` in a node whose require() of sshcrypto.node throws, and returns
- * the JSON it prints. The preload lives in a scratch dir made for this run.
- */
-export async function pureJsChild<T>(script: string, args: string[]): Promise<{ result: T; note: string }> {
-  const scratch = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
-  const preload = join(scratch, 'no-native-ssh2.cjs');
-  writeFileSync(preload, `const M = require('module'); const load = M._load;
-M._load = function (request) {
-  if (/sshcrypto\\.node$/.test(request)) { const e = new Error('blocked for the pure-JS benchmark'); e.code = 'MODULE_NOT_FOUND'; throw e; }
-  return load.apply(this, arguments);
-};\n`);
-  try {
-    const out = await new Promise<string>((res, rej) => {
-      const child = spawn(process.execPath, [...process.execArgv, '--require', preload, join(__dirname, script), '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let text = '';
-      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-      child.on('error', rej);
-      child.on('close', (code) => (code === 0 ? res(text) : rej(new Error(`${script} --child ${args.join(' ')} exited ${code}`))));
-    });
-    const last = out.trim().split('\n').pop()!;
-    return { result: JSON.parse(last) as T, note: existsSync(NATIVE) ? 'pure-JS ssh2: sshcrypto.node present but blocked by a --require preload in the measuring process' : 'pure-JS ssh2: no sshcrypto.node built' };
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
-
-/** In the child: fail loudly if the native binding got loaded after all. */
-export function assertPureJs(): void {
-  if (Object.keys(require.cache).some((k) => k.endsWith('sshcrypto.node'))) throw new Error('sshcrypto.node was loaded');
-}
-
-/** The lab's agent start can race (ssh-add before the agent listens): one retry in a fresh dir. */
-export async function startLabRetry(opts: Parameters<typeof startLab>[0]): Promise<Lab> {
-  try {
-    return await startLab(opts);
-  } catch (err) {
-    console.error(`# lab start failed (${(err as Error).message.split('\n')[0]}); retrying once`);
-    await stopLab(opts.dir).catch(() => {});
-    return await startLab(opts);
-  }
-}
-
-export function benchPool(config: string): Pool {
-  return new Pool({ resolve: (a) => resolveHost(a, { configFile: config }), prompter: refusingPrompter, env: { SSH_AUTH_SOCK: undefined }, connectTimeoutMs: 10_000 });
-}
-
-async function childMain(mode: string, config: string, hostsCsv: string, rounds: number): Promise<void> {
-  const hosts = hostsCsv.split(',');
-  const times: number[] = [];
-  const check = (rec: Awaited<ReturnType<typeof startRun>['done']>) => {
-    const bad = rec.results.filter((r) => r.state !== 'ok');
-    if (bad.length) throw new Error(`not ok: ${bad.map((r) => `${r.host} ${r.state} ${r.reason ?? ''}`).join('; ')}`);
-  };
-  if (mode === 'warm') {
-    const pool = benchPool(config);
-    await Promise.all(hosts.map((h) => pool.connection(h)));
-    for (let i = 0; i < 3; i++) check(await startRun(hosts, { command: 'true', origin: 'test' }, pool).done);
-    for (let i = 0; i < rounds; i++) {
-      const t0 = performance.now();
-      check(await startRun(hosts, { command: 'true', origin: 'test' }, pool).done);
-      times.push(performance.now() - t0);
-    }
-    await pool.dispose();
-  } else {
-    for (let i = 0; i < rounds + 1; i++) {
-      const pool = benchPool(config);
-      const t0 = performance.now();
-      check(await startRun(hosts, { command: 'true', origin: 'test' }, pool).done);
-      if (i > 0) times.push(performance.now() - t0); // first round warms the JIT and the key cache of the OS
-      await pool.dispose();
-    }
-  }
-  assertPureJs();
-  process.stdout.write(JSON.stringify({ median: median(times), times }) + '\n');
-}
-
-async function timeIt(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
-
-export async function runExecBench(log: (s: string) => void = console.log): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-exec-'));
-  const lab = await startLabRetry({ hosts: 50, dir, plain: true });
-  const cm = join(dir, 'cm');
-  const hosts = Array.from({ length: 50 }, (_, i) => `lab-${i + 1}`);
+export async function runExecBench(lab: Lab, dir: string, log: (s: string) => void, nodeArgs: string[] = []): Promise<void> {
+  const hosts = aliases(50);
+  const config = benchConfig(lab, dir, 10);
+  const hostsFile = join(dir, 'pssh-hosts-50');
+  writeFileSync(hostsFile, hosts.join('\n') + '\n');
+  const ctlPath = join(dir, 'cm-%C');
+  const ssh = (args: string[]) => run('ssh', ['-F', config, '-o', `ControlPath=${ctlPath}`, ...args]);
+  const pssh = () => run('parallel-ssh', ['-p', '50', '-t', '30', '-h', hostsFile, '-x', `-F ${config} -o ControlPath=${ctlPath} -o ControlMaster=no`, 'true'], { maxBuffer: 1 << 24 });
+  const worker = pureJsWorker(nodeArgs);
   let mastersUp = false;
   try {
-    const config = benchConfig(lab, dir, 5);
-    const hostsFile = join(dir, 'pssh-hosts');
-    writeFileSync(hostsFile, hosts.join('\n') + '\n');
-    const ctlPath = `${cm}-%C`;
-    const pssh = (extra: string) => run('parallel-ssh', ['-p', '50', '-t', '30', '-h', hostsFile, '-x', `-F ${config} ${extra}`, 'true'], { maxBuffer: 1 << 24 });
-
-    // warm
-    const warm = await pureJsChild<{ median: number }>('exec.ts', ['warm', config, hosts.join(','), '15']);
+    await worker.call('warmSetup', config, hosts);
     mastersUp = true;
-    await Promise.all(hosts.map((h) => run('ssh', ['-F', config, '-o', `ControlPath=${ctlPath}`, '-M', '-N', '-f', h])));
-    await pssh(`-o ControlPath=${ctlPath} -o ControlMaster=no`);
-    const peerWarm: number[] = [];
-    for (let i = 0; i < 7; i++) peerWarm.push(await timeIt(() => pssh(`-o ControlPath=${ctlPath} -o ControlMaster=no`)));
-    await Promise.all(hosts.map((h) => run('ssh', ['-F', config, '-o', `ControlPath=${ctlPath}`, '-O', 'exit', h]).catch(() => {})));
+    await Promise.all(hosts.map((h) => ssh(['-M', '-N', '-f', h])));
+    await pssh();
+    const f: number[] = [], raw: number[] = [], ps: number[] = [];
+    for (let i = 0; i < WARM_ROUNDS; i++) {
+      const round = [
+        async () => f.push(await worker.call<number>('warmFlotilla', hosts)),
+        async () => raw.push(await worker.call<number>('warmRaw')),
+        async () => ps.push(await timeIt(pssh)),
+      ];
+      for (let k = 0; k < round.length; k++) await round[(k + i) % round.length]!();
+    }
+    await worker.call('warmTeardown');
+    await Promise.all(hosts.map((h) => ssh(['-O', 'exit', h]).catch(() => {})));
     mastersUp = false;
-    log(`# ${warm.note}; peer: parallel-ssh -p 50 over 50 established OpenSSH ControlMasters; medians of 15 / 7 runs`);
-    log(line('exec-warm-50', warm.result.median, 'parallel-ssh', median(peerWarm)));
+    log(`# exec warm: ${PURE_JS_NOTE}; startRun('true') on 50 pooled connections; peers in the same worker / run, rounds interleaved; ` +
+      `medians of ${WARM_ROUNDS}: flotilla ${spread(f)}, raw ssh2 ${spread(raw)}, parallel-ssh ${spread(ps)} (ms)`);
+    log(line('exec-warm-50', median(f), 'raw-ssh2', median(raw)));
+    log(line('exec-warm-50-pssh', median(f), 'parallel-ssh', median(ps)));
 
-    // cold
-    const cold = await pureJsChild<{ median: number }>('exec.ts', ['cold', config, hosts.join(','), '5']);
-    await pssh('-o KexAlgorithms=curve25519-sha256 -o ControlMaster=no -o ControlPath=none');
-    const peerCold: number[] = [];
-    for (let i = 0; i < 5; i++) peerCold.push(await timeIt(() => pssh('-o KexAlgorithms=curve25519-sha256 -o ControlMaster=no -o ControlPath=none')));
-    log(`# cold: connect+auth+exec; flotilla (ssh2) negotiates curve25519-sha256, parallel-ssh forced to -o KexAlgorithms=curve25519-sha256 (OpenSSH's default sntrup761 is slower); medians of 5`);
-    log(line('exec-cold-50', cold.result.median, 'parallel-ssh', median(peerCold)));
+    const cf: number[] = [], cr: number[] = [];
+    for (let i = 0; i <= COLD_ROUNDS; i++) {
+      const a = await worker.call<number>(i % 2 ? 'coldRaw' : 'coldFlotilla', config, hosts);
+      const b = await worker.call<number>(i % 2 ? 'coldFlotilla' : 'coldRaw', config, hosts);
+      if (i === 0) continue; // warms the JIT and the OS's caches
+      (i % 2 ? cr : cf).push(a);
+      (i % 2 ? cf : cr).push(b);
+    }
+    await worker.call('assertPureJs');
+    log(`# exec cold: connect+auth+exec of 50 fresh connections; raw ssh2 gets the algorithms Flotilla's connect passes ` +
+      `(kex curve25519-sha256 with these sshds); medians of ${COLD_ROUNDS}: flotilla ${spread(cf)}, raw ssh2 ${spread(cr)} (ms)`);
+    log(line('exec-cold-50', median(cf), 'raw-ssh2', median(cr)));
   } finally {
-    if (mastersUp) await Promise.all(hosts.map((h) => run('ssh', ['-F', join(dir, 'bench-5.ssh_config'), '-o', `ControlPath=${cm}-%C`, '-O', 'exit', h]).catch(() => {})));
-    await lab.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (mastersUp) await Promise.all(hosts.map((h) => ssh(['-O', 'exit', h]).catch(() => {})));
+    await worker.stop();
   }
-}
-
-if (require.main === module) {
-  const args = process.argv.slice(2);
-  const main = args[0] === '--child' ? childMain(args[1]!, args[2]!, args[3]!, Number(args[4])) : runExecBench();
-  main.then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
 }

@@ -1,57 +1,33 @@
-// health-50: checkFleet (what `flotilla hosts --status` runs) on 50 hosts, 10 of them dead (refused)
-// or black-holed (TCP accepted, no SSH banner), against the configured ConnectTimeout: one dead host
-// must never cost more than one timeout, so the ratio should stay ≤ 1.2. Measured in a pure-JS child.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MetricsCache } from '../src/core/health/metrics';
-import { checkFleet } from '../src/core/health/probe';
-import { assertPureJs, benchConfig, benchPool, line, median, pureJsChild, startLabRetry } from './exec';
+// health-50: checkFleet (what `flotilla hosts --status` runs) on 50 hosts, 10 of them dead (refused) or
+// black-holed (TCP accepted, no SSH banner), against the configured ConnectTimeout: one dead host must never
+// cost more than one timeout. Measured in the pure-JS worker.
+import type { Lab } from '../test/lab/lab';
+import { aliases, benchConfig, line, median, PURE_JS_NOTE, pureJsWorker } from './lib';
 
 const CONNECT_TIMEOUT_S = 2;
+const ROUNDS = 3;
 
-async function childMain(config: string, hostsCsv: string, rounds: number): Promise<void> {
-  const hosts = hostsCsv.split(',');
-  const times: number[] = [];
-  let states: Record<string, number> = {};
-  for (let i = 0; i < rounds; i++) {
-    const pool = benchPool(config);
-    const t0 = performance.now();
-    const health = await checkFleet(pool, hosts, { connectTimeoutMs: CONNECT_TIMEOUT_S * 1000, metrics: new MetricsCache() });
-    times.push(performance.now() - t0);
-    states = {};
-    for (const h of health) states[h.state] = (states[h.state] ?? 0) + 1;
-    await pool.dispose();
+export async function runHealthBench(lab: Lab, dir: string, log: (s: string) => void): Promise<void> {
+  const clones: Record<string, string> = {};
+  for (let i = 2; i <= 5; i++) {
+    clones[`dead-${i}`] = 'dead';
+    clones[`blackhole-${i}`] = 'blackhole';
   }
-  assertPureJs();
-  process.stdout.write(JSON.stringify({ median: median(times), states }) + '\n');
-}
-
-export async function runHealthBench(log: (s: string) => void = console.log): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-health-'));
-  const lab = await startLabRetry({ hosts: 40, dir });
+  const config = benchConfig(lab, dir, CONNECT_TIMEOUT_S, clones);
+  const hosts = [...aliases(40), 'dead', 'blackhole', ...Object.keys(clones)];
+  const worker = pureJsWorker();
   try {
-    const clones: Record<string, string> = {};
-    for (let i = 2; i <= 5; i++) {
-      clones[`dead-${i}`] = 'dead';
-      clones[`blackhole-${i}`] = 'blackhole';
+    const times: number[] = [];
+    let states: Record<string, number> = {};
+    for (let i = 0; i < ROUNDS; i++) {
+      const r = await worker.call<{ ms: number; states: Record<string, number> }>('health', config, hosts, CONNECT_TIMEOUT_S * 1000);
+      times.push(r.ms);
+      states = r.states;
     }
-    const config = benchConfig(lab, dir, CONNECT_TIMEOUT_S, clones);
-    const hosts = [
-      ...Array.from({ length: 40 }, (_, i) => `lab-${i + 1}`),
-      'dead', 'blackhole', ...Object.keys(clones),
-    ];
-    const r = await pureJsChild<{ median: number; states: Record<string, number> }>('health.ts', [config, hosts.join(','), '3']);
-    log(`# ${r.note}; 40 live + 5 refused + 5 black-holed, ConnectTimeout ${CONNECT_TIMEOUT_S}; states ${JSON.stringify(r.result.states)}; median of 3`);
-    log(line('health-50', r.result.median, 'connect-timeout', CONNECT_TIMEOUT_S * 1000));
+    await worker.call('assertPureJs');
+    log(`# health: ${PURE_JS_NOTE}; 40 live + 5 refused + 5 black-holed, ConnectTimeout ${CONNECT_TIMEOUT_S}; states ${JSON.stringify(states)}; median of ${ROUNDS}`);
+    log(line('health-50', median(times), 'connect-timeout', CONNECT_TIMEOUT_S * 1000));
   } finally {
-    await lab.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await worker.stop();
   }
-}
-
-if (require.main === module) {
-  const args = process.argv.slice(2);
-  const main = args[0] === '--child' ? childMain(args[1]!, args[2]!, Number(args[3])) : runHealthBench();
-  main.then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });
 }

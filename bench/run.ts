@@ -1,18 +1,33 @@
-// `npm run bench`: exec (warm/cold), health, and push when bench/push.ts exists. Each starts its own lab.
-// Output: one line per figure, `NAME: flotilla X ms, PEER Y ms, ratio Z` (ratio = flotilla ÷ peer), plus
-// `#` lines saying how it was measured.
-import { existsSync } from 'node:fs';
+// `npm run bench [-- --only exec,health,status,push,activation,bundle] [--cpu-prof DIR]`
+// One lab of 500 hosts serves exec, health and status; push starts its own (isolated) lab afterwards;
+// activation starts code-server. Output: one line per figure, `NAME: flotilla X UNIT, PEER Y UNIT, ratio Z`
+// (ratio = flotilla ÷ peer; for absolute goals the peer column is the goal), plus `#` lines saying how.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runActivationBench } from './activation';
+import { runBundleBench } from './bundle';
 import { runExecBench } from './exec';
 import { runHealthBench } from './health';
+import { startLabRetry } from './lib';
+import { runStatusBench } from './status';
+
+const STEPS = ['bundle', 'exec', 'health', 'status', 'push', 'activation'] as const;
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
     console.error('bench: the lab fleet needs root');
     return 1;
   }
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'cpu-prof': { type: 'string' } } });
+  const only = new Set(values.only ? values.only.split(',') : STEPS);
+  for (const s of only) if (!(STEPS as readonly string[]).includes(s)) throw new Error(`unknown step ${s}; steps: ${STEPS.join(',')}`);
+  const log = (s: string) => console.log(s);
+  log(`# ${new Date().toISOString()}; load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')} on this machine`);
   let failed = 0;
-  const step = async (name: string, fn: () => Promise<void>) => {
+  const step = async (name: (typeof STEPS)[number], fn: () => Promise<void> | void) => {
+    if (!only.has(name)) return;
     try {
       await fn();
     } catch (err) {
@@ -20,16 +35,34 @@ async function main(): Promise<number> {
       console.error(`${name}: FAILED: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     }
   };
-  await step('exec', () => runExecBench());
-  await step('health', () => runHealthBench());
-  if (existsSync(join(__dirname, 'push.ts'))) {
-    await step('push', async () => {
-      const mod = (await import('./push')) as unknown as { runPushBench?: () => Promise<unknown> };
-      if (typeof mod.runPushBench !== 'function') throw new Error('bench/push.ts exports no runPushBench()');
-      const lines = await mod.runPushBench(); // returns its figure lines (or prints them itself)
-      if (Array.isArray(lines)) for (const l of lines) console.log(String(l));
-    });
+  // The CLI measured by status is dist/cli.js: build first.
+  await step('bundle', () => runBundleBench(log));
+
+  if (only.has('exec') || only.has('health') || only.has('status')) {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
+    const hosts = only.has('status') ? 500 : 50;
+    const t0 = Date.now();
+    const lab = await startLabRetry({ hosts, dir });
+    log(`# lab: ${hosts} sshds on loopback up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    try {
+      const cpuProf = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : [];
+      await step('exec', () => runExecBench(lab, dir, log, cpuProf));
+      await step('health', () => runHealthBench(lab, dir, log));
+      await step('status', () => runStatusBench(lab, dir, log));
+    } finally {
+      await lab.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
+
+  await step('push', async () => {
+    const mod = (await import('./push')) as unknown as { runPushBench?: () => Promise<unknown> };
+    if (typeof mod.runPushBench !== 'function') throw new Error('bench/push.ts exports no runPushBench()');
+    const lines = await mod.runPushBench();
+    if (Array.isArray(lines)) for (const l of lines) log(String(l));
+  });
+  await step('activation', () => runActivationBench(log));
+  log(`# load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   return failed ? 1 : 0;
 }
 

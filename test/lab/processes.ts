@@ -36,6 +36,8 @@ export interface ProcessEntry {
   pgid: number;
   state: string;
   cmdline: string;
+  /** Start time in clock ticks since boot (/proc/PID/stat field 22). */
+  startTicks: number;
 }
 
 /** Every process visible in /proc (zombies included, state 'Z'). */
@@ -58,6 +60,7 @@ export function listProcesses(): ProcessEntry[] {
         state: fields[0] ?? '?',
         ppid: Number(fields[1]),
         pgid: Number(fields[2]),
+        startTicks: Number(fields[19]),
         cmdline,
       });
     } catch {
@@ -86,7 +89,16 @@ export function mountNamespaceOf(pid: number): string | undefined {
 }
 
 /** Live (non-zombie) processes that belong to the lab: in one of its groups or namespaces, or descended from those. */
-export function labProcesses(pgids: readonly number[], mountNamespaces: readonly string[], listed = listProcesses()): ProcessEntry[] {
+/** Clock ticks since boot now, comparable with ProcessEntry.startTicks (USER_HZ is 100 on Linux). */
+export function nowTicks(): number {
+  return Math.ceil(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100);
+}
+
+/**
+ * `startedBy`: processes started later are never selected by namespace alone. A namespace freed while a lab
+ * stops can get its inode number reused by a new one — another lab's sshd starting at that moment.
+ */
+export function labProcesses(pgids: readonly number[], mountNamespaces: readonly string[], listed = listProcesses(), startedBy = Infinity): ProcessEntry[] {
   const all = listed.filter((p) => p.state !== 'Z' && p.pid !== process.pid);
   const groups = new Set(pgids);
   // Never treat the namespace we (or init) live in as a lab namespace: that would select every process.
@@ -97,7 +109,7 @@ export function labProcesses(pgids: readonly number[], mountNamespaces: readonly
     if (groups.has(p.pgid)) selected.set(p.pid, p);
     else if (namespaces.size > 0) {
       const ns = mountNamespaceOf(p.pid);
-      if (ns !== undefined && namespaces.has(ns)) selected.set(p.pid, p);
+      if (ns !== undefined && namespaces.has(ns) && p.startTicks <= startedBy) selected.set(p.pid, p);
     }
   }
   // Descendants (e.g. per-connection sshd children, which call setsid()).
@@ -145,9 +157,10 @@ export async function killLabProcesses(
 ): Promise<void> {
   // One /proc scan per round, shared by both checks: a 500-host lab has 500 groups and thousands of processes.
   const groups = new Set(pgids);
+  const startedBy = nowTicks() + 1;
   const scan = () => {
     const listed = listProcesses();
-    const lab = labProcesses(pgids, mountNamespaces, listed);
+    const lab = labProcesses(pgids, mountNamespaces, listed, startedBy);
     const groupAlive = listed.some((p) => groups.has(p.pgid) && p.state !== 'Z');
     return { lab, alive: lab.length > 0 || groupAlive };
   };

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { Client, type ClientChannel } from 'ssh2';
+import { Client, type Algorithms, type ClientChannel } from 'ssh2';
 import type { HostKeyQuestion, Prompter, ResolvedHost } from '../types';
 import {
   AlgorithmSettingError,
@@ -292,13 +292,18 @@ export function rememberHostKey(host: ResolvedHost, blob: Buffer): void {
   appendKnownHost(file, hostKeyNames(host)[0]!, blob, { hash: host.hashKnownHosts });
 }
 
+/** ssh2's `algorithms` option for a host: its ssh_config lists, host key types in known_hosts order. */
+export function connectionAlgorithms(host: ResolvedHost): Algorithms {
+  return ssh2AlgorithmsFor(host, hostKeyAlgorithmOrder(preferredHostKeyAlgorithms(knownHostsFiles(host), hostKeyNames(host))));
+}
+
 async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, debug?: (line: string) => void): Promise<Connection> {
   const timeoutMs = connectTimeoutMs(host, deps);
   const files = knownHostsFiles(host);
   const names = hostKeyNames(host);
   let algorithms;
   try {
-    algorithms = ssh2AlgorithmsFor(host, hostKeyAlgorithmOrder(preferredHostKeyAlgorithms(files, names)));
+    algorithms = connectionAlgorithms(host);
   } catch (err) {
     if (err instanceof AlgorithmSettingError) throw new ConnectError('unreachable', err.message);
     throw err;

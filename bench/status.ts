@@ -1,0 +1,86 @@
+// status-500-cold: `flotilla hosts --status` (the built CLI, pure-JS ssh2) on 500 cold lab hosts against
+// `parallel-ssh -p 500` running the same probe script, alternating. status-500-warm: the same checkFleet
+// refresh on 500 pooled connections (what the Hosts view does every interval), against the goal.
+// mem-500: RSS of a process with 500 connected hosts minus its RSS before connecting, per host.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { probeScript } from '../src/core/health/metrics';
+import type { Lab } from '../test/lab/lab';
+import { aliases, benchConfig, line, median, PURE_JS_NOTE, pureJsWorker, spread, timeIt, writeNoNativePreload } from './lib';
+
+const run = promisify(execFile);
+const CLI = resolve(__dirname, '../dist/cli.js');
+const COLD_ROUNDS = 3;
+const WARM_ROUNDS = 5;
+export const STATUS_WARM_GOAL_MS = 1500;
+export const MEM_GOAL_MIB = 0.3;
+
+function flotillaStatus(preload: string, config: string, store: string): Promise<void> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, ['--require', preload, CLI, '-F', config, '--store', store, '--json', 'hosts', '--status'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', rej);
+    child.on('close', (code) => {
+      if (code === 0) return res();
+      let bad = '';
+      try {
+        bad = (JSON.parse(out) as { hosts: { alias: string; state: string; reason: string | null }[] }).hosts
+          .filter((h) => h.state !== 'online').slice(0, 5).map((h) => `${h.alias} ${h.state} ${h.reason}`).join('; ');
+      } catch { /* not JSON */ }
+      rej(new Error(`flotilla hosts --status exited ${code}: ${bad || err.slice(-500)}`));
+    });
+  });
+}
+
+export async function runStatusBench(lab: Lab, dir: string, log: (s: string) => void): Promise<void> {
+  const hosts = aliases(500);
+  const config = benchConfig(lab, dir, 20);
+  const hostsFile = join(dir, 'pssh-hosts-500');
+  writeFileSync(hostsFile, hosts.join('\n') + '\n');
+  const script = probeScript('~');
+  const pssh = () => run('parallel-ssh', ['-p', '500', '-t', '60', '-h', hostsFile, '-x', `-F ${config} -o KexAlgorithms=curve25519-sha256 -o ControlMaster=no -o ControlPath=none`, script], { maxBuffer: 1 << 26 });
+  const scratch = mkdtempSync(join(tmpdir(), 'flotilla-bench-status-'));
+  const preload = writeNoNativePreload(scratch);
+  try {
+    const f: number[] = [], p: number[] = [];
+    for (let i = 0; i < COLD_ROUNDS; i++) {
+      const store = join(scratch, `store-${i}`);
+      const ours = () => timeIt(() => flotillaStatus(preload, config, store));
+      if (i % 2) { p.push(await timeIt(pssh)); f.push(await ours()); } else { f.push(await ours()); p.push(await timeIt(pssh)); }
+    }
+    log(`# status cold: \`flotilla hosts --status --json\` (dist/cli.js, ${PURE_JS_NOTE}) vs parallel-ssh -p 500 -o KexAlgorithms=curve25519-sha256 ` +
+      `running the same probe script (metrics.ts probeScript, includes a 0.25 s CPU sample); alternating, medians of ${COLD_ROUNDS}: flotilla ${spread(f)}, parallel-ssh ${spread(p)} (ms)`);
+    log(line('status-500-cold', median(f), 'parallel-ssh', median(p)));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+
+  const worker = pureJsWorker();
+  try {
+    await worker.call('statusWarmSetup', config, hosts);
+    const w: number[] = [];
+    for (let i = 0; i < WARM_ROUNDS; i++) w.push(await worker.call<number>('statusWarm', hosts));
+    await worker.call('statusTeardown');
+    log(`# status warm: checkFleet on 500 pooled connections (rtt + probe script per host), median of ${WARM_ROUNDS}: ${spread(w)} (ms)`);
+    log(line('status-500-warm', median(w), 'goal', STATUS_WARM_GOAL_MS));
+  } finally {
+    await worker.stop();
+  }
+
+  const memWorker = pureJsWorker();
+  try {
+    const m = await memWorker.call<{ idle: number; connected: number; live: number; perHost: number }>('memPerHost', config, hosts);
+    await memWorker.call('assertPureJs');
+    const mib = (b: number) => b / 1048576;
+    log(`# mem: one pure-JS process, RSS after gc: idle ${mib(m.idle).toFixed(0)} MiB, ${m.live} hosts connected ${mib(m.connected).toFixed(0)} MiB`);
+    log(line('mem-500', mib(m.perHost), 'goal', MEM_GOAL_MIB, 'MiB/host'));
+  } finally {
+    await memWorker.stop();
+  }
+}
