@@ -1,3 +1,93 @@
-export async function runActivationBench(log: (s: string) => void): Promise<void> {
-  log('# activation: not yet');
+// activation: time from Flotilla's activate() entry (the epoch ms it logs first thing) to its status-bar item
+// appearing in the real workbench's DOM (code-server + Chromium, a MutationObserver in the page). Both clocks
+// are this machine's wall clock. Each round reloads the window: a new extension host activates Flotilla
+// because its Hosts view is open. Needs the e2e toolchain (test/e2e/install.sh).
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Lab } from '../test/lab/lab';
+import { line, median, spread } from './lib';
+
+export const ACTIVATION_GOAL_MS = 50;
+const ROUNDS = 5;
+const E2E = resolve(__dirname, '../test/e2e');
+
+/** In the page, from its first script on: when Flotilla's status-bar item first appears in the DOM. */
+const STATUS_OBSERVER = `(() => {
+  const seen = () => !!document.querySelector('.statusbar-item[id$="flotilla.health"]');
+  const observer = new MutationObserver(() => {
+    if (window.__flotillaStatusAt === undefined && seen()) { window.__flotillaStatusAt = Date.now(); observer.disconnect(); }
+  });
+  observer.observe(document, { childList: true, subtree: true });
+})();`;
+
+interface Page {
+  addInitScript(s: { content: string }): Promise<void>;
+  waitForFunction(expr: string, arg: undefined, o: { timeout: number }): Promise<unknown>;
+  evaluate(expr: string): Promise<unknown>;
+  reload(): Promise<unknown>;
+  screenshot(o: { path: string }): Promise<unknown>;
+}
+interface Harness {
+  flotillaVsix(): Promise<string>;
+  startCodeServer(o: { vsix: string[]; userSettings: Record<string, string> }): Promise<{ userDataDir: string; stop(): Promise<void> }>;
+  launchBrowser(): Promise<{ page: Page; close(): Promise<void> }>;
+  openWorkbench(page: Page, server: unknown): Promise<void>;
+  openViewContainer(page: Page, title: string): Promise<void>;
+  artifact(name: string): string;
+}
+
+/** Every `activate() entered at N` in the server's log files (user-data-dir/logs/...). */
+function activationEntries(userDataDir: string): number[] {
+  const found: number[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.log')) for (const m of readFileSync(p, 'utf8').matchAll(/activate\(\) entered at (\d+)/g)) found.push(Number(m[1]));
+    }
+  };
+  if (existsSync(join(userDataDir, 'logs'))) walk(join(userDataDir, 'logs'));
+  return found;
+}
+
+export async function runActivationBench(lab: Lab, log: (s: string) => void): Promise<void> {
+  if (!existsSync(join(E2E, 'tools/node_modules/code-server')) || !existsSync(join(E2E, 'node/node_modules'))) {
+    throw new Error('the e2e toolchain is missing: run bash test/e2e/install.sh');
+  }
+  const h = (await import(pathToFileURL(join(E2E, 'harness.mjs')).href)) as Harness;
+  const vsix = await h.flotillaVsix();
+  const server = await h.startCodeServer({ vsix: [vsix], userSettings: { 'flotilla.sshConfigFile': lab.info.sshConfig, 'flotilla.groupsFile': lab.info.groups } });
+  let browser: Awaited<ReturnType<typeof h.launchBrowser>> | undefined;
+  try {
+    browser = await h.launchBrowser();
+    const page = browser.page;
+    await page.addInitScript({ content: STATUS_OBSERVER });
+    const times: number[] = [];
+    for (let round = 0; round <= ROUNDS; round++) {
+      const before = new Set(activationEntries(server.userDataDir));
+      if (round === 0) {
+        await h.openWorkbench(page, server);
+        await h.openViewContainer(page, 'Flotilla');
+      } else {
+        await page.reload();
+      }
+      await page.waitForFunction('window.__flotillaStatusAt !== undefined', undefined, { timeout: 120_000 });
+      const shownAt = (await page.evaluate('window.__flotillaStatusAt')) as number;
+      let entered: number | undefined;
+      for (let i = 0; i < 100 && entered === undefined; i++) {
+        entered = activationEntries(server.userDataDir).filter((t) => !before.has(t)).pop();
+        if (entered === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      if (entered === undefined) throw new Error('no "activate() entered at" line in the extension host logs');
+      if (round > 0) times.push(shownAt - entered); // round 0 includes installing caches and the first code load
+    }
+    await browser.page.screenshot({ path: h.artifact('bench-activation.png') });
+    log(`# activation: code-server + Chromium, ${lab.info.hosts.length} hosts in the ssh config; activate() entry (logged epoch ms) → ` +
+      `status-bar item in the DOM; window reloads, median of ${ROUNDS}: ${spread(times)} (ms)`);
+    log(line('activation', median(times), 'goal', ACTIVATION_GOAL_MS));
+  } finally {
+    await browser?.close();
+    await server.stop();
+  }
 }

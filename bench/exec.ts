@@ -7,13 +7,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Lab } from '../test/lab/lab';
+import { topCosts } from './profile';
 import { aliases, benchConfig, line, median, PURE_JS_NOTE, pureJsWorker, spread, timeIt } from './lib';
 
 const run = promisify(execFile);
 const WARM_ROUNDS = 15;
 const COLD_ROUNDS = 5;
 
-export async function runExecBench(lab: Lab, dir: string, log: (s: string) => void, nodeArgs: string[] = []): Promise<void> {
+/** `cpuProf`: a directory; the warm Flotilla rounds are then also run under the profiler and its top costs printed. */
+export async function runExecBench(lab: Lab, dir: string, log: (s: string) => void, cpuProf?: string): Promise<void> {
   const hosts = aliases(50);
   const config = benchConfig(lab, dir, 10);
   const hostsFile = join(dir, 'pssh-hosts-50');
@@ -21,7 +23,7 @@ export async function runExecBench(lab: Lab, dir: string, log: (s: string) => vo
   const ctlPath = join(dir, 'cm-%C');
   const ssh = (args: string[]) => run('ssh', ['-F', config, '-o', `ControlPath=${ctlPath}`, ...args]);
   const pssh = () => run('parallel-ssh', ['-p', '50', '-t', '30', '-h', hostsFile, '-x', `-F ${config} -o ControlPath=${ctlPath} -o ControlMaster=no`, 'true'], { maxBuffer: 1 << 24 });
-  const worker = pureJsWorker(nodeArgs);
+  const worker = pureJsWorker();
   let mastersUp = false;
   try {
     await worker.call('warmSetup', config, hosts);
@@ -36,6 +38,11 @@ export async function runExecBench(lab: Lab, dir: string, log: (s: string) => vo
         async () => ps.push(await timeIt(pssh)),
       ];
       for (let k = 0; k < round.length; k++) await round[(k + i) % round.length]!();
+    }
+    if (cpuProf) {
+      const file = join(cpuProf, `exec-warm-50-${Date.now()}.cpuprofile`);
+      await worker.call('warmProfile', hosts, 30, file);
+      for (const l of topCosts(file)) log(`# profile: ${l}`);
     }
     await worker.call('warmTeardown');
     await Promise.all(hosts.map((h) => ssh(['-O', 'exit', h]).catch(() => {})));

@@ -18,9 +18,10 @@ const WARM_ROUNDS = 5;
 export const STATUS_WARM_GOAL_MS = 1500;
 export const MEM_GOAL_MIB = 0.3;
 
-function flotillaStatus(preload: string, config: string, store: string): Promise<void> {
+function flotillaStatus(preload: string, config: string, groups: string, store: string): Promise<void> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--require', preload, CLI, '-F', config, '--store', store, '--json', 'hosts', '--status'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['--require', preload, CLI, '-F', config, '--groups', groups, '--store', store, '--json', 'hosts', 'fleet', '--status'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -51,10 +52,10 @@ export async function runStatusBench(lab: Lab, dir: string, log: (s: string) => 
     const f: number[] = [], p: number[] = [];
     for (let i = 0; i < COLD_ROUNDS; i++) {
       const store = join(scratch, `store-${i}`);
-      const ours = () => timeIt(() => flotillaStatus(preload, config, store));
+      const ours = () => timeIt(() => flotillaStatus(preload, config, lab.info.groups, store));
       if (i % 2) { p.push(await timeIt(pssh)); f.push(await ours()); } else { f.push(await ours()); p.push(await timeIt(pssh)); }
     }
-    log(`# status cold: \`flotilla hosts --status --json\` (dist/cli.js, ${PURE_JS_NOTE}) vs parallel-ssh -p 500 -o KexAlgorithms=curve25519-sha256 ` +
+    log(`# status cold: \`flotilla hosts fleet --status --json\` (dist/cli.js, ${PURE_JS_NOTE}) vs parallel-ssh -p 500 -o KexAlgorithms=curve25519-sha256 ` +
       `running the same probe script (metrics.ts probeScript, includes a 0.25 s CPU sample); alternating, medians of ${COLD_ROUNDS}: flotilla ${spread(f)}, parallel-ssh ${spread(p)} (ms)`);
     log(line('status-500-cold', median(f), 'parallel-ssh', median(p)));
   } finally {

@@ -2,7 +2,8 @@
 // Each op measures one round and returns its time, so the parent can alternate Flotilla and peer rounds.
 // Peers written here: a minimal pooled raw-ssh2 exec loop (warm) and a raw ssh2 connect+auth+exec (cold),
 // both with the `algorithms` Flotilla's connect passes for the host and with setNoDelay, as Flotilla does.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { Client } from 'ssh2';
 import { resolveHost } from '../src/core/config/sshConfig';
@@ -74,6 +75,18 @@ const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
     const t0 = performance.now();
     await Promise.all([...state.raw!.values()].map((c) => rawExec(c, 'true')));
     return since(t0);
+  },
+  /** `rounds` Flotilla warm rounds under the V8 profiler (only them); the .cpuprofile goes to `file`. */
+  async warmProfile(hosts: string[], rounds: number, file: string) {
+    const session = new Session();
+    session.connect();
+    const post = (method: string) => new Promise<unknown>((res, rej) => session.post(method, (err, r) => (err ? rej(err) : res(r))));
+    await post('Profiler.enable');
+    await post('Profiler.start');
+    for (let i = 0; i < rounds; i++) checkOk(await startRun(hosts, { command: 'true', origin: 'test' }, state.pool!).done);
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    session.disconnect();
+    writeFileSync(file, JSON.stringify(profile));
   },
   async warmTeardown() {
     await state.pool?.dispose();

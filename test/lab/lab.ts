@@ -21,7 +21,7 @@ import {
 } from './processes.js';
 import { mapLimited, settleLimited } from './limit.js';
 import { runOk } from './run.js';
-import { prepareSshd, startSshd, SSHD_BINARY, type RunningSshd, type SshdSpec } from './sshd.js';
+import { prepareSshd, startSshd, SSHD_BINARY, type PreparedSshd, type RunningSshd, type SshdSpec } from './sshd.js';
 import type { Lab, LabHost, LabInfo, LabOptions, LabShell, LabState } from './types.js';
 import { LAB_USERS, ensureLabUsers, LAB_PASSWORD, LAB_PASSWORD_USER } from './users.js';
 
@@ -270,6 +270,24 @@ function buildAliases(
   return aliases;
 }
 
+/**
+ * Another lab stopping at the same moment can SIGTERM a starting sshd: it kills what is in its mount
+ * namespaces, and a namespace it just freed may come back as ours (the kernel reuses the number). Such
+ * an sshd is started again; any other failure is reported with the end of its log.
+ */
+async function startSshdRetrying(p: PreparedSshd, track: OnSpawn): Promise<RunningSshd> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSshd(p, track);
+    } catch (error) {
+      const log = await readFile(p.logFile, 'utf8').catch(() => '');
+      const killedFromOutside = /process exited \((SIGTERM|SIGKILL|exit 0)\)/.test(String(error));
+      if (killedFromOutside && attempt < 3) continue;
+      throw new Error(`sshd ${p.name} failed: ${String(error)}\n${log.slice(-2000)}`);
+    }
+  }
+}
+
 /** Starts a lab fleet in `opts.dir` and resolves once every listener accepts connections. */
 export async function startLab(opts: LabOptions): Promise<Lab> {
   assertCanRunLab(opts);
@@ -305,10 +323,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       prepared,
       SPAWN_CONCURRENCY,
       async (p) => {
-        const sshd = await startSshd(p, track).catch(async (error: unknown) => {
-          const log = await readFile(p.logFile, 'utf8').catch(() => '');
-          throw new Error(`sshd ${p.name} failed: ${String(error)}\n${log.slice(-2000)}`);
-        });
+        const sshd = await startSshdRetrying(p, track);
         const ns = mountNamespaceOf(sshd.process.pid);
         if (ns !== undefined) namespaces.push(ns);
         return sshd;
