@@ -1,6 +1,7 @@
 // Activation wires adapters to the core; nothing else happens here.
 import * as vscode from 'vscode';
 import { registerAgents } from './agents/agentCommands';
+import { registerAgentTools } from './agentTools';
 import { registerBalance } from './balance';
 import { registerPush } from './push';
 import { registerRuns, runStoreRoot } from './runs';
@@ -45,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   registerPush(context, fleet);
   registerReport(context, fleet);
   registerWorkflows(context, fleet, runStore, log);
+  registerAgentTools(context, fleet, runStore);
   void fleet.reload();
   return { fleet };
 }

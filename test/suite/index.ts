@@ -11,6 +11,7 @@ import Mocha from 'mocha';
 
 const SUITES: Array<() => Promise<unknown>> = [
   () => import('./activation.test'),
+  () => import('./mcpTools.test'),
 ];
 
 export async function run(): Promise<void> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,5 +55,17 @@ describe('MCP guard rails', () => {
     expect(() => parseListen('host:99999')).toThrow(/HOST:PORT/);
     expect(isLoopback('127.3.4.5') && isLoopback('::1') && isLoopback('localhost')).toBe(true);
     expect(isLoopback('0.0.0.0') || isLoopback('10.0.0.1')).toBe(false);
+  });
+});
+
+describe('VS Code languageModelTools contribution', () => {
+  it('package.json matches the tool definitions (regenerate: npx tsx src/mcp/manifest.ts --write)', async () => {
+    const { languageModelTools } = await import('../../src/mcp/manifest');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { contributes: { languageModelTools: unknown } };
+    expect(pkg.contributes.languageModelTools).toEqual(languageModelTools());
+  });
+
+  it('every tool that changes a host has a confirmation message', () => {
+    for (const t of TOOLS.filter((x) => !x.readOnly)) expect(t.confirm, t.name).toBeTypeOf('function');
   });
 });

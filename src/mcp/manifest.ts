@@ -1,0 +1,36 @@
+// The agent tools as VS Code's package.json `languageModelTools` contribution, generated from the same
+// definitions (names, descriptions, zod schemas) as the MCP server, so the two never drift. A unit test
+// compares package.json with this; `npx tsx src/mcp/manifest.ts --write` rewrites it.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { ToolDef } from './toolkit';
+import { TOOLS } from './tools';
+
+export const vscodeToolName = (tool: Pick<ToolDef, 'name'>) => `flotilla_${tool.name}`;
+
+export function inputJsonSchema(tool: ToolDef): Record<string, unknown> {
+  const { $schema: _drop, ...schema } = z.toJSONSchema(z.strictObject(tool.input), { target: 'draft-7' }) as Record<string, unknown>;
+  return schema;
+}
+
+export function languageModelTools() {
+  return TOOLS.map((t) => ({
+    name: vscodeToolName(t),
+    displayName: `Flotilla: ${t.title}`,
+    toolReferenceName: vscodeToolName(t),
+    canBeReferencedInPrompt: true,
+    icon: t.readOnly ? '$(server)' : '$(server-process)',
+    userDescription: t.title,
+    modelDescription: t.description,
+    tags: ['flotilla', t.readOnly ? 'read-only' : 'changes-hosts'],
+    inputSchema: inputJsonSchema(t),
+  }));
+}
+
+if (require.main === module && process.argv.includes('--write')) {
+  const file = join(__dirname, '..', '..', 'package.json');
+  const pkg = JSON.parse(readFileSync(file, 'utf8')) as { contributes: Record<string, unknown> };
+  pkg.contributes.languageModelTools = languageModelTools();
+  writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`);
+}
