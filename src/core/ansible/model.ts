@@ -49,6 +49,9 @@ export class AnsibleInventory {
   readonly groups = new Map<string, AnsibleGroup>();
   readonly hosts = new Map<string, AnsibleHost>();
   readonly warnings: string[] = [];
+  /** Depth and ancestors per group; cleared whenever the group graph changes. */
+  private readonly depths = new Map<string, number>();
+  private readonly ancestorSets = new Map<string, ReadonlySet<string>>();
 
   constructor(readonly sources: readonly string[]) {
     this.addGroup('all');
@@ -93,6 +96,8 @@ export class AnsibleInventory {
     }
     p.children.push(child);
     c.parents.push(parent);
+    this.depths.clear();
+    this.ancestorSets.clear();
   }
 
   setGroupVar(group: string, key: string, value: unknown, source: ConfigSource): void {
@@ -132,7 +137,9 @@ export class AnsibleInventory {
     }
   }
 
-  ancestors(group: string): Set<string> {
+  ancestors(group: string): ReadonlySet<string> {
+    const known = this.ancestorSets.get(group);
+    if (known) return known;
     const out = new Set<string>();
     const visit = (name: string) => {
       for (const p of this.groups.get(name)?.parents ?? []) {
@@ -143,35 +150,32 @@ export class AnsibleInventory {
       }
     };
     visit(group);
+    this.ancestorSets.set(group, out);
     return out;
   }
 
   /** Every host of the group and of its descendants, the group's own first (Group.get_hosts). */
   hostsOf(group: string): string[] {
-    const out: string[] = [];
+    const out = new Set<string>();
     const seen = new Set<string>();
     const queue = [group];
     for (let i = 0; i < queue.length; i++) {
       const g = this.groups.get(queue[i]!)!;
-      for (const h of g.hosts) if (!out.includes(h)) out.push(h);
+      for (const h of g.hosts) out.add(h);
       for (const c of g.children) if (!seen.has(c)) (seen.add(c), queue.push(c));
     }
-    if (group === 'all') for (const h of this.hosts.keys()) if (!out.includes(h)) out.push(h);
-    return out;
+    if (group === 'all') for (const h of this.hosts.keys()) out.add(h);
+    return [...out];
   }
 
   /** Longest distance from `all`, Ansible's group depth. */
   depth(group: string): number {
-    const memo = new Map<string, number>();
-    const d = (name: string): number => {
-      const known = memo.get(name);
-      if (known !== undefined) return known;
-      const parents = this.groups.get(name)!.parents;
-      const value = parents.length === 0 ? 0 : Math.max(...parents.map(d)) + 1;
-      memo.set(name, value);
-      return value;
-    };
-    return d(group);
+    const known = this.depths.get(group);
+    if (known !== undefined) return known;
+    const parents = this.groups.get(group)!.parents;
+    const value = parents.length === 0 ? 0 : Math.max(...parents.map((p) => this.depth(p))) + 1;
+    this.depths.set(group, value);
+    return value;
   }
 
   /**

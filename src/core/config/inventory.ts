@@ -73,7 +73,9 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     : undefined;
   const groups = ansible?.groups ?? groupsFile?.groups ?? new Map<string, readonly string[]>();
   const known = new Set(hosts.map((h) => h.alias));
-  for (const h of hosts) h.groups = [...groups].filter(([, members]) => members.includes(h.alias)).map(([g]) => g);
+  const groupsOf = new Map<string, string[]>();
+  for (const [g, members] of groups) for (const m of new Set(members)) groupsOf.set(m, [...(groupsOf.get(m) ?? []), g]);
+  for (const h of hosts) h.groups = groupsOf.get(h.alias) ?? [];
   const inventoryOnly = new Map(hosts.filter((h) => h.ansible).map((h) => [h.alias, h.ansible!]));
   const resolve = (alias: string): Promise<ResolvedHost> => {
     const connection = inventoryOnly.get(alias);
