@@ -182,7 +182,13 @@ print(json.dumps({"web": {"hosts": ["lab-1", "dyn1"], "children": ["edge"]}, "ed
   });
 
   it('an exported inventory has Flotilla\'s groups and lets ansible reach every web host with strict host key checking', async () => {
-    const source = file('export-src.ini', `[dbs]\n${onlyInventoryHosts()}`);
+    // jumpbox is the lab's bastion known only from the inventory; db3 (lab-1) is reached through it.
+    const bastion = host('bastion');
+    const id = fleet.lab.info.identityFile;
+    const source = file('export-src.ini', `[dbs]\n${onlyInventoryHosts()}[jumps]
+jumpbox ansible_host=${bastion.address} ansible_port=${bastion.port} ansible_user=flotilla ansible_ssh_private_key_file=${id}
+db3 ansible_host=${host('lab-1').address} ansible_port=${host('lab-1').port} ansible_user=flotilla ansible_ssh_private_key_file=${id} ansible_ssh_common_args='-J jumpbox'
+`);
     const inv = await loadInventory({ sshConfigFile: config, groupsFile: fleet.lab.info.groups, ansibleInventories: [source] });
     const global = ['--ssh-config', config, '--groups', fleet.lab.info.groups, '--ansible-inventory', source];
     const yaml = join(fleet.dir, 'exported.yml');
@@ -206,9 +212,15 @@ print(json.dumps({"web": {"hosts": ["lab-1", "dyn1"], "children": ["edge"]}, "ed
     for (const alias of web) expect(adhoc.stdout, alias).toMatch(new RegExp(`^${alias} \\| CHANGED \\| rc=0 \\|`, 'm'));
 
     // Same addresses as Flotilla connects to, inventory-only hosts (and the jump) included.
-    const raw = await run('ansible', ['-i', ini, `${web.join(',')},dbs`, '-m', 'ansible.builtin.raw', '-a', 'echo at ${SSH_CONNECTION#* * }', '--one-line']);
+    const bastionLog = host('bastion').sshdLog!;
+    const before = readFileSync(bastionLog).length;
+    const raw = await run('ansible', ['-i', ini, `${web.join(',')},dbs,db3`, '-m', 'ansible.builtin.raw', '-a', 'echo at ${SSH_CONNECTION#* * }', '--one-line']);
     expect(raw.code, raw.stdout + raw.stderr).toBe(0);
-    for (const alias of [...web, 'db1', 'db2']) {
+    const lab1 = host('lab-1');
+    expect(readFileSync(bastionLog).subarray(before).toString()).toContain(`target ${lab1.address} port ${lab1.port}`);
+    // Flotilla reaches db3 the same way.
+    expect(await execOut(fleet.pool({ resolve: (a) => inv.resolve(a) }), 'db3', 'echo ${SSH_CONNECTION#* * }')).toEqual({ out: `${lab1.address} ${lab1.port}\n`, code: 0 });
+    for (const alias of [...web, 'db1', 'db2', 'db3']) {
       const r = await inv.resolve(alias);
       expect(raw.stdout, alias).toMatch(new RegExp(`^${alias} \\| CHANGED \\| rc=0 \\| \\(stdout\\) at ${r.hostname.replace(/\./g, '\\.')} ${r.port}`, 'm'));
     }

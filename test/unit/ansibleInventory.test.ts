@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AnsibleInventoryError, loadAnsibleInventory, sshArgv } from '../../src/core/ansible';
 import { formatAnsibleExport, planAnsibleExport } from '../../src/core/ansible/export';
 import { expandHostPattern } from '../../src/core/ansible/hostPattern';
-import { pythonLiteral } from '../../src/core/ansible/values';
+import { pythonLiteral, shellWords } from '../../src/core/ansible/values';
 import { loadInventory } from '../../src/core/config/inventory';
 
 let dir: string;
@@ -264,5 +264,22 @@ describe('inventory export', () => {
       expect(vars, format).toEqual(plan.hosts.get('only'));
     }
     expect(formatAnsibleExport(plan, 'ansible-ini')).toContain(`only ansible_host=10.0.0.3 ansible_port=2200 ansible_user=yes ansible_ssh_common_args='-F ${sshConfig} -o ProxyJump=a'`);
+  });
+
+  it('a jump through a host only the inventory knows becomes a ProxyCommand with its settings', async () => {
+    const source = await write('jump.ini', `jumpbox ansible_host=10.0.0.1 ansible_port=2201 ansible_user=j ansible_ssh_private_key_file=/k/id%1
+web ansible_host=10.0.0.2 ansible_ssh_common_args='-J admin@jumpbox'
+chain ansible_host=10.0.0.3 ansible_ssh_common_args='-J a,jumpbox'
+`);
+    const inv = await loadInventory({ sshConfigFile: await write('cfg', 'Host a\n'), homeDir: dir, ansibleInventories: [source], groupsFile: path.join(dir, 'none.yaml') });
+    const cfg = path.join(dir, 'cfg');
+    // Ansible splits the args with shlex; ssh hands the ProxyCommand to sh, which splits it again.
+    const args = shellWords(String(planAnsibleExport(inv, 'web').hosts.get('web')!.ansible_ssh_common_args));
+    expect(args.slice(0, 3)).toEqual(['-F', cfg, '-o']);
+    expect(args[3]!.startsWith('ProxyCommand=')).toBe(true);
+    expect(shellWords(args[3]!.slice('ProxyCommand='.length))).toEqual(
+      ['ssh', '-F', cfg, '-o', 'Port=2201', '-o', 'IdentityFile=/k/id%%1', '-o', 'User=admin', '-W', '%h:%p', '10.0.0.1'],
+    );
+    expect(() => planAnsibleExport(inv, 'chain')).toThrow('jumps through a chain with a host only the Ansible inventory knows');
   });
 });
