@@ -141,3 +141,14 @@ describe('ProxyJump for the connection', () => {
     expect((await resolveHost('web', opts({ configFile: config }))).proxyJump).toBe('ops@bastion.example:2200,jump:22,[2001:db8::7]:2222,u@plain');
   });
 });
+
+describe('known_hosts files "none"', () => {
+  it('means no file (not a file named "none"), printed as none; with other entries it is an error', async () => {
+    writeFileSync(config, 'Host web\n  UserKnownHostsFile none\n  GlobalKnownHostsFile none\n');
+    const h = await resolveHost('web', opts({ configFile: config }));
+    expect({ user: h.userKnownHostsFiles, global: h.globalKnownHostsFiles }).toEqual({ user: [], global: [] });
+    expect(h.options.get('userknownhostsfile')?.values).toEqual(['none']);
+    writeFileSync(config, 'Host web\n  UserKnownHostsFile none\n  GlobalKnownHostsFile none\nHost db\n  UserKnownHostsFile none ~/.ssh/kh\n');
+    await expect(resolveHost('web', opts({ configFile: config }))).rejects.toThrow(`${config}:5: keyword userknownhostsfile "none" argument must appear alone`);
+  });
+});

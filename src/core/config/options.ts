@@ -191,6 +191,10 @@ export class OptionStore {
       case 'ipqos':
         this.setIfUnset(key, ipQoS(line), source);
         return undefined;
+      case 'userknownhostsfile':
+      case 'globalknownhostsfile':
+        this.setIfUnset(key, noneAlone(line), source);
+        return undefined;
       case 'logverbose':
         // readconf.c 9.2 appends only while the list is empty, so only a line's first pattern is kept.
         this.setIfUnset(key, [logVerbose(line)[0]!], source);
@@ -279,6 +283,10 @@ export class OptionStore {
         return;
       case 'ipqos':
         ipQoS(line);
+        return;
+      case 'userknownhostsfile':
+      case 'globalknownhostsfile':
+        noneAlone(line);
         return;
       case 'logverbose':
         logVerbose(line);
@@ -437,12 +445,17 @@ function ipQoS(line: ConfigLine): string[] {
   return [interactive, line.args[1] === undefined ? interactive : toName(line.args[1])];
 }
 
-/** readconf.c LogVerbose: patterns, or "none" alone. */
-function logVerbose(line: ConfigLine): readonly string[] {
-  if (line.args.some((a) => a.toLowerCase() === 'none') && line.args.length > 1) {
-    throw new SshConfigError('LogVerbose "none" must appear alone', { file: line.file, line: line.line });
+/** readconf.c: for list keywords "none" is allowed only as the sole argument. */
+function noneAlone(line: ConfigLine): readonly string[] {
+  if (line.args.length > 1 && line.args.some((a) => a.toLowerCase() === 'none')) {
+    throw new SshConfigError(`keyword ${line.keyword} "none" argument must appear alone`, { file: line.file, line: line.line });
   }
   return line.args;
+}
+
+/** readconf.c LogVerbose: patterns, or "none" alone. */
+function logVerbose(line: ConfigLine): readonly string[] {
+  return noneAlone(line);
 }
 
 /** readconf.c CanonicalDomains: valid domain names (lower-cased, trailing "." dropped), or "none" alone. */

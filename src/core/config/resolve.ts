@@ -369,8 +369,8 @@ function buildResolvedHost(alias: string, host: string, store: OptionStore, env:
       proxyCommandRaw === undefined
         ? undefined
         : expandTokens(proxyCommandRaw, proxyCommandTokenValues(tokens), { where: { ...proxyCommandOption!.source, what: 'ProxyCommand' } }),
-    userKnownHostsFiles,
-    globalKnownHostsFiles,
+    userKnownHostsFiles: knownHostsFilesOrNone(userKnownHostsFiles),
+    globalKnownHostsFiles: knownHostsFilesOrNone(globalKnownHostsFiles),
     strictHostKeyChecking: toStrictHostKeyChecking(strict),
     hashKnownHosts: printed.get('hashknownhosts')!.values[0] === 'yes',
     hostKeyAlias,
@@ -382,6 +382,11 @@ function buildResolvedHost(alias: string, host: string, store: OptionStore, env:
     warnings,
     options: printed,
   };
+}
+
+/** ssh.c: "none" (which readconf.c allows only alone) means no file at all, not a file named none. */
+function knownHostsFilesOrNone(files: readonly string[]): readonly string[] {
+  return files.length === 1 && files[0]!.toLowerCase() === 'none' ? [] : files;
 }
 
 function formatControlPersist(value: string): string {
