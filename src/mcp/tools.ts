@@ -11,6 +11,7 @@ import { loadHerd } from '../core/jobs/herd';
 import { checkJobRequest, startJob, type Job, type JobRequest } from '../core/jobs/job';
 import { isFinal, runExitCode, stateSummary } from '../core/jobs/outcome';
 import type { RunDoc } from '../core/jobs/store';
+import { waitForRun } from '../core/jobs/wait';
 import { applySession, planSession } from '../core/push/push';
 import { parseAgentTarget } from '../core/tmux/names';
 import { broadcast, capturePane, listAgents } from '../core/tmux/sessions';
@@ -38,27 +39,6 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(finish, ms);
     function finish() { clearTimeout(timer); signal.removeEventListener('abort', finish); done(); }
     signal.addEventListener('abort', finish, { once: true });
-  });
-}
-
-/** Waits until the run satisfies `until` (re-reading its record as it changes), the time is up, or the call ends. */
-function waitForRun(env: ToolEnv, id: string, until: (d: RunDoc) => boolean, ms: number, signal: AbortSignal): Promise<RunDoc | undefined> {
-  return new Promise((done) => {
-    let settled = false;
-    const finish = (d: RunDoc | undefined) => {
-      if (settled) return;
-      settled = true;
-      stop();
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      done(d);
-    };
-    const onAbort = () => finish(undefined);
-    const timer = setTimeout(onAbort, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const stop = env.store.watchRun(id, () => {
-      void env.store.read(id).then((d) => { if (d && until(d)) finish(d); }, () => {});
-    });
   });
 }
 
@@ -307,7 +287,7 @@ const cancelRunTool = defineTool({
     }
     if (allFinal(doc, a.host)) return { ...runHeader(doc), cancelled: false, reason: 'already finished', hosts: doc.hosts.map(hostState) };
     await env.store.requestCancel(doc.id, a.host);
-    const after = await waitForRun(env, doc.id, (d) => allFinal(d, a.host), 30_000, call.signal);
+    const after = await waitForRun(env.store, doc.id, (d) => allFinal(d, a.host), 30_000, call.signal);
     const now = after ?? (await env.store.read(doc.id)) ?? doc;
     return {
       ...runHeader(now),
@@ -339,6 +319,9 @@ const historyTool = defineTool({
 });
 
 const MAX_LISTED_PATHS = 200;
+
+const countsOf = (p: { create: string[]; update: string[]; delete: string[]; unchanged: number }) =>
+  ({ create: p.create.length, update: p.update.length, delete: p.delete.length, unchanged: p.unchanged });
 
 const pushPlanTool = defineTool({
   name: 'push_plan',
@@ -377,7 +360,7 @@ const pushPlanTool = defineTool({
       delete: !!a.delete,
       hosts: json.hosts.map((h) => ({
         ...h,
-        counts: { create: h.plan.create.length, update: h.plan.update.length, delete: h.plan.delete.length, unchanged: h.plan.unchanged },
+        counts: countsOf(h.plan),
         plan: { create: cap(h.plan.create), update: cap(h.plan.update), delete: cap(h.plan.delete) },
       })),
       ...(listedAll ? {} : { note: `path lists are cut at ${MAX_LISTED_PATHS} per kind; counts are complete` }),
@@ -417,7 +400,7 @@ const pushApplyTool = defineTool({
         host: h.host,
         state: h.state,
         ...(h.reason ? { reason: oneLine(h.reason) } : {}),
-        counts: { create: h.plan.create.length, update: h.plan.update.length, delete: h.plan.delete.length, unchanged: h.plan.unchanged },
+        counts: countsOf(h.plan),
         bytes: results[i]?.bytes ?? 0,
         ...(h.deleteBlocked ? { deleteBlocked: h.deleteBlocked } : {}),
         errors: h.errors.slice(0, MAX_LISTED_PATHS),

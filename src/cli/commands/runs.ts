@@ -5,6 +5,7 @@ import { TargetError, expandTargets } from '../../core/config/inventory';
 import { sanitizeForView } from '../../core/exec/output';
 import { EXIT } from '../../core/jobs/outcome';
 import { RunNotFoundError, type HostEntry, type RunDoc } from '../../core/jobs/store';
+import { waitForRun } from '../../core/jobs/wait';
 import type { CliContext } from '../context';
 import { UsageError } from '../io';
 import { allFinal, historyLine, runJson, statusLines } from '../render';
@@ -28,32 +29,10 @@ function hostOf(doc: RunDoc, host: string): HostEntry {
   return entry;
 }
 
-/** Resolves when `until(doc)` holds (or the run ends), re-reading the record on every change; undefined on timeout/abort. */
+/** Resolves when `until(doc)` holds (or the run ends); undefined on timeout or a signal. */
 async function waitFor(ctx: CliContext, id: string, until: (d: RunDoc) => boolean, timeoutMs: number): Promise<RunDoc | undefined> {
   ctx.io.graceful = true;
-  return new Promise((resolve) => {
-    let settled = false;
-    let checking = false;
-    const finish = (d: RunDoc | undefined) => {
-      if (settled) return;
-      settled = true;
-      stop();
-      clearTimeout(timer);
-      ctx.io.signal.removeEventListener('abort', onAbort);
-      resolve(d);
-    };
-    const check = async () => {
-      if (checking || settled) return;
-      checking = true;
-      const d = await ctx.store.read(id).catch(() => undefined);
-      checking = false;
-      if (d && (until(d) || d.state === 'done')) finish(d);
-    };
-    const onAbort = () => finish(undefined);
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
-    ctx.io.signal.addEventListener('abort', onAbort, { once: true });
-    const stop = ctx.store.watchRun(id, () => void check());
-  });
+  return waitForRun(ctx.store, id, until, timeoutMs, ctx.io.signal);
 }
 
 function lastLines(text: string, n: number): string {
