@@ -235,6 +235,13 @@ web
     expect(sshArgv(inv.hosts.find((h) => h.alias === 'web2')!.ansible!, '/cfg')).toEqual(['ssh', '-F', '/cfg', '-o', 'ProxyJump=known', '10.1.2.8']);
   });
 
+  it('a ProxyJump from the ssh args is normalised like the ssh config\'s, and an invalid one is ignored with a warning', async () => {
+    const { inv } = await fleetWith(`a ansible_ssh_common_args='-J ssh://admin@known:2022'\nb ansible_ssh_extra_args='-oProxyJump=bad@'\n`);
+    expect((await inv.resolve('a')).proxyJump).toBe('admin@known:2022');
+    expect((await inv.resolve('b')).proxyJump).toBeUndefined();
+    expect(inv.warnings.some((w) => w.includes('ProxyJump of b is not [user@]host[:port]'))).toBe(true);
+  });
+
   it('a template is not evaluated, and says so', async () => {
     const { inv } = await fleetWith('web1 ansible_host="{{ lookup(\'env\', \'X\') }}"\n');
     expect(inv.warnings.some((w) => w.includes('ansible_host of web1 is a template'))).toBe(true);

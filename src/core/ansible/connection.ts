@@ -5,7 +5,7 @@
 // command-line values win over it (first value wins), which is what this reproduces.
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { formatProxyJump, parseJump } from '../config/jump';
+import { formatProxyJump, normalisedJumpChain, parseJump } from '../config/jump';
 import { resolveHost, type ResolveOptions } from '../config/sshConfig';
 import type { ConfigSource, ResolvedHost, ResolvedOption } from '../types';
 import type { AnsibleVar } from './model';
@@ -76,6 +76,9 @@ export function connectionFromVars(name: string, vars: ReadonlyMap<string, Ansib
     if (!jump || jump.none) {
       if (!jump) warnings.push(`${where(fromArgs.proxyJump.source)}: ProxyJump of ${name} is not [user@]host[:port][,...]; ignored, as ssh would refuse it`);
       delete fromArgs.proxyJump;
+    } else {
+      // The hop chain as the connection code reads it (ssh:// unwrapped, ports numeric), like ResolvedHost.proxyJump.
+      fromArgs.proxyJump = { value: normalisedJumpChain(jump), source: fromArgs.proxyJump.source };
     }
   }
   const connection = pick(['ansible_connection']);
