@@ -45,6 +45,7 @@ export function pushToJson(plans: readonly PlannedHost[], results?: readonly Hos
       return {
         host: plan.host,
         state: stateOf(plan, result),
+        ...(result?.outcome ? { outcome: result.outcome } : {}),
         ...(result?.reason ?? plan.fatal ? { reason: result?.reason ?? plan.fatal } : {}),
         plan: {
           create: plan.create.map((i) => i.path),
@@ -88,8 +89,13 @@ export function printHumanPush(plans: readonly PlannedHost[], results: readonly 
     if (plan.deleteBlocked) write(`  deletions not done: ${sanitizeForView(plan.deleteBlocked)}\n`);
     for (const s of plan.skipped) write(`  skipped ${sanitizeForView(s.path)}: ${s.reason}\n`);
     for (const e of plan.errors) write(`  error ${sanitizeForView(e.path)}: ${sanitizeForView(e.message)}\n`);
-    for (const r of result?.results ?? []) {
-      if (!r.ok && !plan.errors.some((e) => e.path === r.path)) write(`  failed ${sanitizeForView(r.path)}: ${sanitizeForView(r.error ?? '')}\n`);
+    // A cause shared by many items (disk full, connection lost) is the host's reason: its items are counted, not listed.
+    const failed = (result?.results ?? []).filter((r) => !r.ok && !plan.errors.some((e) => e.path === r.path));
+    const byCause = new Map<string, typeof failed>();
+    for (const r of failed) byCause.set(r.error ?? 'failed', [...(byCause.get(r.error ?? 'failed') ?? []), r]);
+    for (const [cause, items] of byCause) {
+      if (items.length > 5) write(`  ${items.length} items ${sanitizeForView(cause)} (e.g. ${items.slice(0, 3).map((r) => sanitizeForView(r.path)).join(', ')})\n`);
+      else for (const r of items) write(`  failed ${sanitizeForView(r.path)}: ${sanitizeForView(cause)}\n`);
     }
     if (result?.reason && state !== 'ok') write(`  ${sanitizeForView(result.reason)}\n`);
   }

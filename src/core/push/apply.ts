@@ -4,6 +4,7 @@
 // (deepest first, only when enabled and not blocked), then directory modes and mtimes. Every item gets a
 // result; a cause shared by many items (disk full, connection lost) is reported once for the host.
 import type { SFTPWrapper } from 'ssh2';
+import type { HostOutcome } from '../jobs/outcome';
 import type { Pool } from '../ssh/pool';
 import { isMetadataOnly, formatSize, planHost, type PlannedHost } from './plan';
 import { joinRemote } from './remotePath';
@@ -35,6 +36,24 @@ export interface HostPushResult {
   deleteBlocked?: string;
   /** The plan actually applied (re-made under the destination's lock). */
   applied?: PlannedHost;
+  /** The same end in the run engine's words (design.md's HostOutcome), for the job layer to record. */
+  outcome?: HostOutcome;
+}
+
+/** rsync's exit status for "partial transfer due to error"; a push that wrote nothing fails with 1. */
+export const PARTIAL_EXIT = 23;
+
+/** A push result as a HostOutcome: ok, failed (exit 23 partial / 1), cancelled, lost (connection), unreachable. */
+export function hostOutcomeOf(r: HostPushResult): HostOutcome {
+  const durationMs = r.durationMs;
+  switch (r.state) {
+    case 'ok': return { state: 'ok', exit: 0, durationMs };
+    case 'cancelled': return { state: 'cancelled', remoteStopped: true, durationMs, reason: r.reason };
+    case 'unreachable': return { state: 'unreachable', reason: r.reason ?? 'unreachable', durationMs };
+    default:
+      if (/connection lost/.test(r.reason ?? '')) return { state: 'lost', remoteStopped: true, durationMs, reason: r.reason };
+      return { state: 'failed', exit: r.state === 'partial' ? PARTIAL_EXIT : 1, durationMs, reason: r.reason };
+  }
 }
 
 export interface ProgressEvent {

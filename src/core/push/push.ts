@@ -6,7 +6,7 @@
 //                               tree is re-checked first, and each host is re-planned under its lock and refused
 //                               if the destination changed in a way the approved plan did not show.
 import type { Pool } from '../ssh/pool';
-import { applyHost, DEFAULT_LOCK_WAIT_SECONDS, type ApplyOptions, type HostPushResult, type ProgressEvent } from './apply';
+import { applyHost, DEFAULT_LOCK_WAIT_SECONDS, hostOutcomeOf, type ApplyOptions, type HostPushResult, type ProgressEvent } from './apply';
 import { planHost, planTarget, type LocalHashCache, type PlanOptions, type PlannedHost } from './plan';
 import { changedSince, scanSource, sourceOf, type PushSource, type ScanOptions, type ScanOutput } from './scan';
 
@@ -82,12 +82,14 @@ export async function applySession(pool: Pool, session: PlannedSession, opts: Pi
   if (moved.length) return { kind: 'local-changed', paths: moved };
   const all = { ...session.options, ...opts };
   const results = await Promise.all(session.plans.map(async (plan) => {
-    const result = await applyHost(pool, plan, applyOptions(all)).catch((err: Error) => failed(plan.host, err));
+    const result = withOutcome(await applyHost(pool, plan, applyOptions(all)).catch((err: Error) => failed(plan.host, err)));
     all.on?.({ kind: 'applied', host: plan.host, result });
     return result;
   }));
   return { kind: 'applied', results };
 }
+
+const withOutcome = (r: HostPushResult): HostPushResult => ({ ...r, outcome: hostOutcomeOf(r) });
 
 function failed(host: string, err: Error): HostPushResult {
   return { host, state: 'failed', reason: err.message, results: [], bytes: 0, durationMs: 0 };
@@ -112,7 +114,7 @@ export async function push(pool: Pool, hosts: readonly string[], local: string |
       lock: { waitSeconds: opts.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS, onWaiting: () => apply.onWaiting?.(host) },
     }, cache);
     opts.on?.({ kind: 'planned', host, plan });
-    const result = await applyHost(pool, plan, apply).catch((err: Error) => failed(host, err));
+    const result = withOutcome(await applyHost(pool, plan, apply).catch((err: Error) => failed(host, err)));
     opts.on?.({ kind: 'applied', host, result });
     return { plan: result.applied ?? plan, result };
   }));
