@@ -66,7 +66,9 @@ function lockLines(waitSeconds: number): string[] {
   const polls = Math.max(1, Math.round(waitSeconds * 5));
   return [
     // Keyed by the absolute destination, in the login user's home; `set -C` makes the create exclusive.
-    'k=$(printf %s "$d" | cksum); l="$HOME/.flotilla-push-${k%% *}.lock"; i=0; j=0',
+    // (a home the user cannot write, e.g. a service account's: /tmp, with the uid in the name).
+    'k=$(printf %s "$d" | cksum); k=${k%% *}; i=0; j=0',
+    'if [ -w "$HOME" ]; then l="$HOME/.flotilla-push-$k.lock"; else l="/tmp/.flotilla-push-$(id -u)-$k.lock"; fi',
     'while ! { set -C; echo $$ > "$l"; } 2>/dev/null; do',
     '  set +C',
     `  if [ ! -e "$l" ]; then j=$((j+1)); [ "$j" -lt 3 ] && continue; printf 'Xcannot create the lock file %s\\0' "$l"; exit ${NO_LOCK_EXIT}; fi`,
