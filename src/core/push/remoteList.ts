@@ -125,7 +125,8 @@ export function listingScript(req: ListRequest, lock?: { waitSeconds: number }):
   lines.push(`printf 'E%s\\0' "$rc"`);
   // Holding the lock until stdin ends; what arrives meanwhile is (time, path) pairs for `touch` (GNU and
   // BusyBox accept @seconds.fraction; elsewhere the file keeps the whole second SFTP gave it).
-  if (lock) lines.push(`xargs -0 -n 2 sh -c '[ -n "$1" ] && touch -c -m -d "$0" -- "$1" 2>/dev/null; :'`, 'cat >/dev/null');
+  // A first line "T" announces them; without it (nothing to touch) no process is started at all.
+  if (lock) lines.push(`if IFS= read -r t && [ "$t" = T ]; then xargs -0 -n 2 touch -c -m -d 2>/dev/null; fi`);
   return lines.join('\n');
 }
 
@@ -271,7 +272,8 @@ export async function listRemote(pool: Pool, host: string, req: ListRequest, opt
   const lock: DestinationLock | undefined = opts.lock ? {
     lost: run.closed,
     setPreciseTimes: (files) => {
-      times = files.map(([path, s, ns]) => `@${s}.${String(ns).padStart(9, '0')}\0${path}\0`).join('');
+      // Absolute paths, so none can be taken for an option of touch.
+      times = files.length ? `T\n${files.map(([path, s, ns]) => `@${s}.${String(ns).padStart(9, '0')}\0${path}\0`).join('')}` : '';
     },
     release: async () => {
       if (released) return;
