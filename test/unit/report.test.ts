@@ -9,6 +9,9 @@ import { REPORT_JSON_SCHEMA } from '../../src/core/report/schema';
 import { escapeMarkdown, renderMarkdown, renderText, timelineStrip } from '../../src/core/report/text';
 import type { PlannedHost } from '../../src/core/push/plan';
 import { renderReportHtml } from '../../src/extension/report/html';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseTailscaleStatus } from '../../src/core/config/tailscale';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const MIN = 60_000;
@@ -202,5 +205,27 @@ describe('Fleet Report webview document', () => {
     expect(html).toMatch(/<g id="latency"[\s\S]*<rect class="excellent"/);
     expect(html).toMatch(/<g id="resources"[\s\S]*<line class="limit"/);
     expect(html).toContain('var(--vscode-charts-green)');
+  });
+});
+
+describe('tailnet peers in the report', () => {
+  const { peers } = parseTailscaleStatus(readFileSync(join(__dirname, 'fixtures/tailscale/running.json'), 'utf8'));
+  const others = peers.filter((p) => !p.self);
+
+  it('lists every peer with online state, last seen, OS and the ssh alias it matched; valid against the schema', () => {
+    const r = buildReport(input({ tailnet: { peers: others, aliases: new Map([[others[0]!.name, 'web-1']]) } }));
+    expect(r.tailnet!.peers).toHaveLength(others.length);
+    expect(r.tailnet!.peers[0]).toMatchObject({ name: others[0]!.name, online: others[0]!.online, alias: 'web-1' });
+    const offline = r.tailnet!.peers.find((p) => !p.online);
+    if (offline) expect(renderText(r)).toContain(`${offline.name}  offline`);
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(REPORT_JSON_SCHEMA);
+    expect(validate(JSON.parse(JSON.stringify(r))), JSON.stringify(validate.errors)).toBe(true);
+    expect(renderReportHtml(r, { cspSource: 'x', nonce: 'n' })).toContain('<ul id="tailnet">');
+  });
+
+  it('says why there are no peers when tailscale is not running', () => {
+    const r = buildReport(input({ tailnet: { peers: [], aliases: new Map(), reason: 'tailscale is not installed' } }));
+    expect(r.tailnet).toEqual({ peers: [], reason: 'tailscale is not installed' });
+    expect(renderMarkdown(r)).toContain('## Tailnet\n\ntailscale is not installed');
   });
 });

@@ -3,6 +3,7 @@
 import { analyzeHost, groupAvailability, WINDOWS, type WindowName } from '../health/availability';
 import { conditionOf, sampleOf, type HealthRecord, type HealthSample } from '../health/record';
 import type { HostHealth } from '../health/probe';
+import type { TailscalePeer } from '../config/tailscale';
 import type { DriftReport } from './drift';
 import {
   DEFAULT_THRESHOLDS, REPORT_SCHEMA,
@@ -17,6 +18,8 @@ export interface ReportInput {
   current: ReadonlyMap<string, HostHealth>;
   history: readonly HealthRecord[];
   drift?: DriftReport;
+  /** Tailscale peers (with the alias each was matched to), or why there are none. */
+  tailnet?: { peers: readonly TailscalePeer[]; aliases: ReadonlyMap<string, string>; reason?: string };
   thresholds?: Partial<Thresholds>;
   /** How far back the timeline goes (default: 24 h, or since the first record if that is more recent, at least 2 min). */
   timelineMs?: number;
@@ -212,5 +215,12 @@ export function buildReport(input: ReportInput): FleetReport {
     alerts,
     recommendations,
     drift: input.drift ?? null,
+    tailnet: input.tailnet ? {
+      peers: input.tailnet.peers.map((p) => ({
+        name: p.name, dnsName: p.dnsName ?? null, os: p.os ?? null, online: p.online,
+        lastSeen: p.online ? null : p.lastSeen ?? null, alias: input.tailnet!.aliases.get(p.name) ?? null,
+      })),
+      reason: input.tailnet.reason ?? null,
+    } : null,
   };
 }

@@ -26,6 +26,7 @@ export interface CollectOptions {
   drift?: { local: string; remote: string; exclude?: readonly string[] };
   driftReport?: DriftReport;
   thresholds?: ReportInput['thresholds'];
+  tailnet?: ReportInput['tailnet'];
   now?: () => number;
 }
 
@@ -46,5 +47,5 @@ export async function collectReport(opts: CollectOptions): Promise<FleetReport> 
   if (probe) await store.compact().catch(() => undefined);
   const now = (opts.now ?? Date.now)();
   const { records } = await store.read({ since: now - WINDOWS.d7, hosts: aliases });
-  return buildReport({ now, hosts: opts.hosts, groups: opts.groups, current, history: records, drift, thresholds: opts.thresholds });
+  return buildReport({ now, hosts: opts.hosts, groups: opts.groups, current, history: records, drift, thresholds: opts.thresholds, tailnet: opts.tailnet });
 }

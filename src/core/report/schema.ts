@@ -73,5 +73,14 @@ export const REPORT_JSON_SCHEMA = {
     alerts: { type: 'array', items: closed({ severity: { enum: ['critical', 'warning'] }, kind: alertKind, host: str, message: str }) },
     recommendations: { type: 'array', items: closed({ host: strOrNull, text: str, because: { type: 'array', items: alertKind } }) },
     drift: { oneOf: [{ type: 'null' }, closed({ local: str, remote: str, hosts: { type: 'array', items: driftHost } })] },
+    tailnet: {
+      oneOf: [
+        { type: 'null' },
+        closed({
+          peers: { type: 'array', items: closed({ name: str, dnsName: strOrNull, os: strOrNull, online: { type: 'boolean' }, lastSeen: strOrNull, alias: strOrNull }) },
+          reason: strOrNull,
+        }),
+      ],
+    },
   }),
 } as const;

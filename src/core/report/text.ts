@@ -67,6 +67,11 @@ export function renderMarkdown(r: FleetReport): string {
     }
     lines.push('');
   }
+  if (r.tailnet) {
+    lines.push('## Tailnet', '', ...(r.tailnet.reason ? [e(r.tailnet.reason), ''] : []));
+    for (const p of r.tailnet.peers) lines.push(`- ${e(p.name)}: ${e(tailnetState(p))}${p.os ? ` · ${e(p.os)}` : ''}${p.alias ? ` · ssh alias ${e(p.alias)}` : ''}`);
+    lines.push('');
+  }
   if (r.drift) {
     lines.push(`## Drift of ${e(r.drift.local)} → ${e(r.drift.remote)}`, '', '| Host | State | Different | Missing | Extra | In sync |', '|---|---|---|---|---|---|');
     for (const d of r.drift.hosts) lines.push(`| ${e(d.host)} | ${d.state}${d.reason ? `: ${e(d.reason)}` : ''} | ${d.different} | ${d.missing} | ${d.extra} | ${d.syncPercent}% |`);
@@ -100,5 +105,13 @@ export function renderText(r: FleetReport): string {
       for (const [kind, paths] of Object.entries(d.paths)) for (const p of paths) lines.push(`    ${kind.padEnd(9)} ${s(p)}`);
     }
   }
+  if (r.tailnet) {
+    lines.push('', `tailnet: ${r.tailnet.peers.length} peer${r.tailnet.peers.length === 1 ? '' : 's'}${r.tailnet.reason ? ` (${s(r.tailnet.reason)})` : ''}`);
+    for (const p of r.tailnet.peers) lines.push(`  ${s(p.name)}  ${tailnetState(p)}${p.os ? ` · ${s(p.os)}` : ''}${p.alias ? ` · ssh alias ${s(p.alias)}` : ''}`);
+  }
   return lines.join('\n') + '\n';
+}
+
+export function tailnetState(p: { online: boolean; lastSeen: string | null }): string {
+  return p.online ? 'online' : p.lastSeen ? `offline, last seen ${p.lastSeen}` : 'offline';
 }

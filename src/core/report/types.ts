@@ -85,6 +85,17 @@ export interface Recommendation {
   because: AlertKind[];
 }
 
+export interface TailnetPeerReport {
+  name: string;
+  dnsName: string | null;
+  os: string | null;
+  online: boolean;
+  /** As tailscale reports it (RFC 3339); null while online or never seen. */
+  lastSeen: string | null;
+  /** The ssh config alias this peer was matched to, if any. */
+  alias: string | null;
+}
+
 export interface FleetReport {
   schema: typeof REPORT_SCHEMA;
   generatedAt: number;
@@ -98,4 +109,6 @@ export interface FleetReport {
   alerts: Alert[];
   recommendations: Recommendation[];
   drift: DriftReport | null;
+  /** Tailscale peers (when asked for); `reason` says why there are none (tailscale not running, not installed). */
+  tailnet: { peers: TailnetPeerReport[]; reason: string | null } | null;
 }

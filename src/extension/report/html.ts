@@ -4,6 +4,7 @@
 // through `esc`. Pure (no vscode import), so it is unit-tested directly.
 import { sanitizeForView } from '../../core/exec/output';
 import { ago } from '../../core/report/build';
+import { tailnetState } from '../../core/report/text';
 import type { FleetReport, GroupReport, HostReport } from '../../core/report/types';
 
 /** Escapes text for HTML content and attribute values (after stripping terminal escapes). */
@@ -138,6 +139,12 @@ function driftTable(r: FleetReport): string {
   return `<h2>Drift of ${esc(r.drift.local)} → ${esc(r.drift.remote)}</h2><table id="drift"><tr><th>Host</th><th>State</th><th>Different</th><th>Missing</th><th>Extra</th><th>In sync</th><th>Paths</th></tr>${rows}</table>`;
 }
 
+function tailnetList(r: FleetReport): string {
+  if (!r.tailnet) return '';
+  const items = r.tailnet.peers.map((p) => `<li>${esc(p.name)}: ${esc(tailnetState(p))}${p.os ? ` · ${esc(p.os)}` : ''}${p.alias ? ` · ssh alias ${esc(p.alias)}` : ''}</li>`).join('');
+  return `<h2>Tailnet</h2>${r.tailnet.reason ? `<p class="muted">${esc(r.tailnet.reason)}</p>` : ''}<ul id="tailnet">${items}</ul>`;
+}
+
 export function renderReportHtml(r: FleetReport, page: { cspSource: string; nonce: string }): string {
   const s = r.summary;
   const alerts = r.alerts.length
@@ -158,5 +165,6 @@ export function renderReportHtml(r: FleetReport, page: { cspSource: string; nonc
 ${recs}
 <h2>Details</h2>${hostTable(r)}
 ${driftTable(r)}
+${tailnetList(r)}
 </main></body></html>`;
 }
