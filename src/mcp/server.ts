@@ -3,6 +3,7 @@
 // crashed server), and one audit line per call in the run store.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
 import { version } from '../../package.json';
 import type { AuditLog } from './audit';
 import { invokeTool, toolsFor, type ToolDef, type ToolEnv, type ToolResult } from './toolkit';
@@ -31,7 +32,7 @@ export function annotationsOf(tool: ToolDef) {
 export function createMcpServer(env: ToolEnv, audit?: AuditLog): McpServer {
   const server = new McpServer({ name: 'flotilla', title: 'Flotilla', version }, { capabilities: { logging: {} }, instructions: INSTRUCTIONS });
   for (const tool of toolsFor(TOOLS, env.rails)) {
-    server.registerTool(tool.name, { title: tool.title, description: tool.description, inputSchema: tool.input, annotations: annotationsOf(tool) }, async (args, extra) => {
+    server.registerTool(tool.name, { title: tool.title, description: tool.description, inputSchema: z.strictObject(tool.input), annotations: annotationsOf(tool) }, async (args, extra) => {
       const token = extra._meta?.progressToken;
       const t0 = Date.now();
       const result = await invokeTool(tool, args, env, {

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { GroupsFileError } from '../core/config/groups';
 import { expandTargets, TargetError, type Inventory } from '../core/config/inventory';
 import { SshConfigError } from '../core/config/sshConfig';
-import type { MetricsCache } from '../core/health/metrics';
 import { RunSpecError, type RunOrigin } from '../core/exec/run';
 import type { HostHealth } from '../core/health/probe';
 import { RunFilesError } from '../core/jobs/files';
@@ -31,7 +30,6 @@ export interface ToolEnv {
   plans: PlanBook;
   /** Runs this process owns, cancelled when the server shuts down. */
   jobs: Set<Job>;
-  metrics: MetricsCache;
   /** The extension's health check (keeps the Hosts view current). */
   check?: (alias: string) => Promise<HostHealth>;
 }

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { measureCandidates, placeHost } from '../core/balance/place';
 import { sanitizeForView } from '../core/exec/output';
+import { MetricsCache } from '../core/health/metrics';
 import { MAX_TIMEOUT_MS } from '../core/exec/run';
 import { checkFleet } from '../core/health/probe';
 import { loadHerd } from '../core/jobs/herd';
@@ -130,7 +131,7 @@ const hostsTool = defineTool({
     const only = a.target === undefined ? allowed : new Set(targetHosts(env, a.target));
     const listed = inv.hosts.filter((h) => only.has(h.alias));
     const health = a.status
-      ? await checkFleet(env.pool(), listed.map((h) => h.alias), { connectTimeoutMs: env.connectTimeoutMs(), metrics: env.metrics })
+      ? await checkFleet(env.pool(), listed.map((h) => h.alias), { connectTimeoutMs: env.connectTimeoutMs(), metrics: new MetricsCache() })
       : undefined;
     const hosts = await Promise.all(listed.map(async (h, i) => {
       const r = await inv.resolve(h.alias);
@@ -197,7 +198,7 @@ async function startRecorded(env: ToolEnv, req: JobRequest, call: CallContext): 
   let started = 0;
   let finished = 0;
   const total = req.hosts.length * 2;
-  const job = await startJob({ store: env.store, pool: env.pool(), connectTimeoutMs: env.connectTimeoutMs(), metrics: env.metrics, check: env.check }, req, {
+  const job = await startJob({ store: env.store, pool: env.pool(), connectTimeoutMs: env.connectTimeoutMs(), check: env.check }, req, {
     on: (e) => {
       if (e.type !== 'host-start' && e.type !== 'host-done') return;
       if (e.type === 'host-start') started++; else finished++;
@@ -421,7 +422,7 @@ const placeTool = defineTool({
   readOnly: true,
   async run(a, env) {
     const hosts = targetHosts(env, a.target);
-    const candidates = await measureCandidates(env.pool(), hosts, { metrics: env.metrics, connectTimeoutMs: env.connectTimeoutMs(), diskPath: a.cwd });
+    const candidates = await measureCandidates(env.pool(), hosts, { metrics: new MetricsCache(), connectTimeoutMs: env.connectTimeoutMs(), diskPath: a.cwd });
     return decisionToJson(placeHost(candidates, { herd: await loadHerd(env.store.root), record: false }));
   },
 });

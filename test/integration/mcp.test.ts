@@ -143,7 +143,28 @@ describe.skipIf(!canRunLab)('flotilla mcp with the SDK client on the lab', () =>
     const bad = await call(client, 'run', { target: 'lab-1', command: 'true', timeout_s: -1 });
     expect(bad.isError).toBe(true);
     expect(JSON.stringify(bad.data)).toMatch(/timeout_s/);
+    const typo = await call(client, 'run', { target: 'lab-1', command: 'true', timeout: 5 });
+    expect(typo.isError).toBe(true);
+    expect(JSON.stringify(typo.data)).toMatch(/timeout/);
     expect((await call(client, 'hosts', { target: 'lab-1' })).isError).toBe(false);
+  });
+
+  it('a run past its timeout_s is a result with state timeout and the remote process stopped', async () => {
+    const r = await call(client, 'run', { target: 'lab-1', command: 'sleep 30', timeout_s: 1 });
+    expect(r.isError).toBe(false);
+    expect(r.data.hosts[0]).toMatchObject({ state: 'timeout', remote_stopped: true });
+    expect(r.data.exit_code).toBe(3);
+  });
+
+  it('place: the least-loaded host with the explanation, nothing run', async () => {
+    await fleet.lab.setLoad('lab-1', 3.5);
+    await fleet.lab.setLoad('lab-2', 0.1);
+    const before = (await new RunStore(store).ids()).length;
+    const r = await call(client, 'place', { target: 'lab-1,lab-2' });
+    expect(r.data.chosen).toBe('lab-2');
+    expect(r.data.explanation).toMatch(/lab-2/);
+    expect(r.data.candidates.map((c: { host: string }) => c.host)).toEqual(['lab-1', 'lab-2']);
+    expect((await new RunStore(store).ids()).length).toBe(before);
   });
 
   it('an unknown host key is refused, never accepted, and says why', async () => {

@@ -3,7 +3,6 @@
 // an optional config file, never from the agent.
 import { readFile } from 'node:fs/promises';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { MetricsCache } from '../../core/health/metrics';
 import { EXIT } from '../../core/jobs/outcome';
 import { AuditLog } from '../../mcp/audit';
 import { defaultConfigFile, GuardRailsError, guardRailsOf, readGuardRailsFile, type GuardRails } from '../../mcp/config';
@@ -82,7 +81,6 @@ export async function mcpCommand(ctx: CliContext, o: McpOptions): Promise<number
     rails,
     plans: new PlanBook(),
     jobs: new Set(),
-    metrics: new MetricsCache(),
   };
   const audit = new AuditLog(ctx.store.root, 'mcp');
   const rule = `${rails.readOnly ? 'read-only' : 'read-write'}${rails.allow ? `, targets: ${rails.allow.join(', ')}` : ''}${rails.deny.length ? `, ${rails.deny.length} deny pattern(s)` : ''}`;

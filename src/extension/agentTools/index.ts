@@ -25,7 +25,6 @@ function envOf(fleet: Fleet, store: RunStore): ToolEnv {
     rails: guardRailsOf({}),
     plans: new PlanBook(),
     jobs: new Set(),
-    metrics: fleet.metrics,
     check: (alias) => fleet.checkHost(alias),
   };
 }
