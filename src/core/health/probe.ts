@@ -38,6 +38,26 @@ export interface HealthOptions {
   metrics: MetricsCache;
   /** When set, every result is recorded there (as coming from `source`). */
   history?: { store: HealthHistory; source: ProbeSource };
+  /** Limits how many hosts connect at once (checkFleet sets it); a host already connected never waits for it. */
+  connectGate?: ConnectGate;
+}
+
+/** A counting semaphore for the connect part of probes. */
+export class ConnectGate {
+  private readonly waiting: Array<() => void> = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
 }
 
 function tcpProbe(host: string, port: number, timeoutMs: number): Promise<LayerResult> {
@@ -67,9 +87,19 @@ async function record(h: HostHealth, opts: HealthOptions): Promise<void> {
 }
 
 async function probeLayers(pool: Pool, alias: string, opts: HealthOptions, retried = false): Promise<HostHealth> {
+  const warm = pool.isConnected(alias);
+  const release = warm ? undefined : await opts.connectGate?.acquire();
+  try {
+    return await probeConnected(pool, alias, opts, warm, retried, release);
+  } finally {
+    release?.();
+  }
+}
+
+/** `releaseGate`: called once the connect part is over (the rtt and metrics layers do not hold a connect slot). */
+async function probeConnected(pool: Pool, alias: string, opts: HealthOptions, warm: boolean, retried: boolean, releaseGate = () => {}): Promise<HostHealth> {
   const checkedAt = Date.now();
   const layers: HostHealth['layers'] = {};
-  const warm = pool.isConnected(alias);
   const t1 = Date.now();
   // The TCP layer is probed alongside the SSH connect, not before it: a layer's verdict must never
   // add its own wait to the connect timeout.
@@ -86,6 +116,7 @@ async function probeLayers(pool: Pool, alias: string, opts: HealthOptions, retri
     }
   }
   const conn = await connecting;
+  releaseGate();
   if (!('failed' in conn)) {
     layers.ssh = { ok: true, ms: Date.now() - t1, detail: warm ? 'pooled connection' : undefined };
     layers.rtt = await roundTrip(conn, Math.min(5000, opts.connectTimeoutMs));
@@ -131,30 +162,32 @@ async function roundTrip(conn: Connection, timeoutMs: number): Promise<LayerResu
   }
 }
 
-/** Probes many hosts concurrently (capped); one dead or black-holed host never delays the others. */
+/**
+ * Probes many hosts concurrently; one dead or black-holed host never delays the others. `concurrency` caps
+ * the hosts *connecting* at once (default 64): hosts with a pooled connection, and hosts past their connect,
+ * probe without waiting for a slot, so a warm refresh of 500 hosts is one round, not 500 ÷ 64.
+ */
 export async function checkFleet(
   pool: Pool,
   aliases: readonly string[],
   opts: HealthOptions & { concurrency?: number },
   onHost?: (h: HostHealth) => void,
 ): Promise<HostHealth[]> {
-  const queue = [...aliases];
-  const results = new Map<string, HostHealth>();
-  const worker = async () => {
-    for (let a = queue.shift(); a !== undefined; a = queue.shift()) {
-      let h: HostHealth;
-      try {
-        h = await checkHealth(pool, a, opts);
-      } catch (err) {
-        h = { alias: a, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: Date.now() };
-        await record(h, opts);
-      }
-      results.set(a, h);
-      onHost?.(h);
+  const gated = { ...opts, connectGate: opts.connectGate ?? new ConnectGate(Math.max(1, opts.concurrency ?? 64)) };
+  return Promise.all([...new Set(aliases)].map(async (a) => {
+    let h: HostHealth;
+    try {
+      h = await checkHealth(pool, a, gated);
+    } catch (err) {
+      h = { alias: a, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: Date.now() };
+      await record(h, opts);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 64, queue.length) }, worker));
-  return aliases.map((a) => results.get(a)!);
+    onHost?.(h);
+    return h;
+  })).then((list) => {
+    const byAlias = new Map(list.map((h) => [h.alias, h]));
+    return aliases.map((a) => byAlias.get(a)!);
+  });
 }
 
 export function summarizeHealth(hosts: readonly HostHealth[]): { up: number; degraded: number; down: number; checking: number } {
