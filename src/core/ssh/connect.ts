@@ -130,6 +130,29 @@ class PausableDeadline {
   }
 }
 
+/**
+ * ssh2's pure-JS ciphers write each packet as 3–4 pieces (length, payload, tag), and with setNoDelay each
+ * piece is its own send(): a quarter of a warm 50-host exec's CPU time went to those syscalls. Corking the
+ * socket until the end of the current tick sends what one tick wrote in a single writev, without Nagle's wait.
+ */
+export function coalesceWrites(sock: Socket): Socket {
+  const write = sock.write;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    sock.uncork();
+  };
+  sock.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (!corked) {
+      corked = true;
+      sock.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args);
+  } as Socket['write'];
+  return sock;
+}
+
 function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = tcpConnect({ host, port });
@@ -140,7 +163,7 @@ function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket>
     sock.once('connect', () => {
       clearTimeout(timer);
       sock.setNoDelay(true); // ssh2 never does; without it pure-JS crypto + Nagle costs ~20x (ssh-traps §6)
-      resolve(sock);
+      resolve(coalesceWrites(sock));
     });
     sock.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
