@@ -1,4 +1,4 @@
-// `npm run bench [-- --only bundle,exec,health,status,activation,push] [--cpu-prof DIR]`
+// `npm run bench [-- --only bundle,exec,health,status,activation,push] [--cpu-prof DIR] [--lab-hosts N]`
 // One lab of 500 hosts serves exec, health, status and activation (code-server + Chromium); push starts its
 // own (isolated) lab afterwards. Output: one line per figure, `NAME: flotilla X UNIT, PEER Y UNIT, ratio Z`
 // (ratio = flotilla ÷ peer; for absolute goals the peer column is the goal), plus `#` lines saying how.
@@ -20,7 +20,7 @@ async function main(): Promise<number> {
     console.error('bench: the lab fleet needs root');
     return 1;
   }
-  const { values } = parseArgs({ options: { only: { type: 'string' }, 'cpu-prof': { type: 'string' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'lab-hosts': { type: 'string' } } });
   const only = new Set(values.only ? values.only.split(',') : STEPS);
   for (const s of only) if (!(STEPS as readonly string[]).includes(s)) throw new Error(`unknown step ${s}; steps: ${STEPS.join(',')}`);
   const log = (s: string) => console.log(s);
@@ -40,7 +40,8 @@ async function main(): Promise<number> {
 
   if (only.has('exec') || only.has('health') || only.has('status') || only.has('activation')) {
     const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
-    const hosts = only.has('status') || only.has('activation') ? 500 : 50;
+    // --lab-hosts N: a smaller lab for trying the bench out (status then probes N hosts, not 500).
+    const hosts = Number(values['lab-hosts'] ?? (only.has('status') || only.has('activation') ? 500 : 50));
     const t0 = Date.now();
     const lab = await startLabRetry({ hosts, dir });
     log(`# lab: ${hosts} sshds on loopback up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

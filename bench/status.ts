@@ -40,7 +40,7 @@ function flotillaStatus(preload: string, config: string, groups: string, store: 
 }
 
 export async function runStatusBench(lab: Lab, dir: string, log: (s: string) => void): Promise<void> {
-  const hosts = aliases(500);
+  const hosts = aliases(Math.min(500, lab.info.hosts.filter((h) => /^lab-\d+$/.test(h.alias)).length));
   const config = benchConfig(lab, dir, 20);
   const hostsFile = join(dir, 'pssh-hosts-500');
   writeFileSync(hostsFile, hosts.join('\n') + '\n');
