@@ -178,7 +178,13 @@ export const CHOICES: Readonly<Record<string, Readonly<Record<string, string>>>>
   addressfamily: { any: 'any', inet: 'inet', inet6: 'inet6' },
   canonicalizehostname: { ...TRUE_FALSE, always: 'always' },
   controlmaster: { ...TRUE_FALSE, auto: 'auto', ask: 'ask', autoask: 'autoask' },
-  fingerprinthash: { md5: 'MD5', sha256: 'SHA256' },
+  fingerprinthash: { md5: 'MD5', sha1: 'SHA1', sha256: 'SHA256', sha384: 'SHA384', sha512: 'SHA512' },
+  // log_level_name() prints the first name of a level: DEBUG1 is "DEBUG"; Debian's ssh calls QUIET "SILENT".
+  loglevel: { silent: 'SILENT', quiet: 'SILENT', fatal: 'FATAL', error: 'ERROR', info: 'INFO', verbose: 'VERBOSE', debug: 'DEBUG', debug1: 'DEBUG', debug2: 'DEBUG2', debug3: 'DEBUG3' },
+  syslogfacility: {
+    daemon: 'DAEMON', user: 'USER', auth: 'AUTH', authpriv: 'AUTHPRIV',
+    local0: 'LOCAL0', local1: 'LOCAL1', local2: 'LOCAL2', local3: 'LOCAL3', local4: 'LOCAL4', local5: 'LOCAL5', local6: 'LOCAL6', local7: 'LOCAL7',
+  },
   pubkeyauthentication: { ...TRUE_FALSE, unbound: 'unbound', 'host-bound': 'host-bound' },
   // fmt_multistate_int prints the first name of the value's table entry: "true"/"false", not yes/no.
   requesttty: { no: 'false', yes: 'true', force: 'force', auto: 'auto', false: 'false', true: 'true' },

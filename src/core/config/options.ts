@@ -176,34 +176,9 @@ export class OptionStore {
       case 'rekeylimit':
         this.applyRekeyLimit(line, true);
         return undefined;
-      case 'escapechar':
-        this.setIfUnset(key, [parseEscapeChar(first, where)], source);
-        return undefined;
-      case 'ignoreunknown':
-        this.setIfUnset(key, [first], source);
-        return undefined;
-      case 'canonicaldomains':
-        this.setIfUnset(key, canonicalDomains(line), source);
-        return undefined;
-      case 'addkeystoagent':
-        this.setIfUnset(key, [addKeysToAgent(line)], source);
-        return undefined;
-      case 'ipqos':
-        this.setIfUnset(key, ipQoS(line), source);
-        return undefined;
-      case 'userknownhostsfile':
-      case 'globalknownhostsfile':
-        this.setIfUnset(key, noneAlone(line), source);
-        return undefined;
-      case 'logverbose':
-        // readconf.c 9.2 appends only while the list is empty, so only a line's first pattern is kept.
-        this.setIfUnset(key, [logVerbose(line)[0]!], source);
-        return undefined;
       case 'setenv':
         // readconf.c: only the first SetEnv line counts; duplicate names inside it are dropped.
-        for (const arg of line.args) {
-          if (!arg.includes('=')) throw new SshConfigError(`invalid SetEnv "${arg}" (expected NAME=VALUE)`, where);
-        }
+        checkSetEnv(line);
         if (this.lists.has('setenv')) return undefined;
         for (const arg of line.args) {
           const name = arg.slice(0, arg.indexOf('='));
@@ -222,49 +197,14 @@ export class OptionStore {
         if (!jump.none) this.setIfUnset('proxycommand', ['none'], source);
         return undefined;
       }
-      case 'port': {
-        const port = a2port(first);
-        if (port <= 0) throw new SshConfigError(`Bad port '${first}' (a number 1-65535 or a service name)`, where);
-        this.setIfUnset(key, [String(port)], source);
-        return undefined;
-      }
       default:
-        break;
+        this.setIfUnset(key, parseValues(key, line), source);
+        return undefined;
     }
-    if (WHOLE_LINE.has(key)) {
-      this.setIfUnset(key, [line.rest.replace(/^[\s=]+/, '')], source);
-      return undefined;
-    }
-    if (ARGUMENT_LIST.has(key)) {
-      this.setIfUnset(key, line.args, source);
-      return undefined;
-    }
-    const choices = CHOICES[key];
-    if (choices) {
-      const printed = choices[first.toLowerCase()];
-      if (printed === undefined) {
-        throw new SshConfigError(`unsupported value "${first}" for ${line.keyword} (allowed: ${Object.keys(choices).join(', ')})`, where);
-      }
-      this.setIfUnset(key, [printed], source);
-      return undefined;
-    }
-    if (INTEGER_KEYS.has(key)) {
-      if (!/^-?\d+$/.test(first)) throw new SshConfigError(`bad number "${first}" for ${line.keyword}`, where);
-      this.setIfUnset(key, [String(Number(first))], source);
-      return undefined;
-    }
-    if (TIME_KEYS.has(key)) {
-      this.setIfUnset(key, [parseTime(key, line)], source);
-      return undefined;
-    }
-    this.setIfUnset(key, [first], source);
-    return undefined;
   }
 
   /** The checks OpenSSH makes on a line whose block does not apply. */
   private validateInactive(key: string, line: ConfigLine): void {
-    const where = { file: line.file, line: line.line };
-    const first = line.args[0]!;
     switch (key) {
       case 'proxyjump':
         checkedJump(line);
@@ -272,37 +212,12 @@ export class OptionStore {
       case 'rekeylimit':
         this.applyRekeyLimit(line, false);
         return;
-      case 'escapechar':
-        parseEscapeChar(first, where);
-        return;
-      case 'canonicaldomains':
-        canonicalDomains(line);
-        return;
-      case 'addkeystoagent':
-        addKeysToAgent(line);
-        return;
-      case 'ipqos':
-        ipQoS(line);
-        return;
-      case 'userknownhostsfile':
-      case 'globalknownhostsfile':
-        noneAlone(line);
-        return;
-      case 'logverbose':
-        logVerbose(line);
-        return;
-      case 'port':
-        if (a2port(first) <= 0) throw new SshConfigError(`Bad port '${first}' (a number 1-65535 or a service name)`, where);
+      case 'setenv':
+        checkSetEnv(line);
         return;
       default:
-        break;
+        if (!ACCUMULATING.has(key)) parseValues(key, line);
     }
-    const choices = CHOICES[key];
-    if (choices && choices[first.toLowerCase()] === undefined) {
-      throw new SshConfigError(`unsupported value "${first}" for ${line.keyword} (allowed: ${Object.keys(choices).join(', ')})`, where);
-    }
-    if (INTEGER_KEYS.has(key) && !/^-?\d+$/.test(first)) throw new SshConfigError(`bad number "${first}" for ${line.keyword}`, where);
-    if (TIME_KEYS.has(key)) parseTime(key, line);
   }
 
   /** RekeyLimit BYTES [INTERVAL]: the two values are first-wins independently (readconf.c). */
@@ -388,6 +303,85 @@ export class OptionStore {
   }
 }
 
+function whereOf(line: ConfigLine): { file: string; line: number } {
+  return { file: line.file, line: line.line };
+}
+
+/** Keywords with their own syntax: the values a line stores (run on inactive lines too, for the checks). */
+const VALUE_PARSERS: Readonly<Record<string, (line: ConfigLine) => readonly string[]>> = {
+  escapechar: (l) => [parseEscapeChar(l.args[0]!, whereOf(l))],
+  canonicaldomains: (l) => canonicalDomains(l),
+  addkeystoagent: (l) => [addKeysToAgent(l)],
+  ipqos: (l) => ipQoS(l),
+  userknownhostsfile: (l) => noneAlone(l),
+  globalknownhostsfile: (l) => noneAlone(l),
+  // readconf.c 9.2 appends only while the list is empty, so only a line's first pattern is kept.
+  logverbose: (l) => [noneAlone(l)[0]!],
+  permitremoteopen: (l) => permitRemoteOpen(l),
+  port: (l) => {
+    const port = a2port(l.args[0]!);
+    if (port <= 0) throw new SshConfigError(`Bad port '${l.args[0]}' (a number 1-65535 or a service name)`, whereOf(l));
+    return [String(port)];
+  },
+  streamlocalbindmask: (l) => {
+    const arg = l.args[0]!;
+    if (!/^[0-7]+$/.test(arg) || parseInt(arg, 8) > 0o777) throw new SshConfigError(`Bad mask "${arg}" for StreamLocalBindMask (octal, at most 0777)`, whereOf(l));
+    return [`0${parseInt(arg, 8).toString(8)}`];
+  },
+  tunneldevice: (l) => {
+    const m = /^(any|\d+)(?::(any|\d+))?$/.exec(l.args[0]!);
+    if (!m) throw new SshConfigError(`Bad tun device "${l.args[0]}" (LOCAL[:REMOTE], each a number or any)`, whereOf(l));
+    return [`${m[1]}:${m[2] ?? 'any'}`];
+  },
+};
+
+/** The stored values of a first-wins keyword line, checked as readconf.c does. */
+function parseValues(key: string, line: ConfigLine): readonly string[] {
+  const parser = VALUE_PARSERS[key];
+  if (parser) return parser(line);
+  if (WHOLE_LINE.has(key)) return [line.rest.replace(/^[\s=]+/, '')];
+  if (ARGUMENT_LIST.has(key)) return line.args;
+  const first = line.args[0]!;
+  const choices = CHOICES[key];
+  if (choices) {
+    const printed = choices[first.toLowerCase()];
+    if (printed === undefined) {
+      throw new SshConfigError(`unsupported value "${first}" for ${line.keyword} (allowed: ${Object.keys(choices).join(', ')})`, whereOf(line));
+    }
+    return [printed];
+  }
+  if (INTEGER_KEYS.has(key)) {
+    // misc.c atoi_err(): 0..INT_MAX
+    if (/^-\d+$/.test(first)) throw new SshConfigError(`integer value too small: "${first}" for ${line.keyword}`, whereOf(line));
+    if (!/^\d+$/.test(first) || Number(first) > 2147483647) throw new SshConfigError(`bad number "${first}" for ${line.keyword}`, whereOf(line));
+    return [String(Number(first))];
+  }
+  if (TIME_KEYS.has(key)) return [parseTime(key, line)];
+  return [first];
+}
+
+function checkSetEnv(line: ConfigLine): void {
+  for (const arg of line.args) {
+    if (!arg.includes('=')) throw new SshConfigError(`invalid SetEnv "${arg}" (expected NAME=VALUE)`, whereOf(line));
+  }
+}
+
+/** readconf.c PermitRemoteOpen: "any" or "none" alone, or HOST:PORT entries (PORT a port or "*"). */
+function permitRemoteOpen(line: ConfigLine): readonly string[] {
+  const args = line.args;
+  if (args.length > 1 && args.some((a) => /^(any|none)$/i.test(a))) {
+    throw new SshConfigError(`keyword permitremoteopen "${args.find((a) => /^(any|none)$/i.test(a))}" argument must appear alone`, whereOf(line));
+  }
+  if (args.length === 1 && /^(any|none)$/i.test(args[0]!)) return args;
+  for (const arg of args) {
+    const m = /^(\[[^\]]*\]|[^:[\]]+):(.*)$/.exec(arg);
+    if (!m || m[1] === '' || !(m[2] === '*' || a2port(m[2]!) > 0)) {
+      throw new SshConfigError(`bad port number in permitremoteopen "${arg}" (HOST:PORT, PORT a number or *)`, whereOf(line));
+    }
+  }
+  return args;
+}
+
 function checkedJump(line: ConfigLine): Exclude<ReturnType<typeof parseJump>, undefined> {
   const value = line.rest.replace(/^[ \t\r\n=]+/, '');
   const jump = parseJump(value);
@@ -451,11 +445,6 @@ function noneAlone(line: ConfigLine): readonly string[] {
     throw new SshConfigError(`keyword ${line.keyword} "none" argument must appear alone`, { file: line.file, line: line.line });
   }
   return line.args;
-}
-
-/** readconf.c LogVerbose: patterns, or "none" alone. */
-function logVerbose(line: ConfigLine): readonly string[] {
-  return noneAlone(line);
 }
 
 /** readconf.c CanonicalDomains: valid domain names (lower-cased, trailing "." dropped), or "none" alone. */

@@ -354,6 +354,8 @@ function buildResolvedHost(alias: string, host: string, store: OptionStore, env:
     }
   }
 
+  const attempts = store.get('connectionattempts');
+  if (attempts && Number(attempts.values[0]) <= 0) throw new SshConfigError('Invalid number of ConnectionAttempts (at least 1)', attempts.source);
   const strict = printed.get('stricthostkeychecking')!.values[0]!;
   const connectTimeout = store.first('connecttimeout');
   return {
