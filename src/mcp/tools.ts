@@ -43,6 +43,18 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The leading items whose JSON fits in `budget` bytes. */
+function withinBudget<T>(items: readonly T[], budget: number): T[] {
+  let used = 0;
+  const kept: T[] = [];
+  for (const item of items) {
+    used += Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (used > budget) break;
+    kept.push(item);
+  }
+  return kept;
+}
+
 function hostState(h: RunDoc['hosts'][number]) {
   return {
     host: h.host,
@@ -148,7 +160,13 @@ const hostsTool = defineTool({
       };
     }));
     const groups = Object.fromEntries([...inv.groups].map(([g, members]) => [g, members.filter((m) => allowed.has(m))]).filter(([, m]) => m.length));
-    return { hosts, groups, ...(inv.warnings.length ? { warnings: inv.warnings.map(oneLine) } : {}) };
+    const shown = withinBudget(hosts, env.rails.outputCapBytes);
+    return {
+      hosts: shown,
+      ...(shown.length < hosts.length ? { more: `${hosts.length - shown.length} more hosts not listed (answer capped at ${env.rails.outputCapBytes} bytes): narrow with target` } : {}),
+      groups,
+      ...(inv.warnings.length ? { warnings: inv.warnings.map(oneLine) } : {}),
+    };
   },
 });
 
@@ -312,8 +330,11 @@ const historyTool = defineTool({
   async run(a, env) {
     const hosts = a.target === undefined ? (env.rails.allow ? [...allowedHosts(env)] : undefined) : targetHosts(env, a.target);
     const { runs, damaged } = await env.store.list({ limit: a.limit ?? 20, hosts });
+    const listed = runs.map((doc) => ({ ...runHeader(doc), command: oneLine(doc.command).slice(0, 200), started_by: doc.startedBy }));
+    const shown = withinBudget(listed, env.rails.outputCapBytes);
     return {
-      runs: runs.map((doc) => ({ ...runHeader(doc), command: oneLine(doc.command).slice(0, 200), started_by: doc.startedBy })),
+      runs: shown,
+      ...(shown.length < listed.length ? { more: `${listed.length - shown.length} more runs not listed (answer capped at ${env.rails.outputCapBytes} bytes): lower limit or narrow with target` } : {}),
       ...(damaged.length ? { damaged } : {}),
     };
   },

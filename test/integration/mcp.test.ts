@@ -259,6 +259,14 @@ describe.skipIf(!canRunLab)('flotilla mcp with the SDK client on the lab', () =>
     expect(existsSync(join(homeOf('lab-1'), 'ro-was-here'))).toBe(false);
   });
 
+  it('a long host list is cut to the output cap and says so', async () => {
+    const small = await stdioClient(['--output-cap', '1']);
+    const r = await call(small, 'hosts');
+    expect(Buffer.byteLength(JSON.stringify(r.data.hosts))).toBeLessThanOrEqual(1024);
+    expect(r.data.hosts.length).toBeGreaterThan(0);
+    expect(r.data.more).toMatch(/^\d+ more hosts not listed .*narrow with target/);
+  });
+
   it('allowlist and deny-list from flags and the config file', async () => {
     const config = join(fleet.dir, 'mcp.yaml');
     writeFileSync(config, 'allow: [lab-1]\ndeny: ["\\\\brm\\\\s+-rf\\\\b"]\n');
