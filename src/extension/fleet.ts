@@ -143,10 +143,16 @@ export class Fleet implements vscode.Disposable {
   /** Files that define the fleet: the ssh config (and its Includes are re-read on change of the main file), groups file, Ansible inventories. */
   private watchFiles(): void {
     for (const w of this.watchers) w.dispose();
-    const files = [this.settings.sshConfigFile ?? join(homedir(), '.ssh', 'config'), this.inventory?.groupsFile, ...this.settings.ansibleInventories].filter((f): f is string => !!f);
-    this.watchers = files.map((file) => {
-      // A file is watched by name in its directory; a name without a match (an inventory directory) matches everything below it.
-      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(join(file, '..')), `{${file.split('/').pop()!},${file.split('/').pop()!}/**}`));
+    const files = [this.settings.sshConfigFile ?? join(homedir(), '.ssh', 'config'), this.inventory?.groupsFile].filter((f): f is string => !!f);
+    const ansible = vscode.workspace.isTrusted ? this.settings.ansibleInventories : [];
+    const watched = [
+      ...files.map((file) => ({ file, also: [] as string[] })),
+      // An inventory is also its group_vars/ and host_vars/ beside it (or, for a directory, everything below it).
+      ...ansible.map((file) => ({ file, also: ['group_vars/**', 'host_vars/**'] })),
+    ];
+    this.watchers = watched.map(({ file, also }) => {
+      const name = file.split('/').pop()!;
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(join(file, '..')), `{${[name, `${name}/**`, ...also].join(',')}}`));
       const onChange = () => void this.reload();
       w.onDidChange(onChange);
       w.onDidCreate(onChange);

@@ -113,6 +113,17 @@ test('Export to Ansible… on a group writes an inventory that ansible itself us
   }
 });
 
+test('edits to the inventory and to host_vars beside it show up without a reload', async () => {
+  const page = wb.page;
+  const lab1 = lab.info.hosts.find((h) => h.alias === 'lab-1');
+  fs.mkdirSync(path.join(lab.dir, 'host_vars'), { recursive: true });
+  // host_vars beats the inventory's host line (Ansible's precedence): db1 now goes to lab-1's address.
+  fs.writeFileSync(path.join(lab.dir, 'host_vars', 'db1.yml'), `ansible_host: ${lab1.address}\n`);
+  await waitForRowDescription(page, 'Hosts', 'db1', new RegExp(`^flotilla@${lab1.address.replace(/\./g, '\\.')}:2222 `));
+  fs.appendFileSync(inventory, '[extra]\nlab-1\n');
+  await treeLabels(page, 'Hosts', { has: 'extra' });
+});
+
 test('in a workspace that is not trusted the inventory is not read', async () => {
   await wb.stop();
   wb = await startWorkbench({
