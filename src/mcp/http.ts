@@ -43,9 +43,21 @@ export function isLoopback(host: string): boolean {
 
 const sha = (s: string) => createHash('sha256').update(s).digest();
 
+const bare = (hostname: string) => hostname.replace(/^\[|\]$/g, '').toLowerCase();
+
 function hostnameOf(hostHeader: string): string {
   try {
-    return new URL(`http://${hostHeader}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    return bare(new URL(`http://${hostHeader}`).hostname);
+  } catch {
+    return '';
+  }
+}
+
+/** '' for anything that is not an http(s) URL (`null`, garbage): never allowed. */
+function originHostname(origin: string): string {
+  try {
+    const u = new URL(origin);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? bare(u.hostname) : '';
   } catch {
     return '';
   }
@@ -83,14 +95,9 @@ export async function serveHttp(newServer: () => McpServer, opts: HttpOptions): 
     const path = (req.url ?? '/').split('?')[0];
     if (path !== MCP_PATH) return reject(res, 404, `not found: the MCP endpoint is ${MCP_PATH}`);
     if (!allowed.has(hostnameOf(req.headers.host ?? ''))) return reject(res, 403, `Host ${JSON.stringify(req.headers.host ?? '')} is not this server's`);
+    // A browser page of another site (or a sandboxed one, Origin: null) may not talk to the server.
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null') {
-      let originHost = '';
-      try { originHost = new URL(origin).hostname.replace(/^\[|\]$/g, '').toLowerCase(); } catch { /* stays empty: refused */ }
-      if (!allowed.has(originHost)) return reject(res, 403, `Origin ${JSON.stringify(origin)} is not allowed`);
-    } else if (origin === 'null') {
-      return reject(res, 403, 'Origin "null" is not allowed');
-    }
+    if (origin !== undefined && !allowed.has(originHostname(origin))) return reject(res, 403, `Origin ${JSON.stringify(origin)} is not allowed`);
     if (expected) {
       const given = sha(req.headers.authorization ?? '');
       if (!timingSafeEqual(given, expected)) return reject(res, 401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });

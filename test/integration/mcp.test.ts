@@ -304,6 +304,7 @@ describe.skipIf(!canRunLab)('flotilla mcp with the SDK client on the lab', () =>
     const port = new URL(url).port;
     expect(await rawPost(url, { host: `evil.example.com:${port}` })).toBe(403);
     expect(await rawPost(url, { origin: 'http://evil.example.com' })).toBe(403);
+    expect(await rawPost(url, { origin: 'null' })).toBe(403);
     expect(await rawPost(url, { origin: `http://localhost:${port}` })).toBe(200);
   });
 
