@@ -103,6 +103,12 @@ test('the Fleet Report shows the timeline, latency and resource bars and the ale
     await sleep(250);
   }
 
+  // status bar: 4 of the 16 hosts are unusable (dead, black hole, auth failure, unknown key): a warning, not
+  // an error (that takes half the fleet, or a host marked important)
+  const bar = page.locator('.statusbar-item', { hasText: /\d+ up/ }).first();
+  await page.waitForFunction((el) => /12 up/.test(el.textContent ?? '') && el.classList.contains('warning-kind'), await bar.elementHandle(), { timeout: 30000 });
+  assert.ok(!(await bar.evaluate((el) => el.classList.contains('error-kind'))), 'not the error colour');
+
   await runCommand(page, 'Flotilla: Fleet Report');
   const snap = await waitForReport(page, (r) => /lab-2: memory 9\d(\.\d)?% used/.test(r.text) && /dead is down/.test(r.text) && r.up >= 3,
     'the memory and dead-host alerts with timeline bands');

@@ -9,6 +9,7 @@ import { REPORT_JSON_SCHEMA } from '../../src/core/report/schema';
 import { escapeMarkdown, renderMarkdown, renderText, timelineStrip } from '../../src/core/report/text';
 import type { PlannedHost } from '../../src/core/push/plan';
 import { renderReportHtml } from '../../src/extension/report/html';
+import { fleetLevel } from '../../src/core/health/fleetLevel';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTailscaleStatus } from '../../src/core/config/tailscale';
@@ -227,5 +228,24 @@ describe('tailnet peers in the report', () => {
     const r = buildReport(input({ tailnet: { peers: [], aliases: new Map(), reason: 'tailscale is not installed' } }));
     expect(r.tailnet).toEqual({ peers: [], reason: 'tailscale is not installed' });
     expect(renderMarkdown(r)).toContain('## Tailnet\n\ntailscale is not installed');
+  });
+});
+
+describe('status bar level of the fleet (what the editor colours)', () => {
+  const auth: HostHealth = { alias: 'web-2', state: 'degraded', reason: 'authentication failed: no', checkedAt: NOW, layers: { ssh: { ok: false, ms: 3, detail: 'x' } } };
+  const loaded: HostHealth = { ...online('web-2', { loadPerCore: 3 }), state: 'degraded', reason: 'high load' };
+
+  it('neutral when all are up; a warning for some down or degraded; an error from half the fleet down', () => {
+    expect(fleetLevel([online('a'), online('b')])).toEqual({ level: 'ok', rule: 'every host up' });
+    expect(fleetLevel([online('a'), online('b'), online('c'), dead])).toEqual({ level: 'warning', rule: '1 down (db-1)' });
+    expect(fleetLevel([online('a'), loaded]).level).toBe('warning');
+    expect(fleetLevel([online('a'), dead])).toEqual({ level: 'error', rule: '1 of 2 hosts down (at least 50%)' });
+  });
+
+  it('authentication failure counts as down; an important host down is an error alone; the share is configurable', () => {
+    expect(fleetLevel([online('a'), auth])).toMatchObject({ level: 'error' });
+    expect(fleetLevel([online('a'), online('b'), online('c'), dead], { errorShare: 0.5, important: ['db-1'] })).toEqual({ level: 'error', rule: 'important host down: db-1' });
+    expect(fleetLevel([online('a'), online('b'), online('c'), dead], { errorShare: 0.25, important: [] }).level).toBe('error');
+    expect(fleetLevel([{ alias: 'x', state: 'checking', layers: {}, checkedAt: 0 }]).level).toBe('ok');
   });
 });

@@ -2,6 +2,7 @@
 // lists the problem hosts with their reason and a next step.
 import * as vscode from 'vscode';
 import { summarizeHealth } from '../../core/health/probe';
+import { fleetLevel } from '../../core/health/fleetLevel';
 import { sanitizeForView } from '../../core/exec/output';
 import type { Fleet } from '../fleet';
 
@@ -21,8 +22,10 @@ export function createStatusBar(fleet: Fleet): vscode.Disposable {
     const hosts = fleet.aliases.map((a) => fleet.health.get(a)).filter((h) => !!h);
     const s = summarizeHealth(hosts);
     item.text = statusText(s);
-    item.tooltip = `Flotilla: ${s.up} up, ${s.degraded} degraded, ${s.down} down — click for the problem hosts`;
-    item.backgroundColor = s.down ? new vscode.ThemeColor('statusBarItem.errorBackground') : s.degraded ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    const c = vscode.workspace.getConfiguration('flotilla.health');
+    const level = fleetLevel(hosts, { errorShare: c.get<number>('errorShare', 0.5), important: c.get<string[]>('importantHosts', []) });
+    item.tooltip = `Flotilla: ${s.up} up, ${s.degraded} degraded, ${s.down} down (${level.rule}) — click for the problem hosts`;
+    item.backgroundColor = level.level === 'ok' ? undefined : new vscode.ThemeColor(`statusBarItem.${level.level}Background`);
     if (fleet.aliases.length) item.show();
     else item.hide();
   };
