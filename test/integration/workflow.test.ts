@@ -11,10 +11,12 @@ import { expandTargets, loadInventory, type Inventory } from '../../src/core/con
 import { newRunId } from '../../src/core/exec/run';
 import { RunStore } from '../../src/core/jobs/store';
 import type { Pool } from '../../src/core/ssh/pool';
+import type { Workflow } from '../../src/core/workflows/model';
 import { parseWorkflow } from '../../src/core/workflows/parse';
 import { planWorkflow } from '../../src/core/workflows/plan';
 import { WorkflowStore, type WorkflowDoc } from '../../src/core/workflows/record';
 import { startWorkflow, type WorkflowEvent, type WorkflowOptions } from '../../src/core/workflows/runner';
+import { templateWorkflow } from '../../src/core/workflows/templates';
 import { cliInProcess } from './cliInProcess';
 import { pgrep, startFleet, waitUntil, type TestFleet } from './fleet';
 
@@ -42,9 +44,10 @@ describe.skipIf(!canRunLab)('workflows on the lab fleet', () => {
   const home = (alias: string, rel: string) => join(fleet.lab.info.hosts.find((h) => h.alias === alias)!.isolatedHome!, 'flotilla', rel);
   const tagged = () => `t${randomBytes(3).toString('hex')}`;
 
-  async function run(yaml: string, opts: Partial<WorkflowOptions> = {}): Promise<{ doc: WorkflowDoc; events: WorkflowEvent[] }> {
+  async function run(yaml: string | Workflow, opts: Partial<WorkflowOptions> & { vars?: Record<string, string> } = {}): Promise<{ doc: WorkflowDoc; events: WorkflowEvent[] }> {
     const plan = planWorkflow({
-      workflow: parseWorkflow(yaml, 'test.yaml'), resolveHosts: (t) => expandTargets(t, inventory), baseDir: fleet.dir, runId: newRunId(),
+      workflow: typeof yaml === 'string' ? parseWorkflow(yaml, 'test.yaml') : yaml, overrides: opts.vars,
+      resolveHosts: (t) => expandTargets(t, inventory), baseDir: fleet.dir, runId: newRunId(),
     });
     const events: WorkflowEvent[] = [];
     const wf = await startWorkflow({ store, pool, connectTimeoutMs: 3000 }, plan, {
@@ -234,6 +237,16 @@ stages:
       server.close();
       for (const h of ['lab-1', 'lab-2', 'lab-3']) await fleet.lab.setLoad(h, 0.1);
     }
+  });
+
+  it('sync (built-in) copies a folder from one host to a group through a local copy', async () => {
+    const t = tagged();
+    mkdirSync(home('lab-1', `${t}-data/sub`), { recursive: true });
+    writeFileSync(home('lab-1', `${t}-data/sub/f.txt`), 'from lab-1\n');
+    const { doc } = await run(templateWorkflow('sync'), { vars: { source: 'lab-1', targets: 'lab-2,lab-3', path: `~/${t}-data` } });
+    expect(doc.result).toBe('completed');
+    for (const h of ['lab-2', 'lab-3']) expect(readFileSync(home(h, `${t}-data/sub/f.txt`), 'utf8')).toBe('from lab-1\n');
+    expect(readFileSync(join(fleet.dir, '.flotilla/sync', doc.id, 'sub/f.txt'), 'utf8')).toBe('from lab-1\n');
   });
 
   it('a confirm stage that is declined never starts', async () => {
