@@ -14,6 +14,8 @@ const common = {
   minify: true,
   logLevel: 'warning',
   external: ['vscode', 'cpu-features', './crypto/build/Release/sshcrypto.node'],
+  // jsonc-parser's UMD build requires its parts by computed paths a bundle cannot follow (the YAML language service uses it).
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
 };
 const builds = [
   { ...common, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js' },

@@ -35,6 +35,7 @@ stages:
     steps:
       - gate: { run: "true", retries: many }
 `;
+const EDIT = 'name: edit\nstages:\n  - name: s\n    hosts: lab-1\n    ';
 let lab, wb;
 
 before(async () => {
@@ -44,7 +45,7 @@ before(async () => {
   mark('lab fleet up');
   wb = await startWorkbench({
     name: 'workflows', vsix: [vsix], userSettings: labSettings(lab),
-    workspaceFiles: { '.flotilla/workflows/deploy.yaml': DEPLOY, '.flotilla/workflows/broken.yaml': BROKEN },
+    workspaceFiles: { '.flotilla/workflows/deploy.yaml': DEPLOY, '.flotilla/workflows/broken.yaml': BROKEN, '.flotilla/workflows/edit.yaml': EDIT },
   });
   mark('workbench loaded');
 });
@@ -65,6 +66,9 @@ test('Run Workflow… with a confirm stage: the modal, live stages and hosts, th
   await widenSideBar(page);
   await treeLabels(page, 'Workflows', { has: 'e2e-deploy', timeout: 60000 });
   await treeLabels(page, 'Hosts', { has: 'lab-1', timeout: 60000 });
+  // Room for every row of the Workflows view (the tree renders only what fits).
+  await collapsePane(page, 'Hosts');
+  await collapsePane(page, 'Runs');
   const files = await treeRows(page, 'Workflows');
   assert.match(files.find((r) => r.label === 'broken.yaml')?.description ?? '', /has errors/, JSON.stringify(files));
   mark(`Workflows view: ${JSON.stringify(files)}`);
@@ -125,4 +129,26 @@ test('a broken workflow file: its problem with line and column in the Problems p
   assert.match(text, /stages\[0\]\.steps\[0\]\.gate\.retries must be integer, not "many"/);
   assert.match(text, /\[Ln 6, Col 39\]/);
   await wb.screenshot('workflow-problem.png');
+});
+
+test('completion from the workflow schema in the editor', async () => {
+  const page = wb.page;
+  await page.keyboard.press('Control+P');
+  await pickQuickItem(page, 'edit.yaml');
+  const editor = page.locator('.editor-group-container.active .monaco-editor').first();
+  await editor.waitFor();
+  await editor.locator('.view-lines').click();
+  await page.keyboard.press('Control+End');
+  const suggest = page.locator('.editor-widget.suggest-widget');
+  const t0 = Date.now();
+  let labels = [];
+  while (!labels.includes('max_fail') && Date.now() - t0 < 20000) {
+    await page.keyboard.press('Control+Space');
+    await suggest.locator('.monaco-list-row').first().waitFor({ timeout: 5000 }).catch(() => {});
+    labels = await suggest.locator('.monaco-list-row .label-name').allInnerTexts().catch(() => []);
+    if (!labels.includes('max_fail')) { await page.keyboard.press('Escape'); await sleep(300); }
+  }
+  assert.ok(['serial', 'max_fail', 'confirm', 'steps', 'on_failure'].every((k) => labels.includes(k)), `suggestions: ${labels.join(', ')}`);
+  await wb.screenshot('workflow-completion.png');
+  await page.keyboard.press('Escape');
 });

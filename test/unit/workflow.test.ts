@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { completeWorkflow, hoverWorkflow } from '../../src/core/workflows/completion';
 import { parseWorkflow, WorkflowFileError } from '../../src/core/workflows/parse';
 import { batchesOf, gateScript, planWorkflow, settleVars, type Plan } from '../../src/core/workflows/plan';
 import { planText } from '../../src/core/workflows/report';
@@ -186,5 +187,16 @@ describe('planning', () => {
     }
     expect(() => planWorkflow({ workflow: templateWorkflow('health-check'), overrides: { hosts: 'p1', url: 'ftp://x' }, resolveHosts, baseDir: '/ws', runId: 'x' }))
       .toThrow(/"ftp:\/\/x" is not an http/);
+  });
+});
+
+describe('completion from the schema', () => {
+  it('offers a stage\'s keys and a step\'s actions, with the schema\'s descriptions', async () => {
+    const stage = await completeWorkflow('name: x\nstages:\n  - name: s\n    hosts: h\n    ', 4, 4);
+    expect(stage.map((i) => i.label)).toEqual(expect.arrayContaining(['serial', 'max_fail', 'confirm', 'steps', 'on_failure']));
+    expect(stage.map((i) => i.label)).not.toContain('hosts');
+    const step = await completeWorkflow('name: x\nstages:\n  - name: s\n    hosts: h\n    steps:\n      - ', 5, 8);
+    expect(step.map((i) => i.label)).toEqual(expect.arrayContaining(['run', 'push', 'pull', 'gate', 'place']));
+    expect(await hoverWorkflow('name: x\nstages:\n  - name: s\n    serial: 1\n', 3, 6)).toContain('Hosts at a time');
   });
 });

@@ -9,6 +9,7 @@ import { readWorkflow } from '../../core/workflows/parse';
 import { watchWorkflows, WorkflowStore } from '../../core/workflows/record';
 import { BUILTIN_PREFIX, findWorkflowFiles, TEMPLATES, templateWorkflow, WORKFLOWS_DIR } from '../../core/workflows/templates';
 import type { Fleet } from '../fleet';
+import { registerWorkflowCompletion } from './completion';
 import { registerWorkflowDiagnostics, WORKFLOW_FILE } from './diagnostics';
 import { showRecord, WorkflowLauncher } from './launch';
 import { WorkflowsTree, type WorkflowsNode } from './workflowsTree';
@@ -86,6 +87,7 @@ export function registerWorkflows(context: vscode.ExtensionContext, fleet: Fleet
     fileWatcher.onDidDelete(refreshFiles),
     vscode.workspace.onDidChangeWorkspaceFolders(refreshFiles),
     registerWorkflowDiagnostics(),
+    registerWorkflowCompletion(log),
     { dispose: watchWorkflows(records, () => tree.soon()) },
     { dispose: () => launcher.cancelAll() },
     register('flotilla.workflows.run', async (arg?: unknown) => {
