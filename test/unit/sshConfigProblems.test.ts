@@ -19,6 +19,18 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(home, { recursive: true, force: true }));
 
+/** The CLI in-process on the test's config, with its own groups file and run store. */
+async function flotilla(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await main(['--ssh-config', config, '--groups', join(home, 'no-groups.yaml'), '--store', join(home, 'store'), ...args], new CliIo(out, err));
+  return { code, stdout, stderr };
+}
+
 function opts(extra: ResolveOptions = {}): ResolveOptions {
   return { homeDir: home, localUser: 'me', localUid: process.getuid?.() ?? 0, systemConfigFile: null, env: { HOME: home }, platform: 'linux', ...extra };
 }
@@ -83,13 +95,7 @@ describe('input bounds', () => {
 describe('flotilla hosts on a config with problems', () => {
   it('lists the good hosts, warns with file:line on stderr, exits 0', async () => {
     writeFileSync(config, 'Host "lab one" web\n  HostName 10.0.0.9\n  User ops\nHost db\n  PasswordAuthenticaton no\n');
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = '';
-    let stderr = '';
-    out.on('data', (d: Buffer) => (stdout += d.toString()));
-    err.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await main(['--ssh-config', config, '--groups', join(home, 'no-groups.yaml'), '--store', join(home, 'store'), 'hosts'], new CliIo(out, err));
+    const { code, stdout, stderr } = await flotilla(['hosts']);
     expect({ code, stdout }).toEqual({ code: 0, stdout: expect.stringMatching(/^web +ops@10\.0\.0\.9:22\ndb +\S+@db:22\n$/) });
     expect(stderr).toContain(`warning: ${config}:1: Host pattern "lab one" is skipped`);
     expect(stderr).toContain(`warning: ${config}:5: Bad configuration option: passwordauthenticaton`);
@@ -122,13 +128,7 @@ describe('CanonicalizeHostname', () => {
 describe('flotilla config resolve', () => {
   it('prints the resolved settings and, on stderr, what was skipped with file:line', async () => {
     writeFileSync(config, 'Host web\n  PasswordAuthenticaton no\n  Port 2200\n');
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = '';
-    let stderr = '';
-    out.on('data', (d: Buffer) => (stdout += d.toString()));
-    err.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await main(['--ssh-config', config, '--groups', join(home, 'no-groups.yaml'), '--store', join(home, 'store'), 'config', 'resolve', 'web'], new CliIo(out, err));
+    const { code, stdout, stderr } = await flotilla(['config', 'resolve', 'web']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^host web\n.*^port 2200$/ms);
     expect(stderr).toMatch(new RegExp(`^warning: ${config}:2: Bad configuration option: passwordauthenticaton`));
