@@ -36,6 +36,17 @@ stages:
       - gate: { run: "true", retries: many }
 `;
 const EDIT = 'name: edit\nstages:\n  - name: s\n    hosts: lab-1\n    ';
+const LONG = `name: e2e-long
+stages:
+  - name: wait
+    hosts: [lab-1, lab-2]
+    steps:
+      - run: sleep 30.5; touch ${MARK}-{{ host }}-slept
+  - name: later
+    hosts: lab-1
+    steps:
+      - run: touch ${MARK}-later
+`;
 let lab, wb;
 
 before(async () => {
@@ -45,7 +56,7 @@ before(async () => {
   mark('lab fleet up');
   wb = await startWorkbench({
     name: 'workflows', vsix: [vsix], userSettings: labSettings(lab),
-    workspaceFiles: { '.flotilla/workflows/deploy.yaml': DEPLOY, '.flotilla/workflows/broken.yaml': BROKEN, '.flotilla/workflows/edit.yaml': EDIT },
+    workspaceFiles: { '.flotilla/workflows/deploy.yaml': DEPLOY, '.flotilla/workflows/broken.yaml': BROKEN, '.flotilla/workflows/edit.yaml': EDIT, '.flotilla/workflows/long.yaml': LONG },
   });
   mark('workbench loaded');
 });
@@ -151,4 +162,31 @@ test('completion from the workflow schema in the editor', async () => {
   assert.ok(['serial', 'max_fail', 'confirm', 'steps', 'on_failure'].every((k) => labels.includes(k)), `suggestions: ${labels.join(', ')}`);
   await wb.screenshot('workflow-completion.png');
   await page.keyboard.press('Escape');
+});
+
+/** Live processes whose command line is exactly `text` (the lab's sshds are on this machine). */
+function processes(text) {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() === text; } catch { return false; }
+  });
+}
+
+test('Cancel in the progress notification stops the running step on every host and starts nothing else', async () => {
+  const page = wb.page;
+  await page.keyboard.press('F1');
+  await pickQuickItem(page, 'Flotilla: Run Workflow…', '>Flotilla: Run Workflow');
+  await waitForQuickInput(page, 'Run Workflow');
+  await pickQuickItem(page, '.flotilla/workflows/long.yaml', 'long.yaml');
+  const t0 = Date.now();
+  while (processes('sleep 30.5').length < 2 && Date.now() - t0 < 20000) await sleep(100);
+  assert.equal(processes('sleep 30.5').length, 2, 'the step runs on both hosts');
+  const toast = page.locator('.notification-toast', { hasText: 'Flotilla workflow e2e-long' });
+  await toast.getByRole('button', { name: 'Cancel' }).click();
+  await waitForNotification(page, 'workflow e2e-long cancelled', 20000);
+  assert.deepEqual(processes('sleep 30.5'), [], 'the remote sleeps are gone');
+  const rows = await waitForTreeStable(page, 'Workflows');
+  const runs = rows.slice(rows.findIndex((r) => r.label === 'Workflow runs'));
+  assert.match(runs.find((r) => r.label === 'e2e-long')?.description ?? '', /^cancelled/, JSON.stringify(runs));
+  assert.ok(!fs.existsSync(`${MARK}-later`) && !fs.existsSync(`${MARK}-lab-1-slept`), 'nothing further ran');
+  await wb.screenshot('workflow-cancelled.png');
 });

@@ -94,7 +94,6 @@ const FILE = 'workflow.json';
 const CANCEL_PREFIX = 'cancel-';
 const ID_SHAPE = /^\d{8}T\d{6}-[0-9a-f]{6,}$/;
 
-export { startedByHere };
 
 export class WorkflowStore {
   readonly dir: string;

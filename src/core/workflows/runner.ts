@@ -14,10 +14,10 @@ import { pullHost } from '../push/pull';
 import { push } from '../push/push';
 import type { HostAction, Plan, StagePlan, StepPlan } from './plan';
 import {
-  startedByHere, WorkflowStore, type StageHost, type StageRecord, type StepHost, type StepRecord,
+  WorkflowStore, type StageHost, type StageRecord, type StepHost, type StepRecord,
   type WorkflowDoc, type WorkflowHostState, type WorkflowResult,
 } from './record';
-import { ownerHere } from '../jobs/store';
+import { ownerHere, startedByHere } from '../jobs/store';
 
 export type WorkflowDeps = JobDeps;
 
