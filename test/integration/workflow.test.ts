@@ -249,6 +249,31 @@ stages:
     expect(readFileSync(join(fleet.dir, '.flotilla/sync', doc.id, 'sub/f.txt'), 'utf8')).toBe('from lab-1\n');
   });
 
+  it('run steps take cwd, files (a private temp dir) and timeout', async () => {
+    const t = tagged();
+    mkdirSync(home('lab-1', `${t}-wd`));
+    const local = join(fleet.dir, `${t}-input.txt`);
+    writeFileSync(local, 'input\n');
+    const { doc } = await run(`
+name: run-options
+stages:
+  - name: s
+    hosts: lab-1
+    steps:
+      - run: pwd > ~/${t}-cwd
+        cwd: ~/${t}-wd
+      - run: cat ${t}-input.txt > ~/${t}-copied
+        files: [./${t}-input.txt]
+      - run: sleep 7.75
+        timeout: 500ms
+`);
+    expect(readFileSync(home('lab-1', `${t}-cwd`), 'utf8')).toBe(`/home/flotilla/${t}-wd\n`);
+    expect(readFileSync(home('lab-1', `${t}-copied`), 'utf8')).toBe('input\n');
+    expect(doc.steps.map((s) => Object.values(s.hosts)[0]!.state)).toEqual(['ok', 'ok', 'timeout']);
+    expect(hostStates(doc, 0)).toEqual({ 'lab-1': 'failed' });
+    expect(pgrep('sleep 7.75')).toEqual([]);
+  });
+
   it('a confirm stage that is declined never starts', async () => {
     const t = tagged();
     const asked: string[] = [];
