@@ -119,11 +119,11 @@ export const mcpVerb: Verb = (program, act) => {
     .command('mcp')
     .summary('serve the fleet tools to AI agents over MCP (stdio, or Streamable HTTP with --http)')
     .description(
-      'An MCP server with the tools hosts, run, run_status, run_output, cancel_run, history, push_plan, push_apply, place, agents_list,\n' +
-        'agents_peek and agents_send. Runs are recorded with origin "mcp" in the shared run store. Host keys are never accepted.\n' +
-        'Settings also come from a YAML/JSON file (--config, default ~/.config/flotilla/mcp.yaml): readOnly, allow, deny,\n' +
-        'outputCapKiB, waitSeconds. With --http, a non-loopback address needs a token (FLOTILLA_MCP_TOKEN or --token-file),\n' +
-        'sent by clients as "Authorization: Bearer TOKEN".',
+      'An MCP server with the tools hosts, run, run_status, run_output, cancel_run, history, push_plan, push_apply, place, ' +
+        'agents_list, agents_peek and agents_send. Runs are recorded with origin "mcp" in the shared run store. Host keys are never accepted.\n\n' +
+        'Settings also come from a YAML/JSON file (--config, default ~/.config/flotilla/mcp.yaml): readOnly, allow, deny, outputCapKiB, ' +
+        'waitSeconds. With --http, a non-loopback address needs a token (FLOTILLA_MCP_TOKEN or --token-file), sent by clients as ' +
+        '"Authorization: Bearer TOKEN".',
     )
     .option('--http <host:port>', 'serve Streamable HTTP at http://HOST:PORT/mcp instead of stdio (port 0: any free port)')
     .option('--config <file>', 'guard-rail settings file (YAML or JSON)')
