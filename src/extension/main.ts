@@ -48,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   registerWorkflows(context, fleet, runStore, log);
   registerAgentTools(context, fleet, runStore);
   void fleet.reload();
+  log.info(`activate() returned after ${Date.now() - enteredAt} ms`);
   return { fleet };
 }
 

@@ -19,6 +19,13 @@ export function createStatusBar(fleet: Fleet): vscode.Disposable {
   item.name = 'Flotilla fleet health';
   item.command = 'flotilla.showProblemHosts';
   const update = () => {
+    if (!fleet.inventory && !fleet.loadError) {
+      // Shown at once while the ssh config is read: the user sees Flotilla is there (the `activation` benchmark).
+      item.text = '$(sync~spin) Flotilla';
+      item.tooltip = 'Flotilla: reading the ssh config…';
+      item.show();
+      return;
+    }
     const hosts = fleet.aliases.map((a) => fleet.health.get(a)).filter((h) => !!h);
     const s = summarizeHealth(hosts);
     item.text = statusText(s);
