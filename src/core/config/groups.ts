@@ -514,12 +514,33 @@ function ensureGroupsMap(p: Parsed): YAMLMap {
 // ---------------------------------------------------------------------------------------------
 // File I/O
 
+/** A groups file is a short list; anything bigger (or a device that never ends) is refused before it is parsed. */
+export const MAX_GROUPS_FILE_BYTES = 4 * 1024 * 1024;
+
 async function readIfExists(path: string): Promise<string | undefined> {
+  let handle;
   try {
-    return await fs.readFile(path, 'utf8');
+    handle = await fs.open(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buffer = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_GROUPS_FILE_BYTES) {
+        throw new GroupsFileError(`the groups file is larger than ${MAX_GROUPS_FILE_BYTES / 1048576} MiB (or never ends); a groups file lists host aliases — check that this is the right file`, path);
+      }
+      chunks.push(buffer.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await handle.close();
   }
 }
 
