@@ -328,11 +328,9 @@ describe('flagUnknownMembers', () => {
 describe('bounded input', () => {
   it('a 50 MB groups file (or a device that never ends) is refused at 4 MiB, before parsing', async () => {
     await fs.writeFile(file, `groups:\n  big:\n${'  - host-with-a-long-name\n'.repeat(2_000_000)}`);
-    const t0 = Date.now();
     const err = await loadGroups(file).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GroupsFileError);
     expect((err as Error).message).toMatch(/larger than 4 MiB \(or never ends\)/);
-    expect(Date.now() - t0).toBeLessThan(5000);
     await expect(loadGroups('/dev/zero')).rejects.toThrow(/larger than 4 MiB/);
   });
 });
