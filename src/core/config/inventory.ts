@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { mergeAnsibleInventory, resolveAnsibleHost, type AnsibleConnection, type AnsibleTreeGroup } from '../ansible';
 import type { ConfigSource, ResolvedHost } from '../types';
 import { findGroupsFile, flagUnknownMembers, loadGroups } from './groups';
-import { listHostAliases, resolveHost, type ResolveOptions } from './sshConfig';
+import { listHostAliases, resolveHost, type ConfigProblem, type ResolveOptions } from './sshConfig';
 import { matchPeersToAliases, readTailscaleStatus, type TailscalePeer } from './tailscale';
 
 export interface InventoryOptions {
@@ -42,6 +42,8 @@ export interface Inventory {
   rejectedMembers: { group: string; member: string; at: string }[];
   tailscalePeers: TailscalePeer[];
   warnings: string[];
+  /** What is wrong in the ssh config files, with file:line (the hosts that resolved are listed anyway). */
+  configProblems: ConfigProblem[];
   resolveOptions: ResolveOptions;
   /** Groups as the Ansible inventories nest them (empty without inventories); `groups` holds their flattened members. */
   ansibleGroups: ReadonlyMap<string, AnsibleTreeGroup>;
@@ -60,7 +62,7 @@ export function resolveOptionsFor(opts: InventoryOptions): ResolveOptions {
 
 export async function loadInventory(opts: InventoryOptions = {}): Promise<Inventory> {
   const resolveOptions = resolveOptionsFor(opts);
-  const { hosts: entries, warnings } = await listHostAliases(resolveOptions);
+  const { hosts: entries, warnings, problems: configProblems } = await listHostAliases(resolveOptions);
   const groupsPath = await findGroupsFile(opts.groupsFile || undefined, opts.homeDir ?? homedir());
   const groupsFile = groupsPath ? await loadGroups(groupsPath) : undefined;
   const hosts: InventoryHost[] = entries.map((e) => ({ alias: e.alias, source: e.source, groups: [] }));
@@ -105,6 +107,7 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     rejectedMembers: groupsFile?.rejectedMembers ?? [],
     tailscalePeers,
     warnings: [...warnings, ...(groupsFile?.warnings ?? []), ...(ansible?.warnings ?? [])],
+    configProblems,
     resolveOptions,
     ansibleGroups: ansible?.tree ?? new Map(),
     resolve,
