@@ -72,6 +72,9 @@ const dialog = () => wb.page.locator('.monaco-dialog-box');
 
 test('Run Workflow… with a confirm stage: the modal, live stages and hosts, the outcome', async () => {
   const page = wb.page;
+  // The schema the yamlValidation contribution names ships in the installed extension.
+  const installed = fs.readdirSync(wb.server.extensionsDir).find((d) => d.startsWith('flotilla.flotilla-'));
+  assert.ok(fs.existsSync(`${wb.server.extensionsDir}/${installed}/schemas/workflow.schema.json`), `schema in ${installed}`);
   await openViewContainer(page, 'Flotilla');
   await collapsePane(page, 'Agents');
   await widenSideBar(page);
