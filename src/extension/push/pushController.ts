@@ -212,7 +212,7 @@ export class PushController {
         lines.push(`${host}: skipped — ${sanitizeForView(plan.fatal)}`);
         continue;
       }
-      const n = planWork(plan) + (plan.destMissing ? 1 : 0);
+      const n = planWork(plan) + (plan.destMissing ? 1 : 0) + plan.leftovers.length;
       work += n;
       const parts = [
         plan.create.length && `${plan.create.length} new`,
@@ -221,6 +221,8 @@ export class PushController {
       ].filter(Boolean);
       let line = `${host}: ${parts.length ? parts.join(', ') : 'up to date'}`;
       if (plan.delete.length && plan.deleteBlocked) line += ` (${plan.delete.length} deletions blocked)`;
+      if (plan.parents.length) line += `, creating ${plural(plan.parents.length, 'missing parent')}`;
+      if (plan.leftovers.length) line += `, removing ${plural(plan.leftovers.length, 'leftover temp file')}`;
       if (plan.errors.length) line += ` (${plural(plan.errors.length, 'error')})`;
       lines.push(line);
       if (plan.delete.length && !plan.deleteBlocked) {

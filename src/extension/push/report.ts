@@ -28,7 +28,10 @@ export function renderReport(s: PushSession): string {
     lines.push(`━━━━ ${host} → ${plan.absDest ?? plan.dest} · ${result ? `${resultCounts(result)} · ${formatBytes(result.bytes)} in ${result.durationMs} ms` : `plan: ${planCounts(plan)}`}`);
     if (plan.fatal) lines.push(`  ${sanitizeForView(plan.fatal)}`);
     if (result?.reason && result.state !== 'ok') lines.push(`  ${result.state}: ${sanitizeForView(result.reason)}`);
-    if (plan.destMissing) lines.push(`  (the destination does not exist yet and will be created)`);
+    if (plan.destMissing) lines.push(`  (the destination does not exist yet and will be created${plan.parents.length ? `, with ${plan.parents.map(sanitizeForView).join(', ')}` : ''})`);
+    if (plan.leftovers.length) lines.push(`  leftovers of an interrupted push (removed by the apply): ${plan.leftovers.map(sanitizeForView).join(', ')}`);
+    if (plan.extraneous && !plan.delete.length) lines.push(`  ${plan.extraneous} remote entr${plan.extraneous === 1 ? 'y' : 'ies'} not in the workspace; deletions are off`);
+    if (plan.contentCheck) lines.push(`  same-size files compared with ${sanitizeForView(plan.contentCheck)}`);
     const byKey = new Map((result?.results ?? []).map((r) => [`${r.action}\0${r.path}`, r]));
     const items = [...plan.delete, ...[...plan.create, ...plan.update].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))];
     for (const item of items) {
