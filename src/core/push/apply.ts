@@ -129,8 +129,12 @@ export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOp
   const started = Date.now();
   const failedEarly = (plan: PlannedHost, state: PushState, reason: string): HostPushResult =>
     ({ host: plan.host, state, reason, results: [], bytes: 0, durationMs: Date.now() - started, deleteBlocked: plan.deleteBlocked, applied: plan });
-  if (approved.fatal && !approved.lock) return failedEarly(approved, approved.unreachable ? 'unreachable' : 'failed', approved.fatal);
-  if (opts.signal?.aborted) return failedEarly(approved, 'cancelled', 'cancelled before the apply started');
+  const fatalState = (p: PlannedHost): PushState => (opts.signal?.aborted ? 'cancelled' : p.unreachable ? 'unreachable' : 'failed');
+  if (approved.fatal && !approved.lock) return failedEarly(approved, fatalState(approved), approved.fatal);
+  if (opts.signal?.aborted) {
+    await approved.lock?.release();
+    return failedEarly(approved, 'cancelled', 'cancelled before the apply started');
+  }
   let plan = approved;
   if (!plan.lock) {
     try {
@@ -148,7 +152,7 @@ export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOp
     }
   }
   try {
-    if (plan.fatal) return failedEarly(plan, plan.unreachable ? 'unreachable' : 'failed', plan.fatal);
+    if (plan.fatal) return failedEarly(plan, fatalState(plan), plan.fatal);
     return await applyLocked(pool, plan, opts, started);
   } finally {
     await plan.lock?.release();
