@@ -288,21 +288,28 @@ async function transfer(
       await runWindow(deleteLevels.get(level)!, window, (item) => attempt(item, () => removeEntry(sftp, remote(item.path), item.type === 'dir')), canStart);
     }
   }
-  if (!hostCause) await finishDirectories(sftp, plan, touchedDirs);
-  plan.lock?.setPreciseTimes(precise);
+  const dirTimes = hostCause ? [] : await finishDirectories(sftp, plan, touchedDirs);
+  plan.lock?.setPreciseTimes([...precise, ...dirTimes].slice(0, PRECISE_TIMES_MAX));
   const cancelled = !!opts.signal?.aborted;
   markNotAttempted(plan, results, runDeletes, cancelled ? 'not attempted: cancelled' : hostCause ? 'not written' : 'not attempted');
   return { host: plan.host, deleteBlocked: plan.deleteBlocked, applied: plan, ...outcome(results, cancelled, hostCause), results, bytes, durationMs: Date.now() - started };
 }
 
-/** Every directory whose entries changed gets its local mode and mtime back (as `rsync -a` does), all pipelined. */
-async function finishDirectories(sftp: SFTPWrapper, plan: PlannedHost, touched: ReadonlySet<string>): Promise<void> {
+/**
+ * Every directory whose entries changed gets its local mode and mtime back (as `rsync -a` does), all
+ * pipelined; returns their sub-second times for the lock's final `touch`.
+ */
+async function finishDirectories(sftp: SFTPWrapper, plan: PlannedHost, touched: ReadonlySet<string>): Promise<Array<[string, number, number]>> {
+  const precise: Array<[string, number, number]> = [];
   await Promise.all([...touched].map(async (rel) => {
     const l = plan.scan.entries.get(rel);
     if (!l || l.type !== 'dir') return;
     const t = Math.floor(l.mtimeMs / 1000);
-    await sftpCall<void>(sftp, (cb) => sftp.setstat(joinRemote(plan.absDest!, rel), { mode: remoteModeFor(l.mode), atime: t, mtime: t }, cb)).catch(() => undefined);
+    const path = joinRemote(plan.absDest!, rel);
+    await sftpCall<void>(sftp, (cb) => sftp.setstat(path, { mode: remoteModeFor(l.mode), atime: t, mtime: t }, cb)).catch(() => undefined);
+    if (l.mtimeNsec) precise.push([path, t, l.mtimeNsec]);
   }));
+  return precise;
 }
 
 /** OpenSSH answers a write on a full disk with a bare "Failure": ask statvfs whether that is what happened. */
