@@ -198,7 +198,6 @@ export function parseListing(stdout: Buffer): ParsedListing | undefined {
 export interface DestinationLock {
   /** Sub-second mtimes (SFTP sets whole seconds) to set with `touch` just before the lock is removed. */
   setPreciseTimes(files: ReadonlyArray<readonly [absPath: string, seconds: number, nsec: number]>): void;
-  /** Ends the lease (stdin); the remote side then sets the times and removes the lock by itself. */
   release(): Promise<void>;
   /** Resolves when the lock channel is gone (released, or the connection dropped). */
   readonly lost: Promise<void>;
@@ -279,10 +278,9 @@ export async function listRemote(pool: Pool, host: string, req: ListRequest, opt
     release: async () => {
       if (released) return;
       released = true;
-      // Not waited for: the remote shell touches and removes the lock on its own (a push right after ours
-      // waits the few milliseconds that takes); the channel slot is freed when it closes.
       run.channel.end(times ? Buffer.from(times, 'utf8') : undefined);
-      void run.closed.then(run.release);
+      await run.closed;
+      run.release();
     },
   } : undefined;
   if (!opts.lock) void run.closed.then(run.release);
