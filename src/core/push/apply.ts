@@ -6,7 +6,7 @@
 import type { SFTPWrapper } from 'ssh2';
 import type { HostOutcome } from '../jobs/outcome';
 import type { Pool } from '../ssh/pool';
-import { isMetadataOnly, formatSize, planHost, type PlannedHost } from './plan';
+import { isMetadataOnly, formatSize, planHost, spaceProblem, type PlannedHost } from './plan';
 import { joinRemote } from './remotePath';
 import { sourcePath } from './scan';
 import { endSftp, sftpCall, sftpErrorText, SFTP_STATUS } from './sftp';
@@ -178,6 +178,12 @@ async function applyLocked(pool: Pool, plan: PlannedHost, opts: ApplyOptions, st
   const remote = (rel: string) => joinRemote(dest, rel);
   const touchedDirs = new Set<string>();
   try {
+    // A real push measures free space here, over SFTP, before writing anything (a dry run asked df).
+    if (plan.freeBytes === undefined && plan.bytesToSend > 0 && plan.nearest) {
+      const free = await freeBytes(sftp, plan.nearest);
+      const problem = free === undefined ? undefined : spaceProblem(plan, plan.nearest, free);
+      if (problem) return { ...base, state: 'failed', reason: problem, results: preErrors, durationMs: Date.now() - started };
+    }
     // Leftovers of interrupted pushes: ours to remove now that we hold the lock.
     for (const rel of plan.leftovers) {
       const path = rel.startsWith('../') ? `${dest.slice(0, dest.lastIndexOf('/')) || '/'}/${rel.slice(3)}` : remote(rel);
@@ -312,11 +318,21 @@ async function finishDirectories(sftp: SFTPWrapper, plan: PlannedHost, touched: 
   return precise;
 }
 
+/** Free bytes for unprivileged users (statvfs@openssh.com); undefined when the server cannot say. */
+async function freeBytes(sftp: SFTPWrapper, path: string): Promise<number | undefined> {
+  type StatVfs = { f_bavail: number | bigint; f_frsize: number | bigint; f_bsize: number | bigint };
+  try {
+    const st = await sftpCall<StatVfs>(sftp, (cb) => sftp.ext_openssh_statvfs(path, cb));
+    return Number(st.f_bavail) * Number(st.f_frsize || st.f_bsize);
+  } catch {
+    return undefined;
+  }
+}
+
 /** OpenSSH answers a write on a full disk with a bare "Failure": ask statvfs whether that is what happened. */
 async function diskFull(sftp: SFTPWrapper, path: string): Promise<boolean> {
-  type StatVfs = { f_bavail: number | bigint; f_frsize: number | bigint; f_bsize: number | bigint };
-  const st = await sftpCall<StatVfs>(sftp, (cb) => sftp.ext_openssh_statvfs(path, cb)).catch(() => undefined);
-  return !!st && Number(st.f_bavail) * Number(st.f_frsize || st.f_bsize) < 1024 * 1024;
+  const free = await freeBytes(sftp, path);
+  return free !== undefined && free < 1024 * 1024;
 }
 
 /** Below this many new entries the SFTP window is as fast and a tar stream is not worth it. */

@@ -43,6 +43,8 @@ export interface PlannedHost extends HostPlan {
   namesOnly?: boolean;
   /** Held from the listing to the end of the apply on a real push. */
   lock?: DestinationLock;
+  /** The destination, or its nearest existing ancestor (where free space is measured). */
+  nearest?: string;
   /** How it was planned, so the apply can re-plan under the destination's lock. */
   target: PlanTarget;
   options: PlanOptions;
@@ -261,6 +263,12 @@ export function missingParents(nearest: string, absDest: string): string[] {
   return parts.slice(0, -1).map((_, i) => `${base}/${parts.slice(0, i + 1).join('/')}`);
 }
 
+/** The space check of a plan against a free-byte count (undefined when it fits). */
+export function spaceProblem(plan: Pick<PlannedHost, 'create' | 'update'>, where: string, freeBytes: number): string | undefined {
+  const { disk } = spaceNeeded(plan);
+  return disk > freeBytes ? `not enough space on ${where}: the push needs about ${formatSize(disk)}, ${formatSize(freeBytes)} free` : undefined;
+}
+
 /** Why the apply would fail on this host before writing anything (permissions, space), or undefined. */
 function predictFailure(plan: PlannedHost, listing: RemoteListing): string | undefined {
   const work = plan.create.length + plan.update.length + plan.delete.length + plan.leftovers.length;
@@ -271,11 +279,7 @@ function predictFailure(plan: PlannedHost, listing: RemoteListing): string | und
       ? `cannot create ${plan.absDest}: ${probe.nearest} is not writable by the login user (permission denied)`
       : `${plan.absDest} is not writable by the login user (permission denied)`;
   }
-  const { disk } = spaceNeeded(plan);
-  if (probe.freeBytes !== undefined && disk > probe.freeBytes) {
-    return `not enough space on ${probe.nearest}: the push needs about ${formatSize(disk)}, ${formatSize(probe.freeBytes)} free`;
-  }
-  return undefined;
+  return probe.freeBytes === undefined ? undefined : spaceProblem(plan, probe.nearest, probe.freeBytes);
 }
 
 /** Where and what to list for a destination spec: a directory, some names in it, or one file's own path. */
@@ -307,6 +311,7 @@ export async function planHost(
   plan.errors.push(...listing.errors);
   plan.leftovers = listing.leftovers;
   plan.freeBytes = listing.probe.freeBytes;
+  plan.nearest = listing.probe.nearest;
   if (listing.state === 'other') {
     plan.fatal = `${plan.dest} exists on ${host} and is not a directory; remove it or choose another destination`;
     return plan;

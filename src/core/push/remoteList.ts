@@ -4,6 +4,7 @@
 // command first takes the destination's lock and holds it until the apply is over (the channel's stdin is
 // the lease: when we end it, or the connection dies, the script removes the lock). Hosts without GNU
 // `find -printf` (BSD, BusyBox) are listed by an SFTP walk instead.
+import { createHash } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Pool } from '../ssh/pool';
 import { buildRemoteCommand, shQuote } from '../ssh/quote';
@@ -66,8 +67,9 @@ function lockLines(waitSeconds: number): string[] {
   const polls = Math.max(1, Math.round(waitSeconds * 5));
   return [
     // Keyed by the absolute destination, in the login user's home; `set -C` makes the create exclusive.
-    // (a home the user cannot write, e.g. a service account's: /tmp, with the uid in the name).
-    'k=$(printf %s "$d" | cksum); k=${k%% *}; i=0; j=0',
+    // (a home the user cannot write, e.g. a service account's: /tmp, with the uid in the name). $k, the
+    // destination's key, is set by the caller.
+    'i=0; j=0',
     'if [ -w "$HOME" ]; then l="$HOME/.flotilla-push-$k.lock"; else l="/tmp/.flotilla-push-$(id -u)-$k.lock"; fi',
     'while ! { set -C; echo $$ > "$l"; } 2>/dev/null; do',
     '  set +C',
@@ -85,11 +87,16 @@ function lockLines(waitSeconds: number): string[] {
   ];
 }
 
+/** The lock's name for a destination spelling (computed here: one process fewer on every push). */
+export function lockKey(dest: RemoteDestination): string {
+  return createHash('sha256').update(dest.spec).digest('hex').slice(0, 16);
+}
+
 export function listingScript(req: ListRequest, lock?: { waitSeconds: number }): string {
   const names = req.fileAt ? [req.fileAt.leaf] : req.names;
-  const lines = [`printf 'H%s\\0' "$HOME"`, `d=${shellWord(req.dest)}`];
+  const lines = [`printf 'H%s\\0' "$HOME"`, `d=${shellWord(req.dest)}`, `k=${lockKey(req.dest)}`];
   if (req.fileAt) {
-    lines.push(`if [ -d "$d" ]; then printf 'C0\\0'; set -- ${shQuote(req.names![0]!)}; else printf 'C1\\0'; d=${shellWord(req.fileAt.parent)}; set -- ${shQuote(req.fileAt.leaf)}; fi`);
+    lines.push(`if [ -d "$d" ]; then printf 'C0\\0'; set -- ${shQuote(req.names![0]!)}; else printf 'C1\\0'; d=${shellWord(req.fileAt.parent)}; k=${lockKey(req.fileAt.parent)}; set -- ${shQuote(req.fileAt.leaf)}; fi`);
   } else if (names) {
     lines.push(`set -- ${names.map(shQuote).join(' ')}`);
   }
@@ -98,7 +105,8 @@ export function listingScript(req: ListRequest, lock?: { waitSeconds: number }):
   lines.push(
     'p=$d; while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=${p%/*}; [ -n "$p" ] || p=/; done',
     `if [ -d "$p" ] && [ -w "$p" ] && [ -x "$p" ]; then printf 'W1\\0'; else printf 'W0\\0'; fi`,
-    `printf 'P%s\\0F%s\\0' "$p" "$(df -Pk -- "$p" 2>/dev/null)"`,
+    // Free space: df for a dry run; a real push asks statvfs over its SFTP channel (no process here).
+    lock ? `printf 'P%s\\0F\\0' "$p"` : `printf 'P%s\\0F%s\\0' "$p" "$(df -Pk -- "$p" 2>/dev/null)"`,
     'rc=0',
     `if [ ! -e "$d" ] && [ ! -L "$d" ]; then printf 'M\\0'`,
     `elif ! find "$d" -maxdepth 0 -printf '' 2>/dev/null; then rc=${NO_PRINTF_EXIT}`,
@@ -123,10 +131,9 @@ export function listingScript(req: ListRequest, lock?: { waitSeconds: number }):
     );
   }
   lines.push(`printf 'E%s\\0' "$rc"`);
-  // Holding the lock until stdin ends; what arrives meanwhile is (time, path) pairs for `touch` (GNU and
-  // BusyBox accept @seconds.fraction; elsewhere the file keeps the whole second SFTP gave it).
-  // A first line "T" announces them; without it (nothing to touch) no process is started at all.
-  if (lock) lines.push(`if IFS= read -r t && [ "$t" = T ]; then xargs -0 -n 2 touch -c -m -d 2>/dev/null; fi`);
+  // Holding the lock until stdin ends; what arrives meanwhile is one `touch` line per file whose sub-second
+  // mtime SFTP could not set (GNU and BusyBox accept @seconds.fraction; elsewhere the whole second stays).
+  if (lock) lines.push('while IFS= read -r c; do eval "$c"; done');
   return lines.join('\n');
 }
 
@@ -272,8 +279,9 @@ export async function listRemote(pool: Pool, host: string, req: ListRequest, opt
   const lock: DestinationLock | undefined = opts.lock ? {
     lost: run.closed,
     setPreciseTimes: (files) => {
-      // Absolute paths, so none can be taken for an option of touch.
-      times = files.length ? `T\n${files.map(([path, s, ns]) => `@${s}.${String(ns).padStart(9, '0')}\0${path}\0`).join('')}` : '';
+      // One quoted command per line (a name with a newline keeps its whole-second time).
+      times = files.filter(([path]) => !path.includes('\n'))
+        .map(([path, s, ns]) => `touch -c -m -d @${s}.${String(ns).padStart(9, '0')} -- ${shQuote(path)} 2>/dev/null\n`).join('');
     },
     release: async () => {
       if (released) return;
