@@ -273,6 +273,13 @@ describe('inventory export', () => {
     expect(formatAnsibleExport(plan, 'ansible-ini')).toContain(`only ansible_host=10.0.0.3 ansible_port=2200 ansible_user=yes ansible_ssh_common_args='-F ${sshConfig} -o ProxyJump=a'`);
   });
 
+  it('with the default ssh config (as ssh reads it anyway) no -F is written', async () => {
+    await write('.ssh/config', 'Host a\n  Port 2022\n');
+    const inv = await loadInventory({ homeDir: dir, groupsFile: await write('g2.yaml', 'groups:\n  web: [a]\n') });
+    expect(planAnsibleExport(inv).hosts.get('a')).toEqual({});
+    expect(formatAnsibleExport(planAnsibleExport(inv), 'ansible-yaml')).toContain('all:\n  hosts:\n    a:\n  children:\n    web:\n      hosts:\n        a:\n');
+  });
+
   it('a jump through a host only the inventory knows becomes a ProxyCommand with its settings', async () => {
     const source = await write('jump.ini', `jumpbox ansible_host=10.0.0.1 ansible_port=2201 ansible_user=j ansible_ssh_private_key_file=/k/id%1
 web ansible_host=10.0.0.2 ansible_ssh_common_args='-J admin@jumpbox'
