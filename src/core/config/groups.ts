@@ -3,6 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import { readAtMost } from './boundedRead';
 import * as nodePath from 'node:path';
 import {
   Document,
@@ -526,19 +527,11 @@ async function readIfExists(path: string): Promise<string | undefined> {
     throw err;
   }
   try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const buffer = Buffer.alloc(64 * 1024);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      total += bytesRead;
-      if (total > MAX_GROUPS_FILE_BYTES) {
-        throw new GroupsFileError(`the groups file is larger than ${MAX_GROUPS_FILE_BYTES / 1048576} MiB (or never ends); a groups file lists host aliases — check that this is the right file`, path);
-      }
-      chunks.push(buffer.subarray(0, bytesRead));
+    const text = await readAtMost(handle, MAX_GROUPS_FILE_BYTES);
+    if (text === undefined) {
+      throw new GroupsFileError(`the groups file is larger than ${MAX_GROUPS_FILE_BYTES / 1048576} MiB (or never ends); a groups file lists host aliases — check that this is the right file`, path);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return text;
   } finally {
     await handle.close();
   }

@@ -2,6 +2,7 @@
 // (glob, relative base, conditional, state restored afterwards, depth limit) and Match evaluation.
 import { open, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import { readAtMost } from './boundedRead.js';
 import { MAX_CONFIG_FILE_BYTES, MAX_INCLUDE_DEPTH, SYSTEM_CONFIG_DIR } from './defaults.js';
 import { SshConfigError } from './errors.js';
 import { lexConfig, strdelimAll, type ConfigLine } from './lexer.js';
@@ -238,22 +239,14 @@ function checkOwnerAndMode(file: string, st: { uid: number; mode: number }, uid:
 }
 
 async function readBounded(handle: Awaited<ReturnType<typeof open>>, file: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (;;) {
-    const buffer = Buffer.alloc(64 * 1024);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-    if (bytesRead === 0) break;
-    total += bytesRead;
-    if (total > MAX_CONFIG_FILE_BYTES) {
-      throw new SshConfigError(
-        `config file is larger than ${MAX_CONFIG_FILE_BYTES / 1048576} MiB (or never ends); an ssh config is a small text file — check that this is the right file`,
-        { file },
-      );
-    }
-    chunks.push(buffer.subarray(0, bytesRead));
+  const text = await readAtMost(handle, MAX_CONFIG_FILE_BYTES);
+  if (text === undefined) {
+    throw new SshConfigError(
+      `config file is larger than ${MAX_CONFIG_FILE_BYTES / 1048576} MiB (or never ends); an ssh config is a small text file — check that this is the right file`,
+      { file },
+    );
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return text;
 }
 
 /** readconf.c match_cfg_line() for OpenSSH 9.2. */
