@@ -9,6 +9,10 @@ import { TOOLS } from './tools';
 
 export const vscodeToolName = (tool: Pick<ToolDef, 'name'>) => `flotilla_${tool.name}`;
 
+/** Descriptions name the other tools by their MCP names; VS Code knows them as flotilla_<name>. */
+const VSCODE_NAMED = /\b(run_status|run_output|cancel_run|push_plan|push_apply|agents_list|agents_peek|agents_send)\b/g;
+const forVscode = (text: string) => text.replace(VSCODE_NAMED, 'flotilla_$1');
+
 export function inputJsonSchema(tool: ToolDef): Record<string, unknown> {
   const { $schema: _drop, ...schema } = z.toJSONSchema(z.strictObject(tool.input), { target: 'draft-7' }) as Record<string, unknown>;
   return schema;
@@ -22,9 +26,9 @@ export function languageModelTools() {
     canBeReferencedInPrompt: true,
     icon: t.readOnly ? '$(server)' : '$(server-process)',
     userDescription: t.title,
-    modelDescription: t.description,
+    modelDescription: forVscode(t.description),
     tags: ['flotilla', t.readOnly ? 'read-only' : 'changes-hosts'],
-    inputSchema: inputJsonSchema(t),
+    inputSchema: JSON.parse(forVscode(JSON.stringify(inputJsonSchema(t)))) as Record<string, unknown>,
   }));
 }
 
