@@ -29,7 +29,7 @@ describe('run store', () => {
     await store.create(doc('20261201T100001-bbbbbb'));
     await store.create(doc('20261201T100001-bbbccc'));
     expect((await store.find('20261201T100000')).id).toBe('20261201T100000-aaaaaa');
-    await expect(store.find('20261201T100001-bbb')).rejects.toThrow(/ambiguous \(2 runs\)/);
+    await expect(store.find('20261201T100001-bbb')).rejects.toThrow(/ambiguous \(2 matches\)/);
     await expect(store.find('2027')).rejects.toThrow(RunNotFoundError);
     expect((await store.list()).runs.map((r) => r.id)).toEqual(['20261201T100001-bbbccc', '20261201T100001-bbbbbb', '20261201T100000-aaaaaa']);
     expect((await store.list({ hosts: ['b'] })).runs).toEqual([]);

@@ -1,13 +1,12 @@
 // The record of a workflow run, beside the run store: ROOT/workflows/<id>/workflow.json, written only by
 // the owner and always by atomic rename, with its steps as children (each names the run ids of the
 // recorded runs it made). Cancel requests from any process are files dropped in the same directory.
-import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunOrigin } from '../exec/run';
 import type { LiveState } from '../jobs/outcome';
-import { ownerAlive, startedByHere, type RunOwner } from '../jobs/store';
+import { RecordFolder, RecordNotFoundError, type RunOwner } from '../jobs/records';
 import type { StepKind } from './model';
 
 /** Where a host stands in a stage. */
@@ -88,64 +87,48 @@ export interface WorkflowDoc {
   ownerDied?: boolean;
 }
 
-export class WorkflowNotFoundError extends Error {}
+/** A workflow run id that names no workflow run (or names several). */
+export const WorkflowNotFoundError = RecordNotFoundError;
 
 const FILE = 'workflow.json';
-const CANCEL_PREFIX = 'cancel-';
-const ID_SHAPE = /^\d{8}T\d{6}-[0-9a-f]{6,}$/;
 
-
+/** Workflow runs beside the run store, in the same owned-record folder shape as runs. */
 export class WorkflowStore {
   readonly dir: string;
+  private readonly records: RecordFolder<WorkflowDoc>;
 
   constructor(readonly root: string) {
     this.dir = join(root, 'workflows');
+    this.records = new RecordFolder<WorkflowDoc>(this.dir, {
+      file: FILE,
+      what: 'workflow run',
+      listHint: 'flotilla workflow status',
+      onOwnerDied: (doc) => ({
+        ...doc, state: 'done', result: 'stopped', ownerDied: true, finishedAt: new Date().toISOString(),
+        reason: `the process running this workflow (pid ${doc.owner.pid} on ${doc.owner.machine}) ended before it finished`,
+      }),
+    });
   }
 
   dirOf(id: string): string {
-    if (!ID_SHAPE.test(id)) throw new WorkflowNotFoundError(`${JSON.stringify(id)} is not a workflow run id`);
-    return join(this.dir, id);
+    return this.records.dirOf(id);
   }
 
   async create(doc: WorkflowDoc): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await mkdir(this.dirOf(doc.id), { mode: 0o700 });
-    await this.write(doc);
+    await this.records.create(doc);
   }
 
-  async write(doc: WorkflowDoc): Promise<void> {
-    const dir = this.dirOf(doc.id);
-    const tmp = join(dir, `.${FILE}.${process.pid}.${randomBytes(3).toString('hex')}`);
-    await writeFile(tmp, JSON.stringify(doc), { mode: 0o600 });
-    await rename(tmp, join(dir, FILE));
+  write(doc: WorkflowDoc): Promise<void> {
+    return this.records.write(doc);
   }
 
   /** As it stands; a run whose owner died is reported (and written back) as stopped. */
-  async read(id: string): Promise<WorkflowDoc | undefined> {
-    let doc: WorkflowDoc;
-    try {
-      doc = JSON.parse(await readFile(join(this.dirOf(id), FILE), 'utf8')) as WorkflowDoc;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      if (err instanceof SyntaxError) throw new Error(`workflow run ${id}: ${FILE} is damaged (${err.message})`);
-      throw err;
-    }
-    if (doc.state === 'running' && !ownerAlive(doc.owner)) {
-      doc = {
-        ...doc, state: 'done', result: 'stopped', ownerDied: true, finishedAt: new Date().toISOString(),
-        reason: `the process running this workflow (pid ${doc.owner.pid} on ${doc.owner.machine}) ended before it finished`,
-      };
-      await this.write(doc).catch(() => {});
-    }
-    return doc;
+  read(id: string): Promise<WorkflowDoc | undefined> {
+    return this.records.read(id);
   }
 
-  async ids(): Promise<string[]> {
-    const names = await readdir(this.dir).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [] as string[];
-      throw err;
-    });
-    return names.filter((n) => ID_SHAPE.test(n)).sort().reverse();
+  ids(): Promise<string[]> {
+    return this.records.ids();
   }
 
   async list(limit = 50): Promise<WorkflowDoc[]> {
@@ -159,53 +142,24 @@ export class WorkflowStore {
   }
 
   /** By id or unambiguous prefix. */
-  async find(idOrPrefix: string): Promise<WorkflowDoc> {
-    const ids = (await this.ids()).filter((id) => id.startsWith(idOrPrefix));
-    const exact = ids.find((id) => id === idOrPrefix);
-    if (!exact && ids.length > 1) throw new WorkflowNotFoundError(`workflow run id ${JSON.stringify(idOrPrefix)} is ambiguous (${ids.length} runs); give more characters`);
-    const doc = ids.length ? await this.read(exact ?? ids[0]!) : undefined;
-    if (!doc) throw new WorkflowNotFoundError(`no workflow run ${JSON.stringify(idOrPrefix)} in ${this.dir}; list them with: flotilla workflow status`);
-    return doc;
+  find(idOrPrefix: string): Promise<WorkflowDoc> {
+    return this.records.find(idOrPrefix);
   }
 
-  async requestCancel(id: string): Promise<void> {
-    const name = `${CANCEL_PREFIX}${Date.now()}-${randomBytes(3).toString('hex')}`;
-    const tmp = join(this.dirOf(id), `.${name}`);
-    await writeFile(tmp, JSON.stringify({ by: startedByHere(), pid: process.pid }), { mode: 0o600 });
-    await rename(tmp, join(this.dirOf(id), name));
+  requestCancel(id: string): Promise<void> {
+    return this.records.requestCancel(id);
   }
 
   /** The owner's side: `onCancel` once a request is (or already was) in the directory. */
   watchCancels(id: string, onCancel: () => void): () => void {
-    const dir = this.dirOf(id);
-    let watcher: FSWatcher | undefined;
-    const take = async () => {
-      const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(CANCEL_PREFIX));
-      if (!names.length) return;
-      onCancel();
-      await Promise.all(names.map((n) => unlink(join(dir, n)).catch(() => {})));
-    };
-    try {
-      watcher = watch(dir, (_e, name) => { if (!name || String(name).startsWith(CANCEL_PREFIX)) void take(); });
-      watcher.on('error', () => {});
-    } catch { /* the re-check below still sees requests */ }
-    void take();
-    const recheck = setInterval(() => void take(), 2000);
-    recheck.unref();
-    return () => { clearInterval(recheck); watcher?.close(); };
+    return this.records.watchCancels(id, () => onCancel());
   }
 
   /** `onChange` when the record changes. */
   watchRun(id: string, onChange: () => void): () => void {
-    let watcher: FSWatcher | undefined;
-    try {
-      watcher = watch(this.dirOf(id), (_e, name) => { if (!name || String(name) === FILE) onChange(); });
-      watcher.on('error', () => {});
-    } catch { /* gone */ }
-    return () => watcher?.close();
+    return this.records.watchRecord(id, onChange);
   }
 }
-
 /** `onChange` when workflow runs are created, change or end (any process); the folder is made if missing. */
 export function watchWorkflows(store: WorkflowStore, onChange: () => void): () => void {
   let watcher: FSWatcher | undefined;
