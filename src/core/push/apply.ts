@@ -171,6 +171,12 @@ async function applyLocked(pool: Pool, plan: PlannedHost, opts: ApplyOptions, st
     return { ...base, ...outcome(preErrors, false, undefined), results: preErrors, durationMs: Date.now() - started };
   }
   if (opts.signal?.aborted) return { ...base, state: 'cancelled', results: [], durationMs: 0 };
+  const useTar = plan.destMissing && !plan.namesOnly && !opts.noTar && plan.create.length >= TAR_MIN_ITEMS && !plan.update.length && !runDeletes;
+  // A first push with nothing to clean up needs no SFTP channel at all (its listing measured the space).
+  if (useTar && !plan.leftovers.length) {
+    const viaTar = await applyByTar(pool, plan, preErrors, opts, started);
+    if (viaTar) return viaTar;
+  }
   const lease = await pool.sftp(plan.host).catch((err: Error) => err);
   if (lease instanceof Error) return { ...base, state: 'failed', reason: lease.message, results: [], durationMs: Date.now() - started };
   const sftp = lease.channel;
@@ -190,8 +196,7 @@ async function applyLocked(pool: Pool, plan: PlannedHost, opts: ApplyOptions, st
       await removeTree(sftp, path).catch(() => undefined);
       if (!rel.startsWith('../')) touchedDirs.add(parentRel(rel));
     }
-    const useTar = plan.destMissing && !plan.namesOnly && !opts.noTar && plan.create.length >= TAR_MIN_ITEMS && !plan.update.length && !runDeletes;
-    if (useTar) {
+    if (useTar && plan.leftovers.length) {
       const viaTar = await applyByTar(pool, plan, preErrors, opts, started);
       if (viaTar) return viaTar;
     }

@@ -106,7 +106,8 @@ export function listingScript(req: ListRequest, lock?: { waitSeconds: number }):
     'p=$d; while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=${p%/*}; [ -n "$p" ] || p=/; done',
     `if [ -d "$p" ] && [ -w "$p" ] && [ -x "$p" ]; then printf 'W1\\0'; else printf 'W0\\0'; fi`,
     // Free space: df for a dry run; a real push asks statvfs over its SFTP channel (no process here).
-    lock ? `printf 'P%s\\0F\\0' "$p"` : `printf 'P%s\\0F%s\\0' "$p" "$(df -Pk -- "$p" 2>/dev/null)"`,
+    // (and df for a real push into a new destination too: its tar stream opens no SFTP channel).
+    `${lock ? 'if [ -e "$d" ]; then printf \'P%s\\0F\\0\' "$p"; else ' : ''}printf 'P%s\\0F%s\\0' "$p" "$(df -Pk -- "$p" 2>/dev/null)"${lock ? '; fi' : ''}`,
     'rc=0',
     `if [ ! -e "$d" ] && [ ! -L "$d" ]; then printf 'M\\0'`,
     `elif ! find "$d" -maxdepth 0 -printf '' 2>/dev/null; then rc=${NO_PRINTF_EXIT}`,
