@@ -17,8 +17,20 @@ const common = {
   // jsonc-parser's UMD build requires its parts by computed paths a bundle cannot follow (the YAML language service uses it).
   alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
 };
+// The workflow-schema language service (yaml-language-server, prettier: ~1 MiB) is imported on the first
+// completion only; a CJS bundle cannot split, so it is its own file, required from dist/ when first used.
+const LAZY = { 'core/workflows/completion': 'workflow-completion' };
+const lazyModules = {
+  name: 'lazy-modules',
+  setup(build) {
+    build.onResolve({ filter: /core\/workflows\/completion$/ }, (args) =>
+      (args.kind === 'dynamic-import' ? { path: `./${LAZY['core/workflows/completion']}.js`, external: true } : undefined));
+  },
+};
 const builds = [
-  { ...common, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js' },
+  // import() becomes require(): the extension host loads the lazy file like the bundle itself.
+  { ...common, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', plugins: [lazyModules], supported: { 'dynamic-import': false } },
+  { ...common, entryPoints: ['src/core/workflows/completion.ts'], outfile: `dist/${LAZY['core/workflows/completion']}.js` },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['test/suite/index.ts'], outfile: 'dist/test/suite/index.js', external: ['vscode', 'mocha'], minify: false },
 ];

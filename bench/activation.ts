@@ -41,33 +41,21 @@ interface Harness {
   artifact(name: string): string;
 }
 
-/** The `activate() returned after N ms` figures, oldest first (file order within each log). */
-function activationReturns(userDataDir: string): number[] {
+/** The numbers `re`'s first group captures in the server's log files (user-data-dir/logs/...), in file order. */
+function logNumbers(userDataDir: string, re: RegExp): number[] {
   const found: number[] = [];
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('.log')) for (const m of readFileSync(p, 'utf8').matchAll(/activate\(\) returned after (\d+) ms/g)) found.push(Number(m[1]));
+      else if (name.endsWith('.log')) for (const m of readFileSync(p, 'utf8').matchAll(re)) found.push(Number(m[1]));
     }
   };
   if (existsSync(join(userDataDir, 'logs'))) walk(join(userDataDir, 'logs'));
   return found;
 }
-
-/** Every `activate() entered at N` in the server's log files (user-data-dir/logs/...). */
-function activationEntries(userDataDir: string): number[] {
-  const found: number[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('.log')) for (const m of readFileSync(p, 'utf8').matchAll(/activate\(\) entered at (\d+)/g)) found.push(Number(m[1]));
-    }
-  };
-  if (existsSync(join(userDataDir, 'logs'))) walk(join(userDataDir, 'logs'));
-  return found;
-}
+const activationEntries = (dir: string) => logNumbers(dir, /activate\(\) entered at (\d+)/g);
+const activationReturns = (dir: string) => logNumbers(dir, /activate\(\) returned after (\d+) ms/g);
 
 export async function runActivationBench(lab: Lab, log: (s: string) => void): Promise<void> {
   if (!existsSync(join(E2E, 'tools/node_modules/code-server')) || !existsSync(join(E2E, 'node/node_modules'))) {
