@@ -85,7 +85,7 @@ export async function runActivationBench(lab: Lab, log: (s: string) => void): Pr
       await page.waitForFunction('window.__flotillaStatusAt !== undefined', undefined, { timeout: 120_000 });
       const shownAt = (await page.evaluate('window.__flotillaStatusAt')) as number;
       let entered: number | undefined;
-      for (let i = 0; i < 100 && entered === undefined; i++) {
+      for (let i = 0; i < 600 && entered === undefined; i++) { // the log file is written late while 500 hosts are probed
         entered = activationEntries(server.userDataDir).filter((t) => !before.has(t)).pop();
         if (entered === undefined) await new Promise((r) => setTimeout(r, 100));
       }

@@ -1,4 +1,4 @@
-// `npm run bench [-- --only bundle,exec,health,status,activation,push] [--cpu-prof DIR] [--lab-hosts N]`
+// `npm run bench [-- --only bundle,exec,health,status,mem,activation,push] [--cpu-prof DIR] [--lab-hosts N]`
 // One lab of 500 hosts serves exec, health, status and activation (code-server + Chromium); push starts its
 // own (isolated) lab afterwards. Output: one line per figure, `NAME: flotilla X UNIT, PEER Y UNIT, ratio Z`
 // (ratio = flotilla ÷ peer; for absolute goals the peer column is the goal), plus `#` lines saying how.
@@ -11,9 +11,9 @@ import { runBundleBench } from './bundle';
 import { runExecBench } from './exec';
 import { runHealthBench } from './health';
 import { startLabRetry } from './lib';
-import { runStatusBench } from './status';
+import { runMemBench, runStatusBench } from './status';
 
-const STEPS = ['bundle', 'exec', 'health', 'status', 'activation', 'push'] as const;
+const STEPS = ['bundle', 'exec', 'health', 'status', 'mem', 'activation', 'push'] as const;
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
@@ -38,10 +38,10 @@ async function main(): Promise<number> {
   // The CLI measured by status is dist/cli.js: build first.
   await step('bundle', () => runBundleBench(log));
 
-  if (only.has('exec') || only.has('health') || only.has('status') || only.has('activation')) {
+  if (['exec', 'health', 'status', 'mem', 'activation'].some((s) => only.has(s))) {
     const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
     // --lab-hosts N: a smaller lab for trying the bench out (status then probes N hosts, not 500).
-    const hosts = Number(values['lab-hosts'] ?? (only.has('status') || only.has('activation') ? 500 : 50));
+    const hosts = Number(values['lab-hosts'] ?? (['status', 'mem', 'activation'].some((s) => only.has(s)) ? 500 : 50));
     const t0 = Date.now();
     const lab = await startLabRetry({ hosts, dir });
     log(`# lab: ${hosts} sshds on loopback up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -49,6 +49,7 @@ async function main(): Promise<number> {
       await step('exec', () => runExecBench(lab, dir, log, values['cpu-prof']));
       await step('health', () => runHealthBench(lab, dir, log));
       await step('status', () => runStatusBench(lab, dir, log));
+      await step('mem', () => runMemBench(lab, dir, log));
       await step('activation', () => runActivationBench(lab, log));
     } finally {
       await lab.stop();

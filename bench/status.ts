@@ -73,7 +73,11 @@ export async function runStatusBench(lab: Lab, dir: string, log: (s: string) => 
   } finally {
     await worker.stop();
   }
+}
 
+export async function runMemBench(lab: Lab, dir: string, log: (s: string) => void): Promise<void> {
+  const hosts = aliases(Math.min(500, lab.info.hosts.filter((h) => /^lab-\d+$/.test(h.alias)).length));
+  const config = benchConfig(lab, dir, 20);
   const memWorker = pureJsWorker();
   try {
     const m = await memWorker.call<{ idle: number; connected: number; live: number; perHost: number }>('memPerHost', config, hosts);
