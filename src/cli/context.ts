@@ -1,6 +1,6 @@
 // What every CLI verb needs: where the ssh config and groups are, the inventory, a pool, the run store.
 import { resolve } from 'node:path';
-import { expandTargets, loadInventory, TargetError, type Inventory } from '../core/config/inventory';
+import { loadInventory, strictTargets, type Inventory } from '../core/config/inventory';
 import { EXIT } from '../core/jobs/outcome';
 import { importLegacyHistory } from '../core/jobs/legacy';
 import { defaultStoreRoot, RunStore } from '../core/jobs/store';
@@ -9,7 +9,7 @@ import type { CliIo } from './io';
 import { UsageError } from './io';
 import { terminalPrompter } from './prompter';
 
-export { EXIT, UsageError };
+export { EXIT, UsageError, strictTargets };
 
 export interface GlobalFlags {
   sshConfig?: string;
@@ -66,32 +66,4 @@ export async function createContext(flags: GlobalFlags, io: CliIo, opts: { inter
     connectTimeoutMs,
     targets: (target) => strictTargets(target, inventory),
   };
-}
-
-/**
- * Like expandTargets, but a group member that is not a Host alias of the ssh config (a typo, or text such
- * as `-oProxyCommand=…` or `a;b`) stops the command instead of being skipped.
- */
-export function strictTargets(target: string, inventory: Inventory): string[] {
-  let hosts: string[];
-  try {
-    hosts = expandTargets(target, inventory);
-  } catch (err) {
-    if (err instanceof TargetError) throw new UsageError(err.message, 'list hosts and groups with: flotilla hosts', 'target');
-    throw err;
-  }
-  const known = new Set(inventory.hosts.map((h) => h.alias));
-  const named = new Set(target.split(',').map((p) => p.trim().replace(/^group:/, '')));
-  const rejected = inventory.rejectedMembers.filter((r) => named.has(r.group) || named.has('all'));
-  const bad = [...hosts.filter((h) => !known.has(h)), ...rejected.map((r) => r.member)];
-  if (bad.length) {
-    const groups = [...new Set([...inventory.unknownMembers.filter((u) => bad.includes(u.alias)).map((u) => u.group), ...rejected.map((r) => r.group)])];
-    throw new UsageError(
-      `target ${JSON.stringify(target)} names ${bad.length} member${bad.length === 1 ? '' : 's'} that ${bad.length === 1 ? 'is' : 'are'} not a Host alias in the ssh config: ${bad.map((b) => JSON.stringify(b)).join(', ')}` +
-        (groups.length ? ` (in group${groups.length === 1 ? '' : 's'} ${groups.join(', ')})` : ''),
-      `fix ${inventory.groupsFile ?? 'the groups file'} or add the Host to the ssh config; nothing was run`,
-      'target',
-    );
-  }
-  return hosts;
 }

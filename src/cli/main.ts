@@ -101,7 +101,7 @@ function errorInfo(err: unknown): { info: CliErrorInfo; exit: number } {
   if (err instanceof SshConfigError || err instanceof GroupsFileError || err instanceof AnsibleInventoryError) {
     return { info: { code: 'config', message: err.message, hint: 'fix the file at the place named; nothing was run' }, exit: EXIT.usage };
   }
-  if (err instanceof TargetError) return { info: { code: 'target', message: err.message, hint: 'list hosts and groups with: flotilla hosts' }, exit: EXIT.usage };
+  if (err instanceof TargetError) return { info: { code: 'target', message: err.message, hint: err.hint ?? 'list hosts and groups with: flotilla hosts' }, exit: EXIT.usage };
   if (err instanceof AnsibleExportError) return { info: { code: 'export', message: err.message }, exit: EXIT.usage };
   if (err instanceof RunFilesError) return { info: { code: 'files', message: err.message }, exit: EXIT.usage };
   return { info: { code: 'internal', message: err instanceof Error ? err.message : String(err), hint: 'set FLOTILLA_DEBUG=1 for a stack trace' }, exit: EXIT.usage };

@@ -1,10 +1,10 @@
 // How runs look on a terminal and in --json: one place for the run/status/history verbs.
-import { coalesce, prefixLines, sanitizeForView } from '../core/exec/output';
+import { coalesce, prefixLines, sanitizeForView, viewLine } from '../core/exec/output';
 import type { HostResult } from '../core/exec/run';
-import { isFinal, outcomeDetail, stateSummary, type HostOutcome } from '../core/jobs/outcome';
+import { outcomeDetail, stateSummary, type HostOutcome } from '../core/jobs/outcome';
 import type { HostEntry, RunDoc } from '../core/jobs/store';
 
-export const oneLine = (s: string) => sanitizeForView(s).replace(/\s*\n\s*/g, ' ').trim();
+export const oneLine = viewLine;
 
 export function catHint(id: string, host: string): string {
   return `flotilla cat ${id} ${/^[A-Za-z0-9._@:-]+$/.test(host) ? host : JSON.stringify(host)}`;
@@ -108,6 +108,3 @@ export function historyLine(doc: RunDoc, now = Date.now()): string {
   const owner = doc.ownerDied ? ' (owner died)' : '';
   return `${doc.id}  ${doc.startedAt.replace(/\.\d+Z$/, 'Z')}  ${took.padStart(8)}  ${doc.state}${owner}  [${doc.origin} ${oneLine(doc.startedBy)}]  ${oneLine(doc.command).slice(0, 80)}  →  ${states}\n`;
 }
-
-export const allFinal = (doc: RunDoc, host?: string) =>
-  doc.state === 'done' || doc.hosts.filter((h) => host === undefined || h.host === host).every((h) => isFinal(h.state));

@@ -3,7 +3,7 @@
 // same error handling. Nothing here imports vscode or the MCP SDK.
 import { z } from 'zod';
 import { GroupsFileError } from '../core/config/groups';
-import { expandTargets, TargetError, type Inventory } from '../core/config/inventory';
+import { expandTargets, strictTargets, TargetError, type Inventory } from '../core/config/inventory';
 import { SshConfigError } from '../core/config/sshConfig';
 import { RunSpecError, type RunOrigin } from '../core/exec/run';
 import type { HostHealth } from '../core/health/probe';
@@ -13,8 +13,6 @@ import { RunNotFoundError, type RunDoc, type RunStore } from '../core/jobs/store
 import { DestinationError } from '../core/push/remotePath';
 import type { Pool } from '../core/ssh/pool';
 import { AgentTargetError } from '../core/tmux/names';
-import { strictTargets } from '../cli/context';
-import { UsageError } from '../cli/io';
 import type { GuardRails } from './config';
 import type { PlanBook } from './plans';
 
@@ -90,9 +88,8 @@ export function toolsFor(all: readonly ToolDef[], rails: Pick<GuardRails, 'readO
 /** A known problem with the request, as an answer; anything else is still an answer (never a crash). */
 function errorAnswer(err: unknown): { error: string; hint?: string } {
   if (err instanceof ToolError) return { error: err.message, ...(err.hint ? { hint: err.hint } : {}) };
-  if (err instanceof UsageError) return { error: err.message, hint: err.hint ?? 'call the hosts tool for the hosts and groups you can use' };
-  if (err instanceof TargetError) return { error: err.message, hint: 'call the hosts tool for the hosts and groups you can use' };
-  if (err instanceof RunNotFoundError) return { error: err.message.replace(/; list runs with: flotilla history$/, ''), hint: 'call the history tool for recent run ids' };
+  if (err instanceof TargetError) return { error: err.message, hint: err.hint ?? 'call the hosts tool for the hosts and groups you can use' };
+  if (err instanceof RunNotFoundError) return { error: err.message.replace(/; list them with: flotilla history$/, ''), hint: 'call the history tool for recent run ids' };
   if (err instanceof SshConfigError || err instanceof GroupsFileError) return { error: err.message, hint: 'the ssh config or groups file needs fixing by its owner; nothing was run' };
   if (err instanceof RunSpecError || err instanceof RunFilesError || err instanceof DestinationError || err instanceof AgentTargetError) {
     return { error: err.message, hint: 'fix the argument named and call again; nothing was run' };

@@ -16,10 +16,11 @@ import { waitForRun } from '../core/jobs/wait';
 import { applySession, planSession } from '../core/push/push';
 import { parseAgentTarget } from '../core/tmux/names';
 import { broadcast, capturePane, listAgents } from '../core/tmux/sessions';
-import { CLI_SAMPLE_MS } from '../cli/commands/agents';
-import { decisionToJson } from '../cli/commands/place';
-import { pushToJson } from '../cli/commands/push';
-import { allFinal, oneLine } from '../cli/render';
+import { viewLine as oneLine } from '../core/exec/output';
+import { decisionToJson } from '../core/jobs/placement';
+import { isSettled as allFinal } from '../core/jobs/store';
+import { pushToJson } from '../core/push/json';
+import { ONE_SHOT_SAMPLE_MS } from '../core/tmux/sessions';
 import { deniedBy } from './config';
 import { fileSize, readFrom, readTail, readTailLines, shareBudget } from './output';
 import { allowedHosts, checkAllowed, defineTool, findRun, targetHosts, ToolError, type CallContext, type ToolDef, type ToolEnv } from './toolkit';
@@ -457,7 +458,7 @@ const agentsListTool = defineTool({
   readOnly: true,
   async run(a, env) {
     const aliases = a.target === undefined ? [...allowedHosts(env)] : targetHosts(env, a.target);
-    const found = await Promise.all(aliases.map((alias) => listAgents(env.pool(), alias, undefined, { sampleMs: CLI_SAMPLE_MS })));
+    const found = await Promise.all(aliases.map((alias) => listAgents(env.pool(), alias, undefined, { sampleMs: ONE_SHOT_SAMPLE_MS })));
     return {
       hosts: found.map((h) => ({
         host: h.host,

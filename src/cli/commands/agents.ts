@@ -5,16 +5,11 @@ import { ConnectError } from '../../core/ssh/connect';
 import { AgentTargetError, defaultSessionName, parseAgentTarget, sessionNameProblem } from '../../core/tmux/names';
 import {
   broadcast, capturePane, listAgents, panesOf, SessionExistsError, spawnAgent, type HostAgents,
+  ONE_SHOT_SAMPLE_MS,
 } from '../../core/tmux/sessions';
 import { EXIT, UsageError, type CliContext } from '../context';
 import { positiveInt, type Verb } from '../verbs';
 
-/**
- * "working" needs an earlier look. The CLI takes it inside the same remote command, 1 s before the
- * capture it classifies, rather than persisting captures between runs: a capture from the previous
- * invocation (minutes or days old) would call every agent that printed anything since "working".
- */
-export const CLI_SAMPLE_MS = 1000;
 const DEFAULT_AGENT_COMMAND = 'claude';
 
 const view = (s: string) => sanitizeForView(s).replace(/\n/g, ' ');
@@ -69,7 +64,7 @@ function printHost(h: HostAgents): string {
 /** `flotilla agents [TARGET] [--json]`: every tmux pane of the hosts with its attention state. */
 export async function agentsListCommand(ctx: CliContext, target?: string): Promise<number> {
   const aliases = target ? ctx.targets(target) : ctx.inventory.hosts.map((h) => h.alias);
-  const hosts = await Promise.all(aliases.map((alias) => listAgents(ctx.pool, alias, undefined, { sampleMs: CLI_SAMPLE_MS })));
+  const hosts = await Promise.all(aliases.map((alias) => listAgents(ctx.pool, alias, undefined, { sampleMs: ONE_SHOT_SAMPLE_MS })));
   if (ctx.flags.json) await ctx.io.json({ hosts: hosts.map(hostJson) });
   else await ctx.io.out(hosts.map(printHost).join(''));
   return hosts.some((h) => h.state === 'error') ? EXIT.unreachable : EXIT.ok;

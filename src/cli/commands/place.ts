@@ -1,19 +1,9 @@
 // flotilla place TARGET [--json]: which host of TARGET would take work now, and why. Nothing is run
 // and nothing is recorded in the herd (a run with --least-loaded does that).
 import { sanitizeForView } from '../../core/exec/output';
-import type { Decision } from '../../core/balance/place';
-import { decidePlacement } from '../../core/jobs/placement';
+import { decidePlacement, decisionToJson } from '../../core/jobs/placement';
 import { EXIT, type CliContext } from '../context';
 import type { Verb } from '../verbs';
-
-/** The `--json` shape promised to scripts and agents. */
-export function decisionToJson(d: Decision) {
-  return {
-    chosen: d.chosen ?? null,
-    candidates: d.candidates.map((c) => ({ host: c.host, score: c.score, cpu: c.cpu, mem: c.mem, disk: c.disk, excluded: c.excluded })),
-    explanation: d.explanation,
-  };
-}
 
 export async function placeCommand(ctx: CliContext, target: string, diskPath?: string): Promise<number> {
   const aliases = ctx.targets(target);

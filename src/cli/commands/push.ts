@@ -6,6 +6,7 @@ import { planPull, pull } from '../../core/push/pull';
 import { push } from '../../core/push/push';
 import { DestinationError } from '../../core/push/remotePath';
 import type { PlanItem } from '../../core/push/types';
+import { pushToJson, pushStateOf as stateOf } from '../../core/push/json';
 import { EXIT, UsageError, type CliContext } from '../context';
 import { collect, nonNegativeInt, type Verb } from '../verbs';
 
@@ -23,48 +24,13 @@ export interface PullFlags {
   dryRun?: boolean;
 }
 
+export { pushToJson };
+
 export function pushExitCode(states: readonly PushState[]): number {
   if (states.includes('cancelled')) return EXIT.cancelled;
   if (states.includes('unreachable')) return EXIT.unreachable;
   if (states.some((s) => s === 'failed' || s === 'partial')) return EXIT.commandFailed;
   return EXIT.ok;
-}
-
-function stateOf(plan: PlannedHost, result: HostPushResult | undefined): PushState {
-  if (result) return result.state;
-  if (plan.fatal) return plan.unreachable ? 'unreachable' : 'failed';
-  return plan.errors.length ? 'partial' : 'ok';
-}
-
-/** The `--json` shape: paths relative to LOCAL (= relative to the destination). */
-export function pushToJson(plans: readonly PlannedHost[], results?: readonly HostPushResult[]) {
-  return {
-    hosts: plans.map((plan, i) => {
-      const result = results?.[i];
-      const failed = result?.results.filter((r) => !r.ok && !plan.errors.some((e) => e.path === r.path)) ?? [];
-      return {
-        host: plan.host,
-        state: stateOf(plan, result),
-        ...(result?.outcome ? { outcome: result.outcome } : {}),
-        ...(result?.reason ?? plan.fatal ? { reason: result?.reason ?? plan.fatal } : {}),
-        plan: {
-          create: plan.create.map((i) => i.path),
-          update: plan.update.map((i) => i.path),
-          delete: plan.delete.map((i) => i.path),
-          unchanged: plan.unchanged,
-        },
-        ...(plan.deleteBlocked ? { deleteBlocked: plan.deleteBlocked } : {}),
-        ...(plan.absDest ? { destination: plan.absDest } : {}),
-        ...(plan.parents.length ? { parentsCreated: plan.parents } : {}),
-        ...(plan.leftovers.length ? { leftovers: plan.leftovers } : {}),
-        ...(plan.contentCheck ? { contentCheck: plan.contentCheck } : {}),
-        ...(plan.extraneous && !plan.delete.length ? { extraneous: plan.extraneous } : {}),
-        bytesToSend: plan.bytesToSend,
-        skipped: plan.skipped.map((s) => ({ path: s.path, reason: s.reason })),
-        errors: [...plan.errors.map((e) => ({ path: e.path, message: e.message })), ...failed.map((r) => ({ path: r.path, message: r.error ?? 'failed' }))],
-      };
-    }),
-  };
 }
 
 const line = (item: PlanItem) => `${itemize(item)} ${sanitizeForView(item.path)}${item.type === 'dir' ? '/' : ''}\n`;

@@ -4,11 +4,11 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { TargetError, expandTargets } from '../../core/config/inventory';
 import { sanitizeForView } from '../../core/exec/output';
 import { EXIT } from '../../core/jobs/outcome';
-import { RunNotFoundError, type HostEntry, type RunDoc } from '../../core/jobs/store';
+import { isSettled as allFinal, RunNotFoundError, type HostEntry, type RunDoc } from '../../core/jobs/store';
 import { waitForRun } from '../../core/jobs/wait';
 import type { CliContext } from '../context';
 import { UsageError } from '../io';
-import { allFinal, historyLine, runJson, statusLines } from '../render';
+import { historyLine, runJson, statusLines } from '../render';
 import { durationOption, positiveInt, type Verb } from '../verbs';
 
 async function findRun(ctx: CliContext, id: string): Promise<RunDoc> {

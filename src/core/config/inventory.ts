@@ -114,7 +114,11 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
   };
 }
 
-export class TargetError extends Error {}
+export class TargetError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
 
 /**
  * Expands a target: `all`, a group name, a host alias, or a comma list of those. Order is kept and
@@ -139,3 +143,30 @@ export function expandTargets(target: string, inv: Pick<Inventory, 'hosts' | 'gr
   return out;
 }
 
+/**
+ * Like expandTargets, but a group member that is not a Host alias (a typo, or text such as
+ * `-oProxyCommand=…` or `a;b` that the groups file could not take) stops the command instead of being
+ * skipped: nothing runs on the valid members either.
+ */
+export function strictTargets(target: string, inventory: Pick<Inventory, 'hosts' | 'groups' | 'unknownMembers' | 'rejectedMembers' | 'groupsFile'>): string[] {
+  let hosts: string[];
+  try {
+    hosts = expandTargets(target, inventory);
+  } catch (err) {
+    if (err instanceof TargetError && !err.hint) throw new TargetError(err.message, 'list hosts and groups with: flotilla hosts');
+    throw err;
+  }
+  const known = new Set(inventory.hosts.map((h) => h.alias));
+  const named = new Set(target.split(',').map((p) => p.trim().replace(/^group:/, '')));
+  const rejected = inventory.rejectedMembers.filter((r) => named.has(r.group) || named.has('all'));
+  const bad = [...hosts.filter((h) => !known.has(h)), ...rejected.map((r) => r.member)];
+  if (bad.length) {
+    const groups = [...new Set([...inventory.unknownMembers.filter((u) => bad.includes(u.alias)).map((u) => u.group), ...rejected.map((r) => r.group)])];
+    throw new TargetError(
+      `target ${JSON.stringify(target)} names ${bad.length} member${bad.length === 1 ? '' : 's'} that ${bad.length === 1 ? 'is' : 'are'} not a Host alias in the ssh config: ${bad.map((b) => JSON.stringify(b)).join(', ')}` +
+        (groups.length ? ` (in group${groups.length === 1 ? '' : 's'} ${groups.join(', ')})` : ''),
+      `fix ${inventory.groupsFile ?? 'the groups file'} or add the Host to the ssh config; nothing was run`,
+    );
+  }
+  return hosts;
+}

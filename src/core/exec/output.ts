@@ -241,3 +241,8 @@ export function prefixLines(host: string, text: string): string {
     .map((line) => prefix + line + '\n')
     .join('');
 }
+
+/** Text for one line of a view: escapes stripped, every run of whitespace with a newline in it made one space. */
+export function viewLine(text: string): string {
+  return sanitizeForView(text).replace(/\s*\n\s*/g, ' ').trim();
+}

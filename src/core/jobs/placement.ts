@@ -51,3 +51,12 @@ export async function recordPlacement(storeRoot: string, host: string, herdOptio
     await saveHerd(storeRoot, herd);
   });
 }
+
+/** The `--json` shape promised to scripts and agents. */
+export function decisionToJson(d: Decision) {
+  return {
+    chosen: d.chosen ?? null,
+    candidates: d.candidates.map((c) => ({ host: c.host, score: c.score, cpu: c.cpu, mem: c.mem, disk: c.disk, excluded: c.excluded })),
+    explanation: d.explanation,
+  };
+}

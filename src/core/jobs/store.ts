@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { outputFileName, type RunOrigin } from '../exec/run';
 import { RecordFolder, RecordNotFoundError, type RunOwner } from './records';
-import type { HostOutcome, HostProgress } from './outcome';
+import { isFinal, type HostOutcome, type HostProgress } from './outcome';
 
 /** What the Runs view, `flotilla status` and MCP know about a host of a run. */
 export type HostEntry = { host: string } & (HostProgress | HostOutcome) & {
@@ -223,4 +223,9 @@ export class RunStore {
 export function idTime(id: string): number {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})/.exec(id);
   return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) : 0;
+}
+
+/** The run (or one host of it) has nothing left to do. */
+export function isSettled(doc: RunDoc, host?: string): boolean {
+  return doc.state === 'done' || doc.hosts.filter((h) => host === undefined || h.host === host).every((h) => isFinal(h.state));
 }

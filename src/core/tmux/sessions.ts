@@ -277,3 +277,10 @@ export async function broadcast(pool: Pool, targets: readonly string[], text: st
     }
   }));
 }
+
+/**
+ * "working" needs an earlier look. A one-shot listing (the CLI, an agent) takes it inside the same remote command, 1 s before the
+ * capture it classifies, rather than persisting captures between runs: a capture from the previous
+ * invocation (minutes or days old) would call every agent that printed anything since "working".
+ */
+export const ONE_SHOT_SAMPLE_MS = 1000;
