@@ -1,7 +1,8 @@
 // The Hosts view: groups → hosts, "Ungrouped", Tailscale peers; state as icon + colour, the reason and
 // latency/load in the description, and an "explain" tooltip naming the file:line behind each setting.
 import * as vscode from 'vscode';
-import { sanitizeForView } from '../../core/exec/output';
+import { basename } from 'node:path';
+import { sanitizeForView, viewLine } from '../../core/exec/output';
 import type { HostHealth } from '../../core/health/probe';
 import type { TailscalePeer } from '../../core/config/tailscale';
 import type { Fleet } from '../fleet';
@@ -54,8 +55,20 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
         return [{ kind: 'message', text: this.fleet.loadError, icon: 'error', command: { command: 'flotilla.openSshConfig', title: 'Open ssh config' } }];
       }
       if (!inv) return [{ kind: 'message', text: 'Reading ssh config…', icon: 'loading~spin' }];
+      // What is wrong in the config files comes first, each row opening the file at the line; the hosts that
+      // resolved are listed below it as usual.
+      const problems = inv.configProblems.map((p): HostsNode => ({
+        kind: 'message',
+        text: viewLine(`${basename(p.file)}${p.line ? `:${p.line}` : ''}: ${p.message}`),
+        icon: p.severity === 'error' ? 'error' : 'warning',
+        command: {
+          command: 'vscode.open',
+          title: 'Open the config file at the problem',
+          arguments: [vscode.Uri.file(p.file), { selection: new vscode.Range(Math.max(0, (p.line ?? 1) - 1), 0, Math.max(0, (p.line ?? 1) - 1), 0) }],
+        },
+      }));
       if (!inv.hosts.length) {
-        return [{ kind: 'message', text: 'No Host entries in the ssh config — add one', icon: 'add', command: { command: 'flotilla.addHost', title: 'Add Host' } }];
+        return [...problems, { kind: 'message', text: 'No Host entries in the ssh config — add one', icon: 'add', command: { command: 'flotilla.addHost', title: 'Add Host' } }];
       }
       // Ansible groups nest under their parents; the top shows sshsync groups and Ansible's top-level groups.
       const groups: HostsNode[] = [...inv.groups.keys()]
@@ -64,7 +77,7 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode> {
       const grouped = new Set([...inv.groups.values()].flat());
       if (inv.hosts.some((h) => !grouped.has(h.alias))) groups.push({ kind: 'group', name: UNGROUPED, ungrouped: true });
       if (inv.tailscalePeers.length) groups.push({ kind: 'tailscale' });
-      return groups;
+      return [...problems, ...groups];
     }
     if (!inv) return [];
     if (node.kind === 'group') {
