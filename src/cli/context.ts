@@ -34,7 +34,8 @@ export interface CliContext {
   targets(target: string): string[];
 }
 
-const absolute = (p: string | undefined) => (p && !p.startsWith('~') ? resolve(p) : p);
+// `-F none` means no config file at all, as for ssh; any other relative path is taken from the working directory.
+const absolute = (p: string | undefined) => (p && p !== 'none' && !p.startsWith('~') ? resolve(p) : p);
 
 export function storeRootOf(flags: GlobalFlags): string {
   return absolute(flags.store) ?? defaultStoreRoot();

@@ -228,6 +228,9 @@ describe.skipIf(!canRunLab)('flotilla CLI contract', () => {
     const none = await spawnCli(cli, []);
     expect(none.code).toBe(1);
     expect(none.stdout).toMatch(/Usage: flotilla/);
+    // -F none: no config file at all, as ssh reads it
+    const noConfig = await spawnCli(cli, ['-F', 'none', 'hosts', '--json']);
+    expect([noConfig.code, JSON.parse(noConfig.stdout).hosts]).toEqual([0, []]);
   });
 
   it('SIGTERM while a passphrase prompt waits ends the CLI and records the run as cancelled', async () => {
