@@ -1,4 +1,4 @@
-// health-50: checkFleet (what `flotilla hosts --status` runs) on 50 hosts, 10 of them dead (refused) or
+// health-50: the health monitor asked once (what `flotilla hosts --status` runs) on 50 hosts, 10 of them dead (refused) or
 // black-holed (TCP accepted, no SSH banner), against the configured ConnectTimeout: one dead host must never
 // cost more than one timeout. Measured in the pure-JS worker.
 import type { Lab } from '../test/lab/lab';

@@ -9,7 +9,7 @@ import { Client } from 'ssh2';
 import { resolveHost } from '../src/core/config/sshConfig';
 import { startRun, type RunRecord } from '../src/core/exec/run';
 import { MetricsCache } from '../src/core/health/metrics';
-import { checkFleet } from '../src/core/health/probe';
+import { checkFleet } from '../src/core/health/monitor';
 import { connectionAlgorithms } from '../src/core/ssh/connect';
 import { Pool } from '../src/core/ssh/pool';
 import { refusingPrompter } from '../src/core/types';

@@ -1,20 +1,18 @@
-// The extension's view of the fleet: inventory, resolved hosts, the shared pool and health, kept
-// current as settings and files change. Views and commands read from here; nothing here draws UI.
+// The extension's view of the fleet: a read-only snapshot (inventory, resolved hosts) replaced as a
+// whole when settings or files change, plus events; health comes from the core monitor. The pool is
+// created once and reconfigured, never replaced under the runs and terminals using it. Nothing here
+// draws UI.
 import * as vscode from 'vscode';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory, type Inventory } from '../core/config/inventory';
 import { resolveHost } from '../core/config/sshConfig';
 import { HealthHistory } from '../core/health/history';
-import { MetricsCache } from '../core/health/metrics';
-import { checkFleet, type HostHealth } from '../core/health/probe';
+import { HealthMonitor, type MonitorSettings } from '../core/health/monitor';
+import type { HostHealth } from '../core/health/probe';
+import { SshConfigError } from '../core/config/errors';
 import { Pool } from '../core/ssh/pool';
 import type { Prompter, ResolvedHost } from '../core/types';
-
-/** Hosts probed at once: a big fleet must not open hundreds of handshakes together. */
-const PROBE_CONCURRENCY = 32;
-/** How often this window folds old days of the health history (another process may do it too). */
-const COMPACT_EVERY_MS = 3_600_000;
 
 export interface FleetSettings {
   sshConfigFile?: string;
@@ -46,105 +44,190 @@ export function readSettings(): FleetSettings {
   };
 }
 
+/** Why the fleet (or part of it) could not be read, and where to fix it. */
+export interface FleetProblem {
+  message: string;
+  file?: string;
+  line?: number;
+}
+
+export interface FleetSnapshot {
+  /** Undefined until the first read, or when the ssh config could not be read at all. */
+  readonly inventory: Inventory | undefined;
+  readonly problem: FleetProblem | undefined;
+  readonly aliases: readonly string[];
+  /** Resolved settings of the hosts, filled as they are resolved. */
+  readonly resolved: ReadonlyMap<string, ResolvedHost>;
+}
+
+/** What consumers may do with health: read it, hear about changes, subscribe while shown, ask for a probe. */
+export type FleetHealth = Pick<HealthMonitor, 'get' | 'snapshot' | 'onDidChange' | 'subscribe' | 'check' | 'forget' | 'metrics'>;
+
+/** How often this window folds old days of the health history (another process may do it too). */
+const COMPACT_EVERY_MS = 3_600_000;
+
+function monitorSettings(s: FleetSettings, history: HealthHistory): MonitorSettings {
+  return {
+    connectTimeoutMs: s.connectTimeoutSeconds * 1000,
+    intervalMs: s.intervalSeconds * 1000,
+    concurrency: 32,
+    // Every probe result, shared with the CLI (same data root).
+    history: { store: history, source: 'editor' },
+  };
+}
+
+function problemOf(err: unknown): FleetProblem {
+  const message = err instanceof Error ? err.message : String(err);
+  return err instanceof SshConfigError ? { message, file: err.file, line: err.line } : { message };
+}
+
+/** The fleet and the one connection pool every feature shares. */
+export function createFleet(prompter: Prompter, log: vscode.LogOutputChannel, dataRoot: string): { fleet: Fleet; pool: Pool } {
+  const settings = readSettings();
+  let fleet: Fleet | undefined;
+  const pool = new Pool({
+    resolve: (alias) => fleet!.resolve(alias),
+    prompter,
+    connectTimeoutMs: settings.connectTimeoutSeconds * 1000,
+  });
+  fleet = new Fleet(pool, settings, log, new HealthHistory(dataRoot));
+  return { fleet, pool };
+}
+
 export class Fleet implements vscode.Disposable {
-  inventory: Inventory | undefined;
-  loadError: string | undefined;
-  readonly resolved = new Map<string, ResolvedHost>();
-  readonly health = new Map<string, HostHealth>();
-  readonly metrics = new MetricsCache();
-  pool: Pool;
-  settings = readSettings();
+  private current: FleetSnapshot = { inventory: undefined, problem: undefined, aliases: [], resolved: new Map() };
+  private currentSettings: FleetSettings;
+  private readonly monitor: HealthMonitor;
 
   private readonly changed = new vscode.EventEmitter<void>();
+  /** The snapshot was replaced (hosts, groups or settings changed). */
   readonly onDidChange = this.changed.event;
+  private readonly healthChanged = new vscode.EventEmitter<readonly string[]>();
+  /** These hosts' health changed. */
+  readonly onDidChangeHealth = this.healthChanged.event;
   private readonly disposables: vscode.Disposable[] = [];
   private watchers: vscode.Disposable[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private lastFocusedAt = Date.now();
-  private checking = false;
-  private compactedAt = 0;
-  /** Every probe result, shared with the CLI (same data root). */
-  readonly healthHistory: HealthHistory;
+  private reading: Promise<void> | undefined;
+  private readAgain = false;
+  private firstRead!: () => void;
+  /** Resolves once the fleet has been read for the first time (a command run at activation waits for it). */
+  readonly ready = new Promise<void>((resolve) => { this.firstRead = resolve; });
 
-  constructor(private readonly prompter: Prompter, private readonly log: vscode.LogOutputChannel, dataRoot: string) {
-    this.healthHistory = new HealthHistory(dataRoot);
-    this.pool = this.createPool();
+  private compactedAt = 0;
+
+  constructor(
+    private readonly pool: Pool,
+    settings: FleetSettings,
+    private readonly log: vscode.LogOutputChannel,
+    /** Every probe result, shared with the CLI (same data root). */
+    readonly healthHistory: HealthHistory,
+  ) {
+    this.currentSettings = settings;
+    this.monitor = new HealthMonitor(pool, monitorSettings(settings, healthHistory));
+    const unlisten = this.monitor.onDidChange((aliases) => {
+      this.compactHistoryNowAndThen();
+      this.healthChanged.fire(aliases);
+    });
     this.disposables.push(
       this.changed,
+      this.healthChanged,
+      { dispose: unlisten },
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('flotilla')) void this.reload(true);
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => void this.reload(true)),
-      vscode.window.onDidChangeWindowState((s) => {
-        if (s.focused) {
-          const wasAway = Date.now() - this.lastFocusedAt > this.settings.intervalSeconds * 1000;
-          this.lastFocusedAt = Date.now();
-          if (wasAway) void this.checkAll();
-        }
-      }),
     );
   }
 
-  private createPool(): Pool {
-    return new Pool({
-      resolve: (alias) => this.resolve(alias),
-      prompter: this.prompter,
-      connectTimeoutMs: this.settings.connectTimeoutSeconds * 1000,
-    });
+  get snapshot(): FleetSnapshot {
+    return this.current;
+  }
+
+  get settings(): Readonly<FleetSettings> {
+    return this.currentSettings;
+  }
+
+  get health(): FleetHealth {
+    return this.monitor;
+  }
+
+  get aliases(): readonly string[] {
+    return this.current.aliases;
   }
 
   async resolve(alias: string): Promise<ResolvedHost> {
-    const cached = this.resolved.get(alias);
+    const snap = this.current;
+    const cached = snap.resolved.get(alias);
     if (cached) return cached;
-    const r = await (this.inventory ? this.inventory.resolve(alias) : resolveHost(alias, {}));
-    this.resolved.set(alias, r);
+    const r = await (snap.inventory ? snap.inventory.resolve(alias) : resolveHost(alias, {}));
+    (snap.resolved as Map<string, ResolvedHost>).set(alias, r);
     return r;
   }
 
-  get aliases(): string[] {
-    return this.inventory?.hosts.map((h) => h.alias) ?? [];
-  }
-
-  /** Re-reads config and groups; with `settingsChanged`, also rebuilds the pool. */
+  /** Re-reads config and groups (one read at a time; a request during a read reads once more after it). */
   async reload(settingsChanged = false): Promise<void> {
     if (settingsChanged) {
-      this.settings = readSettings();
-      const old = this.pool;
-      this.pool = this.createPool();
-      void old.dispose();
-      this.health.clear();
+      this.currentSettings = readSettings();
+      this.pool.reconfigure({ connectTimeoutMs: this.currentSettings.connectTimeoutSeconds * 1000 });
+      this.monitor.configure(monitorSettings(this.currentSettings, this.healthHistory));
     }
-    // An inventory can name hosts and, with scripts allowed, run code: only where the user trusts the workspace.
-    const ansibleInventories = vscode.workspace.isTrusted ? this.settings.ansibleInventories : [];
-    if (!vscode.workspace.isTrusted && this.settings.ansibleInventories.length) this.log.warn('Ansible inventories are read only in a trusted workspace');
-    try {
-      this.inventory = await loadInventory({
-        sshConfigFile: this.settings.sshConfigFile,
-        groupsFile: this.settings.groupsFile,
-        ansibleInventories,
-        ansibleAllowScripts: this.settings.ansibleAllowScripts,
-        tailscale: this.settings.tailscale,
-        matchExec: this.settings.matchExec,
-      });
-      this.loadError = undefined;
-      for (const w of this.inventory.warnings) this.log.warn(w);
-    } catch (err) {
-      this.loadError = err instanceof Error ? err.message : String(err);
-      this.log.error(`cannot read the fleet: ${this.loadError}`);
+    if (this.reading) {
+      this.readAgain = true;
+      return this.reading;
     }
-    this.resolved.clear();
-    await Promise.all(this.aliases.map((a) => this.resolve(a).catch((err) => this.log.warn(`${a}: ${String(err)}`))));
-    for (const alias of [...this.health.keys()]) if (!this.aliases.includes(alias)) this.health.delete(alias);
-    this.watchFiles();
-    this.changed.fire();
-    void this.checkAll();
+    this.reading = (async () => {
+      do {
+        this.readAgain = false;
+        await this.read();
+      } while (this.readAgain);
+    })().finally(() => { this.reading = undefined; });
+    return this.reading;
   }
 
-  /** Files that define the fleet: the ssh config (and its Includes are re-read on change of the main file), groups file, Ansible inventories. */
-  private watchFiles(): void {
+  private async read(): Promise<void> {
+    const settings = this.currentSettings;
+    // An inventory can name hosts and, with scripts allowed, run code: only where the user trusts the workspace.
+    const ansibleInventories = vscode.workspace.isTrusted ? settings.ansibleInventories : [];
+    if (!vscode.workspace.isTrusted && settings.ansibleInventories.length) this.log.warn('Ansible inventories are read only in a trusted workspace');
+    // `Match exec` runs local commands: in Restricted Mode it is not evaluated (the block does not match).
+    const matchExec = settings.matchExec && vscode.workspace.isTrusted;
+    if (settings.matchExec && !matchExec) this.log.warn('Match exec is evaluated only in a trusted workspace');
+    let inventory: Inventory | undefined;
+    let problem: FleetProblem | undefined;
+    try {
+      inventory = await loadInventory({
+        sshConfigFile: settings.sshConfigFile,
+        groupsFile: settings.groupsFile,
+        ansibleInventories,
+        ansibleAllowScripts: settings.ansibleAllowScripts,
+        tailscale: settings.tailscale,
+        matchExec,
+        reportGroupsProblem: true,
+      });
+      for (const w of inventory.warnings) this.log.warn(w);
+      problem = inventory.groupsProblem;
+      if (problem) this.log.error(`the groups file cannot be used: ${problem.message}`);
+    } catch (err) {
+      problem = problemOf(err);
+      this.log.error(`cannot read the fleet: ${problem.message}`);
+    }
+    const aliases = inventory?.hosts.map((h) => h.alias) ?? [];
+    this.current = { inventory, problem, aliases, resolved: new Map() };
+    // Connections made under the old config are retired as they go idle; the next use re-resolves.
+    if (inventory) this.pool.reconfigure({});
+    await Promise.all(aliases.map((a) => this.resolve(a).catch((err) => this.log.warn(`${a}: ${String(err)}`))));
+    this.monitor.setHosts(aliases);
+    this.watchFiles(inventory);
+    this.changed.fire();
+    this.firstRead();
+  }
+
+  /** Files that define the fleet: every ssh config file read (Includes too), the groups file, Ansible inventories. */
+  private watchFiles(inventory: Inventory | undefined): void {
     for (const w of this.watchers) w.dispose();
-    const files = [this.settings.sshConfigFile ?? join(homedir(), '.ssh', 'config'), this.inventory?.groupsFile].filter((f): f is string => !!f);
-    const ansible = vscode.workspace.isTrusted ? this.settings.ansibleInventories : [];
+    const mainConfig = this.currentSettings.sshConfigFile ?? join(homedir(), '.ssh', 'config');
+    const files = [...new Set([mainConfig, ...(inventory?.configFiles ?? []), inventory?.groupsFile].filter((f): f is string => !!f))];
+    const ansible = vscode.workspace.isTrusted ? this.currentSettings.ansibleInventories : [];
     const watched = [
       ...files.map((file) => ({ file, also: [] as string[] })),
       // An inventory is also its group_vars/ and host_vars/ beside it (or, for a directory, everything below it).
@@ -161,59 +244,30 @@ export class Fleet implements vscode.Disposable {
     });
   }
 
-  /** Probes every host (concurrently), then schedules the next round: a slow round never overlaps the next. */
-  async checkAll(): Promise<void> {
-    if (this.checking) return;
-    this.checking = true;
-    if (this.timer) clearTimeout(this.timer);
-    try {
-      const aliases = this.aliases;
-      for (const a of aliases) {
-        if (!this.health.has(a)) this.health.set(a, { alias: a, state: 'checking', layers: {}, checkedAt: Date.now() });
-      }
-      this.changed.fire();
-      await this.probe(aliases);
-    } finally {
-      this.checking = false;
-      this.changed.fire();
-      this.schedule();
-    }
+  /** Files watched for changes (for tests and the log). */
+  get watchedFiles(): number {
+    return this.watchers.length;
+  }
+
+  private compactHistoryNowAndThen(): void {
+    if (Date.now() - this.compactedAt < COMPACT_EVERY_MS) return;
+    this.compactedAt = Date.now();
+    void this.healthHistory.compact().catch((err: unknown) => this.log.warn(`health history: ${String(err)}`));
+  }
+
+  checkAll(): Promise<HostHealth[]> {
+    return this.monitor.check();
   }
 
   async checkHost(alias: string): Promise<HostHealth> {
-    const [h] = await this.probe([alias]);
+    const [h] = await this.monitor.check([alias]);
     return h!;
   }
 
-  /** Probes hosts (capped concurrency), recording each result as it arrives. */
-  private probe(aliases: readonly string[]): Promise<HostHealth[]> {
-    const opts = {
-      connectTimeoutMs: this.settings.connectTimeoutSeconds * 1000, metrics: this.metrics, concurrency: PROBE_CONCURRENCY,
-      history: { store: this.healthHistory, source: 'editor' as const },
-    };
-    if (Date.now() - this.compactedAt > COMPACT_EVERY_MS) {
-      this.compactedAt = Date.now();
-      void this.healthHistory.compact().catch((err: unknown) => this.log.warn(`health history: ${String(err)}`));
-    }
-    return checkFleet(this.pool, aliases, opts, (h) => {
-      this.health.set(h.alias, h);
-      this.changed.fire();
-    });
-  }
-
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      const away = !vscode.window.state.focused && Date.now() - this.lastFocusedAt > this.settings.intervalSeconds * 1000;
-      if (away) this.schedule();
-      else void this.checkAll();
-    }, this.settings.intervalSeconds * 1000);
-  }
-
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
     for (const w of this.watchers) w.dispose();
     for (const d of this.disposables) d.dispose();
+    this.monitor.dispose();
     void this.pool.dispose();
   }
 }

@@ -2,9 +2,8 @@
 // detaches; the session lives on) or a plain login shell. A dropped connection prints a message and
 // reattaches on the next key press. This is the one place remote escape sequences pass through.
 import * as vscode from 'vscode';
-import type { ClientChannel } from 'ssh2';
 import { AttachedSession } from '../core/tmux/attach';
-import type { LeasedChannel, Pool } from '../core/ssh/pool';
+import type { Pool } from '../core/ssh/pool';
 
 interface Session {
   onData(cb: (d: string) => void): void;
@@ -31,7 +30,7 @@ export function tmuxOpener(pool: () => Pool, target: string, create: boolean, cw
 
 export function shellOpener(pool: () => Pool, alias: string): SessionOpener {
   return async (dims) => {
-    const lease: LeasedChannel<ClientChannel> = await pool().shell(alias, { term: 'xterm-256color', cols: dims.columns, rows: dims.rows, width: 0, height: 0 });
+    const lease = await pool().shell(alias, { term: 'xterm-256color', cols: dims.columns, rows: dims.rows, width: 0, height: 0 });
     const ch = lease.channel;
     ch.setEncoding('utf8');
     let closedByUs = false;

@@ -7,7 +7,7 @@ import { measureCandidates, placeHost } from '../core/balance/place';
 import { sanitizeForView } from '../core/exec/output';
 import { MetricsCache } from '../core/health/metrics';
 import { MAX_TIMEOUT_MS } from '../core/exec/run';
-import { checkFleet } from '../core/health/probe';
+import { checkFleet } from '../core/health/monitor';
 import { loadHerd } from '../core/jobs/herd';
 import { checkJobRequest, startJob, type Job, type JobRequest } from '../core/jobs/job';
 import { isFinal, runExitCode, stateSummary } from '../core/jobs/outcome';

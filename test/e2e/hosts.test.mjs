@@ -53,9 +53,10 @@ async function rowAriaLabel(label) {
 test('groups and hosts appear with the right health for online, dead, black-holed and unknown-key hosts', async () => {
   const page = wb.page;
   await openViewContainer(page, 'Flotilla');
+  await treeLabels(page, 'Hosts', { has: 'web' });
+  for (const pane of ['Runs', 'Workflows', 'Agents']) await collapsePane(wb.page, pane); // give the Hosts view the room
   const labels = await treeLabels(page, 'Hosts', { has: 'Ungrouped' });
   for (const g of ['web', 'build', 'fleet', 'Ungrouped']) assert.ok(labels.includes(g), `group ${g} shown: ${labels}`);
-  for (const pane of ['Runs', 'Agents']) await collapsePane(wb.page, pane); // give the Hosts view the room
   assert.match(await rowDescription('lab-1', /flotilla@127\.\d+\.\d+\.1:2222 · \d+(\.\d)? ms · load 0\.05/), /load/);
   assert.match(await rowAriaLabel('lab-1'), /lab-1, online/);
   await page.mouse.move(900, 400);

@@ -79,6 +79,24 @@ describe.skipIf(!canRunLab)('pool on the lab fleet', () => {
     await pool.dispose();
   });
 
+  it('reconfigure keeps a running command on its connection and connects anew for the next one', async () => {
+    const pool = fleet.pool();
+    const log = host('lab-1').sshdLog!;
+    const before = logSize(log);
+    const running = run(pool, 'lab-1', 'sleep 0.5; echo still-here');
+    await new Promise((r) => setTimeout(r, 200));
+    pool.reconfigure({ connectTimeoutMs: 3000 });
+    const next = await run(pool, 'lab-1', 'echo fresh');
+    expect(next.out.trim()).toBe('fresh');
+    const first = await running;
+    expect(first).toMatchObject({ code: 0 });
+    expect(first.out.trim()).toBe('still-here');
+    expect(logSince(log, before).match(/Accepted publickey for flotilla/g)?.length).toBe(2);
+    // The retired connection closes once its command is done; the new one stays for later use.
+    expect(pool.isConnected('lab-1')).toBe(true);
+    await pool.dispose();
+  });
+
   it('serves 5 concurrent commands serially on a MaxSessions 1 host', async () => {
     const pool = fleet.pool();
     const t0 = Date.now();

@@ -99,8 +99,10 @@ describe('tmux agents on lab hosts', () => {
     expect(await spawnAgent(pool, b, { dir: '~/proj-b', command: ['sh'], session: 'shell-b' })).toBe(`${b}:shell-b`);
     expect(await spawnAgent(pool, a, { dir: '~/proj a', command: '"$HOME/fake-agent.sh"', session: 'fake' })).toBe(`${a}:fake`);
 
-    const la = await until('the shell prompt on A', () => listAgents(pool, a), (h) => h.state === 'ok' && pane(h, 'shell-a').attention === 'waiting');
+    const la = await until('the shell prompt on A', () => listAgents(pool, a), (h) => h.state === 'ok' && /[$#] *$/.test(pane(h, 'shell-a').capture.trimEnd()));
     const shellA = pane(la, 'shell-a');
+    // A plain shell at its prompt runs no agent: nothing is waiting for the user (issue 19, point 3).
+    expect(shellA.attention).toBe('idle');
     expect(shellA).toMatchObject({ target: `${a}:shell-a:0`, command: 'sh', active: true, dead: false });
     expect(shellA.cwd).toMatch(/\/proj a$/);
     expect(la.state === 'ok' && la.sessions.map((s) => s.name).sort()).toEqual(['fake', 'shell-a']);
@@ -200,7 +202,7 @@ describe('tmux agents on lab hosts', () => {
     const parsed = JSON.parse(r.stdout) as { hosts: { host: string; state: string; sessions: { target: string; session: string; window: number; command: string; cwd: string; attention: string }[] }[] };
     expect(parsed.hosts.map((h) => [h.host, h.state])).toEqual([[hosts[0], 'ok'], [hosts[1], 'ok'], [hosts[2], 'no-server']]);
     const shellA = parsed.hosts[0]!.sessions.find((x) => x.session === 'shell-a');
-    expect(shellA).toMatchObject({ target: `${hosts[0]}:shell-a:0`, window: 0, command: 'sh', attention: 'waiting' });
+    expect(shellA).toMatchObject({ target: `${hosts[0]}:shell-a:0`, window: 0, command: 'sh', attention: 'idle' }); // a plain shell waits for nobody
     expect(shellA!.cwd).toMatch(/\/proj a$/);
   });
 

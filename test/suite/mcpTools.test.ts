@@ -10,7 +10,7 @@ const EXTENSION_ID = 'flotilla.flotilla';
 async function loadedFleet(): Promise<ExtensionApi['fleet']> {
   const ext = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID)!;
   const { fleet } = await ext.activate();
-  if (!fleet.inventory && !fleet.loadError) await new Promise<void>((resolve) => { const d = fleet.onDidChange(() => { d.dispose(); resolve(); }); });
+  await fleet.ready;
   return fleet;
 }
 

@@ -27,6 +27,12 @@ describe('placeHost', () => {
     expect(d.explanation).toContain('mostly CPU');
   });
 
+  it('names every host it ties with (issue 19: it said "ties with lab-5" when three hosts tied)', () => {
+    const d = placeHost([host('lab-4', {}), host('lab-5', {}), host('lab-6', {}), host('busy', { load1: 3 })]);
+    expect(d.chosen).toBe('lab-4');
+    expect(d.explanation).toContain('lab-4 chosen: ties with lab-5 and lab-6 and comes first');
+  });
+
   it('weighs memory and disk, and normalises weights', () => {
     const cands = [host('a', { memAvailableKb: 1_000_000 }), host('b', { diskUsedPct: 90 }), host('c', { load1: 2 })];
     expect(placeHost(cands, { weights: { cpu: 0, mem: 1, disk: 0 } }).chosen).toBe('b');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AttentionPatternError, classify, compilePatterns, screenTail } from '../../src/core/tmux/attention';
+import { AttentionPatternError, classify, classifyPane, compilePatterns, screenTail } from '../../src/core/tmux/attention';
 
 // Screens as `tmux capture-pane -p -J` prints them (trailing spaces kept, blank rows below the output).
 const blank = '\n'.repeat(12);
@@ -142,5 +142,16 @@ describe('compilePatterns', () => {
 describe('screenTail', () => {
   it('keeps the last non-empty lines with their trailing spaces', () => {
     expect(screenTail('a\n\nb\nc$ \n\n\n', 2)).toBe('b\nc$ ');
+  });
+});
+
+describe('classifyPane: a plain shell is not an agent waiting for input (issue 19, point 3)', () => {
+  it.each(['bash', '-bash', 'sh', 'zsh', 'fish', '/bin/dash'])('%s at its prompt → idle', (command) => {
+    expect(classifyPane('user@host:~$ ', 'user@host:~$ ', command)).toBe('idle');
+    expect(classifyPane('make\nuser@host:~$ ', 'user@host:~$ ', command)).toBe('working');
+  });
+  it('a question still waits in a shell (a script agent runs as sh), and a shell-like prompt waits in an agent', () => {
+    expect(classifyPane('Do you want to proceed? (y/n) ', undefined, 'sh')).toBe('waiting');
+    expect(classifyPane('$ ', undefined, 'claude')).toBe('waiting');
   });
 });

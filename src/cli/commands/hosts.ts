@@ -1,4 +1,6 @@
-import { checkFleet, summarizeHealth, type HostHealth } from '../../core/health/probe';
+// The same core health monitor the extension's views read, asked once (nothing is scheduled).
+import { checkFleet } from '../../core/health/monitor';
+import { summarizeHealth, type HostHealth } from '../../core/health/probe';
 import { MetricsCache } from '../../core/health/metrics';
 import { HealthHistory } from '../../core/health/history';
 import { sanitizeForView } from '../../core/exec/output';

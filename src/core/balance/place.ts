@@ -268,6 +268,11 @@ export function explainDecision(d: Pick<Decision, 'chosen' | 'candidates'>, weig
   return out.join('\n');
 }
 
+/** `a`, `a and b`, `a, b and c`. */
+function listText(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
 function whyText(d: Pick<Decision, 'chosen' | 'candidates'>, w: Weights): string {
   const eligible = d.candidates.filter((c) => !c.excluded && c.score !== null).sort((a, b) => a.score! - b.score!);
   if (!d.chosen) {
@@ -287,8 +292,9 @@ function whyText(d: Pick<Decision, 'chosen' | 'candidates'>, w: Weights): string
   const figure = (c: ScoredCandidate) =>
     top.k === 'cpu' && c.detail ? `load ${c.detail.loadPerCore.toFixed(2)}/core` : `${pct(c[top.k])} used`;
   const margin = runnerUp.score! - winner.score!;
+  const tied = eligible.filter((c) => c.host !== d.chosen && c.score! - winner.score! < 0.0005).map((c) => c.host);
   const reason = margin < 0.0005
-    ? `ties with ${runnerUp.host} and comes first in the target's order`
+    ? `ties with ${listText(tied)} and comes first in the target's order`
     : `lowest score ${winner.score!.toFixed(3)} vs ${runnerUp.host} ${runnerUp.score!.toFixed(3)}; mostly ${label} (${figure(winner)} vs ${figure(runnerUp)})`;
   const herd = runnerUp.detail && runnerUp.detail.herdTasks > 0.005
     ? ` ${runnerUp.host} carries ${runnerUp.detail.herdTasks.toFixed(2)} expected tasks from a recent launch.`

@@ -4,7 +4,7 @@
 import { homedir } from 'node:os';
 import { mergeAnsibleInventory, resolveAnsibleHost, type AnsibleConnection, type AnsibleTreeGroup } from '../ansible';
 import type { ConfigSource, ResolvedHost } from '../types';
-import { findGroupsFile, flagUnknownMembers, loadGroups } from './groups';
+import { findGroupsFile, flagUnknownMembers, GroupsFileError, loadGroups } from './groups';
 import { listHostAliases, resolveHost, type ConfigProblem, type ResolveOptions } from './sshConfig';
 import { matchPeersToAliases, readTailscaleStatus, type TailscalePeer } from './tailscale';
 
@@ -19,6 +19,8 @@ export interface InventoryOptions {
   ansibleInventories?: readonly string[];
   /** Let `ansible-inventory` run inventory scripts and plugin configurations. */
   ansibleAllowScripts?: boolean;
+  /** A broken groups file is reported in `groupsProblem` (the hosts stay listed) instead of thrown. */
+  reportGroupsProblem?: boolean;
 }
 
 export interface InventoryHost {
@@ -34,6 +36,10 @@ export interface Inventory {
   hosts: InventoryHost[];
   groups: ReadonlyMap<string, readonly string[]>;
   groupsFile?: string;
+  /** Why the groups file could not be used (with reportGroupsProblem): its groups are left out. */
+  groupsProblem?: { message: string; file: string; line?: number };
+  /** The ssh config files read, Includes too: what to watch for changes. */
+  configFiles: string[];
   /** Groups defined in the groups file: the ones the group commands edit (Ansible groups are edited in their inventory). */
   fileGroups: ReadonlySet<string>;
   /** Group members that name no Host alias: shown flagged, never dropped. */
@@ -62,9 +68,16 @@ export function resolveOptionsFor(opts: InventoryOptions): ResolveOptions {
 
 export async function loadInventory(opts: InventoryOptions = {}): Promise<Inventory> {
   const resolveOptions = resolveOptionsFor(opts);
-  const { hosts: entries, warnings, problems: configProblems } = await listHostAliases(resolveOptions);
+  const { hosts: entries, warnings, problems: configProblems, files: configFiles } = await listHostAliases(resolveOptions);
   const groupsPath = await findGroupsFile(opts.groupsFile || undefined, opts.homeDir ?? homedir());
-  const groupsFile = groupsPath ? await loadGroups(groupsPath) : undefined;
+  let groupsProblem: Inventory['groupsProblem'];
+  const groupsFile = groupsPath
+    ? await loadGroups(groupsPath).catch((err: unknown) => {
+      if (!opts.reportGroupsProblem || !(err instanceof GroupsFileError)) throw err;
+      groupsProblem = { message: err.message, file: err.path, line: err.line };
+      return undefined;
+    })
+    : undefined;
   const hosts: InventoryHost[] = entries.map((e) => ({ alias: e.alias, source: e.source, groups: [] }));
   const ansible = opts.ansibleInventories?.length
     ? await mergeAnsibleInventory(hosts, groupsFile?.groups ?? new Map(), opts.ansibleInventories, {
@@ -102,6 +115,8 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     hosts,
     groups,
     groupsFile: groupsPath,
+    groupsProblem,
+    configFiles,
     fileGroups: new Set(groupsFile?.groups.keys() ?? []),
     unknownMembers: groupsFile ? flagUnknownMembers(groupsFile, known) : [],
     rejectedMembers: groupsFile?.rejectedMembers ?? [],

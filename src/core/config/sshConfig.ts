@@ -50,9 +50,11 @@ function problemFrom(e: unknown, file: string): ConfigProblem {
  */
 export async function listHostAliases(
   opts: ResolveOptions = {},
-): Promise<{ hosts: HostEntry[]; warnings: string[]; problems: ConfigProblem[] }> {
+): Promise<{ hosts: HostEntry[]; warnings: string[]; problems: ConfigProblem[]; files: string[] }> {
   const env = environmentFrom(opts);
   const hosts: HostEntry[] = [];
+  /** Every config file looked at (Includes too, and a main file that does not exist yet): what to watch. */
+  const files: string[] = [];
   const seen = new Set<string>();
   const problems: ConfigProblem[] = [];
   const report = (p: ConfigProblem) => {
@@ -63,6 +65,7 @@ export async function listHostAliases(
   const lint = new OptionStore(env.platform, env.env);
 
   const visit = async (file: string, userConfig: boolean, checkPerm: boolean, chain: readonly string[]): Promise<boolean> => {
+    if (!files.includes(file)) files.push(file);
     let lines: readonly ConfigLine[] | undefined;
     try {
       lines = await lexedFile(file, checkPerm ? env.uid : undefined);
@@ -125,7 +128,7 @@ export async function listHostAliases(
     const found = await visit(file, userConfig, checkPerm, []);
     if (required && !found) report({ file, message: 'no such file', severity: 'error' });
   }
-  return { hosts, warnings: problems.map(formatProblem), problems };
+  return { hosts, warnings: problems.map(formatProblem), problems, files };
 }
 
 /**

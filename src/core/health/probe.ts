@@ -6,6 +6,7 @@ import type { HealthHistory } from './history';
 import { sampleOf, type ProbeSource } from './record';
 import { measureRoundTrip } from './rtt';
 import { ConnectError, type Connection } from '../ssh/connect';
+import { prefixOnce } from '../text';
 import type { HostKeyVerdict } from '../ssh/knownHosts';
 import type { Pool } from '../ssh/pool';
 import type { HostKeyQuestion } from '../types';
@@ -74,8 +75,14 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<LayerR
   });
 }
 
+/** Probes one host through every layer; never throws (a probe that breaks reads as offline, with why). */
 export async function checkHealth(pool: Pool, alias: string, opts: HealthOptions): Promise<HostHealth> {
-  const h = await probeLayers(pool, alias, opts);
+  let h: HostHealth;
+  try {
+    h = await probeLayers(pool, alias, opts);
+  } catch (err) {
+    h = { alias, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: Date.now() };
+  }
   await record(h, opts);
   return h;
 }
@@ -130,7 +137,7 @@ async function probeConnected(pool: Pool, alias: string, opts: HealthOptions, wa
     layers.ssh = { ok: false, ms: Date.now() - t1, detail: err instanceof Error ? err.message : String(err) };
     if (err instanceof ConnectError) {
       if (err.kind === 'unreachable' || err.kind === 'timeout') return { alias, state: 'offline', reason: err.message, layers, checkedAt };
-      const reason = err.kind === 'auth-failed' ? `authentication failed: ${err.message}` : err.message;
+      const reason = err.kind === 'auth-failed' ? prefixOnce('authentication failed', err.message) : err.message;
       return { alias, state: 'degraded', reason, layers, hostKey: err.hostKey, checkedAt };
     }
     return { alias, state: 'offline', reason: layers.ssh.detail, layers, checkedAt };
@@ -160,34 +167,6 @@ async function roundTrip(conn: Connection, timeoutMs: number): Promise<LayerResu
   } catch (err) {
     return { ok: false, ms: 0, detail: err instanceof Error ? err.message : String(err) };
   }
-}
-
-/**
- * Probes many hosts concurrently; one dead or black-holed host never delays the others. `concurrency` caps
- * the hosts *connecting* at once (default 64): hosts with a pooled connection, and hosts past their connect,
- * probe without waiting for a slot, so a warm refresh of 500 hosts is one round, not 500 ÷ 64.
- */
-export async function checkFleet(
-  pool: Pool,
-  aliases: readonly string[],
-  opts: HealthOptions & { concurrency?: number },
-  onHost?: (h: HostHealth) => void,
-): Promise<HostHealth[]> {
-  const gated = { ...opts, connectGate: opts.connectGate ?? new ConnectGate(Math.max(1, opts.concurrency ?? 64)) };
-  return Promise.all([...new Set(aliases)].map(async (a) => {
-    let h: HostHealth;
-    try {
-      h = await checkHealth(pool, a, gated);
-    } catch (err) {
-      h = { alias: a, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: Date.now() };
-      await record(h, opts);
-    }
-    onHost?.(h);
-    return h;
-  })).then((list) => {
-    const byAlias = new Map(list.map((h) => [h.alias, h]));
-    return aliases.map((a) => byAlias.get(a)!);
-  });
 }
 
 export function summarizeHealth(hosts: readonly HostHealth[]): { up: number; degraded: number; down: number; checking: number } {

@@ -1,7 +1,8 @@
 // Gathers what a fleet report needs — a fresh probe (or the caller's latest results), the recorded
 // history, optionally the drift of a folder — and builds it. The CLI and the editor both come here.
 import { MetricsCache } from '../health/metrics';
-import { checkFleet, type HostHealth } from '../health/probe';
+import { checkFleet } from '../health/monitor';
+import type { HostHealth } from '../health/probe';
 import { WINDOWS } from '../health/availability';
 import { HealthHistory } from '../health/history';
 import type { ProbeSource } from '../health/record';

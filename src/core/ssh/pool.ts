@@ -62,6 +62,8 @@ interface Entry {
   dependents: number;
   idleTimer?: NodeJS.Timeout;
   dead: boolean;
+  /** Made under settings since replaced: serves the channels open on it, then closes. */
+  retired?: boolean;
 }
 
 /**
@@ -87,10 +89,31 @@ function isChannelRefusal(err: Error): boolean {
 
 export class Pool {
   private readonly entries = new Map<string, Entry>();
+  /** Retired entries still serving channels: closed by dispose() too. */
+  private readonly retired = new Set<Entry>();
   private readonly keys = new KeyCache();
   private disposed = false;
 
-  constructor(private readonly opts: PoolOptions) {}
+  private readonly opts: PoolOptions;
+
+  constructor(opts: PoolOptions) {
+    this.opts = { ...opts };
+  }
+
+  /**
+   * New settings for the connections made from now on. The pool stays the same object for everyone
+   * holding it: open connections keep serving the channels on them and close once idle; the next use
+   * of a host connects with the new settings (and re-resolves it).
+   */
+  reconfigure(changes: Partial<Pick<PoolOptions, 'connectTimeoutMs' | 'idleCloseMs' | 'env'>>): void {
+    Object.assign(this.opts, changes);
+    for (const e of [...this.entries.values()]) {
+      e.retired = true;
+      this.retired.add(e);
+      if (this.entries.get(e.key) === e) this.entries.delete(e.key);
+      this.armIdle(e);
+    }
+  }
 
   /** The resolved settings for an alias (same resolver the pool connects with). */
   resolve(alias: string): Promise<ResolvedHost> { return this.opts.resolve(alias); }
@@ -130,14 +153,18 @@ export class Pool {
   /** Drops a host's connection (e.g. after it was found frozen); the next use reconnects. */
   close(alias: string): void {
     const e = this.entries.get(alias);
-    if (!e) return;
+    if (e) this.closeEntry(e);
+  }
+
+  private closeEntry(e: Entry): void {
     this.forget(e);
-    e.connection?.client.end();
+    if (e.connection) e.connection.client.end();
+    else void e.ready.then((conn) => conn.client.end(), () => undefined);
   }
 
   async dispose(): Promise<void> {
     this.disposed = true;
-    const closing = [...this.entries.values()].map(async (e) => {
+    const closing = [...this.entries.values(), ...this.retired].map(async (e) => {
       this.forget(e);
       const conn = await e.ready.catch(() => undefined);
       conn?.client.end();
@@ -148,6 +175,7 @@ export class Pool {
 
   private forget(e: Entry): void {
     e.dead = true;
+    this.retired.delete(e);
     if (e.idleTimer) clearTimeout(e.idleTimer);
     e.slots.rejectAll();
     if (this.entries.get(e.key) === e) this.entries.delete(e.key);
@@ -206,7 +234,11 @@ export class Pool {
   private armIdle(e: Entry): void {
     if (e.slots.inUse > 0 || e.dependents > 0 || e.dead) return;
     if (e.idleTimer) clearTimeout(e.idleTimer);
-    e.idleTimer = setTimeout(() => this.close(e.key), this.opts.idleCloseMs ?? 5 * 60_000);
+    if (e.retired) {
+      if (e.connection) this.closeEntry(e); // still connecting: armIdle runs again once it is ready
+      return;
+    }
+    e.idleTimer = setTimeout(() => this.closeEntry(e), this.opts.idleCloseMs ?? 5 * 60_000);
     e.idleTimer.unref();
   }
 

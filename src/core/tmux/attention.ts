@@ -11,11 +11,14 @@ export interface AttentionPatternSource {
   prompts?: readonly string[];
   /** Markers an agent shows only while it works, even with its input box on screen. */
   busy?: readonly string[];
+  /** Shell-like prompts: ignored in panes whose program is a shell. */
+  shellPrompts?: readonly string[];
 }
 
 export interface AttentionPatterns {
   readonly prompts: readonly RegExp[];
   readonly busy: readonly RegExp[];
+  readonly shellPrompts: readonly RegExp[];
   /** How many non-empty lines at the bottom of the screen the patterns look at. */
   readonly tailLines: number;
 }
@@ -35,9 +38,14 @@ export const DEFAULT_PROMPT_PATTERNS: readonly string[] = [
   '(^|\\n)([\\w-]+)?> ?$',
   // A generic yes/no question waiting at the end of the screen.
   '(\\((y/n|Y/n|y/N|yes/no)\\)|\\[(y/n|Y/n|y/N)\\])[:?]? *$',
-  // A shell prompt: the agent (or the command) has exited.
-  '[$#%] $',
 ];
+
+/**
+ * A shell prompt at the end of the screen: waiting only when the pane's program is not itself a shell
+ * (an agent with a shell-like prompt). A plain shell at its prompt — no agent, or one that exited —
+ * asks nothing of anyone.
+ */
+export const DEFAULT_SHELL_PROMPT_PATTERNS: readonly string[] = ['[$#%] $'];
 
 export const DEFAULT_BUSY_PATTERNS: readonly string[] = [
   // Claude Code and Codex print this next to their spinner while they work.
@@ -73,6 +81,8 @@ export function compilePatterns(src: AttentionPatternSource = {}, tailLines = DE
   return {
     prompts: compileList('prompt', src.prompts ?? DEFAULT_PROMPT_PATTERNS),
     busy: compileList('busy', src.busy ?? DEFAULT_BUSY_PATTERNS),
+    // Given prompts replace the defaults, the shell prompt among them.
+    shellPrompts: compileList('shell prompt', src.shellPrompts ?? (src.prompts ? [] : DEFAULT_SHELL_PROMPT_PATTERNS)),
     tailLines,
   };
 }
@@ -100,11 +110,30 @@ export function normalizeCapture(capture: string): string {
  * A busy marker wins over an input box (Claude Code shows both while it works); a prompt wins over
  * changed output (the question that just appeared is the news).
  */
-export function classifyScreen(capture: string, changed: boolean | undefined, patterns: AttentionPatterns = DEFAULT_PATTERNS): Attention {
+export function classifyScreen(capture: string, changed: boolean | undefined, patterns: AttentionPatterns = DEFAULT_PATTERNS, inShell = false): Attention {
   const tail = screenTail(capture, patterns.tailLines);
   if (patterns.busy.some((re) => re.test(tail))) return 'working';
   if (patterns.prompts.some((re) => re.test(tail))) return 'waiting';
+  if (!inShell && patterns.shellPrompts.some((re) => re.test(tail))) return 'waiting';
   return changed ? 'working' : 'idle';
+}
+
+/** Programs that are a plain shell: a pane whose foreground program is one of these runs no agent. */
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'fish', 'tcsh', 'csh', 'ksh', 'mksh', 'ash', 'busybox']);
+
+/** Whether tmux's pane_current_command names a shell (`-bash` for a login shell). */
+export function isShellCommand(command: string | undefined): boolean {
+  return !!command && SHELLS.has(command.replace(/^-/, '').split('/').pop()!);
+}
+
+/**
+ * A pane's attention, given its foreground program: a plain shell at its prompt asks nothing of
+ * anyone (no agent runs there, or it has exited); a question on its screen still does (a script agent
+ * runs as `sh`).
+ */
+export function classifyPane(captureNow: string, capturePrevious: string | undefined, command: string | undefined, patterns: AttentionPatterns = DEFAULT_PATTERNS): Attention {
+  const changed = capturePrevious === undefined ? undefined : normalizeCapture(captureNow) !== normalizeCapture(capturePrevious);
+  return classifyScreen(captureNow, changed, patterns, isShellCommand(command));
 }
 
 export function classify(captureNow: string, capturePrevious: string | undefined, patterns: AttentionPatterns = DEFAULT_PATTERNS): Attention {

@@ -2,7 +2,7 @@
 // Every remote command is one /bin/sh script sent through buildRemoteCommand (ssh-traps §4.1).
 import type { Pool } from '../ssh/pool';
 import { shellCommandFromArgv, shQuote } from '../ssh/quote';
-import { classify, DEFAULT_PATTERNS, type Attention, type AttentionPatterns } from './attention';
+import { classifyPane, DEFAULT_PATTERNS, type Attention, type AttentionPatterns } from './attention';
 import { EXTRA_PATH, listingScript, newListingToken, parseListing, type PaneRow, type ParsedListing } from './listing';
 import { formatAgentTarget, parseAgentTarget, tmuxTargetOf, validateSessionName, type AgentTarget } from './names';
 import { runScript } from './remote';
@@ -63,7 +63,7 @@ const int = (s: string) => Number.parseInt(s, 10) || 0;
 function buildSessions(
   alias: string,
   rows: readonly PaneRow[],
-  attentionOf: (paneId: string) => { capture: string; attention: Attention },
+  attentionOf: (paneId: string, command: string) => { capture: string; attention: Attention },
 ): AgentSession[] {
   const sessions = new Map<string, AgentSession>();
   const panesPerWindow = new Map<string, number>();
@@ -92,7 +92,7 @@ function buildSessions(
       cwd: r.pane_current_path,
       width: int(r.pane_width),
       height: int(r.pane_height),
-      ...attentionOf(r.pane_id),
+      ...attentionOf(r.pane_id, r.pane_current_command),
     });
   }
   return [...sessions.values()];
@@ -118,10 +118,10 @@ export async function listAgents(pool: Pool, alias: string, previous?: HostAgent
   if (parsed.state !== 'ok') return { host: alias, ...parsed, checkedAt };
   const earlier = new Map((previous ? panesOf(previous) : []).map((p) => [p.paneId, p.capture]));
   const { captures, before } = parsed;
-  const sessions = buildSessions(alias, parsed.panes, (paneId) => {
+  const sessions = buildSessions(alias, parsed.panes, (paneId, command) => {
     const capture = captures.get(paneId) ?? '';
     // The in-command sample, when taken, is the more recent earlier look.
-    return { capture, attention: classify(capture, before?.get(paneId) ?? earlier.get(paneId), patterns) };
+    return { capture, attention: classifyPane(capture, before?.get(paneId) ?? earlier.get(paneId), command, patterns) };
   });
   return { host: alias, state: 'ok', sessions, checkedAt };
 }
@@ -173,6 +173,17 @@ function programName(command: string | readonly string[]): string | undefined {
   if (!program.startsWith('exec ')) return undefined;
   const first = command.trim().split(/\s+/)[0]!;
   return /^[A-Za-z0-9_./+-]+$/.test(first) ? first : undefined;
+}
+
+/**
+ * Whether the program an agent command starts is on the host's PATH (with the same extra directories
+ * a session gets). Undefined when the command is a shell line whose program cannot be told.
+ */
+export async function agentProgramMissing(pool: Pool, alias: string, command: string): Promise<string | undefined> {
+  const program = programName(command);
+  if (!program) return undefined;
+  const r = await runScript(pool, alias, `${EXTRA_PATH}\ncommand -v ${shQuote(program)} >/dev/null 2>&1`);
+  return r.code === 0 ? undefined : program;
 }
 
 export function spawnScript(alias: string, opts: SpawnOptions): string {

@@ -10,15 +10,17 @@ import { PlanBook } from '../../mcp/plans';
 import { invokeTool, ToolError, type ToolEnv } from '../../mcp/toolkit';
 import { TOOLS } from '../../mcp/tools';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import { registerMcpServerDefinition } from './mcpServer';
 
-function envOf(fleet: Fleet, store: RunStore): ToolEnv {
+function envOf(fleet: Fleet, pool: Pool, store: RunStore): ToolEnv {
   return {
     inventory: () => {
-      if (!fleet.inventory) throw new ToolError(`the fleet is not loaded${fleet.loadError ? `: ${fleet.loadError}` : ''}`, 'fix the ssh config named in the Flotilla settings');
-      return fleet.inventory;
+      const { inventory, problem } = fleet.snapshot;
+      if (!inventory) throw new ToolError(`the fleet is not loaded${problem ? `: ${problem.message}` : ''}`, 'fix the ssh config named in the Flotilla settings');
+      return inventory;
     },
-    pool: () => fleet.pool,
+    pool: () => pool,
     store,
     connectTimeoutMs: () => fleet.settings.connectTimeoutSeconds * 1000,
     origin: 'mcp',
@@ -36,8 +38,8 @@ function signalOf(token: vscode.CancellationToken): AbortSignal {
   return abort.signal;
 }
 
-export function registerAgentTools(context: vscode.ExtensionContext, fleet: Fleet, store: RunStore): void {
-  const env = envOf(fleet, store);
+export function registerAgentTools(context: vscode.ExtensionContext, fleet: Fleet, pool: Pool, store: RunStore): void {
+  const env = envOf(fleet, pool, store);
   for (const tool of TOOLS) {
     context.subscriptions.push(vscode.lm.registerTool<Record<string, unknown>>(vscodeToolName(tool), {
       async invoke(options, token) {

@@ -2,9 +2,10 @@
 import * as vscode from 'vscode';
 import { registerCommand } from '../commands/register';
 import { sanitizeForView } from '../../core/exec/output';
-import { capturePane, broadcast, sendText, spawnAgent, MissingDirectoryError } from '../../core/tmux/sessions';
+import { agentProgramMissing, capturePane, broadcast, sendText, spawnAgent, MissingDirectoryError } from '../../core/tmux/sessions';
 import { defaultSessionName, parseAgentTarget, sessionNameProblem } from '../../core/tmux/names';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import type { HostsNode } from '../hosts/hostsTree';
 import { openRemoteTerminal, shellOpener, tmuxOpener } from '../terminal';
 import { AgentsTree, type AgentsNode } from './agentsTree';
@@ -28,12 +29,12 @@ class PeekProvider implements vscode.TextDocumentContentProvider, vscode.Disposa
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
   private readonly following = new Map<string, NodeJS.Timeout>();
-  constructor(private readonly fleet: Fleet) {}
+  constructor(private readonly pool: Pool) {}
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const target = uri.path.slice(1);
     try {
-      const text = await capturePane(this.fleet.pool, target, PEEK_LINES);
+      const text = await capturePane(this.pool, target, PEEK_LINES);
       const follow = this.following.has(uri.toString()) ? 'following, refreshed every 2 s' : 'snapshot';
       return `# ${target} — ${follow} at ${new Date().toLocaleTimeString()}\n${sanitizeForView(text)}`;
     } catch (err) {
@@ -66,11 +67,11 @@ class PeekProvider implements vscode.TextDocumentContentProvider, vscode.Disposa
   }
 }
 
-export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): AgentsTree {
-  const tree = new AgentsTree(fleet);
+export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet, pool: Pool): AgentsTree {
+  const tree = new AgentsTree(fleet, pool);
   const view = vscode.window.createTreeView<AgentsNode>('flotilla.agents', { treeDataProvider: tree, canSelectMany: true });
   tree.attach(view);
-  const peeks = new PeekProvider(fleet);
+  const peeks = new PeekProvider(pool);
 
   const pickPane = async (title: string): Promise<string | undefined> => {
     const panes = tree.allPanes();
@@ -87,7 +88,7 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
 
   const attach = (target: string, create = false, cwd?: string) => {
     const t = parseAgentTarget(target);
-    openRemoteTerminal(`tmux ${t.host}:${t.session}`, `${t.host}:${t.session}`, tmuxOpener(() => fleet.pool, target, create, cwd));
+    openRemoteTerminal(`tmux ${t.host}:${t.session}`, `${t.host}:${t.session}`, tmuxOpener(() => pool, target, create, cwd));
   };
 
   context.subscriptions.push(
@@ -97,6 +98,7 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
     vscode.workspace.registerTextDocumentContentProvider(PEEK_SCHEME, peeks),
     vscode.workspace.onDidCloseTextDocument((d) => d.uri.scheme === PEEK_SCHEME && peeks.stopFollowing(d.uri)),
     fleet.onDidChange(() => { if (view.visible) void tree.refresh(); }),
+    fleet.onDidChangeHealth(() => { if (view.visible) void tree.refresh(); }),
     registerCommand('flotilla.agents.refresh', () => tree.refresh()),
     registerCommand('flotilla.agents.attach', async (node?: AgentsNode | string) => {
       const target = targetOf(node) ?? (await pickPane('Attach to agent session'));
@@ -119,16 +121,19 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
       if (!target) return;
       const text = await vscode.window.showInputBox({ title: `Send to ${target}`, prompt: 'Typed into the pane literally, then Enter' });
       if (text === undefined) return;
-      await sendText(fleet.pool, target, text, { enter: true });
+      await sendText(pool, target, text, { enter: true });
       setTimeout(() => void tree.refresh(), 800);
     }),
     registerCommand('flotilla.agents.broadcast', async (node?: AgentsNode, selection?: AgentsNode[]) => {
       const nodes = selection?.length ? selection : node ? [node] : [];
       let targets = nodes.filter((n): n is Extract<AgentsNode, { kind: 'pane' }> => n.kind === 'pane').map((n) => n.pane.target);
-      if (!targets.length) {
+      // One pane (a right-click on it, or the view's menu) is where a broadcast starts, not all it reaches:
+      // the panes are listed with that one ticked, so the receivers are chosen, never assumed.
+      if (targets.length <= 1) {
+        const start = new Set(targets);
         const picks = await vscode.window.showQuickPick(
-          tree.allPanes().map(({ pane }) => ({ label: sanitizeForView(pane.target), description: pane.attention, target: pane.target })),
-          { canPickMany: true, title: 'Broadcast to which panes?' },
+          tree.allPanes().map(({ pane }) => ({ label: sanitizeForView(pane.target), description: pane.attention, target: pane.target, picked: start.has(pane.target) })),
+          { canPickMany: true, title: 'Broadcast to which panes?', placeHolder: 'Tick every pane that should receive the text' },
         );
         targets = picks?.map((p) => p.target) ?? [];
       }
@@ -141,7 +146,7 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
         'Send to All',
       );
       if (ok !== 'Send to All') return;
-      const results = await broadcast(fleet.pool, targets, text, { enter: true });
+      const results = await broadcast(pool, targets, text, { enter: true });
       const failed = results.filter((r) => !r.ok);
       if (failed.length) {
         void vscode.window.showErrorMessage(`Flotilla: broadcast failed on ${failed.map((f) => `${f.target} (${'error' in f ? f.error : ''})`).join(', ')}`);
@@ -151,11 +156,26 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
     registerCommand('flotilla.agents.newSession', async (hostNode?: HostsNode) => {
       const alias = hostNode?.kind === 'host' ? hostNode.alias : await vscode.window.showQuickPick(fleet.aliases.filter((a) => fleet.health.get(a)?.state === 'online'), { title: 'New agent session on which host?' });
       if (!alias) return;
+      // The command first, checked on the host at once: a missing agent is said before any more questions.
+      const configured = vscode.workspace.getConfiguration('flotilla.agents').get<string>('command', 'claude');
+      const command = await vscode.window.showInputBox({
+        title: `Agent command to run on ${alias}`,
+        prompt: 'The default comes from the setting flotilla.agents.command',
+        value: configured,
+      });
+      if (!command) return;
+      const missing = await agentProgramMissing(pool, alias, command);
+      if (missing) {
+        const OPEN = 'Open Setting';
+        const choice = await vscode.window.showErrorMessage(
+          `Flotilla: ${sanitizeForView(missing)} is not installed on ${alias} (not on its PATH). Install it there, or set flotilla.agents.command to the agent you use.`,
+          OPEN,
+        );
+        if (choice === OPEN) await vscode.commands.executeCommand('workbench.action.openSettings', 'flotilla.agents.command');
+        return;
+      }
       const dir = await vscode.window.showInputBox({ title: `Project directory on ${alias}`, prompt: 'Absolute or ~/ path; it must exist on the host', value: '~/' });
       if (!dir) return;
-      const configured = vscode.workspace.getConfiguration('flotilla.agents').get<string>('command', 'claude');
-      const command = await vscode.window.showInputBox({ title: 'Command to run in the session', value: configured });
-      if (!command) return;
       const session = await vscode.window.showInputBox({
         title: 'Session name',
         value: defaultSessionName(dir, command),
@@ -163,7 +183,7 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
       });
       if (!session) return;
       try {
-        const target = await spawnAgent(fleet.pool, alias, { dir, command, session });
+        const target = await spawnAgent(pool, alias, { dir, command, session });
         attach(target);
         void tree.refresh();
       } catch (err) {
@@ -177,7 +197,7 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet): 
     }),
     registerCommand('flotilla.openTerminal', async (node?: HostsNode) => {
       const alias = node?.kind === 'host' ? node.alias : await vscode.window.showQuickPick(fleet.aliases, { title: 'Open a terminal on…' });
-      if (alias) openRemoteTerminal(`ssh ${alias}`, alias, shellOpener(() => fleet.pool, alias));
+      if (alias) openRemoteTerminal(`ssh ${alias}`, alias, shellOpener(() => pool, alias));
     }),
     registerCommand('flotilla.showAgents', async () => {
       await vscode.commands.executeCommand('flotilla.agents.focus');

@@ -5,6 +5,7 @@ import { sanitizeForView } from '../../core/exec/output';
 import { compilePatterns, DEFAULT_PATTERNS, type AttentionPatterns } from '../../core/tmux/attention';
 import { listAgents, panesOf, type AgentPane, type AgentSession, type HostAgents } from '../../core/tmux/sessions';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 
 export type AgentsNode =
   | { kind: 'host'; alias: string }
@@ -54,11 +55,11 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
   private view?: vscode.TreeView<AgentsNode>;
   private readonly waitingSeen = new Set<string>();
 
-  constructor(private readonly fleet: Fleet, private readonly intervalMs = 5000) {}
+  constructor(private readonly fleet: Fleet, private readonly pool: Pool, private readonly intervalMs = 5000) {}
 
   attach(view: vscode.TreeView<AgentsNode>): void {
     this.view = view;
-    view.onDidChangeVisibility((e) => (e.visible ? void this.refresh() : this.stop()));
+    view.onDidChangeVisibility((e) => (e.visible ? void this.refresh() : this.whileHidden()));
     if (view.visible) void this.refresh();
   }
 
@@ -69,7 +70,7 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
     return this.fleet.aliases.filter((a) => {
       const h = this.fleet.health.get(a);
       if (!(h?.state === 'online' || (h?.state === 'degraded' && !h.hostKey && h.layers.ssh?.ok))) return false;
-      const r = this.fleet.resolved.get(a);
+      const r = this.fleet.snapshot.resolved.get(a);
       const account = r ? `${r.user}@${r.hostname}:${r.port}` : a;
       if (seen.has(account)) return false;
       seen.add(account);
@@ -85,15 +86,28 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
       const { patterns } = readAgentPatterns();
       const aliases = this.candidates();
       await Promise.all(aliases.map(async (alias) => {
-        this.hosts.set(alias, await listAgents(this.fleet.pool, alias, this.hosts.get(alias), { patterns }));
+        this.hosts.set(alias, await listAgents(this.pool, alias, this.hosts.get(alias), { patterns }));
       }));
       for (const a of [...this.hosts.keys()]) if (!aliases.includes(a)) this.hosts.delete(a);
       this.updateBadge();
       this.changed.fire();
     } finally {
       this.refreshing = false;
-      if (this.view?.visible ?? true) this.timer = setTimeout(() => void this.refresh(), this.intervalMs);
+      if (this.keepLooking()) this.timer = setTimeout(() => void this.refresh(), this.intervalMs);
+      else this.stop();
     }
+  }
+
+  /**
+   * The badge shows on the activity bar with the view collapsed or hidden, so it must never outlive what
+   * it counts: panes keep being looked at while it is lit (it goes out when nothing waits any more).
+   */
+  private keepLooking(): boolean {
+    return (this.view?.visible ?? true) || !!this.view?.badge;
+  }
+
+  private whileHidden(): void {
+    if (!this.keepLooking()) this.stop();
   }
 
   private stop(): void {

@@ -6,8 +6,11 @@ import type { RunStore } from '../../core/jobs/store';
 import { sanitizeForView } from '../../core/exec/output';
 import { defaultTimeoutMs } from '../runs/executeRun';
 import { RunMemory } from '../runs/runMemory';
-import { askCommand, escapeIcons, groupMembers, pickTargets, type Targets } from '../runs/runPrompts';
+import { escapeIcons } from '../../core/text';
+import { groupMembers, pickTargets, type Targets } from '../hosts/targets';
+import { askCommand } from '../runs/runPrompts';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import type { HostsNode } from '../hosts/hostsTree';
 import { RunTerminal, type BalanceDeps } from '../tasks/runTerminal';
 import { FlotillaTaskProvider, TASK_TYPE } from '../tasks/taskProvider';
@@ -37,6 +40,28 @@ function pct(n: number | null): string {
 
 type HostItem = vscode.QuickPickItem & { host?: string };
 
+const EXPLAIN_SCHEME = 'flotilla-placement';
+
+/** "Explain Least-Loaded Choice…" documents: read-only, kept while the window lives (a few KB each). */
+class ExplanationDocs implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly texts = new Map<string, string>();
+  private next = 1;
+
+  add(label: string, text: string): vscode.Uri {
+    const uri = vscode.Uri.from({ scheme: EXPLAIN_SCHEME, path: `/${this.next++}/least-loaded ${label.replace(/[/\\]/g, '_')}.txt` });
+    this.texts.set(uri.path, text);
+    return uri;
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.path) ?? '(this explanation is no longer available: run Explain Least-Loaded Choice… again)\n';
+  }
+
+  dispose(): void {
+    this.texts.clear();
+  }
+}
+
 /** The decision as a QuickPick: the choice first (Enter runs there), other eligible hosts, then the excluded ones. */
 async function confirmDecision(decision: Decision, targets: Targets, command: string): Promise<string | undefined> {
   const row = (c: ScoredCandidate): HostItem => ({
@@ -45,19 +70,19 @@ async function confirmDecision(decision: Decision, targets: Targets, command: st
     description: c.excluded
       ? 'excluded'
       : `score ${c.score!.toFixed(3)} · cpu ${pct(c.cpu)} (load ${c.detail!.loadPerCore.toFixed(2)}/core) · mem ${pct(c.mem)} · disk ${pct(c.disk)}`,
-    detail: c.excluded ? escapeIcons(c.excluded) : c.host === decision.chosen ? 'least loaded — Enter runs here' : undefined,
+    detail: c.excluded ? escapeIcons(c.excluded) : c.host === decision.chosen ? `${escapeIcons(why)} — Enter runs here` : undefined,
   });
+  const why = decision.explanation.split('\n').pop() ?? '';
   const eligible = decision.candidates.filter((c) => !c.excluded).sort((a, b) => a.score! - b.score!);
   const excluded = decision.candidates.filter((c) => c.excluded);
   const items: HostItem[] = [
     ...eligible.map(row),
     ...(excluded.length ? [{ label: 'Excluded', kind: vscode.QuickPickItemKind.Separator } as HostItem, ...excluded.map(row)] : []),
   ];
-  const why = decision.explanation.split('\n').pop() ?? '';
   for (;;) {
     const pick = await vscode.window.showQuickPick(items, {
       title: `Run "${command.length > 40 ? `${command.slice(0, 40)}…` : command}" on the least-loaded host of ${targets.label}`,
-      placeHolder: escapeIcons(why),
+      placeHolder: 'Enter runs on the highlighted host; the first is the least loaded',
       matchOnDescription: true,
       ignoreFocusOut: true,
     });
@@ -71,19 +96,20 @@ async function targetsFromArg(fleet: Fleet, node: HostsNode | undefined): Promis
   if (node?.kind === 'group') {
     return { hosts: groupMembers(fleet, node), key: node.ungrouped ? 'ungrouped' : `group:${node.name}`, label: node.ungrouped ? 'Ungrouped' : node.name };
   }
-  return pickTargets(fleet, 'Run on the least-loaded host of…', true);
+  return pickTargets(fleet, { title: 'Run on the least-loaded host of…', groupsOnly: true });
 }
 
-export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, store: RunStore, log?: vscode.LogOutputChannel): void {
-  const deps: BalanceDeps = { fleet, store, herdDecayMs, placeOptions: readPlaceOptions, log };
+export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, pool: Pool, store: RunStore, log?: vscode.LogOutputChannel): void {
+  const deps: BalanceDeps = { fleet, pool, store, herdDecayMs, placeOptions: readPlaceOptions, log };
   // Recent choices of every process using the store (the CLI, agents, other windows) weigh on the decision;
   // a preview records nothing, the run records the host the user confirms.
   const preview = (hosts: readonly string[], diskPath?: string) => decidePlacement(
-    { pool: fleet.pool, storeRoot: store.root, connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000, metrics: fleet.metrics, check: (alias) => fleet.checkHost(alias) },
+    { pool, storeRoot: store.root, connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000, metrics: fleet.health.metrics, check: (alias) => fleet.checkHost(alias) },
     hosts,
     { options: readPlaceOptions(), herd: { decayMs: herdDecayMs() }, diskPath, record: false },
   );
   const memory = new RunMemory(context.globalState);
+  const explanations = new ExplanationDocs();
 
   const runOnLeastLoaded = async (node?: HostsNode) => {
     if (!vscode.workspace.isTrusted) {
@@ -96,7 +122,7 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
       void vscode.window.showWarningMessage(`Flotilla: ${targets.label} has no hosts.`);
       return;
     }
-    const command = await askCommand(memory, targets);
+    const command = await askCommand(memory, targets, 'Run on the least-loaded host of');
     if (!command) return;
     await memory.rememberCommand(command);
     const cwd = memory.cwdFor(targets.key);
@@ -141,11 +167,15 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
       () => preview(targets.hosts),
     );
     const header = `Least-loaded choice for ${targets.label} at ${new Date(decision.decidedAt).toLocaleTimeString()}\n\n`;
-    const doc = await vscode.workspace.openTextDocument({ content: header + sanitizeForView(decision.explanation) + '\n', language: 'plaintext' });
+    // A read-only document of its own scheme: nothing to save when it is closed.
+    const uri = explanations.add(targets.label, header + sanitizeForView(decision.explanation) + '\n');
+    const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc, { preview: true });
   };
 
   context.subscriptions.push(
+    explanations,
+    vscode.workspace.registerTextDocumentContentProvider(EXPLAIN_SCHEME, explanations),
     vscode.commands.registerCommand('flotilla.explainPlacement', async (node?: HostsNode) => {
       try {
         await explainPlacement(node);

@@ -15,15 +15,15 @@ const FORMATS: { label: string; format: AnsibleExportFormat; ext: string }[] = [
 function targetOf(fleet: Fleet, node: HostsNode | undefined): { target: string; name: string } {
   if (node?.kind !== 'group') return { target: 'all', name: 'fleet' };
   if (!node.ungrouped) return { target: `group:${node.name}`, name: node.name };
-  const grouped = new Set([...(fleet.inventory?.groups.values() ?? [])].flat());
+  const grouped = new Set([...(fleet.snapshot.inventory?.groups.values() ?? [])].flat());
   return { target: fleet.aliases.filter((a) => !grouped.has(a)).join(','), name: 'ungrouped' };
 }
 
 export function registerAnsibleExport(fleet: Fleet): vscode.Disposable {
   return registerCommand('flotilla.exportAnsibleInventory', async (node?: HostsNode) => {
-    if (!fleet.inventory) await fleet.reload();
-    const inventory = fleet.inventory;
-    if (!inventory) throw new Error(fleet.loadError ?? 'the fleet could not be read');
+    await fleet.ready;
+    const { inventory, problem } = fleet.snapshot;
+    if (!inventory) throw new Error(problem?.message ?? 'the fleet could not be read');
     const { target, name } = targetOf(fleet, node);
     const plan = planAnsibleExport(inventory, target);
     const picked = await vscode.window.showQuickPick(FORMATS, { title: `Export ${name} to Ansible (${plan.hosts.size} hosts)` });

@@ -11,18 +11,16 @@ import { validateHostToken } from '../../core/config/sshConfig';
 import { shellCommandFromArgv, shQuote } from '../../core/ssh/quote';
 import type { Fleet } from '../fleet';
 import type { HostsNode, HostsTree } from './hostsTree';
+import { selectedAliases } from './targets';
+import { checkAndReport } from './statusBar';
 
 type HostNode = Extract<HostsNode, { kind: 'host' }>;
 type GroupNode = Extract<HostsNode, { kind: 'group' }>;
 
 /** Hosts a command applies to: the clicked node plus the rest of the multi-selection. */
-export function selectedAliases(node: HostsNode | undefined, selection: readonly HostsNode[] | undefined): string[] {
-  const nodes = selection?.length ? selection : node ? [node] : [];
-  return [...new Set(nodes.filter((n): n is HostNode => n.kind === 'host').map((n) => n.alias))];
-}
 
 function groupsPath(fleet: Fleet): string {
-  return fleet.inventory?.groupsFile ?? fleet.settings.groupsFile ?? defaultGroupsPaths(homedir())[1]!;
+  return fleet.snapshot.inventory?.groupsFile ?? fleet.settings.groupsFile ?? defaultGroupsPaths(homedir())[1]!;
 }
 
 function sshConfigPath(fleet: Fleet): string {
@@ -43,25 +41,30 @@ export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode
     registerCommand('flotilla.refresh', () => fleet.reload()),
     registerCommand('flotilla.checkNow', async (node?: HostNode, selection?: HostsNode[]) => {
       const aliases = selectedAliases(node, selection);
-      if (!aliases.length) return fleet.checkAll();
-      await Promise.all(aliases.map((a) => fleet.checkHost(a)));
+      await checkAndReport(fleet, aliases.length ? aliases : fleet.aliases);
     }),
     registerCommand('flotilla.copySshCommand', async (node?: HostNode) => {
       const alias = node?.alias ?? (await pickHost(fleet, 'Copy ssh command for…'));
       if (!alias) return;
       const custom = fleet.settings.sshConfigFile ? `-F ${shQuote(fleet.settings.sshConfigFile)} ` : '';
       // A host only an Ansible inventory knows needs its connection settings on the command line.
-      const ansible = fleet.inventory?.hosts.find((h) => h.alias === alias)?.ansible;
+      const ansible = fleet.snapshot.inventory?.hosts.find((h) => h.alias === alias)?.ansible;
       const command = ansible ? shellCommandFromArgv(sshArgv(ansible, fleet.settings.sshConfigFile)) : `ssh ${custom}${shQuote(alias)}`;
       await vscode.env.clipboard.writeText(command);
       void vscode.window.setStatusBarMessage(`Copied: ${command}`, 3000);
     }),
     registerCommand('flotilla.openSshConfig', async (node?: HostNode) => {
-      const entry = node && fleet.inventory?.hosts.find((h) => h.alias === node.alias);
+      const entry = node && fleet.snapshot.inventory?.hosts.find((h) => h.alias === node.alias);
       const file = entry?.source.file ?? sshConfigPath(fleet);
       const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
       const line = Math.max(0, (entry?.source.line ?? 1) - 1);
       await vscode.window.showTextDocument(doc, { selection: new vscode.Range(line, 0, line, 0) });
+    }),
+    // The target of a problem row in the Hosts view: the file and line to fix.
+    registerCommand('flotilla.openFileAt', async (file: string, line?: number) => {
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+      const at = Math.max(0, (line ?? 1) - 1);
+      await vscode.window.showTextDocument(doc, { selection: new vscode.Range(at, 0, at, 0) });
     }),
     registerCommand('flotilla.filter', async () => {
       const value = await vscode.window.showInputBox({ title: 'Filter hosts', prompt: 'Show hosts whose alias contains…', value: tree.filter });
@@ -78,7 +81,7 @@ export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode
       tree.refresh();
     }),
     registerCommand('flotilla.addHost', async () => {
-      const alias = await vscode.window.showInputBox({ title: 'Add Host (1/4): alias', prompt: 'The name you will use (ssh ALIAS)', validateInput: (v) => check(v, 'alias') });
+      const alias = await vscode.window.showInputBox({ title: 'Add Host (1/4): alias', prompt: 'The name you will use (ssh ALIAS)', validateInput: (v) => aliasProblem(v, fleet.aliases) });
       if (!alias) return;
       const hostname = await vscode.window.showInputBox({ title: 'Add Host (2/4): HostName', prompt: 'DNS name or address', validateInput: (v) => check(v, 'hostname') });
       if (!hostname) return;
@@ -98,7 +101,7 @@ export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode
     registerCommand('flotilla.addToGroup', async (node?: HostNode, selection?: HostsNode[]) => {
       const aliases = selectedAliases(node, selection);
       if (!aliases.length) return;
-      const existing = [...(fleet.inventory?.groups.keys() ?? [])];
+      const existing = [...(fleet.snapshot.inventory?.groups.keys() ?? [])];
       const NEW = '$(add) New group…';
       const choice = await vscode.window.showQuickPick([...existing, NEW], { title: `Add ${aliases.join(', ')} to group` });
       if (!choice) return;
@@ -126,6 +129,14 @@ export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode
       if (ok === 'Delete') await editGroups((p) => deleteGroup(p, node.name));
     }),
   ];
+}
+
+/** Why a new alias cannot be used: taken already, or an address typed where a name belongs. */
+export function aliasProblem(value: string, existing: readonly string[]): string | undefined {
+  const v = value.trim();
+  if (existing.includes(v)) return `${v} is already a Host in the ssh config: pick another name, or edit that entry (Open ssh Config)`;
+  if (/[@:]/.test(v)) return 'an alias is a short name such as "web-1"; the user, address and port are asked for next';
+  return check(v, 'alias');
 }
 
 function check(value: string, what: 'alias' | 'hostname' | 'user'): string | undefined {

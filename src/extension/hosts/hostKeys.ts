@@ -10,7 +10,7 @@ export class HostKeyReview implements vscode.Disposable {
   private readonly sub: vscode.Disposable;
 
   constructor(private readonly fleet: Fleet) {
-    this.sub = fleet.onDidChange(() => this.maybeNotify());
+    this.sub = fleet.onDidChangeHealth(() => this.maybeNotify());
   }
 
   private pending() {
@@ -66,7 +66,7 @@ export class HostKeyReview implements vscode.Disposable {
       if (!h?.hostKey || h.hostKey.verdict.kind !== 'unknown') continue;
       const host = await this.fleet.resolve(item.alias);
       rememberHostKey(host, h.hostKey.blob);
-      h.hostKey = undefined;
+      this.fleet.health.forget(item.alias);
     }
     await Promise.all(picked.map((p) => this.fleet.checkHost(p.alias)));
   }

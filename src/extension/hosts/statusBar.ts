@@ -3,15 +3,21 @@
 import * as vscode from 'vscode';
 import { summarizeHealth } from '../../core/health/probe';
 import { fleetLevel } from '../../core/health/fleetLevel';
-import { sanitizeForView } from '../../core/exec/output';
+import { escapeIcons, oneLine } from '../../core/text';
 import type { Fleet } from '../fleet';
 
-export function statusText(s: { up: number; degraded: number; down: number; checking: number }): string {
+export function statusText(s: { up: number; degraded: number; down: number; checking: number }, keysToReview = 0): string {
   const parts = [`${s.up} up`];
   if (s.degraded) parts.push(`${s.degraded} degraded`);
   if (s.down) parts.push(`${s.down} down`);
   if (s.checking) parts.push(`${s.checking} checking`);
+  // The host-key toast goes away by itself; this stays until the keys are reviewed.
+  if (keysToReview) parts.push(`$(key) ${keysToReview} key${keysToReview === 1 ? '' : 's'} to review`);
   return `$(server) ${parts.join(' · ')}`;
+}
+
+function unknownKeys(fleet: Fleet): number {
+  return fleet.health.snapshot().filter((h) => h.hostKey?.verdict.kind === 'unknown').length;
 }
 
 export function createStatusBar(fleet: Fleet): vscode.Disposable {
@@ -19,7 +25,7 @@ export function createStatusBar(fleet: Fleet): vscode.Disposable {
   item.name = 'Flotilla fleet health';
   item.command = 'flotilla.showProblemHosts';
   const update = () => {
-    if (!fleet.inventory && !fleet.loadError) {
+    if (!fleet.snapshot.inventory && !fleet.snapshot.problem) {
       // Shown at once while the ssh config is read: the user sees Flotilla is there (the `activation` benchmark).
       item.text = '$(sync~spin) Flotilla';
       item.tooltip = 'Flotilla: reading the ssh config…';
@@ -27,18 +33,43 @@ export function createStatusBar(fleet: Fleet): vscode.Disposable {
       return;
     }
     const hosts = fleet.aliases.map((a) => fleet.health.get(a)).filter((h) => !!h);
-    const s = summarizeHealth(hosts);
-    item.text = statusText(s);
+    const s = summarizeHealth(fleet.health.snapshot());
+    const keys = unknownKeys(fleet);
+    item.text = statusText(s, keys);
     const c = vscode.workspace.getConfiguration('flotilla.health');
     const level = fleetLevel(hosts, { errorShare: c.get<number>('errorShare', 0.5), important: c.get<string[]>('importantHosts', []) });
-    item.tooltip = `Flotilla: ${s.up} up, ${s.degraded} degraded, ${s.down} down (${level.rule}) — click for the problem hosts`;
+    item.tooltip = `Flotilla: ${s.up} up, ${s.degraded} degraded, ${s.down} down${keys ? `, ${keys} unknown host key${keys === 1 ? '' : 's'} to review` : ''} (${level.rule}) — click for the problem hosts`;
     item.backgroundColor = level.level === 'ok' ? undefined : new vscode.ThemeColor(`statusBarItem.${level.level}Background`);
     if (fleet.aliases.length) item.show();
     else item.hide();
   };
-  const sub = fleet.onDidChange(update);
+  const subs = [fleet.onDidChange(update), fleet.onDidChangeHealth(update), showHealthWhileWindowFocused(fleet)];
   update();
-  return vscode.Disposable.from(item, sub);
+  return vscode.Disposable.from(item, ...subs);
+}
+
+/** How long an unfocused window keeps probing: someone may still be looking at its status bar. */
+const UNFOCUSED_GRACE_MS = 60_000;
+
+/**
+ * The status bar is a health consumer while its window is in use: subscribed from the start and while
+ * focused, released once the window has been unfocused for a while.
+ */
+function showHealthWhileWindowFocused(fleet: Fleet): vscode.Disposable {
+  let unsubscribe: (() => void) | undefined = fleet.health.subscribe();
+  let timer: NodeJS.Timeout | undefined;
+  const sub = vscode.window.onDidChangeWindowState((state) => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (state.focused) unsubscribe ??= fleet.health.subscribe();
+    else {
+      timer = setTimeout(() => {
+        unsubscribe?.();
+        unsubscribe = undefined;
+      }, Math.max(UNFOCUSED_GRACE_MS, fleet.settings.intervalSeconds * 1000));
+    }
+  });
+  return { dispose: () => { if (timer) clearTimeout(timer); sub.dispose(); unsubscribe?.(); } };
 }
 
 export async function showProblemHosts(fleet: Fleet): Promise<void> {
@@ -49,10 +80,11 @@ export async function showProblemHosts(fleet: Fleet): Promise<void> {
     if (!h || h.state === 'online' || h.state === 'checking') continue;
     const unknownKey = h.hostKey?.verdict.kind === 'unknown';
     const action = unknownKey ? 'Review Host Keys' : h.state === 'offline' ? 'Check Now' : h.hostKey ? 'Open ssh Config' : 'Check Now';
+    // The action comes first: a long reason is cut at the end of the line, never the next step.
     items.push({
-      label: `$(${h.state === 'offline' ? 'error' : 'warning'}) ${alias}`,
-      description: h.state,
-      detail: `${sanitizeForView(h.reason ?? '')} — ${action}`,
+      label: `$(${h.state === 'offline' ? 'error' : 'warning'}) ${escapeIcons(alias)}`,
+      description: `${h.state} → ${action}`,
+      detail: escapeIcons(oneLine(h.reason ?? '', 300)),
       alias,
       action,
     });
@@ -65,5 +97,22 @@ export async function showProblemHosts(fleet: Fleet): Promise<void> {
   if (!pick) return;
   if (pick.action === 'Review Host Keys') await vscode.commands.executeCommand('flotilla.reviewHostKeys');
   else if (pick.action === 'Open ssh Config') await vscode.commands.executeCommand('flotilla.openSshConfig', { kind: 'host', alias: pick.alias });
-  else await fleet.checkHost(pick.alias);
+  else await checkAndReport(fleet, [pick.alias]);
+}
+
+/** Probes hosts now and says what was found: a check never ends in silence. */
+export async function checkAndReport(fleet: Fleet, aliases: readonly string[]): Promise<void> {
+  const results = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Window, title: `Flotilla: checking ${aliases.length === 1 ? aliases[0] : `${aliases.length} hosts`}` },
+    () => fleet.health.check(aliases),
+  );
+  if (results.length === 1) {
+    const h = results[0]!;
+    const text = `Flotilla: ${h.alias} is ${h.state}${h.reason && h.state !== 'online' ? ` — ${oneLine(h.reason, 200)}` : ''}`;
+    if (h.state === 'online') void vscode.window.showInformationMessage(text);
+    else void vscode.window.showWarningMessage(text);
+    return;
+  }
+  const s = summarizeHealth(results);
+  void vscode.window.showInformationMessage(`Flotilla: checked ${results.length} hosts — ${statusText(s).replace('$(server) ', '')}`);
 }

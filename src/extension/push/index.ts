@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import { registerCommand } from '../commands/register';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import type { HostsNode } from '../hosts/hostsTree';
 import { PlanTree, type PlanNode } from './planView';
 import { pullCommand } from './pullCommand';
@@ -26,14 +27,14 @@ function viewMessage(s: PushSession): string {
   }
 }
 
-export function registerPush(context: vscode.ExtensionContext, fleet: Fleet): void {
+export function registerPush(context: vscode.ExtensionContext, fleet: Fleet, pool: Pool): void {
   const store = new SessionStore();
   const tree = new PlanTree(store);
   const view = vscode.window.createTreeView<PlanNode>(PLAN_VIEW, { treeDataProvider: tree, showCollapseAll: true });
   const reports = new ReportProvider(store);
   const memory = new PathMemory(context.globalState);
-  const remoteDocs = new RemoteFileProvider(fleet);
-  const push = new PushController(fleet, store, memory, remoteDocs);
+  const remoteDocs = new RemoteFileProvider(fleet, pool);
+  const push = new PushController(fleet, pool, store, memory, remoteDocs);
 
   let refreshTimer: NodeJS.Timeout | undefined;
   let lastState: string | undefined;
@@ -72,7 +73,7 @@ export function registerPush(context: vscode.ExtensionContext, fleet: Fleet): vo
     registerCommand('flotilla.pushWorkspaceHere', (node?: HostsNode, selection?: HostsNode[]) => push.pushWorkspace(node, selection)),
     registerCommand('flotilla.pushToGroup', (node?: HostsNode, selection?: HostsNode[]) => push.pushWorkspace(node, selection)),
     registerCommand('flotilla.pushFolder', (uri?: vscode.Uri, uris?: vscode.Uri[]) => push.pushFolder(uri, uris)),
-    registerCommand('flotilla.pull', (node?: HostsNode, selection?: HostsNode[]) => pullCommand(fleet, memory, reports, node, selection)),
+    registerCommand('flotilla.pull', (node?: HostsNode, selection?: HostsNode[]) => pullCommand(fleet, pool, memory, reports, node, selection)),
     registerCommand('flotilla.push.apply', () => push.apply()),
     registerCommand('flotilla.push.cancel', () => push.cancel()),
     registerCommand('flotilla.push.dismiss', () => push.dismiss()),

@@ -8,8 +8,10 @@ import { sanitizeForView } from '../../core/exec/output';
 import { pull, type PullHostResult } from '../../core/push/pull';
 import { parseDestination } from '../../core/push/remotePath';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import type { HostsNode } from '../hosts/hostsTree';
-import { askRemotePath, readPushSettings, resolveTargets, type PathMemory } from './pushPrompts';
+import { resolveTargets } from '../hosts/targets';
+import { askRemotePath, readPushSettings, type PathMemory } from './pushPrompts';
 import { formatBytes } from './session';
 import type { ReportProvider } from './report';
 
@@ -27,8 +29,8 @@ export function renderPullReport(remote: string, dest: string, results: readonly
   return lines.join('\n');
 }
 
-export async function pullCommand(fleet: Fleet, memory: PathMemory, reports: ReportProvider, node?: HostsNode, selection?: readonly HostsNode[]): Promise<void> {
-  const targets = await resolveTargets(fleet, node, selection, 'Pull from…', 'Pull from which hosts?');
+export async function pullCommand(fleet: Fleet, pool: Pool, memory: PathMemory, reports: ReportProvider, node?: HostsNode, selection?: readonly HostsNode[]): Promise<void> {
+  const targets = await resolveTargets(fleet, node, selection, { title: 'Pull from…', placeHolder: 'Pull from which hosts?' });
   if (!targets?.hosts.length) return;
   const settings = readPushSettings();
   const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
@@ -63,7 +65,7 @@ export async function pullCommand(fleet: Fleet, memory: PathMemory, reports: Rep
   const controller = new AbortController();
   const results = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flotilla: pulling ${remote} from ${targets.label}`, cancellable: true }, (_p, token) => {
     token.onCancellationRequested(() => controller.abort());
-    return pull(fleet.pool, targets.hosts, remote, dest, { signal: controller.signal, root: settings.root });
+    return pull(pool, targets.hosts, remote, dest, { signal: controller.signal, root: settings.root });
   });
   const uri = reports.putPullReport(renderPullReport(remote, dest, results));
   const bad = results.filter((r) => r.state !== 'ok');

@@ -10,9 +10,11 @@ import { joinRemote } from '../../core/push/remotePath';
 import type { PushSource as CoreSource } from '../../core/push/scan';
 import { sanitizeForView } from '../../core/exec/output';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import type { HostsNode } from '../hosts/hostsTree';
 import type { PlanNode } from './planView';
-import { askRemotePath, configuredPath, readPushSettings, resolveTargets, type PathMemory } from './pushPrompts';
+import { resolveTargets } from '../hosts/targets';
+import { askRemotePath, configuredPath, readPushSettings, type PathMemory } from './pushPrompts';
 import { remoteFileUri, type RemoteFileProvider } from './remoteDocs';
 import { reportUri } from './report';
 import { planWork, type PushSession, type PushSource, type SessionStore } from './session';
@@ -37,6 +39,7 @@ function coreSource(source: PushSource): CoreSource {
 export class PushController {
   constructor(
     private readonly fleet: Fleet,
+    private readonly pool: Pool,
     private readonly store: SessionStore,
     private readonly memory: PathMemory,
     private readonly remoteDocs?: RemoteFileProvider,
@@ -95,7 +98,7 @@ export class PushController {
       void vscode.window.showWarningMessage('Flotilla: a push is being applied; wait for it or cancel it first.');
       return;
     }
-    const targets = await resolveTargets(this.fleet, node, selection, `Push ${source.label}`, 'Push to which hosts?');
+    const targets = await resolveTargets(this.fleet, node, selection, { title: `Push ${source.label}`, placeHolder: 'Push to which hosts?' });
     if (!targets?.hosts.length) return;
     const settings = readPushSettings();
     const configured = configuredPath(settings, targets);
@@ -155,7 +158,7 @@ export class PushController {
       };
       try {
         progress.report({ message: `scanning ${s.source.label}…` });
-        const planned = await planSession(this.fleet.pool, s.hosts, coreSource(s.source), s.remote, {
+        const planned = await planSession(this.pool, s.hosts, coreSource(s.source), s.remote, {
           delete: s.delete, maxDelete: s.maxDelete, root: settings.root, exclude: settings.exclude, signal: controller.signal, on,
         });
         if (this.store.isCurrent(s)) s.planned = planned;
@@ -281,7 +284,7 @@ export class PushController {
         report();
         this.store.fire();
       };
-      const outcome = await applySession(this.fleet.pool, planned, { signal: controller.signal, on });
+      const outcome = await applySession(this.pool, planned, { signal: controller.signal, on });
       if (outcome.kind === 'local-changed') moved = outcome.paths;
     });
     if (moved) {

@@ -1,13 +1,9 @@
-// The questions a push or pull asks: which hosts, which remote path (remembered per target, offered
+// The questions a push or pull asks after the targets (hosts/targets.ts): which remote path (remembered per target, offered
 // first, validated as it is typed) and, for pull, where to put the copies.
 import * as vscode from 'vscode';
-import { compareHostNames } from '../../core/exec/output';
 import { DestinationError, parseDestination } from '../../core/push/remotePath';
-import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hosts/hostsTree';
-import { escapeIcons, targetsFromNodes, type Targets } from '../runs/runPrompts';
-
-export type { Targets };
+import { escapeIcons } from '../../core/text';
+import type { Targets } from '../hosts/targets';
 
 const MEMORY_KEY = 'flotilla.push.remotePathByTarget';
 
@@ -68,40 +64,6 @@ export class PathMemory {
 export function configuredPath(settings: PushSettings, targets: Targets): string | undefined {
   const key = targets.key.startsWith('group:') ? targets.key.slice(6) : targets.key === 'ungrouped' ? 'Ungrouped' : targets.key;
   return Object.prototype.hasOwnProperty.call(settings.remotePaths, key) ? settings.remotePaths[key] : undefined;
-}
-
-type TargetItem = vscode.QuickPickItem & { targets?: Targets };
-
-/** Groups (with member counts), "All hosts", then single hosts. */
-export async function pickPushTargets(fleet: Fleet, title: string, placeHolder: string): Promise<Targets | undefined> {
-  const inv = fleet.inventory;
-  if (!inv || !inv.hosts.length) {
-    void vscode.window.showWarningMessage('Flotilla: no hosts yet — check the ssh config (Flotilla: Refresh).');
-    return undefined;
-  }
-  const plural = (n: number) => `${n} host${n === 1 ? '' : 's'}`;
-  const items: TargetItem[] = [{ label: 'Groups', kind: vscode.QuickPickItemKind.Separator }];
-  for (const [name, members] of inv.groups) {
-    items.push({ label: `$(folder-library) ${escapeIcons(name)}`, description: plural(members.length), targets: { hosts: [...members], key: `group:${name}`, label: name } });
-  }
-  const all = inv.hosts.map((h) => h.alias);
-  items.push({ label: '$(globe) All hosts', description: plural(all.length), targets: { hosts: all, key: 'all', label: 'all hosts' } });
-  items.push({ label: 'Hosts', kind: vscode.QuickPickItemKind.Separator });
-  for (const alias of [...all].sort(compareHostNames)) {
-    const r = fleet.resolved.get(alias);
-    items.push({ label: `$(server) ${escapeIcons(alias)}`, description: r ? `${r.user}@${r.hostname}:${r.port}` : undefined, targets: { hosts: [alias], key: alias, label: alias } });
-  }
-  const choice = await vscode.window.showQuickPick(items, { title, placeHolder, matchOnDescription: true });
-  return choice?.targets;
-}
-
-/** Targets from a Hosts-tree invocation, else the picker. */
-export async function resolveTargets(fleet: Fleet, node: HostsNode | undefined, selection: readonly HostsNode[] | undefined, title: string, placeHolder: string): Promise<Targets | undefined> {
-  if (node && typeof node === 'object' && 'kind' in node) {
-    const t = targetsFromNodes(fleet, node, selection);
-    if (t) return t;
-  }
-  return pickPushTargets(fleet, title, placeHolder);
 }
 
 type PathItem = vscode.QuickPickItem & { path?: string };

@@ -5,6 +5,7 @@ import { sanitizeForView } from '../../core/exec/output';
 import { readRemoteFile } from '../../core/push/remoteFile';
 import { sftpErrorText } from '../../core/push/sftp';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 
 export const REMOTE_SCHEME = 'flotilla-remote';
 /** Larger remote files are not loaded into the diff editor. */
@@ -29,7 +30,7 @@ export class RemoteFileProvider implements vscode.TextDocumentContentProvider, v
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
 
-  constructor(private readonly fleet: Fleet) {}
+  constructor(private readonly fleet: Fleet, private readonly pool: Pool) {}
 
   /** Re-reads the open remote documents of these hosts (after a push changed them). */
   refresh(hosts: readonly string[]): void {
@@ -48,7 +49,7 @@ export class RemoteFileProvider implements vscode.TextDocumentContentProvider, v
     const cancel = new AbortController();
     token.onCancellationRequested(() => cancel.abort());
     try {
-      const file = await readRemoteFile(this.fleet.pool, alias, path, MAX_REMOTE_BYTES, cancel.signal);
+      const file = await readRemoteFile(this.pool, alias, path, MAX_REMOTE_BYTES, cancel.signal);
       if (file.kind === 'not-a-file') return `[flotilla: ${sanitizeForView(path)} on ${alias} is not a regular file]`;
       if (file.kind === 'too-big') return `[flotilla: ${sanitizeForView(path)} on ${alias} is ${file.size} bytes; files over ${MAX_REMOTE_BYTES} bytes are not shown]`;
       if (looksBinary(file.data)) return `[flotilla: binary file, ${file.data.length} bytes; not shown]`;

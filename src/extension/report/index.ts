@@ -3,13 +3,15 @@ import * as vscode from 'vscode';
 import { analyzeDrift } from '../../core/report/drift';
 import { registerCommand } from '../commands/register';
 import type { Fleet } from '../fleet';
-import { askRemotePath, configuredPath, PathMemory, pickPushTargets, readPushSettings } from '../push/pushPrompts';
+import type { Pool } from '../../core/ssh/pool';
+import { pickTargets } from '../hosts/targets';
+import { askRemotePath, configuredPath, PathMemory, readPushSettings } from '../push/pushPrompts';
 import { ReportPanel } from './reportPanel';
 
-export function registerReport(context: vscode.ExtensionContext, fleet: Fleet): { panel(): ReportPanel | undefined } {
+export function registerReport(context: vscode.ExtensionContext, fleet: Fleet, pool: Pool): { panel(): ReportPanel | undefined } {
   let panel: ReportPanel | undefined;
   const open = () => {
-    panel ??= new ReportPanel(fleet, () => { panel = undefined; });
+    panel ??= new ReportPanel(fleet, pool, () => { panel = undefined; });
     panel.reveal();
     return panel;
   };
@@ -19,7 +21,7 @@ export function registerReport(context: vscode.ExtensionContext, fleet: Fleet): 
     registerCommand('flotilla.compareWithHosts', async (uri?: vscode.Uri) => {
       const folder = uri?.scheme === 'file' ? uri : vscode.workspace.workspaceFolders?.[0]?.uri;
       if (!folder) throw new Error('open a folder first (or use Compare with Hosts… on a folder in the Explorer)');
-      const targets = await pickPushTargets(fleet, `Compare ${folder.fsPath} with…`, 'Group or host');
+      const targets = await pickTargets(fleet, { title: `Compare ${folder.fsPath} with…`, placeHolder: 'Group or host' });
       if (!targets) return;
       const settings = readPushSettings();
       const suggestions = [
@@ -33,7 +35,7 @@ export function registerReport(context: vscode.ExtensionContext, fleet: Fleet): 
         (_p, token) => {
           const abort = new AbortController();
           token.onCancellationRequested(() => abort.abort());
-          return analyzeDrift(fleet.pool, targets.hosts, folder.fsPath, remote, { exclude: settings.exclude, root: settings.root, signal: abort.signal });
+          return analyzeDrift(pool, targets.hosts, folder.fsPath, remote, { exclude: settings.exclude, root: settings.root, signal: abort.signal });
         },
       );
       const p = open();

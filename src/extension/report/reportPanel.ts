@@ -6,6 +6,7 @@ import { collectReport } from '../../core/report/collect';
 import type { DriftReport } from '../../core/report/drift';
 import type { FleetReport } from '../../core/report/types';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import { renderReportHtml } from './html';
 
 const VIEW_TYPE = 'flotilla.fleetReport';
@@ -23,13 +24,16 @@ export class ReportPanel implements vscode.Disposable {
   /** The report on screen (for tests through the extension API). */
   last: FleetReport | undefined;
 
-  constructor(private readonly fleet: Fleet, onDispose: () => void) {
+  constructor(private readonly fleet: Fleet, private readonly pool: Pool, onDispose: () => void) {
     this.panel = vscode.window.createWebviewPanel(VIEW_TYPE, 'Fleet Report', vscode.ViewColumn.Active, {
       enableScripts: false,
       localResourceRoots: [],
     });
     this.subscriptions.push(
       fleet.onDidChange(() => this.schedule()),
+      fleet.onDidChangeHealth(() => this.schedule()),
+      // An open report shows live health: it is a consumer of the monitor while it exists.
+      { dispose: fleet.health.subscribe() },
       // A hidden report is not redrawn; it catches up when shown again.
       this.panel.onDidChangeViewState((e) => { if (e.webviewPanel.visible) this.schedule(); }),
       this.panel.onDidDispose(() => {
@@ -57,13 +61,13 @@ export class ReportPanel implements vscode.Disposable {
     this.drawing = true;
     const t0 = Date.now();
     try {
-      const inv = this.fleet.inventory;
+      const inv = this.fleet.snapshot.inventory;
       const report = await collectReport({
-        pool: this.fleet.pool,
+        pool: this.pool,
         hosts: inv?.hosts.map((h) => ({ alias: h.alias, groups: h.groups })) ?? [],
         groups: inv?.groups ?? new Map(),
         history: this.fleet.healthHistory,
-        current: this.fleet.health,
+        current: new Map(this.fleet.aliases.flatMap((a) => { const h = this.fleet.health.get(a); return h ? [[a, h] as const] : []; })),
         probe: false,
         source: 'editor',
         connectTimeoutMs: this.fleet.settings.connectTimeoutSeconds * 1000,

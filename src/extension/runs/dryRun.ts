@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 import { compareHostNames, sanitizeForView } from '../../core/exec/output';
 import type { Fleet } from '../fleet';
-import { escapeIcons, type Targets } from './runPrompts';
+import { escapeIcons } from '../../core/text';
+import type { Targets } from '../hosts/targets';
 
 export interface DryRunLine {
   host: string;
@@ -14,7 +15,7 @@ export interface DryRunLine {
 
 export function dryRunLines(fleet: Fleet, hosts: readonly string[]): DryRunLine[] {
   return [...hosts].sort(compareHostNames).map((host) => {
-    const r = fleet.resolved.get(host);
+    const r = fleet.snapshot.resolved.get(host);
     const h = fleet.health.get(host);
     const address = r ? `${r.user}@${r.hostname}:${r.port}${r.proxyJump ? ` via ${r.proxyJump}` : ''}` : 'not in the ssh config';
     const reason = h?.reason ? sanitizeForView(h.reason).split('\n')[0]! : '';

@@ -4,7 +4,9 @@
 import * as vscode from 'vscode';
 import { startJob } from '../../core/jobs/job';
 import type { Fleet } from '../fleet';
-import { doneCount, formatDuration, notOkHosts, oneLine, runDurationMs, stateCounts, type RunEntry } from './runModel';
+import type { Pool } from '../../core/ssh/pool';
+import { doneCount, formatDuration, notOkHosts, runDurationMs, stateCounts, type RunEntry } from './runModel';
+import { oneLine } from '../../core/text';
 import { showRunDocument, viewCapBytes } from './runOutput';
 import { entryFromDoc, type RunStore } from './runStore';
 
@@ -23,6 +25,7 @@ function traceOn(): boolean {
 export class RunLauncher {
   constructor(
     private readonly fleet: Fleet,
+    private readonly pool: Pool,
     private readonly store: RunStore,
     private readonly log: vscode.LogOutputChannel,
   ) {}
@@ -36,7 +39,7 @@ export class RunLauncher {
     const capBytes = viewCapBytes();
     let run: RunEntry | undefined;
     const job = await startJob(
-      { store: this.store.core, pool: this.fleet.pool, connectTimeoutMs: this.fleet.settings.connectTimeoutSeconds * 1000, metrics: this.fleet.metrics },
+      { store: this.store.core, pool: this.pool, connectTimeoutMs: this.fleet.settings.connectTimeoutSeconds * 1000, metrics: this.fleet.health.metrics },
       { target: req.targetKey, hosts: req.targets, command: req.command, cwd: req.cwd, timeoutMs: req.timeoutMs, origin: 'extension', outputCapBytes: capBytes },
       { on: (e) => { if (run) this.store.apply(run, e, capBytes); } },
     );

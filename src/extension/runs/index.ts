@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { importLegacyHistory } from '../../core/jobs/legacy';
 import { defaultStoreRoot, RunStore as CoreRunStore } from '../../core/jobs/store';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import type { HostsNode } from '../hosts/hostsTree';
 import { RunLauncher } from './executeRun';
 import { registerRunCommands } from './runCommands';
@@ -16,6 +17,7 @@ import { RunStore } from './runStore';
 export function registerRuns(
   context: vscode.ExtensionContext,
   fleet: Fleet,
+  pool: Pool,
   hostsView: vscode.TreeView<HostsNode>,
   log?: vscode.LogOutputChannel,
 ): CoreRunStore {
@@ -26,7 +28,7 @@ export function registerRuns(
   const tree = new RunsTree(store);
   const view = vscode.window.createTreeView<RunsNode>('flotilla.runs', { treeDataProvider: tree });
   const outputs = new RunOutputProvider(store);
-  const launcher = new RunLauncher(fleet, store, runLog);
+  const launcher = new RunLauncher(fleet, pool, store, runLog);
   const memory = new RunMemory(context.globalState);
 
   context.subscriptions.push(
@@ -34,6 +36,7 @@ export function registerRuns(
     store,
     tree,
     view,
+    tree.follow(view),
     outputs,
     vscode.workspace.registerTextDocumentContentProvider(RUN_OUTPUT_SCHEME, outputs),
     ...registerRunCommands({ fleet, store, memory, launcher, hostsView }),

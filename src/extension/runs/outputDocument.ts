@@ -5,7 +5,8 @@
 import { coalesce, prefixLines, sanitizeForView } from '../../core/exec/output';
 import type { CappedText, HostOutputs } from './outputSource';
 import { hostRan } from './outputSource';
-import { formatDuration, hostDescription, oneLine, runDurationMs, sortedRows, stateCounts, type RowState, type RunEntry } from './runModel';
+import { formatDuration, hostDescription, runDurationMs, sortedRows, stateCounts, type RowState, type RunEntry } from './runModel';
+import { oneLine } from '../../core/text';
 
 /** Starts every line of remote output in a grouped block. */
 export const GUTTER = '  │ ';
@@ -94,6 +95,11 @@ export function renderRunDocument(run: RunEntry, outputs: ReadonlyMap<string, Ho
   out.push(`Command:  ${oneLine(run.command, 500)}`);
   if (run.cwd) out.push(`In:       ${oneLine(run.cwd, 500)}`);
   out.push(`Targets:  ${rows.length} host${rows.length === 1 ? '' : 's'}${run.targetKey ? ` (${oneLine(run.targetKey, 200)})` : ''} · ${status}`);
+  if (run.placement) {
+    const among = run.placement.candidates;
+    out.push(`Placed:   least-loaded of ${among.length} host${among.length === 1 ? '' : 's'} (${oneLine(among.join(', '), 300)}): ${run.placement.chosen ?? 'none chosen'}`);
+    out.push(`Why:      ${oneLine(run.placement.explanation.split('\n').pop() ?? '', 500)}`);
+  }
   out.push(`Started:  ${run.startedAt} from ${run.origin}`);
   if (run.outputDir) out.push(`On disk:  ${run.outputDir} (full output of every host)`);
   out.push(`Remote output lines start with "${GUTTER.trim()}" when grouped and with "[host]" per host;`);

@@ -7,10 +7,12 @@ import type { HostsNode } from '../hosts/hostsTree';
 import { showDryRun } from './dryRun';
 import { defaultTimeoutMs, type RunLauncher } from './executeRun';
 import { hostRan } from './outputSource';
-import { oneLine, notOkHosts, type RunEntry } from './runModel';
+import { notOkHosts, type RunEntry } from './runModel';
+import { escapeIcons, oneLine } from '../../core/text';
 import type { RunMemory } from './runMemory';
 import { majority, runOutputUri, showRunDocument } from './runOutput';
-import { askCommand, confirmOptions, groupMembers, pickTargets, targetsFromNodes, type Targets } from './runPrompts';
+import { groupMembers, pickTargets, targetsFromNodes, type Targets } from '../hosts/targets';
+import { askCommand, confirmOptions } from './runPrompts';
 import type { RunsNode } from './runsTree';
 import type { RunStore } from './runStore';
 
@@ -73,7 +75,7 @@ export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
   return [
     registerCommand('flotilla.runCommand', async (node?: unknown, selection?: unknown) => {
       const fromTree = treeTargets(node, selection);
-      const targets = fromTree ?? (await pickTargets(fleet, 'Run Command…'));
+      const targets = fromTree ?? (await pickTargets(fleet, { title: 'Run Command…', placeHolder: 'Run on which hosts?' }));
       if (targets) await askAndRun(targets);
     }),
     registerCommand('flotilla.runOnGroup', async (node?: unknown) => {
@@ -82,12 +84,12 @@ export function registerRunCommands(deps: RunCommandDeps): vscode.Disposable[] {
         const key = node.ungrouped ? 'ungrouped' : `group:${node.name}`;
         return askAndRun({ hosts: members, key, label: node.ungrouped ? 'Ungrouped' : node.name });
       }
-      const targets = await pickTargets(fleet, 'Run Command on Group…', true);
+      const targets = await pickTargets(fleet, { title: 'Run Command on Group…', placeHolder: 'Run on which group?', groupsOnly: true });
       if (targets) await askAndRun(targets);
     }),
     registerCommand('flotilla.runDryRun', async (node?: unknown, selection?: unknown) => {
       const fromTree = treeTargets(node, selection);
-      const targets = fromTree ?? (await pickTargets(fleet, 'Dry Run: Show Targets'));
+      const targets = fromTree ?? (await pickTargets(fleet, { title: 'Dry Run: Show Targets', placeHolder: 'Run on which hosts?' }));
       if (targets && (await showDryRun(fleet, targets))) await askAndRun(targets);
     }),
     registerCommand('flotilla.cancelRun', async (arg?: unknown) => {
@@ -161,6 +163,6 @@ async function pickRun(store: RunStore): Promise<RunEntry | undefined> {
     void vscode.window.showInformationMessage('Flotilla: no runs yet.');
     return undefined;
   }
-  const items = store.all.map((run) => ({ label: oneLine(run.command).replace(/\$\(/g, '\\$('), description: `${run.rows.size} hosts · ${run.startedAt}`, run }));
+  const items = store.all.map((run) => ({ label: escapeIcons(oneLine(run.command)), description: `${run.rows.size} hosts · ${run.startedAt}`, run }));
   return (await vscode.window.showQuickPick(items, { title: 'Show Run Output', matchOnDescription: true }))?.run;
 }

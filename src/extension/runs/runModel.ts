@@ -1,7 +1,8 @@
 // What the Runs view and the output document show about one run, live or from the history. Pure data
 // and formatting: no `vscode` here, so it can be tested without a workbench.
 import type { RunOrigin } from '../../core/exec/run';
-import { compareHostNames, sanitizeForView, type CappedBuffer } from '../../core/exec/output';
+import { compareHostNames, type CappedBuffer } from '../../core/exec/output';
+import { oneLine } from '../../core/text';
 import type { Job } from '../../core/jobs/job';
 import { stateSummary, type LiveState } from '../../core/jobs/outcome';
 import type { HostEntry, Placement } from '../../core/jobs/store';
@@ -65,12 +66,6 @@ export function notOkHosts(run: RunEntry): string[] {
   return sortedRows(run).filter((r) => r.state !== 'ok').map((r) => r.host);
 }
 
-/** Command text for one-line places (tree label, notification): sanitized, newlines shown as ⏎, shortened. */
-export function oneLine(text: string, max = 80): string {
-  const flat = sanitizeForView(text).replace(/\t/g, ' ').replace(/\n+/g, ' ⏎ ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
-
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
@@ -129,7 +124,3 @@ export function hostDescription(row: HostRow, now = Date.now()): string {
   }
 }
 
-/** A short stable text naming a target list, used to remember the working directory per target. */
-export function targetKeyFor(hosts: readonly string[]): string {
-  return [...hosts].sort(compareHostNames).join(',');
-}

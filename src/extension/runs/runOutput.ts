@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 import { outputGroups, plainText, renderRunDocument } from './outputDocument';
 import { hostRan, loadHostOutputs, type HostOutputs } from './outputSource';
-import { hostDescription, oneLine, sortedRows, type RunEntry } from './runModel';
+import { hostDescription, sortedRows, type RunEntry } from './runModel';
+import { oneLine } from '../../core/text';
 import type { RunStore } from './runStore';
 
 export const RUN_OUTPUT_SCHEME = 'flotilla-run';

@@ -1,98 +1,45 @@
-// The questions Run Command… asks: which hosts, which command (recent ones offered), and the options
-// step (working directory remembered per target, timeout). Each returns undefined when dismissed.
+// The questions Run Command… asks after the targets (hosts/targets.ts): which command (recent ones
+// offered, or the text typed), and the options step (working directory remembered per target,
+// timeout). Each returns undefined when dismissed.
 import * as vscode from 'vscode';
-import { compareHostNames } from '../../core/exec/output';
-import type { Fleet } from '../fleet';
-import type { HostsNode } from '../hosts/hostsTree';
-import { selectedAliases } from '../hosts/hostCommands';
-import { targetKeyFor } from './runModel';
+import { escapeIcons, oneLine } from '../../core/text';
+import { plural, type Targets } from '../hosts/targets';
 import type { RunMemory } from './runMemory';
 
-export interface Targets {
-  hosts: string[];
-  /** `group:web`, `all` or the host list: names the target in titles and keys remembered options. */
-  key: string;
-  label: string;
-}
+type CommandItem = vscode.QuickPickItem & { command?: string; typeNew?: boolean };
 
-/** QuickPick labels render `$(name)` as an icon; user text must show literally. */
-export function escapeIcons(text: string): string {
-  return text.replace(/\$\(/g, '\\$(');
-}
-
-function plural(n: number, what = 'host'): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
-}
-
-/** Members of a Hosts-tree group node ("Ungrouped" = hosts in no group). */
-export function groupMembers(fleet: Fleet, node: Extract<HostsNode, { kind: 'group' }>): string[] {
-  const inv = fleet.inventory;
-  if (!inv) return [];
-  if (!node.ungrouped) return [...(inv.groups.get(node.name) ?? [])];
-  const grouped = new Set([...inv.groups.values()].flat());
-  return inv.hosts.map((h) => h.alias).filter((a) => !grouped.has(a));
-}
-
-/** Targets from a Hosts-tree invocation: the clicked node plus the multi-selection; groups expand to members. */
-export function targetsFromNodes(fleet: Fleet, node: HostsNode | undefined, selection: readonly HostsNode[] | undefined): Targets | undefined {
-  const nodes = selection?.length ? selection : node ? [node] : [];
-  const groups = nodes.filter((n): n is Extract<HostsNode, { kind: 'group' }> => n.kind === 'group');
-  const hosts = new Set<string>();
-  for (const g of groups) groupMembers(fleet, g).forEach((h) => hosts.add(h));
-  selectedAliases(node, selection).forEach((h) => hosts.add(h));
-  if (!hosts.size) return undefined;
-  const list = [...hosts];
-  if (groups.length === 1 && nodes.length === 1) {
-    const g = groups[0]!;
-    return { hosts: list, key: g.ungrouped ? 'ungrouped' : `group:${g.name}`, label: g.ungrouped ? 'Ungrouped' : g.name };
-  }
-  return { hosts: list, key: targetKeyFor(list), label: list.length <= 3 ? list.join(', ') : plural(list.length) };
-}
-
-type TargetItem = vscode.QuickPickItem & { targets?: Targets };
-
-/** Palette: groups (with member counts), "All hosts", then single hosts. */
-export async function pickTargets(fleet: Fleet, title: string, groupsOnly = false): Promise<Targets | undefined> {
-  const inv = fleet.inventory;
-  if (!inv || !inv.hosts.length) {
-    void vscode.window.showWarningMessage('Flotilla: no hosts yet — check the ssh config (Flotilla: Refresh).');
-    return undefined;
-  }
-  const items: TargetItem[] = [{ label: 'Groups', kind: vscode.QuickPickItemKind.Separator }];
-  for (const [name, members] of inv.groups) {
-    items.push({ label: `$(folder-library) ${escapeIcons(name)}`, description: plural(members.length), targets: { hosts: [...members], key: `group:${name}`, label: name } });
-  }
-  const all = inv.hosts.map((h) => h.alias);
-  items.push({ label: '$(globe) All hosts', description: plural(all.length), targets: { hosts: all, key: 'all', label: 'all hosts' } });
-  if (!groupsOnly) {
-    items.push({ label: 'Hosts', kind: vscode.QuickPickItemKind.Separator });
-    for (const alias of [...all].sort(compareHostNames)) {
-      const r = fleet.resolved.get(alias);
-      items.push({ label: `$(server) ${escapeIcons(alias)}`, description: r ? `${r.user}@${r.hostname}:${r.port}` : undefined, targets: { hosts: [alias], key: alias, label: alias } });
-    }
-  }
-  const choice = await vscode.window.showQuickPick(items, { title, placeHolder: 'Run on which hosts?', matchOnDescription: true });
-  return choice?.targets;
-}
-
-type CommandItem = vscode.QuickPickItem & { command?: string };
-
-/** Recent commands first ("type a new one" on top); the choice is then editable in an input box. */
-export async function askCommand(memory: RunMemory, targets: Targets): Promise<string | undefined> {
+/**
+ * Recent commands first, filtered by what is typed; Enter on a recent one takes it, Enter on "Type a
+ * new command…" (or with text matching nothing) takes the typed text. Either way the command is then
+ * shown in an input box to edit before it runs.
+ */
+export async function askCommand(memory: RunMemory, targets: Targets, titlePrefix = 'Run on'): Promise<string | undefined> {
+  const title = `${titlePrefix} ${targets.label} (${plural(targets.hosts.length)})`;
   const recent = memory.recentCommands();
   let initial = '';
   if (recent.length) {
-    const items: CommandItem[] = [
-      { label: '$(edit) Type a new command…', alwaysShow: true },
+    const qp = vscode.window.createQuickPick<CommandItem>();
+    qp.title = title;
+    qp.placeholder = 'A recent command, or type a new one';
+    qp.items = [
+      { label: '$(edit) Type a new command…', alwaysShow: true, typeNew: true },
       { label: 'Recent', kind: vscode.QuickPickItemKind.Separator },
-      ...recent.map((command) => ({ label: escapeIcons(command.replace(/\n/g, ' ⏎ ')), command })),
+      ...recent.map((command) => ({ label: escapeIcons(oneLine(command, 200)), command })),
     ];
-    const choice = await vscode.window.showQuickPick(items, { title: `Run on ${targets.label} (${plural(targets.hosts.length)})`, placeHolder: 'A recent command, or type a new one' });
-    if (!choice) return undefined;
-    initial = choice.command ?? '';
+    const choice = await new Promise<string | undefined>((resolve) => {
+      qp.onDidAccept(() => {
+        const item = qp.activeItems[0];
+        resolve(item?.command ?? qp.value);
+      });
+      qp.onDidHide(() => resolve(undefined));
+      qp.show();
+    });
+    qp.dispose();
+    if (choice === undefined) return undefined;
+    initial = choice;
   }
   const command = await vscode.window.showInputBox({
-    title: `Run on ${targets.label} (${plural(targets.hosts.length)})`,
+    title,
     prompt: 'Shell command line, run by /bin/sh on every host',
     placeHolder: 'e.g. uptime; df -h /',
     value: initial,

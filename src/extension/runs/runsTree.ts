@@ -2,13 +2,15 @@
 // encoded in contextValue (`run.running`, `run.done`, `run.done.partial`, `runHost.<state>`) so menus
 // differ; ids are stable (no state in them) so expansion and selection survive refreshes.
 import * as vscode from 'vscode';
-import { mdEscape } from '../hosts/hostsTree';
-import { hostDescription, isRunning, notOkHosts, oneLine, runDescription, sortedRows, type HostRow, type RowState, type RunEntry } from './runModel';
+import { hostDescription, isRunning, notOkHosts, runDescription, sortedRows, type HostRow, type RowState, type RunEntry } from './runModel';
+import { mdEscape, oneLine } from '../../core/text';
 import type { RunStore } from './runStore';
 
 export type RunsNode = { kind: 'run'; runId: string } | { kind: 'host'; runId: string; host: string } | { kind: 'message'; text: string };
 
 const REFRESH_DEBOUNCE_MS = 100;
+/** While a run is going and the view is visible, its running hosts' elapsed time is redrawn this often. */
+const TICK_MS = 1000;
 /** Long command lines are cut so the state summary (the description) stays visible. */
 const TREE_LABEL_MAX = 56;
 
@@ -45,14 +47,70 @@ export function runContextValue(run: RunEntry): string {
   return notOkHosts(run).length ? 'run.done.partial' : 'run.done';
 }
 
+function nodeKey(node: RunsNode): string {
+  return node.kind === 'message' ? `message:${node.text}` : node.kind === 'run' ? `run:${node.runId}` : `run:${node.runId}:${node.host}`;
+}
+
 export class RunsTree implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<RunsNode | undefined | void>();
+  private readonly changed = new vscode.EventEmitter<RunsNode | RunsNode[] | undefined | void>();
   readonly onDidChangeTreeData = this.changed.event;
   private timer: NodeJS.Timeout | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private visible = false;
   private readonly subscription: vscode.Disposable;
+  /** The node objects handed to the workbench, which knows elements by identity: a row is redrawn alone when fired with its own object. */
+  private readonly nodes = new Map<string, RunsNode>();
 
   constructor(private readonly store: RunStore) {
     this.subscription = store.onDidChange(() => this.scheduleRefresh());
+  }
+
+  /** Elapsed times tick only while the view is visible and a run is going. */
+  follow(view: vscode.TreeView<RunsNode>): vscode.Disposable {
+    const update = () => {
+      this.visible = view.visible;
+      this.updateTicker();
+    };
+    update();
+    return view.onDidChangeVisibility(update);
+  }
+
+  private updateTicker(): void {
+    const want = this.visible && this.store.active.length > 0;
+    if (want && !this.ticker) {
+      this.ticker = setInterval(() => this.tick(), TICK_MS);
+    } else if (!want && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
+  }
+
+  /** Redraws the rows whose text depends on the clock: running hosts and their runs. */
+  private tick(): void {
+    const rows: RunsNode[] = [];
+    for (const run of this.store.active) {
+      const runNode = this.nodes.get(`run:${run.id}`);
+      if (runNode) rows.push(runNode);
+      for (const row of run.rows.values()) {
+        const hostNode = row.state === 'running' ? this.nodes.get(`run:${run.id}:${row.host}`) : undefined;
+        if (hostNode) rows.push(hostNode);
+      }
+    }
+    if (rows.length) this.changed.fire(rows);
+    this.updateTicker();
+  }
+
+  /** Node objects stay the same across refreshes (the workbench knows rows by object); only runs no longer listed are dropped. */
+  private forgetGoneRuns(): void {
+    for (const [key, node] of this.nodes) if (node.kind !== 'message' && !this.store.get(node.runId)) this.nodes.delete(key);
+  }
+
+  private intern(node: RunsNode): RunsNode {
+    const key = nodeKey(node);
+    const known = this.nodes.get(key);
+    if (known) return known;
+    this.nodes.set(key, node);
+    return node;
   }
 
   /** Events arrive per output chunk; the tree redraws at most every REFRESH_DEBOUNCE_MS. */
@@ -60,11 +118,17 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.forgetGoneRuns();
       this.changed.fire();
+      this.updateTicker();
     }, REFRESH_DEBOUNCE_MS);
   }
 
   getChildren(node?: RunsNode): RunsNode[] {
+    return this.children(node).map((n) => this.intern(n));
+  }
+
+  private children(node?: RunsNode): RunsNode[] {
     if (!node) {
       if (!this.store.all.length) return [{ kind: 'message', text: 'No runs yet: ▶ Run Command…' }];
       return this.store.all.map((r) => ({ kind: 'run', runId: r.id }));
@@ -75,7 +139,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   }
 
   getParent(node: RunsNode): RunsNode | undefined {
-    return node.kind === 'host' ? { kind: 'run', runId: node.runId } : undefined;
+    return node.kind === 'host' ? this.intern({ kind: 'run', runId: node.runId }) : undefined;
   }
 
   getTreeItem(node: RunsNode): vscode.TreeItem {
@@ -137,6 +201,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.ticker) clearInterval(this.ticker);
     this.subscription.dispose();
     this.changed.dispose();
   }

@@ -9,12 +9,14 @@ import { startJob, type Job, type JobEvent } from '../../core/jobs/job';
 import { outcomeDetail, shellExitCode } from '../../core/jobs/outcome';
 import type { RunStore } from '../../core/jobs/store';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import { crlf, TerminalFilter } from './terminalFilter';
 
 export type Placement = 'least-loaded' | 'all';
 
 export interface BalanceDeps {
   fleet: Fleet;
+  pool: Pool;
   /** The shared run store (records, output files, the herd of recent placements). */
   store: RunStore;
   herdDecayMs(): number;
@@ -120,7 +122,7 @@ export class RunTerminal implements vscode.Pseudoterminal {
 
     const output = new OutputPrinter((text) => this.raw(text), !leastLoaded && job.hosts.length > 1);
     const started = await startJob(
-      { store: this.deps.store, pool: fleet.pool, connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000, metrics: fleet.metrics, check: (alias) => fleet.checkHost(alias) },
+      { store: this.deps.store, pool: this.deps.pool, connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000, metrics: fleet.health.metrics, check: (alias) => fleet.checkHost(alias) },
       {
         target: job.target,
         hosts: job.hosts,

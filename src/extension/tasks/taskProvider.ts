@@ -50,7 +50,7 @@ export class FlotillaTaskProvider implements vscode.TaskProvider {
 
   /** One task per group: the least-loaded host of the group shows its load (edit the command in tasks.json). */
   provideTasks(): vscode.Task[] {
-    const inv = this.deps.fleet.inventory;
+    const inv = this.deps.fleet.snapshot.inventory;
     if (!inv) return [];
     return [...inv.groups.keys()].map((group) => {
       const definition: FlotillaTaskDefinition = { type: TASK_TYPE, target: `group:${group}`, placement: 'least-loaded', command: 'uptime' };
@@ -71,6 +71,8 @@ export class FlotillaTaskProvider implements vscode.TaskProvider {
       name,
       TASK_TYPE,
       new vscode.CustomExecution(async (resolved) => this.terminalFor(resolved, scope)),
+      // Given (even empty), VS Code does not ask on every run which problem matcher to scan the output with.
+      [],
     );
     task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, panel: vscode.TaskPanelKind.Dedicated, clear: true };
     return task;
@@ -81,11 +83,11 @@ export class FlotillaTaskProvider implements vscode.TaskProvider {
     if (problem) return new ProblemTerminal(`task definition: ${problem}`);
     const def = d as FlotillaTaskDefinition;
     const fleet = this.deps.fleet;
-    if (!fleet.inventory) await fleet.reload();
-    if (!fleet.inventory) return new ProblemTerminal(fleet.loadError ?? 'the fleet could not be read');
+    await fleet.ready;
+    if (!fleet.snapshot.inventory) return new ProblemTerminal(fleet.snapshot.problem?.message ?? 'the fleet could not be read');
     let hosts: string[];
     try {
-      hosts = expandTargets(def.target.trim(), fleet.inventory);
+      hosts = expandTargets(def.target.trim(), fleet.snapshot.inventory);
     } catch (err) {
       return new ProblemTerminal(err instanceof Error ? err.message : String(err));
     }

@@ -10,6 +10,7 @@ import { watchWorkflows, WorkflowStore } from '../../core/workflows/record';
 import { BUILTIN_PREFIX, findWorkflowFiles, TEMPLATES, templateWorkflow, WORKFLOWS_DIR } from '../../core/workflows/templates';
 import type { Fleet } from '../fleet';
 import { registerWorkflowCompletion } from './completion';
+import type { Pool } from '../../core/ssh/pool';
 import { registerWorkflowDiagnostics, WORKFLOW_FILE } from './diagnostics';
 import { showRecord, WorkflowLauncher } from './launch';
 import { WorkflowsTree, type WorkflowsNode } from './workflowsTree';
@@ -54,11 +55,11 @@ async function newWorkflow(): Promise<void> {
   await vscode.window.showTextDocument(vscode.Uri.file(path));
 }
 
-export function registerWorkflows(context: vscode.ExtensionContext, fleet: Fleet, store: RunStore, log: vscode.LogOutputChannel): void {
+export function registerWorkflows(context: vscode.ExtensionContext, fleet: Fleet, pool: Pool, store: RunStore, log: vscode.LogOutputChannel): void {
   const records = new WorkflowStore(store.root);
   const tree = new WorkflowsTree(records);
   const view = vscode.window.createTreeView<WorkflowsNode>('flotilla.workflows', { treeDataProvider: tree });
-  const launcher = new WorkflowLauncher(fleet, store, tree, log);
+  const launcher = new WorkflowLauncher(fleet, pool, store, tree, log);
   const refreshFiles = async () => {
     const files = await workspaceFiles();
     tree.setFiles(await Promise.all(files.map(async (path) => {

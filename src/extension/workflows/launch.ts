@@ -16,6 +16,7 @@ import { startWorkflow, type WorkflowRun } from '../../core/workflows/runner';
 import { loadWorkflow } from '../../core/workflows/templates';
 import { VarError } from '../../core/workflows/vars';
 import type { Fleet } from '../fleet';
+import type { Pool } from '../../core/ssh/pool';
 import type { WorkflowsTree } from './workflowsTree';
 
 const one = (s: string) => sanitizeForView(s).replace(/\s*\n\s*/g, ' ');
@@ -41,6 +42,7 @@ export class WorkflowLauncher {
 
   constructor(
     private readonly fleet: Fleet,
+    private readonly pool: Pool,
     private readonly store: RunStore,
     private readonly tree: WorkflowsTree,
     private readonly log: vscode.LogOutputChannel,
@@ -57,7 +59,7 @@ export class WorkflowLauncher {
   }
 
   private resolveHosts = (target: string): string[] => {
-    const inventory = this.fleet.inventory;
+    const inventory = this.fleet.snapshot.inventory;
     if (!inventory) throw new PlanError('the ssh config has not been read yet; try again in a moment');
     const hosts = expandTargets(target, inventory);
     const known = new Set(inventory.hosts.map((h) => h.alias));
@@ -119,7 +121,7 @@ export class WorkflowLauncher {
       async (progress, token) => {
         const total = plan.stages.length;
         const run = await startWorkflow(
-          { store: this.store, pool: this.fleet.pool, connectTimeoutMs: this.fleet.settings.connectTimeoutSeconds * 1000, metrics: this.fleet.metrics },
+          { store: this.store, pool: this.pool, connectTimeoutMs: this.fleet.settings.connectTimeoutSeconds * 1000, metrics: this.fleet.health.metrics },
           plan,
           {
             origin: 'extension',

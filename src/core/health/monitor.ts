@@ -1,0 +1,250 @@
+// One health monitor per process, shared by every consumer (the Hosts view, the status bar, pickers,
+// `flotilla hosts --status`). It probes on demand, and on a schedule only while a consumer is
+// subscribed; a host that keeps failing is probed less and less often (backoff); a probe in flight is
+// shared by everyone who asks; changes are announced per host, batched over a short debounce.
+import { checkHealth, ConnectGate, type HealthOptions, type HostHealth } from './probe';
+import { MetricsCache } from './metrics';
+import type { Pool } from '../ssh/pool';
+
+export interface MonitorSettings {
+  connectTimeoutMs: number;
+  /** Probe period for healthy hosts while a consumer is subscribed. */
+  intervalMs: number;
+  /** Longest wait between probes of a host that keeps failing (default 8 × intervalMs). */
+  maxBackoffMs?: number;
+  /**
+   * Hosts *connecting* at once (default 32): a big fleet must not open hundreds of handshakes together;
+   * hosts with a pooled connection probe without a slot.
+   */
+  concurrency?: number;
+  highLoadPerCore?: number;
+  /** Where every result is recorded (the health history), as coming from `source`. */
+  history?: HealthOptions['history'];
+}
+
+export interface MonitorDeps {
+  /** Probes one host; the default is the layered probe over the pool. */
+  probe?: (alias: string, opts: HealthOptions) => Promise<HostHealth>;
+  /** Changes arriving within this many ms are announced together (default 50). */
+  debounceMs?: number;
+  now?: () => number;
+  /** The metrics cache shared with other measurers (least-loaded placement). */
+  metrics?: MetricsCache;
+}
+
+export type Unsubscribe = () => void;
+
+const DEFAULT_CONCURRENCY = 32;
+
+export class HealthMonitor {
+  readonly metrics: MetricsCache;
+  private settings: MonitorSettings;
+  private aliases: string[] = [];
+  private readonly health = new Map<string, HostHealth>();
+  /** Consecutive probes that did not find the host online. */
+  private readonly failures = new Map<string, number>();
+  private readonly due = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<HostHealth>>();
+  private gate: ConnectGate;
+  private subscribers = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly listeners = new Set<(aliases: readonly string[]) => void>();
+  private pending = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private disposed = false;
+  private readonly probeHost: (alias: string, opts: HealthOptions) => Promise<HostHealth>;
+  private readonly debounceMs: number;
+  private readonly now: () => number;
+
+  constructor(pool: Pool, settings: MonitorSettings, deps: MonitorDeps = {}) {
+    this.settings = { ...settings };
+    this.metrics = deps.metrics ?? new MetricsCache();
+    this.gate = new ConnectGate(Math.max(1, settings.concurrency ?? DEFAULT_CONCURRENCY));
+    this.probeHost = deps.probe ?? ((alias, opts) => checkHealth(pool, alias, opts));
+    this.debounceMs = deps.debounceMs ?? 50;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The hosts to watch; the ones gone are forgotten, new ones are probed soon if anyone is subscribed. */
+  setHosts(aliases: readonly string[]): void {
+    const keep = new Set(aliases);
+    for (const a of [...this.health.keys()]) {
+      if (!keep.has(a)) {
+        this.health.delete(a);
+        this.failures.delete(a);
+        this.due.delete(a);
+      }
+    }
+    this.aliases = [...aliases];
+    for (const a of this.aliases) if (!this.due.has(a)) this.due.set(a, 0);
+    this.reschedule();
+  }
+
+  /** New probe settings; every host is due again (they changed what a probe means). */
+  configure(settings: MonitorSettings): void {
+    this.settings = { ...settings };
+    this.gate = new ConnectGate(Math.max(1, settings.concurrency ?? DEFAULT_CONCURRENCY));
+    this.health.clear();
+    this.failures.clear();
+    for (const a of this.aliases) this.due.set(a, 0);
+    this.announce(this.aliases);
+    this.reschedule();
+  }
+
+  get(alias: string): HostHealth | undefined {
+    return this.health.get(alias);
+  }
+
+  /** Health of the watched hosts, in their order; hosts never probed read as "checking". */
+  snapshot(): HostHealth[] {
+    return this.aliases.map((a) => this.health.get(a) ?? { alias: a, state: 'checking', layers: {}, checkedAt: 0 });
+  }
+
+  /** Announces the hosts whose health changed (batched). */
+  onDidChange(listener: (aliases: readonly string[]) => void): Unsubscribe {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** A consumer that shows health: while at least one is subscribed, hosts are probed when due. */
+  subscribe(): Unsubscribe {
+    this.subscribers++;
+    this.reschedule();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.subscribers--;
+      this.reschedule();
+    };
+  }
+
+  get subscribed(): boolean {
+    return this.subscribers > 0;
+  }
+
+  /** Probes now (all watched hosts by default); a probe already in flight for a host is shared. */
+  check(aliases: readonly string[] = this.aliases): Promise<HostHealth[]> {
+    return Promise.all(aliases.map((a) => this.checkOne(a)));
+  }
+
+  private checkOne(alias: string): Promise<HostHealth> {
+    const running = this.inFlight.get(alias);
+    if (running) return running;
+    if (!this.health.has(alias)) {
+      this.health.set(alias, { alias, state: 'checking', layers: {}, checkedAt: this.now() });
+      this.announce([alias]);
+    }
+    const p = this.probeHost(alias, this.probeOptions())
+      .catch((err: unknown): HostHealth => ({ alias, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: this.now() }))
+      .then((h) => {
+        this.inFlight.delete(alias);
+        if (this.disposed || !this.aliases.includes(alias)) return h;
+        this.record(h);
+        return h;
+      });
+    this.inFlight.set(alias, p);
+    return p;
+  }
+
+  /** Clears a host's result (e.g. its key was just accepted) without probing. */
+  forget(alias: string): void {
+    this.health.delete(alias);
+    this.failures.delete(alias);
+    this.due.set(alias, 0);
+    this.announce([alias]);
+  }
+
+  private record(h: HostHealth): void {
+    this.health.set(h.alias, h);
+    const failures = h.state === 'online' ? 0 : (this.failures.get(h.alias) ?? 0) + 1;
+    this.failures.set(h.alias, failures);
+    this.due.set(h.alias, this.now() + this.waitAfter(failures));
+    this.announce([h.alias]);
+    this.reschedule();
+  }
+
+  /** The wait before the next scheduled probe: the interval, doubled for each failure after the first, capped. */
+  waitAfter(failures: number): number {
+    const { intervalMs } = this.settings;
+    const cap = this.settings.maxBackoffMs ?? intervalMs * 8;
+    return failures <= 1 ? intervalMs : Math.min(cap, intervalMs * 2 ** (failures - 1));
+  }
+
+  private probeOptions(): HealthOptions {
+    return {
+      connectTimeoutMs: this.settings.connectTimeoutMs,
+      metrics: this.metrics,
+      highLoadPerCore: this.settings.highLoadPerCore,
+      history: this.settings.history,
+      connectGate: this.gate,
+    };
+  }
+
+  private reschedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.disposed || !this.subscribers) return;
+    const now = this.now();
+    const waiting = this.aliases.filter((a) => !this.inFlight.has(a));
+    if (!waiting.length) return;
+    const next = Math.min(...waiting.map((a) => this.due.get(a) ?? 0));
+    this.timer = setTimeout(() => this.probeDue(), Math.max(0, next - now));
+    this.timer.unref?.();
+  }
+
+  private probeDue(): void {
+    this.timer = undefined;
+    const now = this.now();
+    const due = this.aliases.filter((a) => !this.inFlight.has(a) && (this.due.get(a) ?? 0) <= now);
+    for (const a of due) void this.checkOne(a);
+    this.reschedule();
+  }
+
+  private announce(aliases: readonly string[]): void {
+    for (const a of aliases) this.pending.add(a);
+    if (this.flushTimer || this.disposed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      const changed = [...this.pending];
+      this.pending = new Set();
+      for (const l of [...this.listeners]) l(changed);
+    }, this.debounceMs);
+    this.flushTimer.unref?.();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.listeners.clear();
+  }
+}
+
+/**
+ * Probes these hosts once, now (what `flotilla hosts --status`, reports and tools ask for): a monitor
+ * with nobody subscribed, so nothing is scheduled. `onHost` hears each result as it arrives.
+ */
+export async function checkFleet(
+  pool: Pool,
+  aliases: readonly string[],
+  opts: HealthOptions & { concurrency?: number },
+  onHost?: (h: HostHealth) => void,
+): Promise<HostHealth[]> {
+  const monitor = new HealthMonitor(
+    pool,
+    { connectTimeoutMs: opts.connectTimeoutMs, intervalMs: 0, concurrency: opts.concurrency ?? 64, highLoadPerCore: opts.highLoadPerCore, history: opts.history },
+    { metrics: opts.metrics, probe: opts.connectGate ? (alias, o) => checkHealth(pool, alias, { ...o, connectGate: opts.connectGate }) : undefined },
+  );
+  monitor.setHosts([...new Set(aliases)]);
+  try {
+    return await Promise.all(aliases.map(async (a) => {
+      const [h] = await monitor.check([a]);
+      onHost?.(h!);
+      return h!;
+    }));
+  } finally {
+    monitor.dispose();
+  }
+}
+
