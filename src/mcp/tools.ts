@@ -3,12 +3,10 @@
 // VS Code's agent mode.
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { measureCandidates, placeHost } from '../core/balance/place';
 import { sanitizeForView } from '../core/exec/output';
 import { MetricsCache } from '../core/health/metrics';
 import { MAX_TIMEOUT_MS } from '../core/exec/run';
 import { checkFleet } from '../core/health/monitor';
-import { loadHerd } from '../core/jobs/herd';
 import { checkJobRequest, startJob, type Job, type JobRequest } from '../core/jobs/job';
 import { isFinal, runExitCode, stateSummary } from '../core/jobs/outcome';
 import type { RunDoc } from '../core/jobs/store';
@@ -17,7 +15,14 @@ import { applySession, planSession } from '../core/push/push';
 import { parseAgentTarget } from '../core/tmux/names';
 import { broadcast, capturePane, listAgents } from '../core/tmux/sessions';
 import { viewLine as oneLine } from '../core/exec/output';
-import { decisionToJson } from '../core/jobs/placement';
+import { decidePlacement, decisionToJson } from '../core/jobs/placement';
+import { newRunId } from '../core/exec/run';
+import { WorkflowFileError } from '../core/workflows/parse';
+import { PlanError, planWorkflow, type Plan } from '../core/workflows/plan';
+import { planJson, scanPushSources } from '../core/workflows/report';
+import { startWorkflow } from '../core/workflows/runner';
+import { loadWorkflow } from '../core/workflows/templates';
+import { VarError } from '../core/workflows/vars';
 import { isSettled as allFinal } from '../core/jobs/store';
 import { pushToJson } from '../core/push/json';
 import { ONE_SHOT_SAMPLE_MS } from '../core/tmux/sessions';
@@ -444,8 +449,7 @@ const placeTool = defineTool({
   readOnly: true,
   async run(a, env) {
     const hosts = targetHosts(env, a.target);
-    const candidates = await measureCandidates(env.pool(), hosts, { metrics: new MetricsCache(), connectTimeoutMs: env.connectTimeoutMs(), diskPath: a.cwd });
-    return decisionToJson(placeHost(candidates, { herd: await loadHerd(env.store.root), record: false }));
+    return decisionToJson(await decidePlacement({ pool: env.pool(), storeRoot: env.store.root, connectTimeoutMs: env.connectTimeoutMs() }, hosts, { diskPath: a.cwd, record: false }));
   },
 });
 
@@ -518,7 +522,58 @@ const agentsSendTool = defineTool({
   },
 });
 
+/** Every command a workflow would run, for the deny-list. */
+function planScripts(plan: Plan): string[] {
+  return plan.stages.flatMap((s) => [...s.steps, ...s.onFailure]).flatMap((step) => Object.values(step.actions))
+    .flatMap((a) => (a.kind === 'run' || a.kind === 'gate' ? [a.script] : []));
+}
+
+const workflowRunTool = defineTool({
+  name: 'workflow_run',
+  title: 'Run a workflow',
+  description: 'Run a Flotilla workflow: a YAML file of stages (hosts, serial batches, max_fail, confirm) with run, push, pull, gate and place steps and ' +
+    'on_failure rollbacks, or builtin:NAME (deploy, rolling-restart, backup, sync, health-check). With dry_run true it returns the plan (every stage, ' +
+    'batch and exact command per host) and contacts nothing: show that to the user first. A stage with confirm: true starts only when confirm_stages ' +
+    'is true. Waits for the end and returns the workflow run id, each stage\'s and host\'s outcome and the run ids of its steps (read them with run_status/run_output).',
+  input: {
+    file: z.string().min(1).describe('path of the workflow YAML (on the machine running Flotilla), or builtin:NAME'),
+    dry_run: z.boolean().optional().describe('only plan: contacts nothing, changes nothing'),
+    vars: z.record(z.string(), z.string()).optional().describe('values for the workflow\'s declared vars/params, like --var name=value'),
+    confirm_stages: z.boolean().optional().describe('the user agreed to the stages marked confirm: true (default false: such a workflow is refused)'),
+  },
+  readOnly: false,
+  destructive: true,
+  confirm: (a) => `${a.dry_run ? 'Plan' : 'Run'} the workflow \`${a.file}\`${a.confirm_stages ? ', confirmed stages included' : ''}?`,
+  invocation: (a) => `${a.dry_run ? 'Planning' : 'Running'} workflow ${a.file}`,
+  async run(a, env, call) {
+    let plan: Plan;
+    try {
+      const workflow = await loadWorkflow(a.file);
+      plan = planWorkflow({ workflow, overrides: a.vars ?? {}, resolveHosts: (t) => targetHosts(env, t), baseDir: process.cwd(), runId: newRunId() });
+    } catch (err) {
+      if (err instanceof WorkflowFileError || err instanceof VarError || err instanceof PlanError || (err instanceof Error && err.message.startsWith('no built-in workflow'))) {
+        throw new ToolError(err.message, 'fix the workflow file or the vars named; nothing was run');
+      }
+      throw err;
+    }
+    checkAllowed(env, [...new Set(plan.stages.flatMap((s) => s.hosts))]);
+    for (const script of planScripts(plan)) refuseDenied(env, script, 'workflow command');
+    if (a.dry_run) return planJson(plan, await scanPushSources(plan));
+    const asking = plan.stages.filter((s) => s.confirm);
+    if (asking.length && !a.confirm_stages) {
+      throw new ToolError(
+        `stage ${asking.map((s) => JSON.stringify(s.name)).join(', ')} of workflow ${plan.workflow.name} asks for confirmation`,
+        'show the user the dry run (dry_run: true) and call again with confirm_stages: true if they agree; nothing was run',
+      );
+    }
+    const run = await startWorkflow({ store: env.store, pool: env.pool(), connectTimeoutMs: env.connectTimeoutMs() }, plan, {
+      origin: env.origin, signal: call.signal, confirm: async () => true,
+    });
+    return run.done;
+  },
+});
+
 export const TOOLS: readonly ToolDef[] = [
   hostsTool, runTool, runStatusTool, runOutputTool, cancelRunTool, historyTool, pushPlanTool, pushApplyTool, placeTool,
-  agentsListTool, agentsPeekTool, agentsSendTool,
+  agentsListTool, agentsPeekTool, agentsSendTool, workflowRunTool,
 ];

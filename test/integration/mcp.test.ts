@@ -89,7 +89,7 @@ describe.skipIf(!canRunLab)('flotilla mcp with the SDK client on the lab', () =>
   it('lists the tools with schemas and annotations', async () => {
     const { tools } = await client.listTools();
     const byName = new Map(tools.map((t) => [t.name, t]));
-    expect([...byName.keys()].sort()).toEqual(['agents_list', 'agents_peek', 'agents_send', 'cancel_run', 'history', 'hosts', 'place', 'push_apply', 'push_plan', 'run', 'run_output', 'run_status']);
+    expect([...byName.keys()].sort()).toEqual(['agents_list', 'agents_peek', 'agents_send', 'cancel_run', 'history', 'hosts', 'place', 'push_apply', 'push_plan', 'run', 'run_output', 'run_status', 'workflow_run']);
     for (const name of ['hosts', 'run_status', 'run_output', 'history', 'push_plan', 'place', 'agents_list', 'agents_peek']) expect(byName.get(name)!.annotations?.readOnlyHint).toBe(true);
     for (const name of ['run', 'cancel_run', 'push_apply', 'agents_send']) expect(byName.get(name)!.annotations?.readOnlyHint).toBe(false);
     expect(byName.get('push_apply')!.annotations?.destructiveHint).toBe(true);
@@ -250,6 +250,37 @@ describe.skipIf(!canRunLab)('flotilla mcp with the SDK client on the lab', () =>
     }
   });
 
+  it('workflow_run: the dry run contacts nothing; a confirm stage needs confirm_stages; the run stops at the failing stage', async () => {
+    const file = join(fleet.dir, 'mcp-deploy.yaml');
+    const marker = (alias: string) => join(homeOf(alias), 'mcp-wf-marker');
+    writeFileSync(file, [
+      'name: mcp-deploy',
+      'stages:',
+      '  - name: staging',
+      '    hosts: lab-1',
+      '    steps:',
+      '      - run: "touch ~/mcp-wf-marker; exit 3"',
+      '  - name: production',
+      '    hosts: lab-2',
+      '    confirm: true',
+      '    steps:',
+      '      - run: touch ~/mcp-wf-marker',
+      '',
+    ].join('\n'));
+    const dry = await call(client, 'workflow_run', { file, dry_run: true });
+    expect(dry.isError).toBe(false);
+    expect(JSON.stringify(dry.data)).toContain('touch ~/mcp-wf-marker');
+    expect([existsSync(marker('lab-1')), existsSync(marker('lab-2'))]).toEqual([false, false]);
+    const refused = await call(client, 'workflow_run', { file });
+    expect(refused.isError).toBe(true);
+    expect(refused.data.error).toMatch(/stage "production" of workflow mcp-deploy asks for confirmation/);
+    const ran = await call(client, 'workflow_run', { file, confirm_stages: true });
+    expect(ran.isError).toBe(false);
+    expect(ran.data).toMatchObject({ state: 'done', result: 'stopped', origin: 'mcp' });
+    expect(ran.data.stages.map((st: { name: string; state: string }) => [st.name, st.state])).toEqual([['staging', 'failed'], ['production', expect.stringMatching(/^(pending|skipped)$/)]]);
+    expect([existsSync(marker('lab-1')), existsSync(marker('lab-2'))]).toEqual([true, false]);
+  });
+
   it('--read-only lists only the tools that change nothing and refuses the others', async () => {
     const ro = await stdioClient(['--read-only']);
     const names = (await ro.listTools()).tools.map((t) => t.name).sort();
@@ -296,7 +327,7 @@ describe.skipIf(!canRunLab)('flotilla mcp with the SDK client on the lab', () =>
     const c = new Client({ name: 'flotilla-http-test', version: '1.0.0' });
     await c.connect(new StreamableHTTPClientTransport(new URL(url)));
     others.push(c);
-    expect((await c.listTools()).tools).toHaveLength(12);
+    expect((await c.listTools()).tools).toHaveLength(13);
     const progress: Progress[] = [];
     const r = await call(c, 'run', { target: 'lab-1,lab-2', command: 'echo via-http' }, (p) => progress.push(p));
     expect(r.data.hosts.map((h: { state: string; stdout: string }) => [h.state, h.stdout])).toEqual([['ok', 'via-http\n'], ['ok', 'via-http\n']]);

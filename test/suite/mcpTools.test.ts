@@ -25,7 +25,7 @@ describe('Flotilla agent tools (vscode.lm)', () => {
     await loadedFleet();
     const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
     const contributed = (ext.packageJSON.contributes.languageModelTools as { name: string }[]).map((t) => t.name).sort();
-    assert.equal(contributed.length, 12);
+    assert.equal(contributed.length, 13);
     const registered = vscode.lm.tools.filter((t) => t.name.startsWith('flotilla_'));
     assert.deepEqual(registered.map((t) => t.name).sort(), contributed);
     const run = registered.find((t) => t.name === 'flotilla_run')!;
