@@ -135,9 +135,20 @@ function scanOf(entries: Record<string, Partial<LocalEntry>>, extra: Partial<Sca
   return { root: '/nowhere', entries: map, skipped: [], errors: [], ...extra };
 }
 const remoteOf = (entries: Record<string, Partial<RemoteEntry>>) =>
-  new Map(Object.entries(entries).map(([k, v]) => [k, { kind: 'f', size: 10, mtime: 1_700_000_000, mode: 0o644, ...v }]));
+  new Map(Object.entries(entries).map(([k, v]) => [k, { kind: 'f', size: 10, mtime: 1_700_000_000, mtimeNsec: 500_000_000, mode: 0o644, ...v }]));
 
 describe('push plan diff', () => {
+  it('a remote that keeps whole seconds only: a same-second, same-size file is compared by content, not taken as unchanged', () => {
+    const scan = scanOf({ edited: {}, kept: {} });
+    const remote = remoteOf({ edited: { mtimeNsec: 0 }, kept: { mtimeNsec: 0 } });
+    const d = diffEntries(scan, remote);
+    expect(d.needHash.map((i) => i.path)).toEqual(['edited', 'kept']);
+    const settled = settleHashed(d.needHash, scan, remote, new Map([['edited', 'new'], ['kept', 'h']]), new Map([['edited', 'old'], ['kept', 'h']]));
+    expect(settled.map((i) => [i.path, !!i.changes.content, !!i.changes.time])).toEqual([['edited', true, false], ['kept', false, false]]);
+    // no hash tool on the host: size+mtime decides, as it did
+    expect(settleHashed(d.needHash, scan, remote, new Map(), new Map()).map((i) => !!i.changes.content)).toEqual([false, false]);
+  });
+
   it('classifies create / update / unchanged / hash / delete', () => {
     const scan = scanOf({
       dir: { type: 'dir', mode: 0o755 },

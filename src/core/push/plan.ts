@@ -75,6 +75,15 @@ export function sameMtime(l: LocalEntry, r: RemoteEntry): boolean {
   return Math.floor(localNsec(l) / 1000) === Math.floor(r.mtimeNsec / 1000);
 }
 
+/**
+ * The same whole second, but only the local side keeps fractions (a tar first push, or an SFTP server that
+ * sets seconds only): a same-size file changed within that second would look unchanged, so its content
+ * is compared instead.
+ */
+function mtimeUncertain(l: LocalEntry, r: RemoteEntry): boolean {
+  return Math.floor(l.mtimeMs / 1000) === r.mtime && !r.mtimeNsec && localNsec(l) !== 0;
+}
+
 function remoteType(kind: string): PlanItem['type'] {
   return kind === 'f' ? 'file' : kind === 'd' ? 'dir' : kind === 'l' ? 'symlink' : 'other';
 }
@@ -135,21 +144,24 @@ function compareSameType(l: LocalEntry, r: RemoteEntry, checksum: boolean): Plan
   }
   if (r.kind !== 'f') return { type: true };
   if (r.size !== l.size) return { content: true, size: true, time: !sameMtime(l, r), perms };
-  if (checksum || !sameMtime(l, r)) return 'hash';
+  if (checksum || !sameMtime(l, r) || mtimeUncertain(l, r)) return 'hash';
   return perms ? { perms: true } : 'unchanged';
 }
 
 /** Settles the same-size/different-mtime items once both sides' hashes are known. */
 export function settleHashed(
   items: readonly PlanItem[], scan: ScanResult, remote: ReadonlyMap<string, RemoteEntry>,
-  localHashes: ReadonlyMap<string, string>, remoteHashes: ReadonlyMap<string, string>,
+  localHashes: ReadonlyMap<string, string>, remoteHashes: ReadonlyMap<string, string>, checksum = false,
 ): PlanItem[] {
   return items.map((item) => {
     const l = scan.entries.get(item.path)!;
     const perms = remoteModeFor(l.mode) !== ((remote.get(item.path)?.mode ?? 0) & 0o7777);
     const r = remote.get(item.path);
     const time = !r || !sameMtime(l, r);
-    const same = localHashes.get(item.path) !== undefined && localHashes.get(item.path) === remoteHashes.get(item.path);
+    const known = localHashes.has(item.path) && remoteHashes.has(item.path);
+    // Only the sub-second part was in doubt and no hash could settle it: size+mtime decides, as before.
+    if (!known && !time && !checksum) return { ...item, changes: { perms } };
+    const same = known && localHashes.get(item.path) === remoteHashes.get(item.path);
     return { ...item, changes: same ? { time, perms } : { content: true, time, perms } };
   });
 }
@@ -330,7 +342,7 @@ export async function planHost(
     ]);
     plan.contentCheck = rh.tool === 'none' ? 'size+mtime (no sha256sum, shasum or openssl on the host)' : rh.tool;
     // --checksum compares files whose size and mtime already agree: equal content there is simply unchanged.
-    const settled = settleHashed(diff.needHash, planned, listing.entries, lh, rh.hashes);
+    const settled = settleHashed(diff.needHash, planned, listing.entries, lh, rh.hashes, !!opts.checksum);
     hashed = settled.filter((i) => i.changes.content || i.changes.time || i.changes.perms);
     diff.unchanged += settled.length - hashed.length;
   }
