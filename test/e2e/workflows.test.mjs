@@ -101,7 +101,12 @@ test('Run Workflow… with a confirm stage: the modal, live stages and hosts, th
   assert.match(message, /2 host\(s\), 2 batches: lab-2 → lab-3/);
   assert.equal(fs.readFileSync(`${MARK}-lab-1-staging`, 'utf8'), 'staged\n', 'staging ran before the question');
   assert.ok(!fs.existsSync(`${MARK}-lab-2-prod`), 'production has not started');
-  const waiting = await treeRows(page, 'Workflows');
+  // The view follows the record as it is written: wait for it to show the stage waiting.
+  let waiting = await treeRows(page, 'Workflows');
+  for (const t1 = Date.now(); !waiting.some((r) => r.label === 'production' && /waiting for confirmation/.test(r.description)) && Date.now() - t1 < 15000;) {
+    await sleep(200);
+    waiting = await treeRows(page, 'Workflows');
+  }
   assert.ok(waiting.some((r) => r.label === 'production' && /waiting for confirmation/.test(r.description)), JSON.stringify(waiting));
   assert.ok(waiting.some((r) => r.label === 'staging' && /^ok · 1 done/.test(r.description)), JSON.stringify(waiting));
   await wb.screenshot('workflow-confirm.png');
