@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MetricsCache, parseProbeOutput, probeScript } from '../../src/core/health/metrics';
 
@@ -84,6 +88,36 @@ describe('probeScript', () => {
     expect(probeScript("~/my dir/it's")).toContain(`d="$HOME"/'my dir/it'\\''s';`);
     expect(probeScript('/srv/$(reboot)')).toContain(`d='/srv/$(reboot)';`);
   });
+
+  // Every helper is reached through a PATH of logging wrappers, so the test sees each program the probe starts.
+  for (const shell of ['dash', 'bash']) {
+    it(`measures this Linux machine under ${shell}, starting only date, uname, df, getconf and sleep`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'flotilla-probe-'));
+      try {
+        const log = join(dir, 'started.log');
+        const tools = ['date', 'uname', 'df', 'getconf', 'nproc', 'sleep', 'dirname', 'cat', 'grep', 'tr', 'sed', 'cut', 'head', 'tail'];
+        for (const tool of tools) {
+          const real = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+          writeFileSync(join(dir, tool), `#!/bin/sh\necho ${tool} >> '${log}'\nexec ${real} "$@"\n`);
+          chmodSync(join(dir, tool), 0o755);
+        }
+        const shellPath = execFileSync('sh', ['-c', `command -v ${shell}`], { encoding: 'utf8' }).trim();
+        const out = execFileSync(shellPath, ['-c', probeScript('~/not/there')], { encoding: 'utf8', env: { PATH: dir, HOME: tmpdir() } });
+        const r = parseProbeOutput(out, 1, Date.now(), Date.now());
+        expect(r.state, out).toBe('ok');
+        if (r.state !== 'ok') return;
+        expect(r.metrics).toMatchObject({ os: 'linux', diskPath: tmpdir() });
+        expect(r.metrics.cores).toBeGreaterThan(0);
+        expect(r.metrics.memAvailableKb).toBeLessThanOrEqual(r.metrics.memTotalKb);
+        expect(r.metrics.cpuBusy).toBeGreaterThanOrEqual(0);
+        expect(Math.abs(r.metrics.clockSkewMs!)).toBeLessThan(2000);
+        const started = readFileSync(log, 'utf8').trim().split('\n').sort();
+        expect(started).toEqual(['date', 'df', 'dirname', 'dirname', 'getconf', 'sleep', 'uname']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('MetricsCache', () => {

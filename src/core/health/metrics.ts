@@ -33,21 +33,25 @@ export type ProbeResult =
 
 const SAMPLE_SECONDS = '0.25';
 
+// Every process the probe starts is paid for on every host at every poll (500 hosts: thousands of forks
+// per round), so /proc is read with the shell's own `read` and the helpers are the few that must run:
+// date, uname, df, getconf and the sleep of the CPU sample.
 export function probeScript(diskPath: string): string {
   const disk = diskPath === '~' || diskPath === '' ? '"$HOME"' : diskPath.startsWith('~/') ? `"$HOME"/${shQuote(diskPath.slice(2))}` : shQuote(diskPath);
   return [
-    'echo "clock=$(date +%s)"',
+    "printf 'clock='; date +%s || echo",
     'os=$(uname -s 2>/dev/null)',
     'echo "os=$os"',
     `d=${disk}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done; echo "diskpath=$d"`,
-    'echo "df=$(df -Pk "$d" 2>/dev/null | tail -n 1)"',
+    // the header line comes first; the last df= line (the file system) is the one kept
+    'df -Pk "$d" 2>/dev/null | while read -r l; do echo "df=$l"; done',
     'case "$os" in',
     'Linux)',
-    '  echo "cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)"',
-    '  echo "loadavg=$(cat /proc/loadavg)"',
-    '  grep -E "^(MemTotal|MemAvailable|MemFree|Buffers|Cached):" /proc/meminfo | tr -d " " | sed "s/:/=/; s/kB$//"',
-    '  echo "uptime=$(cut -d" " -f1 /proc/uptime)"',
-    `  echo "stat1=$(head -n 1 /proc/stat)"; sleep ${SAMPLE_SECONDS}; echo "stat2=$(head -n 1 /proc/stat)";;`,
+    "  printf 'cores='; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || echo",
+    '  read -r l < /proc/loadavg; echo "loadavg=$l"',
+    '  while read -r k v _; do case "$k" in MemTotal:|MemAvailable:|MemFree:|Buffers:|Cached:) echo "${k%:}=$v";; esac; done < /proc/meminfo',
+    '  read -r u _ < /proc/uptime; echo "uptime=$u"',
+    `  read -r s < /proc/stat; echo "stat1=$s"; sleep ${SAMPLE_SECONDS}; read -r s < /proc/stat; echo "stat2=$s";;`,
     'Darwin)',
     '  echo "cores=$(sysctl -n hw.ncpu)"',
     '  echo "loadavg=$(sysctl -n vm.loadavg | tr -d "{}")"',
