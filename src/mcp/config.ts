@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const DEFAULT_OUTPUT_CAP_KIB = 128;
 /** Below the 60 s request timeout of the SDK's client, so a default client gets an answer, not a timeout. */

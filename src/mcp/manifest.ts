@@ -3,7 +3,7 @@
 // compares package.json with this; `npx tsx src/mcp/manifest.ts --write` rewrites it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ToolDef } from './toolkit';
 import { TOOLS } from './tools';
 

@@ -1,7 +1,7 @@
 // What a Flotilla agent tool is, independent of who calls it: the MCP server and VS Code's agent mode are
 // two adapters over the same definitions, the same argument schemas (zod), the same guard rails and the
 // same error handling. Nothing here imports vscode or the MCP SDK.
-import { z } from 'zod';
+import * as z from 'zod';
 import { GroupsFileError } from '../core/config/groups';
 import { expandTargets, strictTargets, TargetError, type Inventory } from '../core/config/inventory';
 import { SshConfigError } from '../core/config/sshConfig';

@@ -2,7 +2,7 @@
 // into the core (inventory, run engine, run store, push, placement, tmux). Shared by `flotilla mcp` and
 // VS Code's agent mode.
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sanitizeForView } from '../core/exec/output';
 import { MetricsCache } from '../core/health/metrics';
 import { MAX_TIMEOUT_MS } from '../core/exec/run';
