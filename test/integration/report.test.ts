@@ -15,6 +15,8 @@ import { checkFleet } from '../../src/core/health/monitor';
 import { checkHealth } from '../../src/core/health/probe';
 import { analyzeHost } from '../../src/core/health/availability';
 import { HealthHistory } from '../../src/core/health/history';
+import { startJob } from '../../src/core/jobs/job';
+import { RunStore } from '../../src/core/jobs/store';
 import { push } from '../../src/core/push/push';
 import { collectReport } from '../../src/core/report/collect';
 import { analyzeDrift } from '../../src/core/report/drift';
@@ -183,6 +185,36 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
     await checkFleet(pool, ['lab-1', 'dead'], { connectTimeoutMs: 3000, metrics: new MetricsCache(), history: { store, source: 'editor' } });
     const { records } = await store.read({ since: 0 });
     expect(records.map((r) => r.host).sort()).toEqual(['dead', 'lab-1']);
+  });
+
+  it('a run records what its connects showed (source run): the live host up with its connect time, the dead one down at TCP; analyzeHost and the report read it', async () => {
+    const store = join(work, 'run-store');
+    const r = await cliInProcess(['--ssh-config', configFile, '--store', store, '--connect-timeout', '3', 'run', 'lab-1,dead', '--', 'true']);
+    expect(r.code).toBe(3);
+    const history = new HealthHistory(store);
+    const samples = (await history.read({ since: 0 })).records.filter((s) => s.k === 's');
+    expect(samples.map((s) => [s.host, s.source, s.state, s.layer]).sort()).toEqual([['dead', 'run', 'offline', 'tcp'], ['lab-1', 'run', 'online', 'metrics']]);
+    const live = samples.find((s) => s.host === 'lab-1')!;
+    const dead = samples.find((s) => s.host === 'dead')!;
+    expect(live.connectMs).toBeGreaterThan(0);
+    expect(live.rttMs).toBeUndefined(); // nothing probed beyond what the run did
+    expect(dead.reason).toMatch(/ECONNREFUSED/);
+    const { records } = await history.read({ since: 0 });
+    const now = Date.now();
+    expect(analyzeHost('lab-1', records, now)).toMatchObject({ samples: 1, lastSeenOnline: live.t, availability: { h1: 1 } });
+    expect(analyzeHost('dead', records, now)).toMatchObject({ samples: 1, availability: { h1: 0 } });
+    expect(analyzeHost('dead', records, now).lastSeenOnline).toBeUndefined();
+    // the report, probing nothing, shows the run's readings
+    const report = await collectReport({ pool, hosts: hosts.filter((h) => h.alias === 'lab-1' || h.alias === 'dead'), groups, history, source: 'cli', connectTimeoutMs: 3000, probe: false });
+    expect(report.hosts.map((h) => [h.alias, h.availability.h1, h.lastSeenOnline])).toEqual([['lab-1', 1, live.t], ['dead', 0, null]]);
+    // a run on a warm pooled connection records the host up, without a connect time (there was no connect)
+    const runs = new RunStore(store);
+    await execOut(pool, 'lab-2', 'true');
+    const job = await startJob({ store: runs, pool, connectTimeoutMs: 3000 }, { hosts: ['lab-2'], command: 'true', origin: 'test' });
+    expect((await job.done).results.map((x) => x.state)).toEqual(['ok']);
+    const warm = (await history.read({ since: 0, hosts: ['lab-2'] })).records;
+    expect(warm).toMatchObject([{ k: 's', host: 'lab-2', source: 'run', state: 'online' }]);
+    expect(warm[0]!.k === 's' && warm[0]!.connectMs).toBeUndefined();
   });
 
   it('flotilla hosts --status records into the store\'s health history; flotilla report --json is the documented shape; drift exits 2 when out of sync', async () => {

@@ -6,7 +6,10 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { analyzeHost, groupAvailability, timeline } from '../../src/core/health/availability';
 import { dayOf, DEFAULT_POLICY, HealthHistory } from '../../src/core/health/history';
+import { healthOfConnect } from '../../src/core/health/probe';
 import { asBucket, downsample, sampleOf, type HealthSample } from '../../src/core/health/record';
+import type { ConnectFact } from '../../src/core/exec/run';
+import { ConnectError } from '../../src/core/ssh/connect';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-20T12:00:00Z');
@@ -196,5 +199,15 @@ describe('downsampling and analysis', () => {
     expect(s).toEqual({ k: 's', t: 5, host: 'a', state: 'degraded', layer: 'auth', reason: 'authentication failed: no', source: 'cli' });
     const ok = sampleOf({ alias: 'a', state: 'online', checkedAt: 5, layers: { tcp: { ok: true, ms: 1 }, ssh: { ok: true, ms: 30 }, rtt: { ok: true, ms: 0.4 }, metrics: { ok: true, ms: 300 } } }, 'editor');
     expect(ok).toMatchObject({ layer: 'metrics', rttMs: 0.4, connectMs: 30 });
+  });
+
+  it('a run\'s connect as a sample: up with its connect time (none on a warm connection), or down at the layer it failed', () => {
+    const at = (fact: ConnectFact) => sampleOf(healthOfConnect('h', fact, 7), 'run');
+    expect(at({ ok: true, ms: 42, warm: false })).toEqual({ k: 's', t: 7, host: 'h', state: 'online', layer: 'metrics', connectMs: 42, source: 'run' });
+    expect(at({ ok: true, ms: 0, warm: true })).toEqual({ k: 's', t: 7, host: 'h', state: 'online', layer: 'metrics', source: 'run' });
+    const refused = Object.assign(new ConnectError('unreachable', 'cannot connect to 10.0.0.9 port 22: ECONNREFUSED'), { tcp: true });
+    expect(at({ ok: false, ms: 3, error: refused })).toMatchObject({ state: 'offline', layer: 'tcp', reason: 'cannot connect to 10.0.0.9 port 22: ECONNREFUSED' });
+    expect(at({ ok: false, ms: 3000, error: new ConnectError('timeout', 'h: no SSH handshake from 10.0.0.9 port 22 within 3000 ms') })).toMatchObject({ state: 'offline', layer: 'ssh' });
+    expect(at({ ok: false, ms: 9, error: new ConnectError('auth-failed', 'h: authentication failed as me') })).toMatchObject({ layer: 'auth', reason: 'h: authentication failed as me' });
   });
 });

@@ -92,8 +92,15 @@ export function checkRunSpec(spec: Pick<RunSpec, 'command' | 'cwd' | 'env' | 'ti
   }
 }
 
+/**
+ * What connecting to a host for the run showed: the connection (`ms`: how long the connect took; a warm
+ * pooled connection took none) or why there was none. For the health history; nothing extra is probed.
+ */
+export type ConnectFact = { ok: true; ms: number; warm: boolean } | { ok: false; ms: number; error: ConnectError };
+
 export type RunEvent =
   | { type: 'host-start'; host: string }
+  | { type: 'host-connect'; host: string; at: number; connect: ConnectFact }
   | { type: 'host-output'; host: string; stream: 'stdout' | 'stderr'; chunk: Buffer }
   | { type: 'host-done'; result: HostResult };
 
@@ -165,7 +172,11 @@ export function startRun(
         try {
           result = abort.aborted
             ? withoutOutput(host, { state: 'cancelled', durationMs: 0, remoteStopped: true, reason: 'cancelled before start' })
-            : await runOnHost({ host, script, spec, pool, abort, onChunk: (stream, chunk) => emit({ type: 'host-output', host, stream, chunk }) });
+            : await runOnHost({
+              host, script, spec, pool, abort,
+              onChunk: (stream, chunk) => emit({ type: 'host-output', host, stream, chunk }),
+              onConnect: (connect, at) => emit({ type: 'host-connect', host, at, connect }),
+            });
         } catch (err) {
           result = withoutOutput(host, {
             state: 'lost',
@@ -303,13 +314,26 @@ interface HostTask {
   pool: Pool;
   abort: AbortSignal;
   onChunk: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  onConnect: (fact: ConnectFact, at: number) => void;
 }
 
 async function runOnHost(task: HostTask): Promise<HostResult> {
-  const { host, spec, abort } = task;
+  const { host, spec, abort, pool } = task;
   const t0 = Date.now();
   const elapsed = () => Date.now() - t0;
   const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // The connection first, on its own: what it took (or why it failed) is the run's health reading. The
+  // exec below leases a channel on this same pooled connection. Cancel does not wait for a slow connect.
+  const warm = pool.isConnected(host);
+  try {
+    const conn = await raceAbort(pool.connection(host), abort);
+    if (!conn) return withoutOutput(host, { state: 'cancelled', durationMs: elapsed(), remoteStopped: true, reason: 'cancelled before the command started' });
+    task.onConnect({ ok: true, ms: warm ? 0 : elapsed(), warm }, t0);
+  } catch (err) {
+    // Only what the host did counts as its health (not, say, an ssh config that does not parse).
+    if (err instanceof ConnectError) task.onConnect({ ok: false, ms: elapsed(), error: err }, t0);
+    return withoutOutput(host, connectFailureOutcome(err, elapsed()));
+  }
   if (!spec.workdir) return execOnHost(task, t0, timeoutMs);
   let dir: string;
   try {

@@ -5,6 +5,7 @@ import { MetricsCache, type HostMetrics } from './metrics';
 import type { HealthHistory } from './history';
 import { sampleOf, type ProbeSource } from './record';
 import { measureRoundTrip } from './rtt';
+import type { ConnectFact } from '../exec/run';
 import { ConnectError, type Connection } from '../ssh/connect';
 import { prefixOnce } from '../text';
 import type { HostKeyVerdict } from '../ssh/knownHosts';
@@ -135,12 +136,7 @@ async function probeConnected(pool: Pool, alias: string, opts: HealthOptions, wa
   } else {
     const err = conn.failed;
     layers.ssh = { ok: false, ms: Date.now() - t1, detail: err instanceof Error ? err.message : String(err) };
-    if (err instanceof ConnectError) {
-      if (err.kind === 'unreachable' || err.kind === 'timeout') return { alias, state: 'offline', reason: err.message, layers, checkedAt };
-      const reason = err.kind === 'auth-failed' ? prefixOnce('authentication failed', err.message) : err.message;
-      return { alias, state: 'degraded', reason, layers, hostKey: err.hostKey, checkedAt };
-    }
-    return { alias, state: 'offline', reason: layers.ssh.detail, layers, checkedAt };
+    return connectFailureHealth(alias, err, layers, checkedAt);
   }
   const t2 = Date.now();
   try {
@@ -159,6 +155,24 @@ async function probeConnected(pool: Pool, alias: string, opts: HealthOptions, wa
     layers.metrics = { ok: false, ms: Date.now() - t2, detail: err instanceof Error ? err.message : String(err) };
     return { alias, state: 'degraded', reason: `metrics unavailable: ${layers.metrics.detail}`, layers, checkedAt };
   }
+}
+
+/** What a failed SSH connect says about a host: the probe and a run (see `healthOfConnect`) read it the same way. */
+export function connectFailureHealth(alias: string, err: unknown, layers: HostHealth['layers'], checkedAt: number): HostHealth {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof ConnectError) || err.kind === 'unreachable' || err.kind === 'timeout') return { alias, state: 'offline', reason: message, layers, checkedAt };
+  const reason = err.kind === 'auth-failed' ? prefixOnce('authentication failed', message) : message;
+  return { alias, state: 'degraded', reason, layers, hostKey: err.hostKey, checkedAt };
+}
+
+/**
+ * The health a run's connect showed, with no probe of its own: connected (and how long the connect took,
+ * unless the connection was already open) or the failure, at the layer it happened.
+ */
+export function healthOfConnect(alias: string, fact: ConnectFact, checkedAt: number): HostHealth {
+  if (fact.ok) return { alias, state: 'online', layers: { ssh: { ok: true, ms: fact.ms, ...(fact.warm ? { detail: 'pooled connection' } : {}) } }, checkedAt };
+  const failed: LayerResult = { ok: false, ms: fact.ms, detail: fact.error.message };
+  return connectFailureHealth(alias, fact.error, fact.error.tcp ? { tcp: failed } : { ssh: failed }, checkedAt);
 }
 
 /** The smaller of two back-to-back round trips, as ping's min: one sample can carry a stall of our own event loop. */

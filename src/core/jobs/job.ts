@@ -4,7 +4,9 @@
 // events. Front ends only render it and ask questions.
 import type { Decision, HerdOptions, PlaceOptions } from '../balance/place';
 import type { MetricsCache } from '../health/metrics';
-import type { HostHealth } from '../health/probe';
+import { HealthHistory } from '../health/history';
+import { healthOfConnect, type HostHealth } from '../health/probe';
+import { sampleOf, type HealthSample } from '../health/record';
 import {
   checkRunSpec, commandText, DEFAULT_TIMEOUT_MS, newRunId, startRun, withoutOutput,
   type HostResult, type RunEvent, type RunSpec,
@@ -49,6 +51,8 @@ export interface JobDeps {
   metrics?: MetricsCache;
   /** The extension's health check (also updates the Hosts view). */
   check?: (alias: string) => Promise<HostHealth>;
+  /** Where each host's connect is recorded (source `run`); default: the health history beside the run store. */
+  history?: HealthHistory;
 }
 
 export type JobEvent =
@@ -156,6 +160,24 @@ export async function startJob(
   if (opts.signal?.aborted) cancel();
   opts.signal?.addEventListener('abort', onSignal, { once: true });
 
+  // What the run learned of each host's connect goes to the health history, hosts that connect together in
+  // one write; a history that cannot be written never fails the run.
+  const history = deps.history ?? new HealthHistory(deps.store.root);
+  let pending: HealthSample[] = [];
+  const recordings: Promise<void>[] = [];
+  const recordConnect = (h: HostHealth) => {
+    const sample = sampleOf(h, 'run');
+    if (!sample) return;
+    if (!pending.length) {
+      recordings.push(new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        const batch = pending;
+        pending = [];
+        return history.record(batch).catch(() => undefined);
+      }));
+    }
+    pending.push(sample);
+  };
+
   const run = async (): Promise<JobResult> => {
     let hosts = doc.hosts.map((h) => h.host);
     const unstarted = (outcome: HostOutcome, on: readonly string[]): HostResult[] => on.map((h) => withoutOutput(h, outcome));
@@ -211,6 +233,7 @@ export async function startJob(
     }
     setPhase('running');
     const controller = startRun(hosts, spec, deps.pool, (e) => {
+      if (e.type === 'host-connect') recordConnect(healthOfConnect(e.host, e.connect, e.at));
       if (e.type === 'host-start') setHost(e.host, { host: e.host, state: 'running', startedAt: new Date().toISOString() });
       if (e.type === 'host-done') setHost(e.result.host, entryOf(e.result));
       emit(e);
@@ -236,7 +259,7 @@ export async function startJob(
       unwatch();
       opts.signal?.removeEventListener('abort', onSignal);
       update((d) => ({ ...d, state: 'done', phase: undefined, finishedAt: new Date().toISOString() }));
-      await writer.now();
+      await Promise.all([writer.now(), ...recordings]);
       return { ...result, doc };
     });
 

@@ -21,6 +21,8 @@ import { appendKnownHost, checkHostKey, describeVerdict, lookupName, parseKeyBlo
 export type ConnectFailureKind = 'unreachable' | 'timeout' | 'auth-failed' | 'hostkey-rejected';
 
 export class ConnectError extends Error {
+  /** Set when the TCP connect itself failed (refused, no route, no answer): nothing was heard from an SSH server. */
+  tcp?: boolean;
   constructor(
     readonly kind: ConnectFailureKind,
     message: string,
@@ -158,7 +160,7 @@ function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket>
     const sock = tcpConnect({ host, port });
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new ConnectError('timeout', `connection to ${host} port ${port} timed out after ${timeoutMs} ms`));
+      reject(Object.assign(new ConnectError('timeout', `connection to ${host} port ${port} timed out after ${timeoutMs} ms`), { tcp: true }));
     }, timeoutMs);
     sock.once('connect', () => {
       clearTimeout(timer);
@@ -167,7 +169,7 @@ function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket>
     });
     sock.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new ConnectError('unreachable', `cannot connect to ${host} port ${port}: ${err.code ?? err.message}`));
+      reject(Object.assign(new ConnectError('unreachable', `cannot connect to ${host} port ${port}: ${err.code ?? err.message}`), { tcp: true }));
     });
   });
 }
