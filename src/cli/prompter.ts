@@ -1,16 +1,21 @@
 // The CLI's Prompter: asks on the terminal when there is one, refuses otherwise (scripts and agents
 // must never hang on a question nobody sees). A pending question ends when the CLI is signalled.
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { refusingPrompter, type HostKeyQuestion, type Prompter } from '../core/types';
 
 function ask(question: string, hidden: boolean, signal?: AbortSignal): Promise<string | undefined> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve(undefined);
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    if (hidden) {
-      const write = (rl as unknown as { _writeToOutput: (s: string) => void });
-      write._writeToOutput = (s: string) => { if (s.includes(question)) process.stderr.write(s); };
-    }
+    // readline echoes what is typed to its output; a secret's echo goes nowhere once the question is out.
+    let muted = false;
+    const output = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        if (!muted) process.stderr.write(chunk);
+        done();
+      },
+    });
+    const rl = createInterface({ input: process.stdin, output, terminal: true });
     const end = (answer: string | undefined) => {
       signal?.removeEventListener('abort', onAbort);
       rl.close();
@@ -20,6 +25,7 @@ function ask(question: string, hidden: boolean, signal?: AbortSignal): Promise<s
     const onAbort = () => end(undefined);
     signal?.addEventListener('abort', onAbort, { once: true });
     rl.question(question, (answer) => end(answer));
+    muted = hidden;
     rl.on('SIGINT', () => { process.kill(process.pid, 'SIGINT'); end(undefined); });
   });
 }

@@ -233,6 +233,20 @@ describe.skipIf(!canRunLab)('flotilla CLI contract', () => {
     expect([noConfig.code, JSON.parse(noConfig.stdout).hosts]).toEqual([0, []]);
   });
 
+  it('a passphrase typed at the prompt is not echoed, and opens the key', async () => {
+    const typescript = join(fleet.dir, 'typescript-ok');
+    const cmd = [process.execPath, cli, ...base, 'run', 'locked', '--', 'echo opened-$((6*7))'].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qfec', cmd, typescript], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    await waitUntil(() => /Enter passphrase/.test(out), 15_000, 'the passphrase prompt');
+    child.stdin.write(`${fleet.lab.info.passphrase}\r`);
+    expect(await closed).toBe(0);
+    expect(out).toMatch(/opened-42/);
+    expect(out).not.toContain(fleet.lab.info.passphrase);
+  });
+
   it('SIGTERM while a passphrase prompt waits ends the CLI and records the run as cancelled', async () => {
     // `script` gives the CLI a terminal, so it asks for the key's passphrase.
     const typescript = join(fleet.dir, 'typescript');
