@@ -1,5 +1,6 @@
 // Algorithm settings reach the connection: lab sshds that accept only one cipher / MAC / KEX, and a
 // client config that enables (or fails to enable) it. Real sshd, real ssh2, no mocks.
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -46,6 +47,7 @@ describe('algorithm settings applied to ssh2 (lab)', () => {
     const lab1 = fleet.lab.info.hosts.find((h) => h.alias === 'lab-1')!;
     const cbcPort = await startRestrictedSshd('cbc', ['Ciphers aes128-cbc']);
     const umacPort = await startRestrictedSshd('umac', ['Ciphers aes128-ctr', 'MACs umac-128-etm@openssh.com']);
+    const rekeyPort = await startRestrictedSshd('rekey', []);
     const common = (port: number) =>
       `  HostName ${lab1.address}\n  Port ${port}\n  User ${lab1.user}\n  IdentityFile ${join(fleet.dir, 'id_ed25519')}\n  IdentitiesOnly yes\n` +
       `  UserKnownHostsFile ${join(fleet.dir, 'known_hosts')}\n  HostKeyAlias [${lab1.address}]:${lab1.port}\n`;
@@ -55,7 +57,9 @@ describe('algorithm settings applied to ssh2 (lab)', () => {
       `Host cbc-plus\n${common(cbcPort)}  Ciphers +aes128-cbc\n` +
         `Host cbc-default\n${common(cbcPort)}` +
         `Host umac\n${common(umacPort)}  MACs +umac-128-etm@openssh.com\n` +
-        `Host umac-only\n${common(umacPort)}  MACs umac-64@openssh.com,umac-128@openssh.com\n`,
+        `Host umac-only\n${common(umacPort)}  MACs umac-64@openssh.com,umac-128@openssh.com\n` +
+        `Host rekey-1m\n${common(rekeyPort)}  RekeyLimit 1M\n` +
+        `Host rekey-none\n${common(rekeyPort)}`,
     );
   });
 
@@ -97,5 +101,35 @@ describe('algorithm settings applied to ssh2 (lab)', () => {
     expect(err.message).toMatch(
       new RegExp(`^umac-only: MACs \\(${configFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+\\) allows only umac-64@openssh\\.com,umac-128@openssh\\.com, and ssh2 .* implements none of them`),
     );
+  });
+
+  /** Sends `data` through `cat` on the host in 64 KiB chunks (as a file stream would) and returns what came back. */
+  async function roundTrip(alias: string, data: Buffer): Promise<Buffer> {
+    const { channel } = await pool().exec(alias, 'cat');
+    const parts: Buffer[] = [];
+    channel.on('data', (d: Buffer) => parts.push(d));
+    const closed = new Promise<void>((r) => channel.once('close', () => r()));
+    for (let p = 0; p < data.length; p += 64 * 1024) {
+      if (!channel.write(data.subarray(p, p + 64 * 1024))) await new Promise((r) => channel.once('drain', r));
+      await new Promise((r) => setImmediate(r));
+    }
+    channel.end();
+    await closed;
+    return Buffer.concat(parts);
+  }
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const kexCount = (log: string) => log.match(/SSH2_MSG_KEXINIT received/g)?.length ?? 0;
+
+  it('"RekeyLimit 1M": a 4 MiB round trip re-keys the connection (counted in sshd\'s log) and arrives intact', async () => {
+    const log = join(fleet.dir, 'sshd_rekey.log');
+    const data = randomBytes(4 * 1024 * 1024);
+    let before = readFileSync(log).length;
+    expect(sha(await roundTrip('rekey-none', data))).toBe(sha(data));
+    expect(kexCount(readFileSync(log).subarray(before).toString())).toBe(1); // the initial exchange only
+    before = readFileSync(log).length;
+    expect(sha(await roundTrip('rekey-1m', data))).toBe(sha(data));
+    // 4 MiB each way over a 1 MiB limit: new keys several times (data queued during an exchange can make
+    // two follow each other, so not exactly 8).
+    expect(kexCount(readFileSync(log).subarray(before).toString())).toBeGreaterThanOrEqual(1 + 3);
   });
 });

@@ -16,6 +16,7 @@ import {
   ssh2AlgorithmsFor,
 } from './algorithms';
 import { createAuthHandler, type KeyCache } from './auth';
+import { enforceRekeyLimit, rekeyLimitOf, RekeyUnsupported } from './rekey';
 import { appendKnownHost, checkHostKey, describeVerdict, lookupName, parseKeyBlob, preferredHostKeyAlgorithms, type HostKeyVerdict } from './knownHosts';
 
 export type ConnectFailureKind = 'unreachable' | 'timeout' | 'auth-failed' | 'hostkey-rejected';
@@ -394,6 +395,13 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, 
     });
     client.on('ready', () => {
       if (settled) return;
+      try {
+        enforceRekeyLimit(client, sock, rekeyLimitOf(host));
+      } catch (err) {
+        if (!(err instanceof RekeyUnsupported)) throw err;
+        const source = host.options.get('rekeylimit')?.source;
+        return fail(new ConnectError('unreachable', `${host.alias}: RekeyLimit${source ? ` (${source.file}:${source.line})` : ''} cannot be applied: ${err.message}`));
+      }
       settled = true;
       deadline.clear();
       if (acceptedNew && presentedBlob) {
