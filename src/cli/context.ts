@@ -1,6 +1,6 @@
 // What every CLI verb needs: where the ssh config and groups are, the inventory, a pool, the run store.
 import { resolve } from 'node:path';
-import { loadInventory, strictTargets, type Inventory } from '../core/config/inventory';
+import { loadInventory, strictTargets, type Inventory, type InventoryOptions } from '../core/config/inventory';
 import { EXIT } from '../core/jobs/outcome';
 import { importLegacyHistory } from '../core/jobs/legacy';
 import { defaultStoreRoot, RunStore } from '../core/jobs/store';
@@ -41,30 +41,34 @@ export function storeRootOf(flags: GlobalFlags): string {
   return absolute(flags.store) ?? defaultStoreRoot();
 }
 
-export async function createContext(flags: GlobalFlags, io: CliIo, opts: { interactive?: boolean } = {}): Promise<CliContext> {
-  const inventory = await loadInventory({
+/** Where the fleet is read from, as the flags (and environment) say. */
+export function inventoryOptionsOf(flags: GlobalFlags): InventoryOptions {
+  return {
     sshConfigFile: absolute(flags.sshConfig ?? process.env.FLOTILLA_SSH_CONFIG),
     groupsFile: absolute(flags.groups ?? process.env.FLOTILLA_GROUPS),
     ansibleInventories: flags.ansibleInventories?.map((p) => absolute(p)!),
     ansibleAllowScripts: flags.ansibleAllowScripts,
-  });
+  };
+}
+
+export async function createContext(flags: GlobalFlags, io: CliIo, opts: { interactive?: boolean } = {}): Promise<CliContext> {
   const connectTimeoutMs = flags.connectTimeoutMs ?? 10_000;
-  const pool = new Pool({
-    resolve: (alias) => inventory.resolve(alias),
-    prompter: terminalPrompter({ acceptNewHostKeys: flags.acceptNewHostKeys, signal: io.signal, interactive: opts.interactive }),
-    connectTimeoutMs,
-    idleCloseMs: 1000,
-  });
-  const store = new RunStore(storeRootOf(flags));
-  // Runs recorded before the shared store (history.jsonl in the same folder) are imported once.
-  await importLegacyHistory(store, store.root).catch(() => 0);
-  return {
+  // The pool and targets read the context's inventory when used: a long-running verb may replace it.
+  const context: CliContext = {
     flags,
-    inventory,
-    pool,
-    store,
+    inventory: await loadInventory(inventoryOptionsOf(flags)),
+    pool: new Pool({
+      resolve: (alias) => context.inventory.resolve(alias),
+      prompter: terminalPrompter({ acceptNewHostKeys: flags.acceptNewHostKeys, signal: io.signal, interactive: opts.interactive }),
+      connectTimeoutMs,
+      idleCloseMs: 1000,
+    }),
+    store: new RunStore(storeRootOf(flags)),
     io,
     connectTimeoutMs,
-    targets: (target) => strictTargets(target, inventory),
+    targets: (target) => strictTargets(target, context.inventory),
   };
+  // Runs recorded before the shared store (history.jsonl in the same folder) are imported once.
+  await importLegacyHistory(context.store, context.store.root).catch(() => 0);
+  return context;
 }

@@ -19,6 +19,8 @@ import type { PlanBook } from './plans';
 /** The fleet a tool acts on. The CLI builds it from its flags, the extension from its Fleet. */
 export interface ToolEnv {
   inventory(): Inventory;
+  /** Brings inventory() up to date before a call (a server that outlives edits of the ssh config). */
+  refresh?: () => Promise<unknown>;
   pool(): Pool;
   store: RunStore;
   connectTimeoutMs(): number;
@@ -111,6 +113,7 @@ export async function invokeTool(tool: ToolDef, rawArgs: unknown, env: ToolEnv, 
     return { isError: true, data: { error: `bad arguments for ${tool.name}: ${problems}`, hint: 'see the tool\'s input schema' } };
   }
   try {
+    await env.refresh?.();
     return { data: await tool.run(parsed.data, env, call) };
   } catch (err) {
     return { isError: true, data: errorAnswer(err) };

@@ -149,6 +149,26 @@ describe.skipIf(!canRunLab)('flotilla mcp with the SDK client on the lab', () =>
     expect((await call(client, 'hosts', { target: 'lab-1' })).isError).toBe(false);
   });
 
+  it('an edit of the ssh config reaches the next call of a running server: a new alias is listed and usable', async () => {
+    const config = join(fleet.dir, 'followed.ssh_config');
+    const original = readFileSync(fleet.lab.info.sshConfig, 'utf8');
+    writeFileSync(config, original);
+    const followed = new Client({ name: 'flotilla-test', version: '1.0.0' });
+    await followed.connect(new StdioClientTransport({
+      command: process.execPath, args: [cli, '--ssh-config', config, '--groups', fleet.lab.info.groups, '--store', store, 'mcp'],
+      env: { ...process.env, ...env } as Record<string, string>, stderr: 'ignore',
+    }));
+    others.push(followed);
+    const before = await call(followed, 'run', { target: 'lab-again', command: 'true' });
+    expect([before.isError, before.data.error]).toEqual([true, expect.stringMatching(/lab-again/)]);
+    const lab1 = /^Host lab-1\n(?:[ \t]+.*\n)+/m.exec(original)![0];
+    writeFileSync(config, `${lab1.replace('Host lab-1', 'Host lab-again')}\n${original}`);
+    const hosts = await call(followed, 'hosts', {});
+    expect(hosts.data.hosts.map((h: { alias: string }) => h.alias)).toContain('lab-again');
+    const ran = await call(followed, 'run', { target: 'lab-again', command: 'echo via-$((40+2))' });
+    expect([ran.isError, ran.data.hosts?.[0]?.state, ran.data.hosts?.[0]?.stdout]).toEqual([false, 'ok', 'via-42\n']);
+  });
+
   it('a run past its timeout_s is a result with state timeout and the remote process stopped', async () => {
     const r = await call(client, 'run', { target: 'lab-1', command: 'sleep 30', timeout_s: 1 });
     expect(r.isError).toBe(false);

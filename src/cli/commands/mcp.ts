@@ -10,7 +10,8 @@ import { parseListen, serveHttp } from '../../mcp/http';
 import { PlanBook } from '../../mcp/plans';
 import { createMcpServer, stopOwnedRuns } from '../../mcp/server';
 import type { ToolEnv } from '../../mcp/toolkit';
-import type { CliContext } from '../context';
+import { InventoryFollower } from '../../core/config/follow';
+import { inventoryOptionsOf, type CliContext } from '../context';
 import { UsageError } from '../io';
 import { collect, durationOption, positiveInt, type Verb } from '../verbs';
 
@@ -72,8 +73,14 @@ export async function mcpCommand(ctx: CliContext, o: McpOptions): Promise<number
     if (err instanceof GuardRailsError) throw new UsageError(err.message, 'see flotilla mcp --help', 'mcp-config');
     throw err;
   }
+  // Edits of the ssh config, groups file or inventories reach the next tool call, as they reach the editor.
+  const follower = await InventoryFollower.follow(ctx.inventory, inventoryOptionsOf(ctx.flags), (fresh) => {
+    ctx.inventory = fresh;
+    ctx.pool.reconfigure({});
+  });
   const env: ToolEnv = {
     inventory: () => ctx.inventory,
+    refresh: () => follower.refresh(),
     pool: () => ctx.pool,
     store: ctx.store,
     connectTimeoutMs: () => ctx.connectTimeoutMs,

@@ -1,0 +1,33 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InventoryFollower } from '../../src/core/config/follow';
+import { loadInventory } from '../../src/core/config/inventory';
+
+describe('InventoryFollower', () => {
+  let dir = '';
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the fleet again only when a file of it changed: an Included file, then a groups file that appeared', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flotilla-follow-'));
+    const config = join(dir, 'config');
+    const included = join(dir, 'more.conf');
+    writeFileSync(config, `Include ${included}\nHost a\n  HostName 127.0.0.1\n`);
+    writeFileSync(included, 'Host b\n  HostName 127.0.0.2\n');
+    const opts = { sshConfigFile: config, homeDir: dir };
+    const reloads: string[][] = [];
+    const follower = await InventoryFollower.follow(await loadInventory(opts), opts, (inv) => reloads.push(inv.hosts.map((h) => h.alias)));
+    expect(await follower.refresh()).toBe(false);
+    writeFileSync(included, 'Host b c\n  HostName 127.0.0.2\n');
+    expect(await follower.refresh()).toBe(true);
+    expect(follower.current.hosts.map((h) => h.alias)).toEqual(['b', 'c', 'a']);
+    expect(await follower.refresh()).toBe(false);
+    // sshsync's default groups file, created while following
+    mkdirSync(join(dir, '.config', 'sshsync'), { recursive: true });
+    writeFileSync(join(dir, '.config', 'sshsync', 'config.yaml'), 'groups:\n  web: [a, c]\n');
+    expect(await follower.refresh()).toBe(true);
+    expect(follower.current.hosts.find((h) => h.alias === 'c')!.groups).toEqual(['web']);
+    expect(reloads).toHaveLength(2);
+  });
+});
