@@ -7,4 +7,5 @@ declare module 'ssh2/lib/protocol/constants.js' {
   export const SUPPORTED_CIPHER: string[];
   export const DEFAULT_MAC: string[];
   export const SUPPORTED_MAC: string[];
+  export const COMPAT: Readonly<Record<string, number>> & { readonly IMPLY_RSA_SHA2_SIGALGS: number };
 }

@@ -1,7 +1,8 @@
 // Algorithm settings reach the connection: lab sshds that accept only one cipher / MAC / KEX, and a
 // client config that enables (or fails to enable) it. Real sshd, real ssh2, no mocks.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +25,7 @@ describe('algorithm settings applied to ssh2 (lab)', () => {
   let fleet: TestFleet;
   const sshds: DetachedProcess[] = [];
   let configFile = '';
+  let rsaKey = '';
 
   /** An extra sshd on lab-1's address and host key, with `extra` sshd_config lines. */
   async function startRestrictedSshd(name: string, extra: string[]): Promise<number> {
@@ -48,6 +50,10 @@ describe('algorithm settings applied to ssh2 (lab)', () => {
     const cbcPort = await startRestrictedSshd('cbc', ['Ciphers aes128-cbc']);
     const umacPort = await startRestrictedSshd('umac', ['Ciphers aes128-ctr', 'MACs umac-128-etm@openssh.com']);
     const rekeyPort = await startRestrictedSshd('rekey', []);
+    rsaKey = join(fleet.dir, 'id_rsa_test');
+    execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsaKey]);
+    appendFileSync(join(fleet.dir, 'keys', lab1.user), readFileSync(`${rsaKey}.pub`));
+    const withKey = (port: number, key: string) => common(port).replace(/IdentityFile \S+/, `IdentityFile ${key}`);
     const common = (port: number) =>
       `  HostName ${lab1.address}\n  Port ${port}\n  User ${lab1.user}\n  IdentityFile ${join(fleet.dir, 'id_ed25519')}\n  IdentitiesOnly yes\n` +
       `  UserKnownHostsFile ${join(fleet.dir, 'known_hosts')}\n  HostKeyAlias [${lab1.address}]:${lab1.port}\n`;
@@ -59,7 +65,12 @@ describe('algorithm settings applied to ssh2 (lab)', () => {
         `Host umac\n${common(umacPort)}  MACs +umac-128-etm@openssh.com\n` +
         `Host umac-only\n${common(umacPort)}  MACs umac-64@openssh.com,umac-128@openssh.com\n` +
         `Host rekey-1m\n${common(rekeyPort)}  RekeyLimit 1M\n` +
-        `Host rekey-none\n${common(rekeyPort)}`,
+        `Host rekey-none\n${common(rekeyPort)}` +
+        `Host pk-ecdsa-only\n${common(rekeyPort)}  PubkeyAcceptedAlgorithms ecdsa-sha2-nistp256\n` +
+        `Host pk-ed25519\n${common(rekeyPort)}  PubkeyAcceptedAlgorithms ssh-ed25519\n` +
+        `Host pk-certs-only\n${common(rekeyPort)}  PubkeyAcceptedAlgorithms ssh-ed25519-cert-v01@openssh.com\n` +
+        `Host rsa-256\n${withKey(rekeyPort, rsaKey)}  PubkeyAcceptedAlgorithms rsa-sha2-256\n` +
+        `Host rsa-512\n${withKey(rekeyPort, rsaKey)}  PubkeyAcceptedAlgorithms rsa-sha2-512\n`,
     );
   });
 
@@ -131,5 +142,45 @@ describe('algorithm settings applied to ssh2 (lab)', () => {
     // 4 MiB each way over a 1 MiB limit: new keys several times (data queued during an exchange can make
     // two follow each other, so not exactly 8).
     expect(kexCount(readFileSync(log).subarray(before).toString())).toBeGreaterThanOrEqual(1 + 3);
+  });
+
+  /** OpenSSH's own client on the same config: the oracle for whether the setting lets the key in. */
+  const opensshConnects = (alias: string) =>
+    spawnSync('ssh', ['-F', configFile, '-o', 'BatchMode=yes', '--', alias, 'true'], { encoding: 'utf8', timeout: 30_000 }).status === 0;
+  const accepted = (log: string, from: number) => readFileSync(log).subarray(from).toString();
+
+  it('PubkeyAcceptedAlgorithms: a key type not in the list is not offered (as ssh: both fail), naming the setting', async () => {
+    const err = await connectFailure(pool().exec('pk-ecdsa-only', 'true'));
+    expect(err.kind).toBe('auth-failed');
+    expect(err.message).toMatch(/id_ed25519 not offered: key type ssh-ed25519 is not in PubkeyAcceptedAlgorithms \(.*algorithms_config:\d+\)/);
+    expect(opensshConnects('pk-ecdsa-only')).toBe(false);
+    expect(await execOut(pool(), 'pk-ed25519', 'echo in')).toEqual({ out: 'in\n', code: 0 });
+    expect(opensshConnects('pk-ed25519')).toBe(true);
+  });
+
+  it('PubkeyAcceptedAlgorithms with only what ssh2 cannot sign with: the failure says so', async () => {
+    const err = await connectFailure(pool().exec('pk-certs-only', 'true'));
+    expect(err.message).toMatch(/PubkeyAcceptedAlgorithms \(.*:\d+\) allows only ssh-ed25519-cert-v01@openssh\.com; ssh2 .* signs with none of them/);
+  });
+
+  it('PubkeyAcceptedAlgorithms rsa-sha2-256: the RSA key signs with it (sshd\'s log), as ssh does', async () => {
+    const log = join(fleet.dir, 'sshd_rekey.log');
+    const from = readFileSync(log).length;
+    expect(await execOut(pool(), 'rsa-256', 'echo rsa')).toEqual({ out: 'rsa\n', code: 0 });
+    expect(accepted(log, from)).toMatch(/Accepted publickey for flotilla .* ssh2: RSA SHA256:/);
+    expect(accepted(log, from)).toMatch(/userauth_pubkey: .*pkalg rsa-sha2-256/);
+    expect(opensshConnects('rsa-256')).toBe(true);
+  });
+
+  it('PubkeyAcceptedAlgorithms rsa-sha2-512: the RSA key is not offered, with the reason (ssh2 would sign with rsa-sha2-256)', async () => {
+    const log = join(fleet.dir, 'sshd_rekey.log');
+    const from = readFileSync(log).length;
+    const err = await connectFailure(pool().exec('rsa-512', 'true'));
+    expect(err.message).toMatch(
+      /id_rsa_test not offered: PubkeyAcceptedAlgorithms \(.*:\d+\) allows rsa-sha2-512, and for this server ssh2 would sign the RSA key with rsa-sha2-256 \(it cannot be told otherwise\)/,
+    );
+    expect(accepted(log, from)).not.toMatch(/pkalg rsa-sha2-256/); // never signed with what the user excluded
+    // OpenSSH can choose rsa-sha2-512 itself: the one case where ssh connects and Flotilla explains why it does not.
+    expect(opensshConnects('rsa-512')).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { BaseAgent, createAgent, utils, type AnyAuthMethod, type AuthenticationType, type ParsedKey } from 'ssh2';
 import type { Prompter, ResolvedHost } from '../types';
+import type { PubkeyPolicy } from './pubkeyAlgorithms';
 
 export class KeyError extends Error {}
 
@@ -122,6 +123,7 @@ class GuardedAgent extends BaseAgent<ParsedKey> {
     private readonly allowed: ReadonlySet<string> | undefined,
     private readonly notes: string[],
     private readonly onPrompt?: (prompting: boolean) => void,
+    private readonly policy?: PubkeyPolicy,
   ) { super(); }
   override getIdentities(cb: (err: Error | undefined, keys?: ParsedKey[]) => void): void {
     let done = false;
@@ -140,7 +142,12 @@ class GuardedAgent extends BaseAgent<ParsedKey> {
         return cb(err ?? new Error('agent returned no keys'));
       }
       const parsed = keys.map((k) => parseOne(utils.parseKey(k as Buffer))).filter((k): k is ParsedKey => !(k instanceof Error));
-      const usable = this.allowed ? parsed.filter((k) => this.allowed!.has(k.getPublicSSH().toString('base64'))) : parsed;
+      const named = this.allowed ? parsed.filter((k) => this.allowed!.has(k.getPublicSSH().toString('base64'))) : parsed;
+      const usable = named.filter((k) => {
+        const refused = this.policy?.refuse(k.type, `agent key ${k.comment || k.type}`);
+        if (refused) this.notes.push(refused);
+        return !refused;
+      });
       this.total = parsed.length;
       this.offered = usable.length;
       if (this.allowed && usable.length < parsed.length) {
@@ -187,6 +194,17 @@ export interface AuthPlanDeps {
   env: Record<string, string | undefined>;
   /** Called with true while a human is being asked something, so connect timers can pause. */
   onPrompt?: (prompting: boolean) => void;
+  /** PubkeyAcceptedAlgorithms: which keys may be offered. */
+  pubkeyPolicy?: PubkeyPolicy;
+}
+
+/** The key type named in `FILE.pub` (first field), if there is one. */
+function publicKeyTypeOf(identityFile: string): string | undefined {
+  try {
+    return readFileSync(`${identityFile}.pub`, 'utf8').trim().split(/\s+/)[0];
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -198,6 +216,8 @@ export function createAuthHandler(host: ResolvedHost, deps: AuthPlanDeps) {
   const username = host.user;
   const sock = agentPath(host, deps.env);
   const errors: string[] = [];
+  const policy = deps.pubkeyPolicy;
+  if (policy?.nothingUsable) errors.push(policy.nothingUsable);
   if (sock && (process.platform === 'win32' || existsSync(sock))) {
     steps.push(async () => {
       const allowed = host.identitiesOnly
@@ -207,7 +227,7 @@ export function createAuthHandler(host: ResolvedHost, deps: AuthPlanDeps) {
         errors.push('agent not used (IdentitiesOnly, and no IdentityFile public key to match)');
         return undefined;
       }
-      return { type: 'agent', username, agent: new GuardedAgent(createAgent(sock), allowed, errors, deps.onPrompt) };
+      return { type: 'agent', username, agent: new GuardedAgent(createAgent(sock), allowed, errors, deps.onPrompt, policy) };
     });
   } else if (sock) {
     errors.push(`agent socket ${sock} does not exist`);
@@ -215,6 +235,13 @@ export function createAuthHandler(host: ResolvedHost, deps: AuthPlanDeps) {
   for (const file of host.identityFiles) {
     steps.push(async () => {
       if (!existsSync(file)) return undefined;
+      // Checked before decrypting when FILE.pub names the type, so no passphrase is asked for a key not offered.
+      const declaredType = publicKeyTypeOf(file);
+      const refusedEarly = declaredType ? policy?.refuse(declaredType, file) : undefined;
+      if (refusedEarly) {
+        errors.push(refusedEarly);
+        return undefined;
+      }
       // Decrypting a key is local work (pure-JS bcrypt takes seconds) plus prompts: not the server's time.
       deps.onPrompt?.(true);
       let key: ParsedKey | undefined;
@@ -222,6 +249,11 @@ export function createAuthHandler(host: ResolvedHost, deps: AuthPlanDeps) {
         key = await loadIdentity(file, deps.prompter, deps.keys, deps.onPrompt);
       } finally {
         deps.onPrompt?.(false);
+      }
+      const refused = key ? policy?.refuse(key.type, file) : undefined;
+      if (refused) {
+        errors.push(refused);
+        return undefined;
       }
       if (!key) errors.push(`${file}: no passphrase given; key not used`);
       else errors.push(`${file} offered`);

@@ -16,6 +16,7 @@ import {
   ssh2AlgorithmsFor,
 } from './algorithms';
 import { createAuthHandler, type KeyCache } from './auth';
+import { observeServerSigAlgs, pubkeyPolicy, ServerSigAlgsUnsupported, type ServerSigAlgs } from './pubkeyAlgorithms';
 import { enforceRekeyLimit, rekeyLimitOf, RekeyUnsupported } from './rekey';
 import { appendKnownHost, checkHostKey, describeVerdict, lookupName, parseKeyBlob, preferredHostKeyAlgorithms, type HostKeyVerdict } from './knownHosts';
 
@@ -387,11 +388,13 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, 
     const deadline = new PausableDeadline(handshakeMs, () =>
       fail(new ConnectError('timeout', `${host.alias}: no SSH handshake from ${host.hostname} port ${host.port} within ${timeoutMs} ms`)),
     );
+    let serverSigAlgs = (): ServerSigAlgs => ({ algs: undefined, impliesRsaSha2: false });
     const auth = createAuthHandler(host, {
       prompter: deps.prompter,
       keys: deps.keys,
       env: deps.env,
       onPrompt: (p) => (p ? deadline.pause() : deadline.resume()),
+      pubkeyPolicy: pubkeyPolicy(host, () => serverSigAlgs()),
     });
     client.on('ready', () => {
       if (settled) return;
@@ -468,7 +471,15 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, 
         ...(debug ? { debug } : {}),
       });
     } catch (err) {
-      fail(err as Error);
+      return fail(err as Error);
+    }
+    try {
+      serverSigAlgs = observeServerSigAlgs(client);
+    } catch (err) {
+      if (!(err instanceof ServerSigAlgsUnsupported)) throw err;
+      const source = host.options.get('pubkeyacceptedalgorithms')?.source;
+      // Without the server's list ssh2's RSA choice is unknown: only a configured list needs it.
+      if (source) fail(new ConnectError('unreachable', `${host.alias}: PubkeyAcceptedAlgorithms (${source.file}:${source.line}) cannot be applied: ${err.message}`));
     }
   });
 }

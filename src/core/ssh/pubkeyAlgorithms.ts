@@ -1,0 +1,91 @@
+// PubkeyAcceptedAlgorithms applied to what Flotilla offers ssh2 for publickey authentication. ssh2 cannot
+// be told which signature algorithm to use; it decides by itself: a non-RSA key signs as its own type, an
+// RSA key as rsa-sha2-256 when the server lists it in server-sig-algs, else rsa-sha2-512, else ssh-rsa
+// (lib/client.js getKeyAlgos). So a key is offered only when the algorithm ssh2 will use for it is in the
+// user's list; any other key is skipped with a note naming the setting, as OpenSSH skips key types that
+// are not accepted. (sshd 9.2 lists every algorithm it implements in server-sig-algs, whatever its own
+// PubkeyAcceptedAlgorithms, so against OpenSSH ssh2 signs RSA with rsa-sha2-256.) Knowing ssh2's choice for RSA needs the server's server-sig-algs, which ssh2 keeps to
+// itself: observeServerSigAlgs reads it where ssh2 does (Client._protocol._handlers.EXT_INFO, and
+// _compatFlags for OpenSSH 7.4's implied sha2 algorithms), here and nowhere else;
+// test/unit/sshPubkeyAlgorithms.test.ts fails when an ssh2 upgrade changes them.
+import type { Client } from 'ssh2';
+import { COMPAT } from 'ssh2/lib/protocol/constants.js';
+import type { ResolvedHost } from '../types';
+
+type ExtInfoHandler = (self: unknown, exts: Array<{ name: string; algs?: string[] }>) => unknown;
+
+interface Ssh2Protocol {
+  _handlers: { EXT_INFO?: ExtInfoHandler };
+  _compatFlags: number;
+}
+
+export class ServerSigAlgsUnsupported extends Error {}
+
+/** What ssh2 knows of the server: `undefined` before (or without) EXT_INFO, `null` when it names no server-sig-algs. */
+export interface ServerSigAlgs {
+  readonly algs: readonly string[] | null | undefined;
+  /** OpenSSH 7.4 accepts rsa-sha2-* without listing them; ssh2 knows it by the version string. */
+  readonly impliesRsaSha2: boolean;
+}
+
+/** Call right after `client.connect()` (which creates ssh2's protocol object). */
+export function observeServerSigAlgs(client: Client): () => ServerSigAlgs {
+  const protocol = (client as unknown as { _protocol?: Partial<Ssh2Protocol> })._protocol;
+  const original = protocol?._handlers?.EXT_INFO;
+  if (!protocol || typeof original !== 'function' || typeof protocol._compatFlags !== 'number') {
+    throw new ServerSigAlgsUnsupported(
+      'this ssh2 version does not expose the server-sig-algs Flotilla needs to apply PubkeyAcceptedAlgorithms (Client._protocol._handlers.EXT_INFO)',
+    );
+  }
+  let algs: string[] | null | undefined;
+  protocol._handlers!.EXT_INFO = function (this: unknown, self, exts) {
+    if (algs === undefined) algs = exts.find((e) => e.name === 'server-sig-algs')?.algs ?? null;
+    return original.call(this, self, exts);
+  };
+  return () => ({ algs, impliesRsaSha2: (protocol._compatFlags! & COMPAT.IMPLY_RSA_SHA2_SIGALGS) !== 0 });
+}
+
+/** The signature algorithm ssh2 will use for a key of `keyType` (undefined: it will not use the key). */
+export function ssh2SignatureAlgorithm(keyType: string, server: ServerSigAlgs): string | undefined {
+  if (keyType !== 'ssh-rsa') return keyType;
+  let algs = server.algs;
+  if (server.impliesRsaSha2) algs = ['rsa-sha2-256', 'rsa-sha2-512', ...(Array.isArray(algs) ? algs : [])];
+  if (!Array.isArray(algs)) return 'ssh-rsa';
+  return ['rsa-sha2-256', 'rsa-sha2-512', 'ssh-rsa'].find((a) => algs.includes(a));
+}
+
+/** Key types ssh2 can authenticate with (no certificates, no security keys). */
+const SSH2_KEY_ALGORITHMS = [
+  'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-256', 'rsa-sha2-512', 'ssh-rsa', 'ssh-dss',
+];
+
+export interface PubkeyPolicy {
+  /** undefined when the key may be offered; else why not (names the setting). */
+  refuse(keyType: string, label: string): string | undefined;
+  /** Set when the list allows nothing ssh2 can sign with: the note for the failure message. */
+  readonly nothingUsable?: string;
+}
+
+/** The policy for a host; no restriction when the config does not set PubkeyAcceptedAlgorithms. */
+export function pubkeyPolicy(host: ResolvedHost, server: () => ServerSigAlgs): PubkeyPolicy {
+  const option = host.options.get('pubkeyacceptedalgorithms');
+  if (!option?.source) return { refuse: () => undefined };
+  const allowed = (option.values[0] ?? '').split(',').filter(Boolean);
+  const setting = `PubkeyAcceptedAlgorithms (${option.source.file}:${option.source.line})`;
+  const usable = allowed.filter((a) => SSH2_KEY_ALGORITHMS.includes(a));
+  return {
+    nothingUsable: usable.length
+      ? undefined
+      : `${setting} allows only ${allowed.join(',')}; ssh2 (the SSH library Flotilla uses) signs with none of them ` +
+        `(it has no certificates or security keys), so no key was offered. Allow one of ${SSH2_KEY_ALGORITHMS.join(',')}`,
+    refuse(keyType, label) {
+      const algorithm = ssh2SignatureAlgorithm(keyType, server());
+      if (algorithm && allowed.includes(algorithm)) return undefined;
+      if (keyType === 'ssh-rsa') {
+        return `${label} not offered: ${setting} allows ${allowed.join(',')}, and for this server ssh2 would sign the RSA key ` +
+          `with ${algorithm ?? 'no algorithm the server accepts'} (it cannot be told otherwise); add ${algorithm ?? 'rsa-sha2-256'} to use it`;
+      }
+      return `${label} not offered: key type ${keyType} is not in ${setting}`;
+    },
+  };
+}
