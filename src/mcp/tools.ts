@@ -136,7 +136,7 @@ const hostsTool = defineTool({
   name: 'hosts',
   title: 'List fleet hosts',
   description: 'List the hosts (ssh config Host aliases) and groups agents may use, with user, address and groups. With status: true each host is probed ' +
-    'layer by layer (TCP, ssh handshake and host key, login, a load sample) and gets a state (online, degraded, offline) with the reason. Changes nothing.',
+    'layer by layer (TCP, ssh handshake and host key, login, a load sample) and gets a state (online, degraded, unusable: auth failed or host key not trusted, offline) with the reason. Changes nothing.',
   input: {
     status: z.boolean().optional().describe('probe each host and report its layered health (takes up to the connect timeout)'),
     target: z.string().min(1).optional().describe(`only these hosts: ${TARGET}`),

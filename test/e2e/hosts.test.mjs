@@ -68,20 +68,26 @@ test('groups and hosts appear with the right health for online, dead, black-hole
   assert.match(await rowDescription('unknown-key', /not accepted|unknown/), /./);
   assert.match(await rowAriaLabel('dead'), /dead, offline/);
   assert.match(await rowAriaLabel('blackhole'), /blackhole, offline/);
-  assert.match(await rowAriaLabel('unknown-key'), /unknown-key, degraded/);
+  assert.match(await rowAriaLabel('unknown-key'), /unknown-key, unusable/);
+  // unusable (no login possible: unknown host key, authentication failed) is drawn as an error, like offline, not as a warning
+  const iconColor = (label, icon) => treeItem(page, 'Hosts', label).locator(`.codicon-${icon}`).first().evaluate((el) => getComputedStyle(el).color);
+  const red = await iconColor('dead', 'error');
+  assert.equal(await iconColor('unknown-key', 'circle-slash'), red, 'unknown key in the error colour');
+  assert.match(await rowAriaLabel('authfail'), /authfail, unusable: .*authentication failed/);
+  assert.equal(await iconColor('authfail', 'circle-slash'), red, 'authentication failure in the error colour');
   await page.mouse.move(900, 400);
   await wb.screenshot('hosts-health.png');
   mark('states shown');
 });
 
-test('the status bar counts hosts up, degraded and down', async () => {
+test('the status bar counts hosts up, unusable and down', async () => {
   const item = wb.page.locator('.statusbar-item', { hasText: /\d+ up/ }).first();
   await wb.page.waitForFunction(
-    (el) => /12 up · 2 degraded · 2 down/.test(el.textContent ?? ''),
+    (el) => /12 up · 2 unusable · 2 down/.test(el.textContent ?? ''),
     await item.elementHandle(),
     { timeout: 30000 },
   );
-  assert.match(await item.innerText(), /12 up · 2 degraded · 2 down/);
+  assert.match(await item.innerText(), /12 up · 2 unusable · 2 down/);
 });
 
 test('reviewing and accepting the unknown host key turns that host online', async () => {

@@ -85,9 +85,9 @@ test('6. without opening the sidebar: the status bar counts hosts, names the key
   const page = wb.page;
   // The window shows the Explorer (the default); Flotilla's container is never clicked here.
   await runCommand(page, 'View: Show Explorer');
-  await page.locator('.statusbar-item', { hasText: /12 up · 2 degraded · 2 down/ }).first().waitFor({ timeout: 60000 });
+  await page.locator('.statusbar-item', { hasText: /12 up · 2 unusable · 2 down/ }).first().waitFor({ timeout: 60000 });
   const text = (await statusItem().innerText()).replace(/\s+/g, ' ').trim();
-  assert.match(text, /12 up · 2 degraded · 2 down · 1 key to review/);
+  assert.match(text, /12 up · 2 unusable · 2 down · 1 key to review/);
   await page.locator('.notification-toast', { hasText: 'unknown host key' }).first().waitFor({ timeout: 15000 });
   await wb.screenshot('newuser-startup.png');
   // How long activation took, as the workbench measured it (it runs at every startup now).
@@ -248,7 +248,7 @@ test('8. small things: error texts say it once, Check Now answers, the problem l
   const row = treeItem(page, 'Hosts', 'authfail');
   await row.hover();
   await row.locator('.action-label[aria-label^="Check Now"]').click();
-  const toast = page.locator('.notification-toast', { hasText: 'authfail is degraded' }).first();
+  const toast = page.locator('.notification-toast', { hasText: 'authfail is unusable' }).first();
   await toast.waitFor({ timeout: 30000 });
   mark(`Check Now: ${await toast.innerText()}`);
 
@@ -285,7 +285,7 @@ test('2. a broken groups file: the hosts stay listed, the row says what is wrong
     const labels = await treeLabels(page, 'Hosts', { has: 'Ungrouped' });
     assert.ok(!labels.includes('web'), 'the broken groups are not offered');
     assert.match((await treeRows(page, 'Hosts')).find((r) => r.label === 'Ungrouped').description, /^16 hosts/, 'every host of the ssh config is still listed');
-    assert.match((await statusItem().innerText()).replace(/\s+/g, ' '), /12 up · 2 degraded · 2 down/);
+    assert.match((await statusItem().innerText()).replace(/\s+/g, ' '), /12 up · 2 unusable · 2 down/);
     await wb.screenshot('newuser-broken-groups.png');
     await problem.click();
     const status = page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).first();

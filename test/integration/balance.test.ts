@@ -116,7 +116,7 @@ describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
     expect(why['dead']).toMatch(/^offline: .*refused/);
     expect(why['blackhole']).toMatch(/^offline: .*no SSH handshake .* within \d+ ms/);
     expect(why['unknown-key']).toBe('unknown host key: review and trust it first');
-    expect(why['authfail']).toMatch(/^degraded: (authfail: )?authentication failed as flotilla-nokey/);
+    expect(why['authfail']).toMatch(/^unusable: (authfail: )?authentication failed as flotilla-nokey/);
     expect(why['lab-1']).toBeNull();
     expect(d.explanation).toContain('lab-1 chosen: the only eligible host');
 

@@ -81,12 +81,13 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
     const knownHosts = join(work, 'known_hosts');
     const lab1Key = readFileSync(join(info.dir, 'hosts', 'lab-1', 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
     writeFileSync(knownHosts, `${readFileSync(info.knownHosts, 'utf8')}[127.0.0.1]:${relay.port} ${lab1Key}\n`);
-    const extra = (alias: string, port: number) => [
-      `Host ${alias}`, '  HostName 127.0.0.1', `  Port ${port}`, `  User ${lab1.user}`, `  IdentityFile ${info.identityFile}`,
+    const extra = (alias: string, port: number, user = lab1.user) => [
+      `Host ${alias}`, '  HostName 127.0.0.1', `  Port ${port}`, `  User ${user}`, `  IdentityFile ${info.identityFile}`,
       '  IdentitiesOnly yes', `  UserKnownHostsFile ${knownHosts}`, '',
     ].join('\n');
     configFile = join(work, 'ssh_config');
-    writeFileSync(configFile, `${extra('flaky', relay.port)}\n${extra('dead', deadPort)}\n${readFileSync(info.sshConfig, 'utf8')}`);
+    // nologin: lab-1's sshd (through the relay, whose key is known) as an account that does not exist
+    writeFileSync(configFile, `${extra('flaky', relay.port)}\n${extra('dead', deadPort)}\n${extra('nologin', relay.port, 'no-such-user')}\n${readFileSync(info.sshConfig, 'utf8')}`);
     pool = new Pool({ resolve: (a) => resolveHost(a, { configFile }), prompter: refusingPrompter, connectTimeoutMs: 3000, env: { SSH_AUTH_SOCK: undefined } });
     memTotalKb = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync('/proc/meminfo', 'utf8'))![1]);
   });
@@ -187,13 +188,15 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
     expect(records.map((r) => r.host).sort()).toEqual(['dead', 'lab-1']);
   });
 
-  it('a run records what its connects showed (source run): the live host up with its connect time, the dead one down at TCP; analyzeHost and the report read it', async () => {
+  it('a run records what its connects showed (source run): the live host up with its connect time, the dead one down at TCP, a refused login unusable; analyzeHost and the report read it', async () => {
     const store = join(work, 'run-store');
-    const r = await cliInProcess(['--ssh-config', configFile, '--store', store, '--connect-timeout', '3', 'run', 'lab-1,dead', '--', 'true']);
+    const r = await cliInProcess(['--ssh-config', configFile, '--store', store, '--connect-timeout', '3', 'run', 'lab-1,dead,nologin', '--', 'true']);
     expect(r.code).toBe(3);
     const history = new HealthHistory(store);
     const samples = (await history.read({ since: 0 })).records.filter((s) => s.k === 's');
-    expect(samples.map((s) => [s.host, s.source, s.state, s.layer]).sort()).toEqual([['dead', 'run', 'offline', 'tcp'], ['lab-1', 'run', 'online', 'metrics']]);
+    expect(samples.map((s) => [s.host, s.source, s.state, s.layer]).sort()).toEqual([
+      ['dead', 'run', 'offline', 'tcp'], ['lab-1', 'run', 'online', 'metrics'], ['nologin', 'run', 'unusable', 'auth'],
+    ]);
     const live = samples.find((s) => s.host === 'lab-1')!;
     const dead = samples.find((s) => s.host === 'dead')!;
     expect(live.connectMs).toBeGreaterThan(0);
@@ -205,8 +208,12 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
     expect(analyzeHost('dead', records, now)).toMatchObject({ samples: 1, availability: { h1: 0 } });
     expect(analyzeHost('dead', records, now).lastSeenOnline).toBeUndefined();
     // the report, probing nothing, shows the run's readings
-    const report = await collectReport({ pool, hosts: hosts.filter((h) => h.alias === 'lab-1' || h.alias === 'dead'), groups, history, source: 'cli', connectTimeoutMs: 3000, probe: false });
-    expect(report.hosts.map((h) => [h.alias, h.availability.h1, h.lastSeenOnline])).toEqual([['lab-1', 1, live.t], ['dead', 0, null]]);
+    const report = await collectReport({
+      pool, hosts: [...hosts.filter((h) => h.alias === 'lab-1' || h.alias === 'dead'), { alias: 'nologin', groups: [] }], groups, history, source: 'cli', connectTimeoutMs: 3000, probe: false,
+    });
+    expect(report.hosts.map((h) => [h.alias, h.state, h.availability.h1, h.lastSeenOnline])).toEqual([['lab-1', 'online', 1, live.t], ['dead', 'offline', 0, null], ['nologin', 'unusable', 0, null]]);
+    expect(report.alerts.find((a) => a.host === 'nologin')).toMatchObject({ severity: 'critical', kind: 'unusable' });
+    expect(report.summary).toMatchObject({ up: 1, down: 2, unusable: 1 });
     // a run on a warm pooled connection records the host up, without a connect time (there was no connect)
     const runs = new RunStore(store);
     await execOut(pool, 'lab-2', 'true');
@@ -220,9 +227,11 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
   it('flotilla hosts --status records into the store\'s health history; flotilla report --json is the documented shape; drift exits 2 when out of sync', async () => {
     const store = join(work, 'cli-store');
     const global = ['--ssh-config', configFile, '--store', store, '--connect-timeout', '3'];
-    const status = await cliInProcess([...global, 'hosts', 'lab-1,dead', '--status']);
+    const status = await cliInProcess([...global, 'hosts', 'lab-1,dead,nologin', '--status']);
     expect(status.code).toBe(3);
-    expect((await new HealthHistory(store).read({ since: 0 })).records.map((r) => r.host).sort()).toEqual(['dead', 'lab-1']);
+    expect(status.stdout).toMatch(/^nologin .* unusable \(nologin: authentication failed as no-such-user/m);
+    expect(status.stdout).toMatch(/^1 up · 0 degraded · 1 unusable · 1 down$/m);
+    expect((await new HealthHistory(store).read({ since: 0 })).records.map((r) => r.host).sort()).toEqual(['dead', 'lab-1', 'nologin']);
     const r = await cliInProcess([...global, '--json', 'report', 'lab-1,dead', '--drift', join(work, 'app'), '--drift', '~/drift-app']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(3);

@@ -178,7 +178,7 @@ describe('downsampling and analysis', () => {
   });
 
   it('a host never seen online has no last-seen; auth failure counts as down, high load as up-but-degraded', () => {
-    const h = analyzeHost('x', [sample('x', NOW - 1000, 'degraded', { layer: 'auth' })], NOW);
+    const h = analyzeHost('x', [sample('x', NOW - 1000, 'unusable', { layer: 'auth' })], NOW);
     expect(h.lastSeenOnline).toBeUndefined();
     expect(h.availability.h1).toBe(0);
     expect(analyzeHost('y', [sample('y', NOW - 1000, 'degraded', { layer: 'metrics' })], NOW).availability.h1).toBe(1);
@@ -193,10 +193,10 @@ describe('downsampling and analysis', () => {
   it('sampleOf records layer, reason, round trip and connect time of a probe, and nothing while checking', () => {
     expect(sampleOf({ alias: 'a', state: 'checking', layers: {}, checkedAt: 1 }, 'editor')).toBeUndefined();
     const s = sampleOf({
-      alias: 'a', state: 'degraded', reason: 'authentication failed: \u001b[31mno\u001b[0m', checkedAt: 5,
+      alias: 'a', state: 'unusable', reason: 'authentication failed: \u001b[31mno\u001b[0m', checkedAt: 5,
       layers: { tcp: { ok: true, ms: 1 }, ssh: { ok: false, ms: 9, detail: 'x' } },
     }, 'cli');
-    expect(s).toEqual({ k: 's', t: 5, host: 'a', state: 'degraded', layer: 'auth', reason: 'authentication failed: no', source: 'cli' });
+    expect(s).toEqual({ k: 's', t: 5, host: 'a', state: 'unusable', layer: 'auth', reason: 'authentication failed: no', source: 'cli' });
     const ok = sampleOf({ alias: 'a', state: 'online', checkedAt: 5, layers: { tcp: { ok: true, ms: 1 }, ssh: { ok: true, ms: 30 }, rtt: { ok: true, ms: 0.4 }, metrics: { ok: true, ms: 300 } } }, 'editor');
     expect(ok).toMatchObject({ layer: 'metrics', rttMs: 0.4, connectMs: 30 });
   });
@@ -208,6 +208,6 @@ describe('downsampling and analysis', () => {
     const refused = Object.assign(new ConnectError('unreachable', 'cannot connect to 10.0.0.9 port 22: ECONNREFUSED'), { tcp: true });
     expect(at({ ok: false, ms: 3, error: refused })).toMatchObject({ state: 'offline', layer: 'tcp', reason: 'cannot connect to 10.0.0.9 port 22: ECONNREFUSED' });
     expect(at({ ok: false, ms: 3000, error: new ConnectError('timeout', 'h: no SSH handshake from 10.0.0.9 port 22 within 3000 ms') })).toMatchObject({ state: 'offline', layer: 'ssh' });
-    expect(at({ ok: false, ms: 9, error: new ConnectError('auth-failed', 'h: authentication failed as me') })).toMatchObject({ layer: 'auth', reason: 'h: authentication failed as me' });
+    expect(at({ ok: false, ms: 9, error: new ConnectError('auth-failed', 'h: authentication failed as me') })).toMatchObject({ state: 'unusable', layer: 'auth', reason: 'h: authentication failed as me' });
   });
 });

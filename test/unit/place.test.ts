@@ -46,14 +46,14 @@ describe('placeHost', () => {
     expect(d.chosen).toBe('b');
   });
 
-  it('excludes offline, degraded, unknown-key, unmeasurable and over-limit hosts with a reason', () => {
+  it('excludes offline, unusable (auth failed, unknown key), unmeasurable and over-limit hosts with a reason', () => {
     const d = placeHost([
       { alias: 'dead', health: { alias: 'dead', state: 'offline', reason: 'connection refused', layers: {}, checkedAt: 0 } },
-      { alias: 'auth', health: { alias: 'auth', state: 'degraded', reason: 'authentication failed: no key', layers: {}, checkedAt: 0 } },
+      { alias: 'auth', health: { alias: 'auth', state: 'unusable', reason: 'authentication failed: no key', layers: {}, checkedAt: 0 } },
       {
         alias: 'newkey',
         health: {
-          alias: 'newkey', state: 'degraded', reason: 'host key unknown', layers: {}, checkedAt: 0,
+          alias: 'newkey', state: 'unusable', reason: 'host key unknown', layers: {}, checkedAt: 0,
           hostKey: { verdict: { kind: 'unknown' } as never, question: {} as never, blob: Buffer.alloc(0) },
         },
       },
@@ -67,7 +67,7 @@ describe('placeHost', () => {
     const why = Object.fromEntries(d.candidates.map((c) => [c.host, c.excluded]));
     expect(why).toEqual({
       dead: 'offline: connection refused',
-      auth: 'degraded: authentication failed: no key',
+      auth: 'unusable: authentication failed: no key',
       newkey: 'unknown host key: review and trust it first',
       bsd: 'cannot measure: unsupported OS "FreeBSD"',
       hot: 'load 7.50 per core is above the limit 4',

@@ -2,7 +2,7 @@ import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parseProbeOutput, type HostMetrics } from '../../src/core/health/metrics';
 import type { HostHealth } from '../../src/core/health/probe';
-import type { HealthSample } from '../../src/core/health/record';
+import { parseRecord, type HealthSample } from '../../src/core/health/record';
 import { buildReport, latencyClass, type ReportInput } from '../../src/core/report/build';
 import { driftOf } from '../../src/core/report/drift';
 import { REPORT_JSON_SCHEMA } from '../../src/core/report/schema';
@@ -104,15 +104,24 @@ describe('fleet report builder', () => {
     expect(report.groups.find((g) => g.name === 'db')!.down).toBe(1);
   });
 
-  it('host key changed and authentication failure are critical, not "degraded"', () => {
+  it('host key changed and authentication failure are critical and unusable, not "degraded"', () => {
     const changed: HostHealth = {
-      alias: 'web-1', state: 'degraded', reason: 'host key changed', checkedAt: NOW, layers: { ssh: { ok: false, ms: 3, detail: 'x' } },
+      alias: 'web-1', state: 'unusable', reason: 'host key changed', checkedAt: NOW, layers: { ssh: { ok: false, ms: 3, detail: 'x' } },
       hostKey: { verdict: { kind: 'changed', presented: { keyType: 'ssh-ed25519', fingerprint: 'SHA256:x' }, previous: [] }, question: {} as never, blob: Buffer.alloc(0) },
     };
-    const auth: HostHealth = { alias: 'web-2', state: 'degraded', reason: 'authentication failed: all keys refused', checkedAt: NOW, layers: { ssh: { ok: false, ms: 3, detail: 'x' } } };
+    const auth: HostHealth = { alias: 'web-2', state: 'unusable', reason: 'authentication failed: all keys refused', checkedAt: NOW, layers: { ssh: { ok: false, ms: 3, detail: 'x' } } };
     const r = buildReport(input({ current: new Map([['web-1', changed], ['web-2', auth], ['db-1', online('db-1')]]), history: [] }));
     expect(r.alerts.map((a) => [a.severity, a.kind, a.host])).toEqual([['critical', 'host-key', 'web-1'], ['critical', 'unusable', 'web-2']]);
     expect(r.hosts.map((h) => h.condition)).toEqual(['down', 'down', 'up']);
+    expect(r.hosts.map((h) => h.state)).toEqual(['unusable', 'unusable', 'online']);
+    expect(r.summary).toMatchObject({ up: 1, degraded: 0, down: 2, unusable: 2 });
+    expect(renderText(r)).toMatch(/^3 hosts: 1 up · 0 degraded · 2 down \(2 unusable\) · /m);
+    expect(renderMarkdown(r)).toMatch(/^3 hosts: 1 up, 0 degraded, 2 down \(2 unusable\) · /m);
+    // recorded before `unusable` existed: a "degraded" that stopped at login reads as unusable
+    const recorded = { k: 's', t: NOW - 1000, host: 'web-2', state: 'degraded', layer: 'auth', source: 'editor' };
+    const fromHistory = buildReport(input({ current: new Map(), history: [parseRecord(JSON.stringify(recorded))!] }));
+    expect(fromHistory.hosts.find((h) => h.alias === 'web-2')).toMatchObject({ state: 'unusable', condition: 'down' });
+    expect(parseRecord(JSON.stringify({ ...recorded, layer: 'metrics' }))!.state).toBe('degraded');
   });
 
   it('the JSON matches the documented schema (and the schema rejects an unannounced field)', () => {
@@ -232,7 +241,7 @@ describe('tailnet peers in the report', () => {
 });
 
 describe('status bar level of the fleet (what the editor colours)', () => {
-  const auth: HostHealth = { alias: 'web-2', state: 'degraded', reason: 'authentication failed: no', checkedAt: NOW, layers: { ssh: { ok: false, ms: 3, detail: 'x' } } };
+  const auth: HostHealth = { alias: 'web-2', state: 'unusable', reason: 'authentication failed: no', checkedAt: NOW, layers: { ssh: { ok: false, ms: 3, detail: 'x' } } };
   const loaded: HostHealth = { ...online('web-2', { loadPerCore: 3 }), state: 'degraded', reason: 'high load' };
 
   it('neutral when all are up; a warning for some down or degraded; an error from half the fleet down', () => {

@@ -48,7 +48,7 @@ export async function hostsCommand(ctx: CliContext, target: string | undefined, 
     for (const w of inv.warnings) ctx.io.err(`warning: ${w}\n`);
     if (health) {
       const s = summarizeHealth(health);
-      await ctx.io.out(`${s.up} up · ${s.degraded} degraded · ${s.down} down\n`);
+      await ctx.io.out(`${s.up} up · ${s.degraded} degraded · ${s.unusable} unusable · ${s.down} down\n`);
     }
   }
   return health && health.some((h) => h.state !== 'online') ? EXIT.unreachable : EXIT.ok;

@@ -165,11 +165,13 @@ function healthExclusion(h: HostHealth | undefined): string | undefined {
       return 'not checked yet';
     case 'offline':
       return `offline: ${h.reason ?? 'no answer'}`;
-    case 'degraded':
+    case 'unusable':
       if (h.hostKey) {
         const kind = h.hostKey.verdict.kind;
         return kind === 'unknown' ? 'unknown host key: review and trust it first' : `host key not trusted (${kind}): ${h.reason ?? ''}`.trimEnd();
       }
+      return `unusable: ${h.reason ?? 'login refused'}`;
+    case 'degraded':
       // "high load" is the only degradation that still carries metrics; the hard limits judge it.
       if (h.metrics) return undefined;
       return `degraded: ${h.reason ?? 'not fully reachable'}`;
@@ -333,7 +335,7 @@ export async function measureCandidates(pool: Pool, aliases: readonly string[], 
       health = { alias, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: Date.now() };
     }
     opts.onHealth?.(health);
-    if (health.state === 'offline' || (health.state === 'degraded' && !health.layers.ssh?.ok)) return { alias, health };
+    if (health.state === 'offline' || health.state === 'unusable') return { alias, health };
     let probe: ProbeResult | undefined;
     try {
       probe = await opts.metrics.measure(pool, alias, opts.diskPath ?? '~', { maxAgeMs: opts.maxAgeMs });
@@ -341,7 +343,7 @@ export async function measureCandidates(pool: Pool, aliases: readonly string[], 
       probe = { state: 'cannot-measure', reason: err instanceof Error ? err.message : String(err), latencyMs: 0 };
     }
     // The probe settles what health could only guess from metrics: judge on the probe.
-    if (health.state === 'degraded' && health.layers.ssh?.ok) health = { ...health, state: 'online', reason: undefined };
+    if (health.state === 'degraded') health = { ...health, state: 'online', reason: undefined };
     return { alias, health, probe };
   }));
 }

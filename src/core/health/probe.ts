@@ -12,7 +12,14 @@ import type { HostKeyVerdict } from '../ssh/knownHosts';
 import type { Pool } from '../ssh/pool';
 import type { HostKeyQuestion } from '../types';
 
-export type HealthState = 'checking' | 'online' | 'degraded' | 'offline';
+/**
+ * - online: logged in and measured
+ * - degraded: logged in, but loaded or not measurable
+ * - unusable: the host answers, but nothing can be done on it: authentication failed, or its host key is
+ *   not trusted (unknown until reviewed, changed, revoked) — an error, not a warning
+ * - offline: no SSH server heard (refused, timeout, no handshake)
+ */
+export type HealthState = 'checking' | 'online' | 'degraded' | 'unusable' | 'offline';
 
 export interface LayerResult {
   ok: boolean;
@@ -162,7 +169,7 @@ export function connectFailureHealth(alias: string, err: unknown, layers: HostHe
   const message = err instanceof Error ? err.message : String(err);
   if (!(err instanceof ConnectError) || err.kind === 'unreachable' || err.kind === 'timeout') return { alias, state: 'offline', reason: message, layers, checkedAt };
   const reason = err.kind === 'auth-failed' ? prefixOnce('authentication failed', message) : message;
-  return { alias, state: 'degraded', reason, layers, hostKey: err.hostKey, checkedAt };
+  return { alias, state: 'unusable', reason, layers, hostKey: err.hostKey, checkedAt };
 }
 
 /**
@@ -186,11 +193,14 @@ async function roundTrip(conn: Connection, timeoutMs: number): Promise<LayerResu
   }
 }
 
-export function summarizeHealth(hosts: readonly HostHealth[]): { up: number; degraded: number; down: number; checking: number } {
-  const s = { up: 0, degraded: 0, down: 0, checking: 0 };
+export interface HealthSummary { up: number; degraded: number; unusable: number; down: number; checking: number }
+
+export function summarizeHealth(hosts: readonly HostHealth[]): HealthSummary {
+  const s = { up: 0, degraded: 0, unusable: 0, down: 0, checking: 0 };
   for (const h of hosts) {
     if (h.state === 'online') s.up++;
     else if (h.state === 'degraded') s.degraded++;
+    else if (h.state === 'unusable') s.unusable++;
     else if (h.state === 'offline') s.down++;
     else s.checking++;
   }

@@ -3,7 +3,7 @@
 import { sanitizeForView } from '../exec/output';
 import type { HostHealth } from './probe';
 
-export type RecordedState = 'online' | 'degraded' | 'offline';
+export type RecordedState = 'online' | 'degraded' | 'unusable' | 'offline';
 
 /** The layer a probe stopped at (failed), or `metrics` when it went all the way. */
 export type ProbeLayer = 'tcp' | 'ssh' | 'auth' | 'hostkey' | 'metrics';
@@ -66,7 +66,7 @@ function layerOf(h: HostHealth): ProbeLayer {
 
 /**
  * What a sample means for availability: `up` (online), `degraded` (reachable and logged in, but e.g.
- * loaded or not measurable) or `down` (offline, or a state nothing can be done on: auth failed, host key).
+ * loaded or not measurable) or `down` (offline, or unusable: auth failed, host key not trusted).
  */
 export type Condition = 'up' | 'degraded' | 'down';
 
@@ -134,7 +134,7 @@ export function downsample(records: readonly HealthRecord[], spanMs: number): He
 
 /** Tie-break for records of the same host and time, so sorting is total. */
 function order(r: HealthRecord): number {
-  return r.k === 'b' ? r.n * 8 + r.up : ['online', 'degraded', 'offline'].indexOf(r.state) + (r.rttMs ?? 0) / 1e6;
+  return r.k === 'b' ? r.n * 8 + r.up : ['online', 'degraded', 'unusable', 'offline'].indexOf(r.state) + (r.rttMs ?? 0) / 1e6;
 }
 
 /** Parses one stored line; undefined for a line that is not a record (damaged or from a newer version). */
@@ -149,5 +149,7 @@ export function parseRecord(line: string): HealthRecord | undefined {
   const r = v as Partial<HealthRecord>;
   if ((r.k !== 's' && r.k !== 'b') || typeof r.t !== 'number' || typeof r.host !== 'string' || typeof r.state !== 'string') return undefined;
   if (r.k === 'b' && (typeof r.n !== 'number' || typeof r.span !== 'number')) return undefined;
+  // Recorded before `unusable` existed: a "degraded" that stopped before logging in (auth, host key) was one.
+  if (r.state === 'degraded' && r.layer !== undefined && r.layer !== 'metrics') r.state = 'unusable';
   return r as HealthRecord;
 }

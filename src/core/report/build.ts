@@ -200,6 +200,7 @@ export function buildReport(input: ReportInput): FleetReport {
     up: hosts.filter((h) => h.condition === 'up').length,
     degraded: hosts.filter((h) => h.condition === 'degraded').length,
     down: hosts.filter((h) => h.condition === 'down').length,
+    unusable: hosts.filter((h) => h.state === 'unusable').length,
     unknown: hosts.filter((h) => h.condition === 'unknown').length,
     availability24h: fleet.h24 ?? null,
   };

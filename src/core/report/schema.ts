@@ -16,7 +16,7 @@ const alertKind = { enum: ['host-down', 'unusable', 'host-key', 'disk', 'memory'
 const host = closed({
   alias: str,
   groups: strings,
-  state: { enum: ['online', 'degraded', 'offline', 'unknown'] },
+  state: { enum: ['online', 'degraded', 'unusable', 'offline', 'unknown'] },
   condition: { enum: ['up', 'degraded', 'down', 'unknown'] },
   reason: strOrNull,
   layer: { enum: ['tcp', 'ssh', 'auth', 'hostkey', 'metrics', null] },
@@ -61,7 +61,7 @@ export const REPORT_JSON_SCHEMA = {
     timeline: closed({ from: num, to: num }),
     thresholds: closed({ diskPercent: num, memoryPercent: num, loadPerCore: num, poorLatencyMs: num, clockSkewMs: num, downShare: num, availability24h: num }),
     overall: closed({ health: { enum: ['excellent', 'good', 'fair', 'poor'] }, rule: str }),
-    summary: closed({ hosts: num, up: num, degraded: num, down: num, unknown: num, availability24h: numOrNull }),
+    summary: closed({ hosts: num, up: num, degraded: num, down: num, unusable: num, unknown: num, availability24h: numOrNull }),
     hosts: { type: 'array', items: host },
     groups: {
       type: 'array',

@@ -25,6 +25,12 @@ export function timelineStrip(bands: readonly TimelineBand[], from: number, to: 
   return out;
 }
 
+/** `12 up · 1 degraded · 3 down (2 unusable)`: unusable hosts (auth failed, host key) are down, and said so. */
+export function summaryCounts(s: FleetReport['summary'], sep = ' · '): string {
+  const down = `${s.down} down${s.unusable ? ` (${s.unusable} unusable)` : ''}`;
+  return [`${s.up} up`, `${s.degraded} degraded`, down, ...(s.unknown ? [`${s.unknown} not checked`] : [])].join(sep);
+}
+
 function resources(h: HostReport): string {
   const r = h.resources;
   if (!r) return '–';
@@ -41,7 +47,7 @@ export function renderMarkdown(r: FleetReport): string {
   const e = escapeMarkdown;
   const lines: string[] = [];
   lines.push(`# Fleet report — ${r.overall.health}`, '', `${e(r.overall.rule)}`, '');
-  lines.push(`${r.summary.hosts} hosts: ${r.summary.up} up, ${r.summary.degraded} degraded, ${r.summary.down} down${r.summary.unknown ? `, ${r.summary.unknown} not checked` : ''} · availability 24 h ${pct(r.summary.availability24h)} · ${new Date(r.generatedAt).toISOString()}`, '');
+  lines.push(`${r.summary.hosts} hosts: ${summaryCounts(r.summary, ', ')} · availability 24 h ${pct(r.summary.availability24h)} · ${new Date(r.generatedAt).toISOString()}`, '');
   if (r.alerts.length) {
     lines.push('## Alerts', '');
     for (const a of r.alerts) lines.push(`- **${a.severity}** ${e(a.message)}`);
@@ -84,7 +90,7 @@ export function renderText(r: FleetReport): string {
   const s = sanitizeForView;
   const lines: string[] = [];
   lines.push(`fleet health: ${r.overall.health} — ${s(r.overall.rule)}`);
-  lines.push(`${r.summary.hosts} hosts: ${r.summary.up} up · ${r.summary.degraded} degraded · ${r.summary.down} down · availability 24 h ${pct(r.summary.availability24h)}`);
+  lines.push(`${r.summary.hosts} hosts: ${summaryCounts(r.summary)} · availability 24 h ${pct(r.summary.availability24h)}`);
   const width = Math.max(4, ...r.hosts.map((h) => h.alias.length));
   lines.push('', `${'HOST'.padEnd(width)}  ${'STATE'.padEnd(8)}  ${'SEEN'.padEnd(10)}  ${'1H'.padStart(6)} ${'24H'.padStart(6)} ${'7D'.padStart(6)}  ${'RTT'.padStart(9)}  LAST 24 H`);
   for (const h of r.hosts) {

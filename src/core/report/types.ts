@@ -8,7 +8,8 @@ export const REPORT_SCHEMA = 'flotilla.report/1';
 
 export type LatencyClass = 'excellent' | 'good' | 'fair' | 'poor';
 export type OverallHealth = 'excellent' | 'good' | 'fair' | 'poor';
-export type HostState = 'online' | 'degraded' | 'offline' | 'unknown';
+/** `unusable`: answers, but cannot be used (authentication failed, host key not trusted); its condition is down. */
+export type HostState = 'online' | 'degraded' | 'unusable' | 'offline' | 'unknown';
 
 export interface Thresholds {
   diskPercent: number;
@@ -103,7 +104,8 @@ export interface FleetReport {
   timeline: { from: number; to: number };
   thresholds: Thresholds;
   overall: { health: OverallHealth; rule: string };
-  summary: { hosts: number; up: number; degraded: number; down: number; unknown: number; availability24h: number | null };
+  /** `unusable`: of the `down` hosts, those that answer but cannot be used. */
+  summary: { hosts: number; up: number; degraded: number; down: number; unusable: number; unknown: number; availability24h: number | null };
   hosts: HostReport[];
   groups: GroupReport[];
   alerts: Alert[];

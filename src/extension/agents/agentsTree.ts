@@ -63,13 +63,13 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
     if (view.visible) void this.refresh();
   }
 
-  /** Hosts worth asking: online or degraded-by-load ones (never hosts known to be offline or untrusted). */
+  /** Hosts worth asking: online or degraded (logged in) ones, never offline or unusable (auth failed, untrusted key). */
   private candidates(): string[] {
     // Aliases of the same account on the same machine (user@hostname:port) share one tmux server: list it once.
     const seen = new Set<string>();
     return this.fleet.aliases.filter((a) => {
       const h = this.fleet.health.get(a);
-      if (!(h?.state === 'online' || (h?.state === 'degraded' && !h.hostKey && h.layers.ssh?.ok))) return false;
+      if (!(h?.state === 'online' || h?.state === 'degraded')) return false;
       const r = this.fleet.snapshot.resolved.get(a);
       const account = r ? `${r.user}@${r.hostname}:${r.port}` : a;
       if (seen.has(account)) return false;

@@ -21,6 +21,8 @@ const STATE_ICON: Record<HostHealth['state'], vscode.ThemeIcon> = {
   checking: new vscode.ThemeIcon('loading~spin'),
   online: new vscode.ThemeIcon('pass-filled', new vscode.ThemeColor('testing.iconPassed')),
   degraded: new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground')),
+  // Answers, but nothing can be done on it (auth failed, host key not trusted): an error, not a warning.
+  unusable: new vscode.ThemeIcon('circle-slash', new vscode.ThemeColor('errorForeground')),
   offline: new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground')),
 };
 

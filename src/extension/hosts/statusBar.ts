@@ -1,14 +1,15 @@
-// `$(server) 12 up · 1 degraded · 2 down`; warning/error background when hosts are in trouble; a click
+// `$(server) 12 up · 1 degraded · 1 unusable · 2 down`; warning/error background when hosts are in trouble; a click
 // lists the problem hosts with their reason and a next step.
 import * as vscode from 'vscode';
-import { summarizeHealth } from '../../core/health/probe';
+import { summarizeHealth, type HealthSummary } from '../../core/health/probe';
 import { fleetLevel } from '../../core/health/fleetLevel';
 import { escapeIcons, oneLine } from '../../core/text';
 import type { Fleet } from '../fleet';
 
-export function statusText(s: { up: number; degraded: number; down: number; checking: number }, keysToReview = 0): string {
+export function statusText(s: HealthSummary, keysToReview = 0): string {
   const parts = [`${s.up} up`];
   if (s.degraded) parts.push(`${s.degraded} degraded`);
+  if (s.unusable) parts.push(`${s.unusable} unusable`);
   if (s.down) parts.push(`${s.down} down`);
   if (s.checking) parts.push(`${s.checking} checking`);
   // The host-key toast goes away by itself; this stays until the keys are reviewed.
@@ -38,7 +39,7 @@ export function createStatusBar(fleet: Fleet): vscode.Disposable {
     item.text = statusText(s, keys);
     const c = vscode.workspace.getConfiguration('flotilla.health');
     const level = fleetLevel(hosts, { errorShare: c.get<number>('errorShare', 0.5), important: c.get<string[]>('importantHosts', []) });
-    item.tooltip = `Flotilla: ${s.up} up, ${s.degraded} degraded, ${s.down} down${keys ? `, ${keys} unknown host key${keys === 1 ? '' : 's'} to review` : ''} (${level.rule}) — click for the problem hosts`;
+    item.tooltip = `Flotilla: ${s.up} up, ${s.degraded} degraded, ${s.unusable} unusable (auth failed or host key), ${s.down} down${keys ? `, ${keys} unknown host key${keys === 1 ? '' : 's'} to review` : ''} (${level.rule}) — click for the problem hosts`;
     item.backgroundColor = level.level === 'ok' ? undefined : new vscode.ThemeColor(`statusBarItem.${level.level}Background`);
     if (fleet.aliases.length) item.show();
     else item.hide();
@@ -82,7 +83,7 @@ export async function showProblemHosts(fleet: Fleet): Promise<void> {
     const action = unknownKey ? 'Review Host Keys' : h.state === 'offline' ? 'Check Now' : h.hostKey ? 'Open ssh Config' : 'Check Now';
     // The action comes first: a long reason is cut at the end of the line, never the next step.
     items.push({
-      label: `$(${h.state === 'offline' ? 'error' : 'warning'}) ${escapeIcons(alias)}`,
+      label: `$(${h.state === 'degraded' ? 'warning' : 'error'}) ${escapeIcons(alias)}`,
       description: `${h.state} → ${action}`,
       detail: escapeIcons(oneLine(h.reason ?? '', 300)),
       alias,

@@ -64,6 +64,7 @@ function hostTargets(list: readonly string[]): Targets {
 const STATE_ICON: Record<HostHealth['state'], string> = {
   online: '$(pass-filled)',
   degraded: '$(warning)',
+  unusable: '$(circle-slash)',
   offline: '$(error)',
   checking: '$(loading~spin)',
 };

@@ -4,7 +4,7 @@
 // through `esc`. Pure (no vscode import), so it is unit-tested directly.
 import { sanitizeForView } from '../../core/exec/output';
 import { ago } from '../../core/report/build';
-import { tailnetState } from '../../core/report/text';
+import { summaryCounts, tailnetState } from '../../core/report/text';
 import type { FleetReport, GroupReport, HostReport } from '../../core/report/types';
 
 /** Escapes text for HTML content and attribute values (after stripping terminal escapes). */
@@ -29,6 +29,7 @@ svg text.muted { fill: var(--vscode-descriptionForeground); }
 .track { fill: var(--vscode-editorWidget-background, rgba(128,128,128,0.15)); stroke: var(--vscode-panel-border); stroke-width: 0.5; }
 .up, .excellent { fill: var(--vscode-charts-green); } .good { fill: var(--vscode-charts-blue); }
 .degraded, .fair, .mixed { fill: var(--vscode-charts-yellow); } .down, .poor, .over { fill: var(--vscode-charts-red); }
+td.state.degraded { color: var(--vscode-charts-yellow); } td.state.down { color: var(--vscode-charts-red); }
 .bar { fill: var(--vscode-charts-blue); } .avg { fill: var(--vscode-charts-purple); }
 .limit { stroke: var(--vscode-charts-red); stroke-width: 1; stroke-dasharray: 2 2; }
 table { border-collapse: collapse; } td, th { padding: 2px 10px 2px 0; text-align: left; }
@@ -125,7 +126,7 @@ function hostTable(r: FleetReport): string {
     const seen = h.state === 'online' ? 'now' : h.lastSeenOnline ? ago(r.generatedAt - h.lastSeenOnline) : 'never';
     const load = h.resources ? `${h.resources.loadPerCore}/core` : '–';
     const clock = h.clockSkewMs === null ? '–' : `${h.clockSkewMs >= 0 ? '+' : '−'}${(Math.abs(h.clockSkewMs) / 1000).toFixed(1)} s`;
-    return `<tr><td>${esc(h.alias)}</td><td>${esc(h.state)}${h.flapping ? ' (flapping)' : ''}</td><td>${esc(seen)}</td><td>${pct(h.availability.h1)}</td><td>${pct(h.availability.h24)}</td><td>${pct(h.availability.d7)}</td><td>${esc(load)}</td><td>${esc(clock)}</td><td class="muted">${h.reason ? esc(h.reason) : ''}</td></tr>`;
+    return `<tr><td>${esc(h.alias)}</td><td class="state ${h.condition}">${esc(h.state)}${h.flapping ? ' (flapping)' : ''}</td><td>${esc(seen)}</td><td>${pct(h.availability.h1)}</td><td>${pct(h.availability.h24)}</td><td>${pct(h.availability.d7)}</td><td>${esc(load)}</td><td>${esc(clock)}</td><td class="muted">${h.reason ? esc(h.reason) : ''}</td></tr>`;
   }).join('');
   return `<table id="hosts"><tr><th>Host</th><th>State</th><th>Last seen online</th><th>1 h</th><th>24 h</th><th>7 d</th><th>Load</th><th>Clock</th><th>Reason</th></tr>${rows}</table>`;
 }
@@ -159,7 +160,7 @@ export function renderReportHtml(r: FleetReport, page: { cspSource: string; nonc
 <body><main id="fleet-report">
 <h1>Fleet health <span id="overall" class="badge ${r.overall.health}">${r.overall.health}</span></h1>
 <p id="rule">${esc(r.overall.rule)}</p>
-<p class="muted">${s.hosts} hosts: ${s.up} up · ${s.degraded} degraded · ${s.down} down${s.unknown ? ` · ${s.unknown} not checked yet` : ''} · availability 24 h ${pct(s.availability24h)} · updated ${time(r.generatedAt)} UTC</p>
+<p class="muted">${s.hosts} hosts: ${summaryCounts(s)} · availability 24 h ${pct(s.availability24h)} · updated ${time(r.generatedAt)} UTC</p>
 <h2>Alerts</h2>${alerts}
 <h2>Hosts</h2>${fleetChart(r)}
 ${recs}

@@ -22,6 +22,7 @@ export function dryRunLines(fleet: Fleet, hosts: readonly string[]): DryRunLine[
     if (!h || h.state === 'checking') return { host, address, reachable: 'unknown', detail: 'not checked yet' };
     if (h.state === 'online') return { host, address, reachable: 'yes', detail: 'reachable' };
     if (h.state === 'degraded') return { host, address, reachable: 'degraded', detail: `reachable, but ${reason || 'degraded'}` };
+    if (h.state === 'unusable') return { host, address, reachable: 'no', detail: `answers, but cannot be used: ${reason || 'login refused'}` };
     return { host, address, reachable: 'no', detail: `not reachable: ${reason || 'offline'}` };
   });
 }
