@@ -311,6 +311,7 @@ function whereOf(line: ConfigLine): { file: string; line: number } {
 const VALUE_PARSERS: Readonly<Record<string, (line: ConfigLine) => readonly string[]>> = {
   escapechar: (l) => [parseEscapeChar(l.args[0]!, whereOf(l))],
   canonicaldomains: (l) => canonicalDomains(l),
+  canonicalizepermittedcnames: (l) => permittedCnames(l),
   addkeystoagent: (l) => [addKeysToAgent(l)],
   ipqos: (l) => ipQoS(l),
   userknownhostsfile: (l) => noneAlone(l),
@@ -456,6 +457,20 @@ function canonicalDomains(line: ConfigLine): string[] {
     }
     if (!validDomain(arg)) throw new SshConfigError(`CanonicalDomains: "${arg}" is not a valid domain name`, where);
     return arg.toLowerCase().replace(/\.$/, '');
+  });
+}
+
+/** readconf.c CanonicalizePermittedCNAMEs: SOURCES:TARGETS rules (lower-cased; TARGETS not empty), or "none" alone. */
+function permittedCnames(line: ConfigLine): readonly string[] {
+  const args = noneAlone(line);
+  if (args.length === 1 && args[0]!.toLowerCase() === 'none') return ['none'];
+  return args.map((arg) => {
+    const rule = arg.toLowerCase();
+    const colon = rule.indexOf(':');
+    if (colon < 0 || colon === rule.length - 1) {
+      throw new SshConfigError(`Invalid permitted CNAME "${arg}" (SOURCE_PATTERNS:TARGET_PATTERNS)`, whereOf(line));
+    }
+    return rule;
   });
 }
 

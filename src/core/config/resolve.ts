@@ -1,6 +1,7 @@
 // Host resolution with OpenSSH 9.2 semantics (ssh.c main + readconf.c): first pass, HostName %h
 // expansion and lower-casing, optional final pass, defaults, then token expansion of the values
 // the product uses to connect.
+import { execFile } from 'node:child_process';
 import { lookup as dnsLookup } from 'node:dns';
 import { hostname as osHostname, homedir, userInfo } from 'node:os';
 import type { ConfigSource, ResolvedHost, ResolvedOption, StrictHostKeyChecking } from '../types.js';
@@ -15,6 +16,7 @@ import {
 import { isAddress, normaliseHostName } from './address.js';
 import { assembleAlgorithms, isAlgorithmKeyword } from './algorithms.js';
 import { SshConfigError } from './errors.js';
+import { matchPatternList } from './patterns.js';
 import { expandForwardPaths, formatForwards, type ForwardKeyword } from './forwards.js';
 import { formatProxyJump, normalisedJumpChain, parseJump } from './jump.js';
 import { convtime, OptionStore } from './options.js';
@@ -47,7 +49,11 @@ export interface ResolveOptions {
   platform?: NodeJS.Platform;
   /** Name lookup for CanonicalizeHostname (default: the system resolver, as ssh's getaddrinfo). */
   lookupHost?: HostLookup;
+  /** The canonical name of a name that resolves (getaddrinfo's AI_CANONNAME), for CanonicalizePermittedCNAMEs. */
+  canonicalNameOf?: CanonicalNameLookup;
 }
+
+export type CanonicalNameLookup = (name: string, family: 0 | 4 | 6) => Promise<string | undefined>;
 
 /** Whether `name` resolves (family 0 = any, 4, 6). */
 export type HostLookup = (name: string, family: 0 | 4 | 6) => Promise<boolean>;
@@ -62,6 +68,19 @@ export const systemLookup: HostLookup = (name, family) =>
     dnsLookup(name, { family }, (err) => {
       clearTimeout(timer);
       resolve(!err);
+    });
+  });
+
+/**
+ * getaddrinfo's canonical name (the CNAME target, or the first name of an /etc/hosts line), as ssh sees
+ * it. Node's dns.lookup does not return it; glibc's `getent ahosts` prints it on its first line. Where
+ * there is no getent, there is no canonical name, so no CNAME is followed.
+ */
+export const systemCanonicalName: CanonicalNameLookup = (name, family) =>
+  new Promise((resolve) => {
+    const database = family === 4 ? 'ahostsv4' : family === 6 ? 'ahostsv6' : 'ahosts';
+    execFile('getent', [database, '--', name], { timeout: LOOKUP_TIMEOUT_MS }, (err, stdout) => {
+      resolve(err ? undefined : /^\S+\s+\S+\s+(\S+)/.exec(stdout)?.[1]);
     });
   });
 
@@ -167,7 +186,23 @@ export async function resolveHost(alias: string, opts: ResolveOptions = {}): Pro
     : alias;
   let host = normaliseHostName(expandedHost);
   const canonicalize = store.first('canonicalizehostname') ?? 'false';
-  if (canonicalize !== 'false' && !isAddress(host)) host = await canonicalizeHostName(host, store, opts.lookupHost ?? systemLookup);
+  const naming: Naming = {
+    store,
+    lookup: opts.lookupHost ?? systemLookup,
+    canonicalNameOf: opts.canonicalNameOf ?? systemCanonicalName,
+    family: ({ inet: 4, inet6: 6 } as const)[store.first('addressfamily') as 'inet' | 'inet6'] ?? 0,
+    direct: isDirect(store),
+  };
+  let resolved = false;
+  if (canonicalize !== 'false' && !isAddress(host)) ({ host, resolved } = await canonicalizeHostName(host, naming));
+  if (!resolved && !isAddress(host) && permittedCnames(store).length > 0 && (naming.direct || canonicalize === 'always')) {
+    // ssh.c: with CanonicalizePermittedCNAMEs, a name not canonicalised above is resolved as it is (ssh stops
+    // when a direct connection's name does not resolve) and its CNAME followed.
+    if (await naming.lookup(host, naming.family)) host = await followCname(host, host, naming);
+    else if (naming.direct) {
+      throw new SshConfigError(`Could not resolve hostname ${host}: Name or service not known (CanonicalizePermittedCNAMEs makes ssh resolve it)`, store.get('canonicalizepermittedcnames')!.source);
+    }
+  }
   if (canonicalize !== 'false') wantFinal = true;
   if (wantFinal) {
     store.force('hostname', host, hostNameOption?.source ?? commandLine);
@@ -177,17 +212,54 @@ export async function resolveHost(alias: string, opts: ResolveOptions = {}): Pro
   return buildResolvedHost(alias, host, store, env, warnings);
 }
 
+interface Naming {
+  store: OptionStore;
+  lookup: HostLookup;
+  canonicalNameOf: CanonicalNameLookup;
+  family: 0 | 4 | 6;
+  /** Neither ProxyCommand nor ProxyJump: ssh connects to the name itself. */
+  direct: boolean;
+}
+
+function isDirect(store: OptionStore): boolean {
+  const proxyCommand = store.first('proxycommand');
+  return (proxyCommand === undefined || proxyCommand === 'none') && store.get('proxyjump') === undefined;
+}
+
+/** CanonicalizePermittedCNAMEs rules as [sources, targets] pattern lists (none when unset or "none"). */
+function permittedCnames(store: OptionStore): Array<[string, string]> {
+  const values = store.get('canonicalizepermittedcnames')?.values ?? [];
+  if (values.length === 1 && values[0] === 'none') return [];
+  return values.map((rule) => {
+    const colon = rule.indexOf(':');
+    return [rule.slice(0, colon), rule.slice(colon + 1)];
+  });
+}
+
+/**
+ * ssh.c check_follow_cname(): `name` (looked up as `lookedUp`) becomes its canonical name when a rule's
+ * sources match the name and its targets match the canonical name (only when canonicalising, and for
+ * proxied hosts only with "always").
+ */
+async function followCname(name: string, lookedUp: string, n: Naming): Promise<string> {
+  const rules = permittedCnames(n.store);
+  const canonicalize = n.store.first('canonicalizehostname') ?? 'false';
+  if (rules.length === 0 || canonicalize === 'false' || (!n.direct && canonicalize !== 'always')) return name;
+  const cname = (await n.canonicalNameOf(lookedUp, n.family))?.replace(/\.$/, '').toLowerCase();
+  if (!cname || cname === name) return name;
+  const rule = rules.find(([sources, targets]) => matchPatternList(name.toLowerCase(), sources, true) && matchPatternList(cname, targets, true));
+  return rule ? cname : name;
+}
+
 /**
  * ssh.c resolve_canonicalize() for names: try HOST.DOMAIN. for each CanonicalDomains entry (only for
  * direct connections unless "always", only up to CanonicalizeMaxDots dots), or resolve a name ending
- * in "." as it is. CNAME following (CanonicalizePermittedCNAMEs) is not implemented.
+ * in "." as it is; a name found follows its CNAME as CanonicalizePermittedCNAMEs allows.
  */
-async function canonicalizeHostName(host: string, store: OptionStore, lookup: HostLookup): Promise<string> {
-  const proxyCommand = store.first('proxycommand');
-  const direct = (proxyCommand === undefined || proxyCommand === 'none') && store.get('proxyjump') === undefined;
-  if (!direct && store.first('canonicalizehostname') !== 'always') return host;
-  const family = ({ inet: 4, inet6: 6 } as const)[store.first('addressfamily') as 'inet' | 'inet6'] ?? 0;
-  const notFound = (): string => {
+async function canonicalizeHostName(host: string, n: Naming): Promise<{ host: string; resolved: boolean }> {
+  const { store, lookup, family } = n;
+  if (!n.direct && store.first('canonicalizehostname') !== 'always') return { host, resolved: false };
+  const notFound = (): { host: string; resolved: boolean } => {
     if (store.first('canonicalizefallbacklocal') === 'no') {
       const source = store.get('canonicalizefallbacklocal')!.source;
       throw new SshConfigError(
@@ -195,15 +267,18 @@ async function canonicalizeHostName(host: string, store: OptionStore, lookup: Ho
         source,
       );
     }
-    return host;
+    return { host, resolved: false };
   };
-  if (host.endsWith('.')) return (await lookup(host, family)) ? host.slice(0, -1) : notFound();
+  if (host.endsWith('.')) {
+    if (!(await lookup(host, family))) return notFound();
+    return { host: await followCname(host.slice(0, -1), host, n), resolved: true };
+  }
   const dots = host.split('.').length - 1;
-  if (dots > Number(store.first('canonicalizemaxdots') ?? 1)) return host;
+  if (dots > Number(store.first('canonicalizemaxdots') ?? 1)) return { host, resolved: false };
   for (const domain of store.get('canonicaldomains')?.values ?? []) {
     if (domain.toLowerCase() === 'none') break;
     const full = `${host}.${domain}.`;
-    if (await lookup(full, family)) return full.slice(0, -1);
+    if (await lookup(full, family)) return { host: await followCname(full.slice(0, -1), full, n), resolved: true };
   }
   return notFound();
 }
