@@ -222,19 +222,24 @@ describe('tailnet peers in the report', () => {
   const { peers } = parseTailscaleStatus(readFileSync(join(__dirname, 'fixtures/tailscale/running.json'), 'utf8'));
   const others = peers.filter((p) => !p.self);
 
-  it('lists every peer with online state, last seen, OS and the ssh alias it matched; valid against the schema', () => {
-    const r = buildReport(input({ tailnet: { peers: others, aliases: new Map([[others[0]!.name, 'web-1']]) } }));
-    expect(r.tailnet!.peers).toHaveLength(others.length);
-    expect(r.tailnet!.peers[0]).toMatchObject({ name: others[0]!.name, online: others[0]!.online, alias: 'web-1' });
-    const offline = r.tailnet!.peers.find((p) => !p.online);
-    if (offline) expect(renderText(r)).toContain(`${offline.name}  offline`);
+  it('lists every peer with online state, last seen, OS, relay or direct and the ssh alias it matched; valid against the schema', () => {
+    const web = others.find((p) => p.name === 'web-1')!;
+    const r = buildReport(input({ tailnet: { peers: others, byAlias: new Map([['web-1', web]]) } }));
+    expect(r.tailnet!.peers.map((p) => [p.name, p.online, p.lastSeen, p.os, p.link, p.via, p.alias])).toEqual([
+      ['GPU-Box', false, '2025-01-08T17:42:11.000000000Z', 'linux', null, null, null],
+      ['ubuntu', false, '2025-01-09T07:00:00.000000000Z', 'linux', null, null, null],
+      ['ubuntu', true, null, 'linux', 'idle', null, null],
+      ['web-1', true, null, 'linux', 'direct', '198.51.100.11:41641', 'web-1'],
+    ]);
+    expect(renderText(r)).toContain('  GPU-Box  offline, last seen 2025-01-08T17:42:11.000000000Z · linux\n');
+    expect(renderText(r)).toContain('  web-1  online, direct 198.51.100.11:41641 · linux · ssh alias web-1\n');
     const validate = new Ajv({ allErrors: true, strict: false }).compile(REPORT_JSON_SCHEMA);
     expect(validate(JSON.parse(JSON.stringify(r))), JSON.stringify(validate.errors)).toBe(true);
     expect(renderReportHtml(r, { cspSource: 'x', nonce: 'n' })).toContain('<ul id="tailnet">');
   });
 
   it('says why there are no peers when tailscale is not running', () => {
-    const r = buildReport(input({ tailnet: { peers: [], aliases: new Map(), reason: 'tailscale is not installed' } }));
+    const r = buildReport(input({ tailnet: { peers: [], byAlias: new Map(), reason: 'tailscale is not installed' } }));
     expect(r.tailnet).toEqual({ peers: [], reason: 'tailscale is not installed' });
     expect(renderMarkdown(r)).toContain('## Tailnet\n\ntailscale is not installed');
   });

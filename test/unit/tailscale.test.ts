@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  linkText,
   matchPeersToAliases,
+  readTailnet,
   parseTailscaleStatus,
   readTailscaleStatus,
   type TailscalePeer,
@@ -38,6 +40,18 @@ describe('parseTailscaleStatus', () => {
     expect(web.sshHostKeys).toHaveLength(2);
     const gpu = peers.find((p) => p.name === 'GPU-Box')!;
     expect(gpu).toMatchObject({ online: false, lastSeen: '2025-01-08T17:42:11.000000000Z' });
+  });
+
+  it('says how traffic goes to each online peer: direct (its address), through a DERP relay (its region), or idle', () => {
+    const { peers } = parseTailscaleStatus(fixture('links.json'));
+    expect(peers.map((p) => [p.name, p.link && linkText(p.link)])).toEqual([
+      ['devbox', undefined], // this machine
+      ['build-1', 'direct [2001:db8::7]:41641'],
+      ['laptop', 'relay "nyc"'],
+      ['nas', 'idle'], // no active session: neither direct nor relayed right now
+      ['old-box', undefined], // offline
+      ['phone', 'idle'], // a relay name that is not a region code is not shown
+    ]);
   });
 
   it('drops hostile peer names with a warning that names each of them, escaped', () => {
@@ -113,6 +127,18 @@ describe('readTailscaleStatus', () => {
     const status = await readTailscaleStatus({ binary: script });
     expect(status.state).toBe('off');
     expect(status.state === 'off' && status.reason).toMatch(/exited with code 1: failed to connect to local tailscaled/);
+  });
+
+  it('readTailnet: the peers but this machine, matched to aliases; resolves the ssh config only when there are peers', async () => {
+    let resolved = 0;
+    const hostnames = async () => { resolved++; return [{ alias: 'b1', hostname: '100.64.1.1' }, { alias: 'lap', hostname: 'laptop.tail1a2b3c.ts.net' }, { alias: 'x', hostname: 'x.example' }]; };
+    const t = await readTailnet(hostnames, { run: async () => fixture('links.json') });
+    expect(t.peers.map((p) => p.name)).toEqual(['build-1', 'laptop', 'nas', 'old-box', 'phone']);
+    expect([...t.byAlias].map(([a, p]) => [a, p.name])).toEqual([['b1', 'build-1'], ['lap', 'laptop']]);
+    expect(t.reason).toBeUndefined();
+    const off = await readTailnet(hostnames, { run: async () => fixture('stopped.json') });
+    expect(off).toEqual({ peers: [], byAlias: new Map(), warnings: [], reason: 'tailscale is stopped (run "tailscale up")' });
+    expect(resolved).toBe(1);
   });
 
   it('passes status --json and the timeout to the runner and returns peers', async () => {

@@ -4,6 +4,10 @@ import { summarizeHealth, type HostHealth } from '../../core/health/probe';
 import { MetricsCache } from '../../core/health/metrics';
 import { HealthHistory } from '../../core/health/history';
 import { sanitizeForView } from '../../core/exec/output';
+import { resolvedHostnames } from '../../core/config/inventory';
+import { readTailnet } from '../../core/config/tailscale';
+import { tailnetReport } from '../../core/report/build';
+import { tailnetLine } from '../../core/report/text';
 import { EXIT, type CliContext } from '../context';
 import type { Verb } from '../verbs';
 
@@ -13,7 +17,7 @@ function describe(h: HostHealth): string {
   return `${h.state}${h.reason ? ` (${sanitizeForView(h.reason)})` : ''}${load}`;
 }
 
-export async function hostsCommand(ctx: CliContext, target: string | undefined, withStatus: boolean): Promise<number> {
+export async function hostsCommand(ctx: CliContext, target: string | undefined, withStatus: boolean, withTailnet = false): Promise<number> {
   const inv = ctx.inventory;
   let connectTimeoutMs = ctx.connectTimeoutMs;
   const only = target === undefined ? undefined : new Set(ctx.targets(target));
@@ -28,16 +32,21 @@ export async function hostsCommand(ctx: CliContext, target: string | undefined, 
     if (configured.length) connectTimeoutMs = Math.max(...configured) * 1000;
   }
   let health: HostHealth[] | undefined;
-  if (withStatus) {
-    const history = { store: new HealthHistory(ctx.store.root), source: 'cli' as const };
-    health = await checkFleet(ctx.pool, listed.map((h) => h.alias), { connectTimeoutMs, metrics: new MetricsCache(), history });
-  }
+  const [tailnet] = await Promise.all([
+    withTailnet ? readTailnet(() => resolvedHostnames(inv)) : undefined,
+    withStatus ? (async () => {
+      const history = { store: new HealthHistory(ctx.store.root), source: 'cli' as const };
+      health = await checkFleet(ctx.pool, listed.map((h) => h.alias), { connectTimeoutMs, metrics: new MetricsCache(), history });
+    })() : undefined,
+  ]);
+  const peers = tailnet && tailnetReport(tailnet);
   if (ctx.flags.json) {
     const hosts = rows.map(({ connectTimeout: _t, ...r }, i) => ({
       ...r,
       ...(health ? { state: health[i]!.state, reason: health[i]!.reason ?? null, metrics: health[i]!.metrics ?? null, layers: health[i]!.layers } : {}),
+      ...(tailnet ? { tailscale: tailnet.byAlias.get(r.alias)?.name ?? null } : {}),
     }));
-    await ctx.io.json({ hosts, groups: Object.fromEntries(inv.groups), unknownMembers: inv.unknownMembers, warnings: inv.warnings });
+    await ctx.io.json({ hosts, groups: Object.fromEntries(inv.groups), unknownMembers: inv.unknownMembers, warnings: [...inv.warnings, ...(tailnet?.warnings ?? [])], ...(peers ? { tailnet: peers } : {}) });
   } else {
     const width = Math.max(5, ...rows.map((r) => r.alias.length));
     for (const [i, r] of rows.entries()) {
@@ -50,6 +59,11 @@ export async function hostsCommand(ctx: CliContext, target: string | undefined, 
       const s = summarizeHealth(health);
       await ctx.io.out(`${s.up} up · ${s.degraded} degraded · ${s.unusable} unusable · ${s.down} down\n`);
     }
+    if (peers) {
+      await ctx.io.out(`tailnet: ${peers.peers.length} peer${peers.peers.length === 1 ? '' : 's'}${peers.reason ? ` (${sanitizeForView(peers.reason)})` : ''}\n`);
+      for (const p of peers.peers) await ctx.io.out(`  ${tailnetLine(p)}\n`);
+      for (const w of tailnet!.warnings) ctx.io.err(`warning: ${sanitizeForView(w)}\n`);
+    }
   }
   return health && health.some((h) => h.state !== 'online') ? EXIT.unreachable : EXIT.ok;
 }
@@ -60,5 +74,6 @@ export const hostsVerb: Verb = (program, act) => {
     .summary('hosts of the ssh config with their groups (and health with --status)')
     .argument('[target]', 'only these hosts (alias, group, "all" or comma list)')
     .option('--status', 'probe each host: TCP, ssh, login, load')
-    .action(act((ctx, target: string | undefined, o: { status?: boolean }) => hostsCommand(ctx, target, !!o.status)));
+    .option('--tailscale', 'also list the tailnet\'s peers (tailscale status --json): online, last seen, OS, direct or relayed, the alias that points at each')
+    .action(act((ctx, target: string | undefined, o: { status?: boolean; tailscale?: boolean }) => hostsCommand(ctx, target, !!o.status, !!o.tailscale)));
 };

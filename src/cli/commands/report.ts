@@ -1,7 +1,8 @@
 // `flotilla report [TARGET] [--json|--markdown] [--drift LOCAL REMOTE]` and `flotilla drift TARGET LOCAL REMOTE`:
 // probe the hosts (recorded in the health history beside the run store), then availability, latency,
 // load, alerts and recommendations from that history; drift from a dry-run push plan (nothing written).
-import { readTailscaleStatus, matchPeersToAliases } from '../../core/config/tailscale';
+import { resolvedHostnames } from '../../core/config/inventory';
+import { readTailnet } from '../../core/config/tailscale';
 import { HealthHistory } from '../../core/health/history';
 import { collectReport } from '../../core/report/collect';
 import { analyzeDrift, type DriftReport } from '../../core/report/drift';
@@ -36,7 +37,7 @@ export async function reportCommand(ctx: CliContext, target: string | undefined,
   if (flags.drift && flags.drift.length !== 2) throw new UsageError('--drift takes LOCAL and REMOTE: --drift ./app --drift "~/app"');
   const only = target === undefined ? undefined : new Set(ctx.targets(target));
   const hosts = ctx.inventory.hosts.filter((h) => !only || only.has(h.alias)).map((h) => ({ alias: h.alias, groups: h.groups }));
-  const tailnet = flags.tailscale ? await tailnetOf(ctx) : undefined;
+  const tailnet = flags.tailscale ? await readTailnet(() => resolvedHostnames(ctx.inventory)) : undefined;
   const report = await usageErrors(() => collectReport({
     tailnet,
     pool: ctx.pool,
@@ -50,16 +51,6 @@ export async function reportCommand(ctx: CliContext, target: string | undefined,
   if (ctx.flags.json) await ctx.io.json(report);
   else await ctx.io.out(flags.markdown ? renderMarkdown(report) : renderText(report));
   return report.summary.down ? EXIT.unreachable : EXIT.ok;
-}
-
-/** Tailscale peers, matched to ssh aliases the way the editor's Hosts view matches them. */
-async function tailnetOf(ctx: CliContext) {
-  const status = await readTailscaleStatus();
-  if (status.state === 'off') return { peers: [], aliases: new Map<string, string>(), reason: status.reason };
-  const peers = status.peers.filter((p) => !p.self);
-  const resolved = await Promise.all(ctx.inventory.hosts.map(async (h) => ctx.inventory.resolve(h.alias).catch(() => undefined)));
-  const matched = matchPeersToAliases(peers, resolved.filter((r): r is NonNullable<typeof r> => !!r));
-  return { peers, aliases: new Map([...matched].map(([alias, peer]) => [peer.name, alias])) };
 }
 
 function driftExit(drift: DriftReport): number {

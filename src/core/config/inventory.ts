@@ -6,7 +6,7 @@ import { mergeAnsibleInventory, resolveAnsibleHost, type AnsibleConnection, type
 import type { ConfigSource, ResolvedHost } from '../types';
 import { findGroupsFile, flagUnknownMembers, GroupsFileError, loadGroups } from './groups';
 import { listHostAliases, resolveHost, type ConfigProblem, type ResolveOptions } from './sshConfig';
-import { matchPeersToAliases, readTailscaleStatus, type TailscalePeer } from './tailscale';
+import { readTailnet, type Tailnet, type TailscalePeer } from './tailscale';
 
 export interface InventoryOptions {
   sshConfigFile?: string;
@@ -47,6 +47,8 @@ export interface Inventory {
   /** Group members that cannot be an alias at all (left out of the group, with where they are). */
   rejectedMembers: { group: string; member: string; at: string }[];
   tailscalePeers: TailscalePeer[];
+  /** The tailnet, when asked for (`tailscale`). */
+  tailnet?: Tailnet;
   warnings: string[];
   /** What is wrong in the ssh config files, with file:line (the hosts that resolved are listed anyway). */
   configProblems: ConfigProblem[];
@@ -55,6 +57,12 @@ export interface Inventory {
   ansibleGroups: ReadonlyMap<string, AnsibleTreeGroup>;
   /** Resolved settings of a host: the ssh config's, or for inventory-only hosts the inventory's on top. */
   resolve(alias: string): Promise<ResolvedHost>;
+}
+
+/** Each host's resolved HostName (hosts whose settings cannot be resolved are left out), for matching tailnet peers. */
+export async function resolvedHostnames(inv: Pick<Inventory, 'hosts' | 'resolve'>): Promise<{ alias: string; hostname: string }[]> {
+  const resolved = await Promise.all(inv.hosts.map(async (h) => inv.resolve(h.alias).then((r) => ({ alias: h.alias, hostname: r.hostname }), () => undefined)));
+  return resolved.filter((r): r is { alias: string; hostname: string } => !!r);
 }
 
 export function resolveOptionsFor(opts: InventoryOptions): ResolveOptions {
@@ -96,20 +104,10 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     const connection = inventoryOnly.get(alias);
     return connection ? resolveAnsibleHost(connection, resolveOptions) : resolveHost(alias, resolveOptions);
   };
-  let tailscalePeers: TailscalePeer[] = [];
-  if (opts.tailscale) {
-    const status = await readTailscaleStatus();
-    if (status.state === 'ok') {
-      tailscalePeers = status.peers.filter((p) => !p.self);
-      warnings.push(...status.warnings);
-      const resolved = await Promise.all(hosts.map(async (h) => ({ alias: h.alias, hostname: (await resolve(h.alias)).hostname })));
-      for (const [alias, peer] of matchPeersToAliases(tailscalePeers, resolved)) {
-        const h = hosts.find((x) => x.alias === alias);
-        if (h) h.tailscale = peer;
-      }
-    } else {
-      warnings.push(`Tailscale: ${status.reason}`);
-    }
+  const tailnet = opts.tailscale ? await readTailnet(() => resolvedHostnames({ hosts, resolve })) : undefined;
+  if (tailnet) {
+    warnings.push(...tailnet.warnings, ...(tailnet.reason ? [`Tailscale: ${tailnet.reason}`] : []));
+    for (const h of hosts) h.tailscale = tailnet.byAlias.get(h.alias);
   }
   return {
     hosts,
@@ -120,7 +118,8 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     fileGroups: new Set(groupsFile?.groups.keys() ?? []),
     unknownMembers: groupsFile ? flagUnknownMembers(groupsFile, known) : [],
     rejectedMembers: groupsFile?.rejectedMembers ?? [],
-    tailscalePeers,
+    tailscalePeers: tailnet?.peers ?? [],
+    tailnet,
     warnings: [...warnings, ...(groupsFile?.warnings ?? []), ...(ansible?.warnings ?? [])],
     configProblems,
     resolveOptions,

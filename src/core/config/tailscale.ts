@@ -14,6 +14,15 @@ export interface TailscalePeer {
   lastSeen?: string;
   self: boolean;
   sshHostKeys?: string[];
+  /** How traffic to an online peer goes now: straight to it, through a DERP relay, or no active session. */
+  link?: PeerLink;
+}
+
+export type PeerLink = { kind: 'direct'; address: string } | { kind: 'relay'; region: string } | { kind: 'idle' };
+
+/** `direct 198.51.100.11:41641`, `relay "fra"`, `idle` — as `tailscale status` words it. */
+export function linkText(link: PeerLink): string {
+  return link.kind === 'direct' ? `direct ${link.address}` : link.kind === 'relay' ? `relay "${link.region}"` : 'idle';
 }
 
 export type TailscaleStatus =
@@ -48,6 +57,32 @@ export async function readTailscaleStatus(opts?: {
     return { state: 'off', reason: backendReason(parsed.backendState) };
   }
   return { state: 'ok', peers: parsed.peers, warnings: parsed.warnings };
+}
+
+/** The tailnet as the fleet sees it: its peers and the ssh aliases that point at them, or why there are none. */
+export interface Tailnet {
+  /** Every peer but this machine. */
+  peers: TailscalePeer[];
+  /** ssh alias → the peer its HostName points at (see matchPeersToAliases). */
+  byAlias: ReadonlyMap<string, TailscalePeer>;
+  warnings: string[];
+  /** Set when tailscale could not be read (not installed, stopped, needs login…). */
+  reason?: string;
+}
+
+/**
+ * Reads `tailscale status --json` and matches its peers to the fleet's aliases; `hostnames` is only
+ * called (resolving the ssh config) when there are peers to match. Never throws.
+ */
+export async function readTailnet(
+  hostnames: () => Promise<readonly { alias: string; hostname: string }[]>,
+  opts?: Parameters<typeof readTailscaleStatus>[0],
+): Promise<Tailnet> {
+  const status = await readTailscaleStatus(opts);
+  if (status.state === 'off') return { peers: [], byAlias: new Map(), warnings: [], reason: status.reason };
+  const peers = status.peers.filter((p) => !p.self);
+  const byAlias = peers.length ? matchPeersToAliases(peers, await hostnames()) : new Map<string, TailscalePeer>();
+  return { peers, byAlias, warnings: status.warnings };
 }
 
 export function parseTailscaleStatus(json: string): { peers: TailscalePeer[]; warnings: string[] } {
@@ -175,6 +210,7 @@ function toPeer(raw: unknown, where: string, self: boolean, warnings: string[]):
   if (typeof raw.LastSeen === 'string' && raw.LastSeen !== '' && raw.LastSeen !== GO_ZERO_TIME) {
     peer.lastSeen = stripControls(raw.LastSeen);
   }
+  if (!self && peer.online) peer.link = linkOf(raw);
   // ipnstate.PeerStatus serialises SSH_HostKeys as "sshHostKeys" (lower-case s).
   if (Array.isArray(raw.sshHostKeys)) {
     const keys = raw.sshHostKeys.filter((k): k is string => typeof k === 'string' && /^[\x20-\x7e]+$/.test(k));
@@ -182,6 +218,17 @@ function toPeer(raw: unknown, where: string, self: boolean, warnings: string[]):
     if (keys.length > 0) peer.sshHostKeys = keys;
   }
   return peer;
+}
+
+const ADDRESS = /^\[?[0-9A-Fa-f.:]+\]?:\d{1,5}$/;
+const REGION = /^[A-Za-z0-9-]{1,32}$/;
+
+/** As `tailscale status` decides it: an active peer with a current address is direct, else relayed. */
+function linkOf(raw: JsonObject): PeerLink {
+  if (raw.Active !== true) return { kind: 'idle' };
+  if (typeof raw.CurAddr === 'string' && ADDRESS.test(raw.CurAddr)) return { kind: 'direct', address: raw.CurAddr };
+  if (typeof raw.Relay === 'string' && REGION.test(raw.Relay)) return { kind: 'relay', region: raw.Relay };
+  return { kind: 'idle' };
 }
 
 function readIps(value: unknown, name: string, warnings: string[]): string[] {

@@ -3,11 +3,11 @@
 import { analyzeHost, groupAvailability, WINDOWS, type WindowName } from '../health/availability';
 import { conditionOf, sampleOf, type HealthRecord, type HealthSample } from '../health/record';
 import type { HostHealth } from '../health/probe';
-import type { TailscalePeer } from '../config/tailscale';
+import type { Tailnet, TailscalePeer } from '../config/tailscale';
 import type { DriftReport } from './drift';
 import {
   DEFAULT_THRESHOLDS, REPORT_SCHEMA,
-  type Alert, type FleetReport, type GroupReport, type HostReport, type LatencyClass, type Recommendation, type Thresholds,
+  type Alert, type FleetReport, type GroupReport, type HostReport, type LatencyClass, type Recommendation, type TailnetPeerReport, type Thresholds,
 } from './types';
 
 export interface ReportInput {
@@ -19,7 +19,7 @@ export interface ReportInput {
   history: readonly HealthRecord[];
   drift?: DriftReport;
   /** Tailscale peers (with the alias each was matched to), or why there are none. */
-  tailnet?: { peers: readonly TailscalePeer[]; aliases: ReadonlyMap<string, string>; reason?: string };
+  tailnet?: Pick<Tailnet, 'peers' | 'byAlias' | 'reason'>;
   thresholds?: Partial<Thresholds>;
   /** How far back the timeline goes (default: 24 h, or since the first record if that is more recent, at least 2 min). */
   timelineMs?: number;
@@ -216,12 +216,20 @@ export function buildReport(input: ReportInput): FleetReport {
     alerts,
     recommendations,
     drift: input.drift ?? null,
-    tailnet: input.tailnet ? {
-      peers: input.tailnet.peers.map((p) => ({
-        name: p.name, dnsName: p.dnsName ?? null, os: p.os ?? null, online: p.online,
-        lastSeen: p.online ? null : p.lastSeen ?? null, alias: input.tailnet!.aliases.get(p.name) ?? null,
-      })),
-      reason: input.tailnet.reason ?? null,
-    } : null,
+    tailnet: input.tailnet ? tailnetReport(input.tailnet) : null,
+  };
+}
+
+/** The tailnet as the report (and `flotilla hosts --tailscale --json`) shows it. */
+export function tailnetReport(t: Pick<Tailnet, 'peers' | 'byAlias' | 'reason'>): NonNullable<FleetReport['tailnet']> {
+  const aliasOf = new Map<TailscalePeer, string>([...t.byAlias].map(([alias, peer]) => [peer, alias]));
+  return {
+    peers: t.peers.map((p): TailnetPeerReport => ({
+      name: p.name, dnsName: p.dnsName ?? null, os: p.os ?? null, online: p.online,
+      lastSeen: p.online ? null : p.lastSeen ?? null, alias: aliasOf.get(p) ?? null,
+      link: p.link?.kind ?? null,
+      via: p.link?.kind === 'direct' ? p.link.address : p.link?.kind === 'relay' ? p.link.region : null,
+    })),
+    reason: t.reason ?? null,
   };
 }

@@ -77,7 +77,10 @@ export const REPORT_JSON_SCHEMA = {
       oneOf: [
         { type: 'null' },
         closed({
-          peers: { type: 'array', items: closed({ name: str, dnsName: strOrNull, os: strOrNull, online: { type: 'boolean' }, lastSeen: strOrNull, alias: strOrNull }) },
+          peers: { type: 'array', items: closed({
+            name: str, dnsName: strOrNull, os: strOrNull, online: { type: 'boolean' }, lastSeen: strOrNull, alias: strOrNull,
+            link: { enum: ['direct', 'relay', 'idle', null] }, via: strOrNull,
+          }) },
           reason: strOrNull,
         }),
       ],

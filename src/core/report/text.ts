@@ -2,7 +2,7 @@
 import { sanitizeForView } from '../exec/output';
 import type { TimelineBand } from '../health/availability';
 import { ago } from './build';
-import type { FleetReport, HostReport } from './types';
+import type { FleetReport, HostReport, TailnetPeerReport } from './types';
 
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(v === 1 ? 0 : 1)}%`);
 const ms = (v: number | null) => (v === null ? '–' : `${v} ms`);
@@ -113,11 +113,17 @@ export function renderText(r: FleetReport): string {
   }
   if (r.tailnet) {
     lines.push('', `tailnet: ${r.tailnet.peers.length} peer${r.tailnet.peers.length === 1 ? '' : 's'}${r.tailnet.reason ? ` (${s(r.tailnet.reason)})` : ''}`);
-    for (const p of r.tailnet.peers) lines.push(`  ${s(p.name)}  ${tailnetState(p)}${p.os ? ` · ${s(p.os)}` : ''}${p.alias ? ` · ssh alias ${s(p.alias)}` : ''}`);
+    for (const p of r.tailnet.peers) lines.push(`  ${tailnetLine(p)}`);
   }
   return lines.join('\n') + '\n';
 }
 
-export function tailnetState(p: { online: boolean; lastSeen: string | null }): string {
-  return p.online ? 'online' : p.lastSeen ? `offline, last seen ${p.lastSeen}` : 'offline';
+export function tailnetState(p: Pick<TailnetPeerReport, 'online' | 'lastSeen' | 'link' | 'via'>): string {
+  if (!p.online) return p.lastSeen ? `offline, last seen ${p.lastSeen}` : 'offline';
+  return p.link === 'direct' ? `online, direct ${p.via}` : p.link === 'relay' ? `online, relay "${p.via}"` : p.link === 'idle' ? 'online, idle' : 'online';
+}
+
+/** One peer on one line: `web-1  online, direct 198.51.100.11:41641 · linux · ssh alias web-1`. */
+export function tailnetLine(p: TailnetPeerReport, clean: (s: string) => string = sanitizeForView): string {
+  return `${clean(p.name)}  ${clean(tailnetState(p))}${p.os ? ` · ${clean(p.os)}` : ''}${p.alias ? ` · ssh alias ${clean(p.alias)}` : ''}`;
 }

@@ -95,6 +95,10 @@ export interface TailnetPeerReport {
   lastSeen: string | null;
   /** The ssh config alias this peer was matched to, if any. */
   alias: string | null;
+  /** How traffic to it goes now (online peers): `direct`, through a DERP `relay`, or `idle` (no active session). */
+  link: 'direct' | 'relay' | 'idle' | null;
+  /** The direct address (ip:port) or the relay's region code. */
+  via: string | null;
 }
 
 export interface FleetReport {

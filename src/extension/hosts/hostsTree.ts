@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { viewLine } from '../../core/exec/output';
 import { mdEscape, sanitizeForView } from '../../core/text';
 import type { HostHealth } from '../../core/health/probe';
-import type { TailscalePeer } from '../../core/config/tailscale';
+import { linkText, type TailscalePeer } from '../../core/config/tailscale';
 import type { Fleet } from '../fleet';
 
 export type HostsNode =
@@ -204,7 +204,7 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode>, vscode.Dis
         const p = node.peer;
         const item = new vscode.TreeItem(p.name);
         item.iconPath = p.online ? new vscode.ThemeIcon('circle-filled', new vscode.ThemeColor('testing.iconPassed')) : new vscode.ThemeIcon('circle-outline', new vscode.ThemeColor('disabledForeground'));
-        item.description = `${p.dnsName ?? p.ips[0] ?? ''}${p.os ? ` · ${p.os}` : ''}${p.online ? '' : p.lastSeen ? ` · last seen ${p.lastSeen}` : ' · offline'}`;
+        item.description = `${p.dnsName ?? p.ips[0] ?? ''}${p.os ? ` · ${p.os}` : ''}${p.online ? (p.link ? ` · ${linkText(p.link)}` : '') : p.lastSeen ? ` · last seen ${p.lastSeen}` : ' · offline'}`;
         item.tooltip = new vscode.MarkdownString(`**Tailscale peer** (no ssh config entry)\n\nIPs: ${mdEscape(p.ips.join(', '))}`);
         item.contextValue = 'peer';
         return item;

@@ -72,9 +72,7 @@ export class ReportPanel implements vscode.Disposable {
         source: 'editor',
         connectTimeoutMs: this.fleet.settings.connectTimeoutSeconds * 1000,
         driftReport: this.drift,
-        tailnet: this.fleet.settings.tailscale && inv
-          ? { peers: inv.tailscalePeers, aliases: new Map(inv.hosts.filter((h) => h.tailscale).map((h) => [h.tailscale!.name, h.alias])) }
-          : undefined,
+        tailnet: this.fleet.settings.tailscale ? inv?.tailnet : undefined,
       });
       this.last = report;
       this.panel.webview.html = renderReportHtml(report, { cspSource: this.panel.webview.cspSource, nonce: randomBytes(16).toString('base64') });
