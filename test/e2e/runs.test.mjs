@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
   runCommand, sleep, stopwatch, REPO,
-  escapeRegExp, biggestGroup, waitForQuickInput, pickQuickItem, widenSideBar,
+  escapeRegExp, biggestGroup, waitForQuickInput, pickQuickItem, widenSideBar, collapsePane,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -209,4 +209,70 @@ test('a run started from the CLI shows live in the Runs view and is cancelled fr
     cli.kill('SIGKILL');
     for (const p of pgrep('sleep 4771')) { try { process.kill(Number(p), 'SIGKILL'); } catch { /* gone */ } }
   }
+});
+
+/** What the window shows, sampled at once: the progress toast of `command`, its completion toast, and its host rows. */
+async function sample(command) {
+  return wb.page.evaluate((cmd) => {
+    const toasts = [...document.querySelectorAll('.notification-toast')].map((t) => t.textContent ?? '');
+    const active = document.activeElement;
+    return {
+      t: Date.now(),
+      progress: toasts.some((t) => t.includes(`Flotilla: ${cmd}`) && /hosts done/.test(t)),
+      completion: toasts.some((t) => t.includes(`Flotilla: ${cmd} — `)),
+      inEditor: !!active?.closest('.editor-group-container .monaco-editor'),
+    };
+  }, command);
+}
+
+test('a run started from the editor: the collapsed Runs view opens without taking focus, the progress goes when the hosts are done, one output tab', async () => {
+  const page = wb.page;
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  await runCommand(page, 'View: Close All Editors');
+  await collapsePane(page, 'Runs');
+  assert.equal(await page.locator('.pane-header', { hasText: 'Runs' }).first().getAttribute('aria-expanded'), 'false');
+  await page.keyboard.press('Control+P');
+  await pickQuickItem(page, 'README.txt');
+  await page.locator('.editor-group-container.active .monaco-editor .view-lines').click();
+  assert.ok((await sample('-')).inEditor, 'the editor has the focus');
+
+  const first = 'sleep 1; echo first';
+  await runFromPalette(group.name, first);
+  const samples = [];
+  for (const t0 = Date.now(); Date.now() - t0 < 60000;) {
+    const s = await sample(first);
+    samples.push(s);
+    if (s.completion && !s.progress) break;
+    await sleep(50);
+  }
+  const runs = page.locator('.pane-header', { hasText: 'Runs' }).first();
+  assert.equal(await runs.getAttribute('aria-expanded'), 'true', 'the Runs view was opened');
+  const started = samples.find((s) => s.progress);
+  const done = samples.find((s) => s.completion);
+  assert.ok(started && done, `progress then completion seen: ${JSON.stringify(samples.slice(-3))}`);
+  assert.ok(samples.every((s) => s.inEditor), 'the focus stayed in the editor');
+  const both = samples.filter((s) => s.completion && s.progress);
+  mark(`progress shown ${done.t - started.t} ms; completion with progress still shown in ${both.length} samples`);
+  assert.equal(both.length, 0, 'the progress toast is gone by the time the run says it is done');
+  await treeLabels(page, 'Runs', { has: runLabel(first) });
+  await wb.screenshot('runs-revealed.png');
+
+  // "Show Output" on two runs' completion toasts: the second document takes the first one's tab.
+  const showOutput = async (command, expect) => {
+    const toast = page.locator('.notification-toast', { hasText: `Flotilla: ${command} — ` }).first();
+    await toast.locator('.monaco-button', { hasText: 'Show Output' }).click();
+    for (const t0 = Date.now(); !expect.test(await activeEditorText()); await sleep(200)) {
+      if (Date.now() - t0 > 15000) throw new Error(`the output of ${command} never showed`);
+    }
+  };
+  await showOutput(first, /│ first/);
+  const second = 'echo second';
+  await runFromPalette(group.name, second);
+  await page.locator('.notification-toast', { hasText: `Flotilla: ${second} — ` }).first().waitFor({ timeout: 60000 });
+  await showOutput(second, /│ second/);
+  const tabs = await page.locator('.tabs-container .tab').allInnerTexts();
+  mark(`tabs: ${JSON.stringify(tabs)}`);
+  assert.deepEqual(tabs.filter((t) => /^Output · /.test(t.trim())).map((t) => t.trim()), [`Output · ${second}`], 'one run output tab');
+  assert.ok(tabs.some((t) => t.replace(/\s+/g, '').includes('README.txt')), 'other editors stay open');
+  await wb.screenshot('runs-one-output-tab.png');
 });

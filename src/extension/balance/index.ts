@@ -162,8 +162,10 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
   const explainPlacement = async (node?: HostsNode) => {
     const targets = await targetsFromArg(fleet, node);
     if (!targets?.hosts.length) return;
+    // In the status bar: a notification would stay up at least 800 ms (the workbench's minimum for
+    // extensions' progress toasts), long after a warm measurement is done.
     const decision = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…` },
+      { location: vscode.ProgressLocation.Window, title: `Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…` },
       () => preview(targets.hosts),
     );
     const header = `Least-loaded choice for ${targets.label} at ${new Date(decision.decidedAt).toLocaleTimeString()}\n\n`;

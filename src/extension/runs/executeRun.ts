@@ -28,6 +28,8 @@ export class RunLauncher {
     private readonly pool: Pool,
     private readonly store: RunStore,
     private readonly log: vscode.LogOutputChannel,
+    /** Brings the run's row into sight (the Runs view may be collapsed or in a hidden container). */
+    private readonly reveal: (run: RunEntry) => void = () => {},
   ) {}
 
   /** Runs the command and resolves when every host has an outcome (or at once if there are no targets). */
@@ -45,6 +47,7 @@ export class RunLauncher {
     );
     run = { ...entryFromDoc(this.store.core, job.doc()), targetKey: req.targetKey, job };
     this.store.adopt(run);
+    this.reveal(run);
     const id = job.id;
     this.log.info(`run ${id} started: ${req.targets.length} target(s), timeout ${Math.round(req.timeoutMs / 1000)} s`);
     if (traceOn()) this.log.trace(`run ${id} command: ${req.command}${req.cwd ? ` (in ${req.cwd})` : ''}`);

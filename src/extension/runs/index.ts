@@ -28,7 +28,12 @@ export function registerRuns(
   const tree = new RunsTree(store);
   const view = vscode.window.createTreeView<RunsNode>('flotilla.runs', { treeDataProvider: tree });
   const outputs = new RunOutputProvider(store);
-  const launcher = new RunLauncher(fleet, pool, store, runLog);
+  // A run started here is shown in the Runs view, which is opened (and expanded) if it is not in sight;
+  // the focus stays where it was (the editor, usually). The newest run is the view's first row.
+  const reveal = () => {
+    if (!view.visible) revealViewQuietly(view, (err) => runLog.warn(`could not reveal the Runs view: ${String(err)}`));
+  };
+  const launcher = new RunLauncher(fleet, pool, store, runLog, reveal);
   const memory = new RunMemory(context.globalState);
 
   context.subscriptions.push(
@@ -56,6 +61,15 @@ export function registerRuns(
       (err) => runLog.error(`cannot read the run store: ${String(err)}`),
     );
   return core;
+}
+
+/**
+ * Opens a tree view (its container too, and expands its pane) without moving the focus. The extension
+ * host reveals the view itself for an undefined element; an element the tree has not drawn yet (a run
+ * just added) would be refused.
+ */
+function revealViewQuietly<T>(view: vscode.TreeView<T>, onError: (err: unknown) => void): void {
+  view.reveal(undefined as unknown as T, { select: false, focus: false }).then(undefined, onError);
 }
 
 /** `flotilla.runs.store`, or the store the CLI uses by default, so both see the same runs. */

@@ -99,7 +99,19 @@ export class RunOutputProvider implements vscode.TextDocumentContentProvider, vs
   }
 }
 
+/**
+ * Opens a run's output. A run document takes the place of the one shown before (runs do not pile up as
+ * tabs; a pinned one stays); one host's output opens as a preview, replaced by the next row clicked.
+ */
 export async function showRunDocument(run: RunEntry, view: View = { view: 'run' }): Promise<void> {
-  const doc = await vscode.workspace.openTextDocument(runOutputUri(run, view));
+  const uri = runOutputUri(run, view);
+  const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(doc, { preview: view.view !== 'run' });
+  if (view.view !== 'run') return;
+  const older = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((tab) => {
+    if (tab.isPinned || tab.isDirty || !(tab.input instanceof vscode.TabInputText)) return false;
+    const other = tab.input.uri;
+    return other.scheme === RUN_OUTPUT_SCHEME && other.toString() !== uri.toString() && parseUri(other).view.view === 'run';
+  });
+  if (older.length) await vscode.window.tabGroups.close(older, true);
 }
