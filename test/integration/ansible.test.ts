@@ -1,13 +1,18 @@
 // Ansible interop with Debian's real `ansible` on the lab fleet: the groups Flotilla reads from INI, YAML
 // and `ansible-inventory --list` equal what ansible-inventory reports; a host only the inventory knows is
 // reached with the inventory's host/port/user/key (and ProxyJump); an exported inventory lets `ansible`
-// reach every web host with strict host key checking, through the same ssh config and known_hosts.
+// reach every web host with strict host key checking, through the same ssh config and known_hosts; the
+// playbook exported from a staged workflow, run by ansible-playbook, stops at the same host and leaves the
+// same files on every host as Flotilla's own runner.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory, type Inventory } from '../../src/core/config/inventory';
+import type { WorkflowDoc } from '../../src/core/workflows/record';
 import { cliInProcess } from './cliInProcess';
+import { rollingDeploy, stagedDeploy } from './fixtures/stagedWorkflows';
 import { execOut, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
@@ -229,5 +234,66 @@ db3 ansible_host=${host('lab-1').address} ansible_port=${host('lab-1').port} ans
     const unknown = await run('ansible', ['-i', yaml, 'unknown-key', '-m', 'ansible.builtin.raw', '-a', 'true', '--one-line']);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stdout + unknown.stderr).toMatch(/Host key verification failed/);
+  });
+
+  describe('a workflow exported as a playbook', () => {
+    const labHosts = ['lab-1', 'lab-2', 'lab-3'];
+    /** Every file and folder under ~flotilla of each lab host whose name starts with the tag, the tag made T. */
+    const markers = (t: string) => Object.fromEntries(labHosts.map((alias) => {
+      const home = join(host(alias).isolatedHome!, 'flotilla');
+      const found = readdirSync(home, { recursive: true, encoding: 'utf8' })
+        .filter((p) => p.startsWith(t))
+        .map((p) => `${relative(home, join(home, p)).replaceAll(t, 'T')}${p.includes('/') ? `=${readFileSync(join(home, p), 'utf8').trim()}` : ''}`);
+      return [alias, found.sort()];
+    }));
+    const lab = () => ['--ssh-config', fleet.lab.info.sshConfig, '--groups', fleet.lab.info.groups, '--store', join(fleet.dir, 'store')];
+
+    /** The workflow run by Flotilla (tag tf) and its export run by ansible-playbook (tag ta), each on a clean tag. */
+    async function both(workflow: (t: string) => string, setUp: (t: string) => void) {
+      const [tf, ta] = [`f${randomBytes(3).toString('hex')}`, `a${randomBytes(3).toString('hex')}`];
+      for (const t of [tf, ta]) setUp(t);
+      const flotillaFile = file(`${tf}.yaml`, workflow(tf));
+      const ran = await cliInProcess([...lab(), '--json', 'workflow', 'run', flotillaFile]);
+      expect(ran.code, ran.stderr).toBe(2);
+      const doc = JSON.parse(ran.stdout) as WorkflowDoc;
+
+      const playbook = join(fleet.dir, `${ta}.playbook.yml`);
+      const exported = await cliInProcess([...lab(), 'workflow', 'export', file(`${ta}.yaml`, workflow(ta)), '--ansible', '-o', playbook]);
+      expect(exported.code, exported.stderr).toBe(0);
+      const inventory = join(fleet.dir, `${ta}.playbook.inventory.yml`);
+      expect(exported.stderr).toContain(`ansible-playbook -i ${inventory} ${playbook}`);
+      const played = await run('ansible-playbook', ['-i', inventory, playbook]);
+      // Recap lines: host : ok=N changed=N unreachable=N failed=N ...
+      const recap = Object.fromEntries([...played.stdout.matchAll(/^(\S+)\s+:\s+ok=\d+.*failed=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+      return { doc, played, recap, flotilla: markers(tf), ansible: markers(ta) };
+    }
+    const failedIn = (doc: WorkflowDoc) => doc.stages.flatMap((s) => s.hosts.filter((h) => ['failed', 'rolled-back', 'rollback-failed'].includes(h.state)).map((h) => h.host));
+    const touchedIn = (doc: WorkflowDoc) => [...new Set(doc.stages.flatMap((s) => s.hosts.filter((h) => h.state !== 'skipped').map((h) => h.host)))].sort();
+
+    it('staged deploy: staging fails on lab-1, production is never touched, by either', async () => {
+      const r = await both((t) => stagedDeploy(t, join(fleet.dir, `${t}-dist`)), (t) => {
+        mkdirSync(join(fleet.dir, `${t}-dist`));
+        writeFileSync(join(fleet.dir, `${t}-dist`, 'app.txt'), 'v2\n');
+      });
+      expect(r.played.code, r.played.stdout + r.played.stderr).toBe(2);
+      expect(failedIn(r.doc)).toEqual(['lab-1']);
+      expect(Object.keys(r.recap).filter((h) => r.recap[h]! > 0)).toEqual(['lab-1']);
+      expect(r.played.stdout).toContain('stage staging: lab-1 failed (max_fail 0); the workflow stops');
+      expect(Object.keys(r.recap).filter((h) => h !== 'localhost').sort()).toEqual(touchedIn(r.doc));
+      expect(r.flotilla).toEqual({ 'lab-1': ['T app', 'T app/app.txt=v2'], 'lab-2': [], 'lab-3': [] });
+      expect(r.ansible).toEqual(r.flotilla);
+    });
+
+    it('serial: 1 whose gate fails on lab-2: both stop there, roll lab-2 back and never touch lab-3', async () => {
+      const r = await both(rollingDeploy, (t) => writeFileSync(join(host('lab-2').isolatedHome!, 'flotilla', `${t}-broken`), ''));
+      expect(r.played.code, r.played.stdout + r.played.stderr).toBe(2);
+      expect(failedIn(r.doc)).toEqual(['lab-2']);
+      expect(Object.keys(r.recap).filter((h) => r.recap[h]! > 0)).toEqual(['lab-2']);
+      expect(r.played.stdout).toContain('stage production: lab-2 failed (max_fail 0); the workflow stops');
+      expect(r.played.stdout).toMatch(/FAILED - RETRYING: \[lab-2\]: gate/);
+      expect(Object.keys(r.recap).sort()).toEqual(touchedIn(r.doc));
+      expect(r.flotilla).toEqual({ 'lab-1': ['T-deployed'], 'lab-2': ['T-broken', 'T-deployed', 'T-rolled-back'], 'lab-3': [] });
+      expect(r.ansible).toEqual(r.flotilla);
+    });
   });
 });

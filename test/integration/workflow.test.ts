@@ -18,6 +18,7 @@ import { WorkflowStore, type WorkflowDoc } from '../../src/core/workflows/record
 import { startWorkflow, type WorkflowEvent, type WorkflowOptions } from '../../src/core/workflows/runner';
 import { templateWorkflow } from '../../src/core/workflows/templates';
 import { cliInProcess } from './cliInProcess';
+import { rollingDeploy, stagedDeploy } from './fixtures/stagedWorkflows';
 import { pgrep, startFleet, waitUntil, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
@@ -62,20 +63,7 @@ describe.skipIf(!canRunLab)('workflows on the lab fleet', () => {
     const dist = join(fleet.dir, `${t}-dist`);
     mkdirSync(dist);
     writeFileSync(join(dist, 'app.txt'), 'v2\n');
-    const { doc } = await run(`
-name: deploy
-vars: { app: "~/${t} app" }
-stages:
-  - name: staging
-    hosts: lab-1
-    steps:
-      - push: { from: ./${t}-dist, to: "{{ app }}" }
-      - run: test -f {{ app }}/app.txt && echo tested {{ app }} && exit 3
-  - name: production
-    hosts: [lab-2, lab-3]
-    steps:
-      - run: touch ~/${t}-production
-`);
+    const { doc } = await run(stagedDeploy(t));
     expect(readFileSync(home('lab-1', `${t} app/app.txt`), 'utf8')).toBe('v2\n');
     expect(doc.result).toBe('stopped');
     expect(doc.stages.map((s) => s.state)).toEqual(['failed', 'skipped']);
@@ -95,18 +83,7 @@ stages:
   it('serial: 1 whose gate fails on the 2nd host stops there, rolls that host back, never touches the 3rd', async () => {
     const t = tagged();
     writeFileSync(home('lab-2', `${t}-broken`), '');
-    const { doc, events } = await run(`
-name: rolling
-stages:
-  - name: production
-    hosts: [lab-1, lab-2, lab-3]
-    serial: 1
-    steps:
-      - run: touch ~/${t}-deployed
-      - gate: { run: "[ ! -e ~/${t}-broken ]", retries: 1, interval: 100ms, timeout: 10s }
-    on_failure:
-      - run: touch ~/${t}-rolled-back
-`);
+    const { doc, events } = await run(rollingDeploy(t));
     expect(doc.result).toBe('stopped');
     expect(hostStates(doc, 0)).toEqual({ 'lab-1': 'done', 'lab-2': 'rolled-back', 'lab-3': 'skipped' });
     expect(doc.stages[0]!.hosts.find((h) => h.host === 'lab-2')!.reason).toMatch(/exit 1/);

@@ -11,21 +11,24 @@ interface ExportOptions {
   force?: boolean;
 }
 
+/** Writes an exported file; without `force` an existing file is never replaced. */
+export async function writeExport(path: string, text: string, force = false): Promise<string> {
+  const file = resolve(path);
+  try {
+    await writeFile(file, text, { flag: force ? 'w' : 'wx', mode: 0o644 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${file} exists`, 'pass --force to replace it, or choose another output file');
+    throw err;
+  }
+  return file;
+}
+
 export async function inventoryExportCommand(ctx: CliContext, target: string | undefined, o: ExportOptions): Promise<number> {
   // Unknown names are a usage error; group members that are no Host are left out with a warning.
   const plan = planAnsibleExport(ctx.inventory, target);
   const text = formatAnsibleExport(plan, o.format);
   const left = plan.leftOut.map((l) => `group ${l.group} names ${l.alias}, which is not a Host; left out of the export`);
-  if (o.output) {
-    const file = resolve(o.output);
-    try {
-      // Without --force an existing file is never replaced.
-      await writeFile(file, text, { flag: o.force ? 'w' : 'wx', mode: 0o644 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${file} exists`, 'pass --force to replace it, or choose another --output');
-      throw err;
-    }
-  }
+  if (o.output) await writeExport(o.output, text, o.force);
   if (ctx.flags.json) {
     await ctx.io.json({
       format: o.format,

@@ -1,8 +1,11 @@
 // `flotilla workflow run FILE|builtin:NAME [--dry-run] [--yes] [--var k=v]`, `workflow list`, `workflow status [ID]`,
-// `workflow cancel ID` and `workflow new NAME [FILE]`: thin over src/core/workflows.
+// `workflow cancel ID`, `workflow new NAME [FILE]` and `workflow export FILE --ansible [-o OUT]`: thin over
+// src/core/workflows and src/core/ansible/playbook.ts.
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { exportWorkflowToAnsible, inventoryBeside, PlaybookExportError } from '../../core/ansible/playbook';
 import { newRunId } from '../../core/exec/run';
 import { EXIT } from '../../core/jobs/outcome';
 import { WorkflowFileError } from '../../core/workflows/parse';
@@ -16,11 +19,62 @@ import type { CliContext } from '../context';
 import { UsageError } from '../io';
 import { oneLine } from '../render';
 import { collect, type Verb } from '../verbs';
+import { writeExport } from './inventory';
 
 interface RunFlags {
   dryRun?: boolean;
   yes?: boolean;
   var: string[];
+}
+
+interface ExportFlags {
+  ansible?: boolean;
+  output?: string;
+  inventory?: string;
+  force?: boolean;
+  var: string[];
+}
+
+/** `workflow export FILE --ansible`: the playbook (and the inventory beside it) from the core's translation. */
+async function exportCommand(ctx: CliContext, spec: string, o: ExportFlags): Promise<number> {
+  if (!o.ansible) throw new UsageError('name what to export to: --ansible (an Ansible playbook)', 'flotilla workflow export FILE --ansible -o PLAYBOOK.yml');
+  let exported;
+  try {
+    const workflow = await loadWorkflow(spec);
+    exported = exportWorkflowToAnsible({
+      workflow, overrides: Object.fromEntries(o.var.map(parseVarAssignment)), inventory: ctx.inventory,
+      resolveHosts: (t) => ctx.targets(t), baseDir: process.cwd(),
+    });
+  } catch (err) {
+    if (err instanceof PlaybookExportError) throw new UsageError(err.message, 'nothing was written: change these steps, or leave them out of the workflow you export', 'workflow-export');
+    return rethrowPlanError(err);
+  }
+  const playbook = o.output ? resolve(o.output) : undefined;
+  const inventory = o.inventory ? resolve(o.inventory) : playbook && inventoryBeside(playbook);
+  // Both files or neither: nothing is replaced without --force.
+  for (const f of [playbook, inventory]) if (f && !o.force && existsSync(f)) throw new UsageError(`${f} exists; nothing was written`, 'pass --force to replace it, or choose another file');
+  if (playbook) await writeExport(playbook, exported.playbook.text, o.force);
+  if (inventory) await writeExport(inventory, exported.inventory, o.force);
+  const warnings = exported.leftOut.map((l) => `group ${l.group} names ${l.alias}, which is not a Host; left out of the inventory`);
+  if (ctx.flags.json) {
+    await ctx.io.json({
+      format: 'ansible', playbook: playbook ?? null, inventory: inventory ?? null, hosts: exported.playbook.hosts, warnings,
+      ...(playbook ? {} : { text: exported.playbook.text }), ...(inventory ? {} : { inventoryText: exported.inventory }),
+    });
+    return EXIT.ok;
+  }
+  if (!playbook) await ctx.io.out(exported.playbook.text);
+  for (const w of warnings) ctx.io.err(`warning: ${w}\n`);
+  if (playbook && inventory) ctx.io.err(`wrote ${playbook} and ${inventory}; run it with: ansible-playbook -i ${inventory} ${playbook}\n`);
+  else if (inventory) ctx.io.err(`wrote ${inventory}\n`);
+  return EXIT.ok;
+}
+
+function rethrowPlanError(err: unknown): never {
+  if (err instanceof WorkflowFileError) throw new UsageError(err.message, 'fix the file at the place named; nothing was run', 'workflow-file');
+  if (err instanceof VarError || err instanceof PlanError) throw new UsageError(err.message, 'nothing was run', 'workflow-plan');
+  if (err instanceof Error && err.message.startsWith('no built-in workflow')) throw new UsageError(err.message, 'see: flotilla workflow list', 'workflow-file');
+  throw err;
 }
 
 async function planFrom(ctx: CliContext, spec: string, vars: readonly string[]): Promise<Plan> {
@@ -29,10 +83,7 @@ async function planFrom(ctx: CliContext, spec: string, vars: readonly string[]):
     const overrides = Object.fromEntries(vars.map(parseVarAssignment));
     return planWorkflow({ workflow, overrides, resolveHosts: (t) => ctx.targets(t), baseDir: process.cwd(), runId: newRunId() });
   } catch (err) {
-    if (err instanceof WorkflowFileError) throw new UsageError(err.message, 'fix the file at the place named; nothing was run', 'workflow-file');
-    if (err instanceof VarError || err instanceof PlanError) throw new UsageError(err.message, 'nothing was run', 'workflow-plan');
-    if (err instanceof Error && err.message.startsWith('no built-in workflow')) throw new UsageError(err.message, 'see: flotilla workflow list', 'workflow-file');
-    throw err;
+    return rethrowPlanError(err);
   }
 }
 
@@ -121,6 +172,16 @@ export const workflowVerbs: Verb = (program, act) => {
     .option('--yes', 'confirm every stage that asks for confirmation')
     .option('--var <name=value>', 'set a var or param of the workflow (repeatable)', collect, [])
     .action(act((ctx, file: string, o: RunFlags) => runCommand(ctx, file, o)));
+
+  wf.command('export')
+    .summary('write a workflow as an Ansible playbook (and the inventory it needs beside it)')
+    .argument('<file>', `workflow file, or ${BUILTIN_PREFIX}NAME`)
+    .option('--ansible', 'an Ansible playbook: stages become plays, steps become tasks, with Flotilla\'s failure policy')
+    .option('-o, --output <file>', 'write the playbook to FILE (and the inventory to FILE.inventory.yml) instead of standard output')
+    .option('--inventory <file>', 'where to write the inventory of the workflow\'s hosts')
+    .option('--force', 'replace files that exist')
+    .option('--var <name=value>', 'set a var or param of the workflow (repeatable)', collect, [])
+    .action(act((ctx, file: string, o: ExportFlags) => exportCommand(ctx, file, o)));
 
   wf.command('list')
     .summary(`the workflow files in DIR/${WORKFLOWS_DIR} and the built-in workflows`)

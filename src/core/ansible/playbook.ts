@@ -13,12 +13,14 @@
 // files of a run step) is an error naming the step, never left out.
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { strictTargets, type Inventory } from '../config/inventory';
 import { DEFAULT_TIMEOUT_MS } from '../exec/run';
 import { shQuote } from '../ssh/quote';
 import type { SourcePos, Stage, Step, Workflow } from '../workflows/model';
 import { WorkflowFileError, type Problem } from '../workflows/parse';
 import { batchesOf, httpCheck, settleVars, stepLabel } from '../workflows/plan';
 import { render, type RenderMode } from '../workflows/vars';
+import { formatAnsibleExport, planAnsibleExport, type AnsibleExport } from './export';
 
 /** Something of the workflow Ansible cannot do as Flotilla does; the problems name file:line:col. */
 export class PlaybookExportError extends WorkflowFileError {
@@ -296,4 +298,23 @@ export function workflowPlaybook(input: PlaybookInput): Playbook {
   // Ansible reads YAML 1.1: strings such as "yes" or "0755" must be quoted for it.
   const body = stringify(plays, { version: '1.1', lineWidth: 0 });
   return { text: `${HEADER(workflow, settleVars(workflow, input.overrides))}\n${body}`, hosts: t.allHosts };
+}
+
+export interface WorkflowAnsibleExport {
+  playbook: Playbook;
+  /** A YAML inventory of the playbook's hosts that lets Ansible connect as Flotilla does (export.ts). */
+  inventory: string;
+  leftOut: AnsibleExport['leftOut'];
+}
+
+/** The playbook and the inventory that goes with it. */
+export function exportWorkflowToAnsible(input: Omit<PlaybookInput, 'resolveHosts'> & { inventory: Inventory; resolveHosts?: PlaybookInput['resolveHosts'] }): WorkflowAnsibleExport {
+  const playbook = workflowPlaybook({ ...input, resolveHosts: input.resolveHosts ?? ((t) => strictTargets(t, input.inventory)) });
+  const plan = planAnsibleExport(input.inventory, playbook.hosts.join(','));
+  return { playbook, inventory: formatAnsibleExport(plan, 'ansible-yaml'), leftOut: plan.leftOut };
+}
+
+/** Where the inventory goes beside a playbook: deploy.yml → deploy.inventory.yml. */
+export function inventoryBeside(playbookPath: string): string {
+  return `${playbookPath.replace(/\.ya?ml$/i, '')}.inventory.yml`;
 }
