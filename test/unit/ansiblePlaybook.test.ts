@@ -99,7 +99,7 @@ describe('workflow → Ansible playbook', () => {
     expect(start.tasks[0]!['ansible.builtin.set_fact']).toEqual({ flotilla_start: "{{ now(utc=true, fmt='%Y-%m-%dT%H%M%S') }}" });
     const [gate, ...pull] = block(production) as Record<string, any>[];
     expect(gate).toMatchObject({ register: 'flotilla_gate', until: 'flotilla_gate.rc == 0', retries: 3, delay: 2, timeout: 20 });
-    expect(gate!['ansible.builtin.shell'].cmd).toContain("curl -fsS -o /dev/null --max-time 10 'http://localhost:8080/health'");
+    expect(gate!['ansible.builtin.shell'].cmd).toContain('curl -fsS -o /dev/null --max-time 10 http://localhost:8080/health;');
     const to = "/ws/backups/{{ hostvars['localhost'].flotilla_start[:10] }}/{{ inventory_hostname }}.log";
     expect(pull.map((t) => Object.keys(t).find((k) => k.startsWith('ansible.')))).toEqual([
       'ansible.builtin.stat', 'ansible.builtin.stat', 'ansible.builtin.fail', 'ansible.builtin.file', 'ansible.posix.synchronize',
