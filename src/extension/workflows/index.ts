@@ -1,4 +1,4 @@
-// Workflows in the editor: the Workflows view, Run / Dry Run / New / Cancel commands and problems of
+// Workflows in the editor: the Workflows view, Run / Dry Run / New / Cancel / Export to Ansible commands and problems of
 // workflow files. main.ts calls registerWorkflows once; the work is the core's (src/core/workflows).
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -99,6 +99,10 @@ export function registerWorkflows(context: vscode.ExtensionContext, fleet: Fleet
     register('flotilla.workflows.dryRun', async (arg?: unknown) => {
       const file = await fileOf(arg, 'Dry Run Workflow');
       if (file) await launcher.dryRun(file);
+    }),
+    register('flotilla.workflows.exportAnsible', async (arg?: unknown) => {
+      const file = await fileOf(arg, 'Export Workflow to Ansible');
+      if (file) await launcher.exportAnsible(file);
     }),
     register('flotilla.workflows.new', newWorkflow),
     register('flotilla.workflows.refresh', async () => { await refreshFiles(); await tree.reload(); }),

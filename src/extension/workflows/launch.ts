@@ -1,8 +1,10 @@
 // Running a workflow from the editor: read and plan it in the core, ask for missing params and before
 // every `confirm: true` stage (a modal naming the stage's hosts and steps), show progress per stage and
-// host in a cancellable notification and in the Workflows view, then the outcome.
+// host in a cancellable notification and in the Workflows view, then the outcome. Export to Ansible reads
+// and asks the same way.
 import { dirname } from 'node:path';
 import * as vscode from 'vscode';
+import { exportWorkflowToAnsible } from '../../core/ansible/playbook';
 import { expandTargets } from '../../core/config/inventory';
 import { sanitizeForView } from '../../core/exec/output';
 import { newRunId } from '../../core/exec/run';
@@ -17,6 +19,7 @@ import { loadWorkflow } from '../../core/workflows/templates';
 import { VarError } from '../../core/workflows/vars';
 import type { Fleet } from '../fleet';
 import type { Pool } from '../../core/ssh/pool';
+import { saveAnsibleExport } from './ansibleExport';
 import type { WorkflowsTree } from './workflowsTree';
 
 const one = (s: string) => sanitizeForView(s).replace(/\s*\n\s*/g, ' ');
@@ -80,20 +83,38 @@ export class WorkflowLauncher {
     return values;
   }
 
-  /** Reads and plans; problems are shown (with a way to the line) and nothing runs. */
-  async plan(file: string): Promise<Plan | undefined> {
+  /**
+   * Reads the workflow, asks for its params and hands it on with the folder its local paths are taken
+   * from; problems are shown (with a way to the line) and `what` did not happen.
+   */
+  private async prepared<T>(file: string, what: string, use: (input: { workflow: Workflow; overrides: Record<string, string>; baseDir: string }) => T): Promise<T | undefined> {
     try {
       const workflow = await loadWorkflow(file);
       const overrides = await this.askParams(workflow);
       if (!overrides) return undefined;
       const folder = file.startsWith('builtin:') ? vscode.workspace.workspaceFolders?.[0] : vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file));
       const baseDir = folder?.uri.fsPath ?? (file.startsWith('builtin:') ? process.cwd() : dirname(file));
-      return planWorkflow({ workflow, overrides, resolveHosts: this.resolveHosts, baseDir, runId: newRunId() });
+      return use({ workflow, overrides, baseDir });
     } catch (err) {
       if (err instanceof WorkflowFileError) await showFileError(err);
-      else if (err instanceof VarError || err instanceof PlanError || err instanceof Error) void vscode.window.showErrorMessage(`Flotilla: ${err.message} — nothing was run.`);
+      else if (err instanceof VarError || err instanceof PlanError || err instanceof Error) void vscode.window.showErrorMessage(`Flotilla: ${err.message} — ${what}.`);
       return undefined;
     }
+  }
+
+  /** Reads and plans; nothing runs when the file has a problem. */
+  plan(file: string): Promise<Plan | undefined> {
+    return this.prepared(file, 'nothing was run', (input) => planWorkflow({ ...input, resolveHosts: this.resolveHosts, runId: newRunId() }));
+  }
+
+  /** "Export to Ansible…": the core's playbook and inventory, saved where the user chooses. */
+  async exportAnsible(file: string): Promise<void> {
+    const inventory = this.fleet.snapshot.inventory;
+    const exported = await this.prepared(file, 'nothing was exported', (input) => {
+      if (!inventory) throw new PlanError('the ssh config has not been read yet; try again in a moment');
+      return { name: input.workflow.name, ...exportWorkflowToAnsible({ ...input, inventory, resolveHosts: this.resolveHosts }) };
+    });
+    if (exported) await saveAnsibleExport(exported);
   }
 
   async dryRun(file: string): Promise<void> {
