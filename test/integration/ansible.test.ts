@@ -270,6 +270,26 @@ db3 ansible_host=${host('lab-1').address} ansible_port=${host('lab-1').port} ans
     const failedIn = (doc: WorkflowDoc) => doc.stages.flatMap((s) => s.hosts.filter((h) => ['failed', 'rolled-back', 'rollback-failed'].includes(h.state)).map((h) => h.host));
     const touchedIn = (doc: WorkflowDoc) => [...new Set(doc.stages.flatMap((s) => s.hosts.filter((h) => h.state !== 'skipped').map((h) => h.host)))].sort();
 
+    it('CLI: a step with no Ansible equivalent is an error at file:line and nothing is written; files are not replaced without --force', async () => {
+      const placed = file('placed.yaml', 'name: placed\nstages:\n  - name: build\n    hosts: web\n    steps:\n      - place: least-loaded\n      - run: make\n');
+      const out = join(fleet.dir, 'placed.yml');
+      const refused = await cliInProcess([...lab(), 'workflow', 'export', placed, '--ansible', '-o', out]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`${placed}:6:9: stage "build" step 1 (place: the least-loaded host): place picks the least-loaded host`);
+      expect(existsSync(out) || existsSync(join(fleet.dir, 'placed.inventory.yml'))).toBe(false);
+      const plain = file('plain.yaml', 'name: plain\nstages:\n  - name: s\n    hosts: web\n    steps:\n      - run: "true"\n');
+      expect((await cliInProcess([...lab(), 'workflow', 'export', plain])).stderr).toContain('name what to export to: --ansible');
+      const args = [...lab(), 'workflow', 'export', plain, '--ansible', '-o', join(fleet.dir, 'plain.yml')];
+      expect((await cliInProcess(args)).code).toBe(0);
+      writeFileSync(join(fleet.dir, 'plain.yml'), 'mine\n');
+      const again = await cliInProcess(args);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain(`${join(fleet.dir, 'plain.yml')} exists; nothing was written`);
+      expect(readFileSync(join(fleet.dir, 'plain.yml'), 'utf8')).toBe('mine\n');
+      expect((await cliInProcess([...args, '--force'])).code).toBe(0);
+      expect(readFileSync(join(fleet.dir, 'plain.yml'), 'utf8')).toContain('hosts: lab-1,lab-2,!flotilla_failed');
+    });
+
     it('staged deploy: staging fails on lab-1, production is never touched, by either', async () => {
       const r = await both((t) => stagedDeploy(t, join(fleet.dir, `${t}-dist`)), (t) => {
         mkdirSync(join(fleet.dir, `${t}-dist`));
