@@ -1,12 +1,17 @@
-// Pool on the lab fleet: channel queueing under MaxSessions, keepalive on a frozen server, MaxStartups retries.
-import { readFileSync, writeFileSync } from 'node:fs';
+// Pool on the lab fleet: channel queueing under MaxSessions, push and run on a MaxSessions 1 host, keepalive on a frozen server, MaxStartups retries.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveHost } from '../../src/core/config/sshConfig';
+import { startJob } from '../../src/core/jobs/job';
+import { RunStore } from '../../src/core/jobs/store';
+import { push } from '../../src/core/push/push';
+import { MAX_CONNECTIONS_PER_HOST } from '../../src/core/ssh/pool';
 import { refusingPrompter } from '../../src/core/types';
 import type { LabHost } from '../lab/types';
-import { execOn as run, startFleet, type TestFleet } from './fleet';
+import { execOn as run, execOut, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 
@@ -97,16 +102,63 @@ describe.skipIf(!canRunLab)('pool on the lab fleet', () => {
     await pool.dispose();
   });
 
-  it('serves 5 concurrent commands serially on a MaxSessions 1 host', async () => {
+  it('serves 8 concurrent commands on a MaxSessions 1 host over a bounded number of connections', async () => {
     const pool = fleet.pool();
-    const t0 = Date.now();
-    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => run(pool, 'one-session', `sleep 0.2; echo s${i}`)));
+    const log = host('one-session').sshdLog!;
+    const before = logSize(log);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => run(pool, 'one-session', `sleep 0.2; echo s${i}`)));
     results.forEach((r, i) => {
       expect(r.code).toBe(0);
       expect(r.out.trim()).toBe(`s${i}`);
     });
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(5 * 200);
+    // One channel per connection: after the first refusal the pool opens more connections (as a
+    // ControlMaster client falls back to its own), never more than MAX_CONNECTIONS_PER_HOST; the rest queue.
+    const logins = logSince(log, before).match(/Accepted publickey for flotilla/g)?.length ?? 0;
+    expect(logins).toBeGreaterThanOrEqual(2);
+    expect(logins).toBeLessThanOrEqual(MAX_CONNECTIONS_PER_HOST);
     await pool.dispose();
+  });
+
+  describe('push on a MaxSessions 1 host (it needs two channels at once: the lock and the transfer)', () => {
+    let base: string;
+    beforeAll(() => {
+      base = mkdtempSync(join(tmpdir(), 'flotilla-one-session-'));
+    });
+    afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+    function tree(name: string, files: number): string {
+      const dir = join(base, name);
+      for (let i = 0; i < files; i++) {
+        mkdirSync(join(dir, `d${i % 5}`), { recursive: true });
+        writeFileSync(join(dir, `d${i % 5}`, `f${i}.txt`), `file ${i} of ${name}\n`);
+      }
+      return dir;
+    }
+
+    it('a first push and an update push complete, and the tree arrives', async () => {
+      const pool = fleet.pool();
+      const local = tree('proj', 40);
+      const first = await push(pool, ['one-session'], local, '~/one-session-proj');
+      expect(first.results!.map((r) => [r.state, r.reason])).toEqual([['ok', undefined]]);
+      writeFileSync(join(local, 'd1', 'f1.txt'), 'changed\n');
+      const update = await push(pool, ['one-session'], local, '~/one-session-proj');
+      expect(update.results!.map((r) => [r.state, r.reason])).toEqual([['ok', undefined]]);
+      expect(await execOut(pool, 'one-session', 'cat ~/one-session-proj/d1/f1.txt; find ~/one-session-proj -type f | wc -l'))
+        .toEqual({ out: 'changed\n40\n', code: 0 });
+      await pool.dispose();
+    });
+
+    it('a run after a push completes', async () => {
+      const pool = fleet.pool();
+      const local = tree('runproj', 10);
+      const job = await startJob({ store: new RunStore(join(base, 'runs')), pool, connectTimeoutMs: 3000 }, {
+        hosts: ['one-session'], command: 'cat d0/f0.txt', cwd: '~/one-session-run', pushFirst: local, origin: 'test',
+      });
+      const { doc, results } = await job.done;
+      expect(doc.hosts.map((h) => h.state)).toEqual(['ok']);
+      expect(results[0]!.stdout).toBe('file 0 of runproj\n');
+      await pool.dispose();
+    });
   });
 
   it('notices a frozen server through keepalive: the running command ends as lost, the next exec reconnects', async () => {

@@ -1,6 +1,10 @@
 // One connection per host, shared by every feature. Channels are capped per connection (sshd's
 // MaxSessions defaults to 10; we use at most 8) and queued beyond that; when a server refuses a channel
 // (a lower MaxSessions) the cap for that connection drops to what it accepted and the request waits.
+// A host that allows only one or two sessions per connection would starve an operation that holds one
+// channel while it opens another (a push: its lock and its transfer): there, a request that would wait
+// opens another connection to the same host instead (at most MAX_CONNECTIONS_PER_HOST in all), as
+// OpenSSH's ControlMaster clients fall back to a connection of their own when the master refuses.
 import type { ClientChannel, ExecOptions, PseudoTtyOptions, SFTPWrapper } from 'ssh2';
 import { refusingPrompter, type Prompter, type ResolvedHost } from '../types';
 import { KeyCache } from './auth';
@@ -23,6 +27,10 @@ export interface LeasedChannel<T> {
 }
 
 const DEFAULT_MAX_CHANNELS = 8;
+/** Connections to one host when its sshd allows few sessions per connection (the primary included). */
+export const MAX_CONNECTIONS_PER_HOST = 4;
+/** A server that refused a channel at this many open (or fewer) gets more connections instead of a queue. */
+const FEW_SESSIONS = 2;
 
 class Slots {
   inUse = 0;
@@ -41,7 +49,15 @@ class Slots {
     this.waiting.shift()?.();
   }
   /** The server refused a channel: it allows no more than are open now. */
-  lowerCapTo(n: number): void { this.cap = Math.max(1, Math.min(this.cap, n)); }
+  lowerCapTo(n: number): void {
+    this.cap = Math.max(1, Math.min(this.cap, n));
+    this.lowered = true;
+  }
+  /** Set once the server refused a channel (the cap is the server's limit, not ours). */
+  lowered = false;
+  /** A request now would get a slot without waiting. */
+  get free(): boolean { return !this.closed && this.inUse < this.cap && this.waiting.length === 0; }
+  get load(): number { return this.inUse + this.waiting.length; }
   rejectAll(): void {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w();
@@ -64,6 +80,8 @@ interface Entry {
   dead: boolean;
   /** Made under settings since replaced: serves the channels open on it, then closes. */
   retired?: boolean;
+  /** For an extra connection to a few-sessions host: the alias it serves. */
+  extraFor?: string;
 }
 
 /**
@@ -154,6 +172,34 @@ export class Pool {
   close(alias: string): void {
     const e = this.entries.get(alias);
     if (e) this.closeEntry(e);
+    for (const extra of this.extrasOf(alias)) this.closeEntry(extra);
+  }
+
+  private extrasOf(alias: string): Entry[] {
+    return [...this.entries.values()].filter((x) => x.extraFor === alias && !x.dead);
+  }
+
+  /**
+   * The connection a request for `alias` should use: the host's own, unless its server allows only a few
+   * sessions and they are all taken; then a free extra connection, a new one (bounded), or the least busy.
+   */
+  private async connectionFor(alias: string, primary: Entry): Promise<Entry> {
+    if (!primary.slots.lowered || primary.slots.cap > FEW_SESSIONS || primary.slots.free) return primary;
+    const extras = this.extrasOf(alias);
+    const free = extras.find((x) => x.connection && x.slots.free);
+    if (free) return free;
+    if (extras.length < MAX_CONNECTIONS_PER_HOST - 1) {
+      let n = 1;
+      while (this.entries.has(`${alias}\u0000${n}`)) n++;
+      const extra = await this.entry(`${alias}\u0000${n}`, () => this.opts.resolve(alias), true, { extraFor: alias, cap: primary.slots.cap });
+      try {
+        await extra.ready;
+        return extra;
+      } catch {
+        return primary; // could not open another one (e.g. MaxStartups): wait for the host's own
+      }
+    }
+    return [primary, ...extras].reduce((a, b) => (b.slots.load < a.slots.load ? b : a));
   }
 
   private closeEntry(e: Entry): void {
@@ -188,7 +234,9 @@ export class Pool {
     let refusals = 0;
     let reconnects = 0;
     for (;;) {
-      const e = await this.entry(alias, () => this.opts.resolve(alias));
+      const primary = await this.entry(alias, () => this.opts.resolve(alias));
+      await primary.ready;
+      const e = await this.connectionFor(alias, primary);
       const conn = await e.ready;
       if (!(await e.slots.acquire()) || e.dead) {
         if (!e.dead) e.slots.release();
@@ -242,17 +290,24 @@ export class Pool {
     e.idleTimer.unref();
   }
 
-  private entry(key: string, resolve: () => Promise<ResolvedHost>, interactive = true): Promise<Entry> {
+  private entry(
+    key: string,
+    resolve: () => Promise<ResolvedHost>,
+    interactive = true,
+    extra?: { extraFor: string; cap: number },
+  ): Promise<Entry> {
     if (this.disposed) return Promise.reject(new Error('connection pool is closed'));
     const existing = this.entries.get(key);
     if (existing && !existing.dead) return Promise.resolve(existing);
     const e: Entry = {
       key,
-      slots: new Slots(this.opts.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS),
+      slots: new Slots(extra?.cap ?? this.opts.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS),
       dependents: 0,
       dead: false,
       ready: undefined as unknown as Promise<Connection>,
+      extraFor: extra?.extraFor,
     };
+    if (extra) e.slots.lowered = true; // the server's limit is known from the host's own connection
     // Jump entries this connection went through: they stay open while it lives.
     const jumps: Entry[] = [];
     const releaseJumps = () => {
