@@ -66,7 +66,7 @@ function echo(client: Client, data: Buffer): Promise<Buffer> {
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('RekeyLimit on an ssh2 connection (ssh2 internals guard, in-process ssh2.Server)', () => {
-  it('re-keys every 64 KiB in either direction while 1 MiB goes each way, and the data arrives intact', async () => {
+  it('re-keys on a 64 KiB limit while 1 MiB goes each way (the server agrees on each exchange), and the data arrives intact', async () => {
     const { client, sock, handshakes } = await open();
     const serverBefore = serverHandshakes;
     enforceRekeyLimit(client, sock, { bytes: 64 * 1024, seconds: 0 });

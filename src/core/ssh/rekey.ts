@@ -44,7 +44,7 @@ function payloadLength(data: unknown): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : data instanceof Uint8Array ? data.length : 0;
 }
 
-export function hasRekeyLimit(limit: RekeyLimit): boolean {
+function hasRekeyLimit(limit: RekeyLimit): boolean {
   return limit.bytes > 0 || limit.seconds > 0;
 }
 
