@@ -1,7 +1,8 @@
 // Ansible inventory as a group source, in the real workbench: flotilla.ansible.inventory names an INI
 // inventory; its groups appear nested (prod → dbs) beside the sshsync groups, a host only the inventory
 // knows is probed online with the inventory's host/port/user/key, and its explain tooltip names the
-// inventory file:line its settings came from.
+// inventory file:line its settings came from. Export to Ansible… on a group writes an inventory ansible
+// uses; on a workflow file, the playbook and the inventory beside it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -14,6 +15,17 @@ import {
 import { execFileSync } from 'node:child_process';
 
 let lab, wb, inventory, settings;
+const ROLLING = `name: rolling
+stages:
+  - name: production
+    hosts: [lab-1, lab-2, lab-3]
+    serial: 1
+    steps:
+      - run: touch ~/rolled
+      - gate: { run: "[ -e ~/rolled ]", retries: 2, interval: 1s }
+    on_failure:
+      - run: rm -f ~/rolled
+`;
 
 before(async () => {
   const vsix = await flotillaVsix();
@@ -40,7 +52,10 @@ before(async () => {
     'flotilla.connectTimeoutSeconds': 3,
     'flotilla.health.intervalSeconds': 600,
   };
-  wb = await startWorkbench({ name: 'ansible', vsix: [vsix], userSettings: settings });
+  wb = await startWorkbench({
+    name: 'ansible', vsix: [vsix], userSettings: settings,
+    workspaceFiles: { 'README.txt': 'hello\n', '.flotilla/workflows/rolling.yaml': ROLLING },
+  });
 });
 
 after(async () => {
@@ -84,15 +99,7 @@ test('Export to Ansible… on a group writes an inventory that ansible itself us
   await waitForQuickInput(page, 'Export prod to Ansible');
   await pickQuickItem(page, 'Ansible INI inventory', 'INI');
   // The save dialog (code-server's simple dialog) proposes <workspace>/prod.ansible.ini: accept it.
-  const box = page.locator('.quick-input-widget .quick-input-box input');
-  const t0 = Date.now();
-  while (!/prod\.ansible\.ini$/.test(await box.inputValue())) {
-    if (Date.now() - t0 > 15000) throw new Error(`save dialog never proposed prod.ansible.ini: ${await box.inputValue()}`);
-    await sleep(100);
-  }
-  const file = await box.inputValue();
-  await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+  const file = await acceptSaveDialog(page, 'prod.ansible.ini');
   const message = await waitForNotification(page, 'Exported 2 hosts');
   // prod's hosts keep every group they are in: prod, dbs, and lab-3's sshsync groups build and fleet.
   assert.match(message, /Exported 2 hosts in 4 groups to .*prod\.ansible\.ini/);
@@ -111,6 +118,49 @@ test('Export to Ansible… on a group writes an inventory that ansible itself us
     });
     for (const h of ['db1', 'lab-3']) assert.match(out, new RegExp(`^${h} \\| CHANGED \\| rc=0 \\| \\(stdout\\) reached`, 'm'));
   }
+});
+
+/** The path code-server's simple save dialog proposes, once it ends with `name`; Enter accepts it. */
+async function acceptSaveDialog(page, name) {
+  const box = page.locator('.quick-input-widget .quick-input-box input');
+  const t0 = Date.now();
+  while (!(await box.inputValue()).endsWith(name)) {
+    if (Date.now() - t0 > 15000) throw new Error(`save dialog never proposed ${name}: ${await box.inputValue()}`);
+    await sleep(100);
+  }
+  const file = await box.inputValue();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+  return file;
+}
+
+test('Export to Ansible… on a workflow file writes the playbook and, beside it, the inventory of its hosts', async () => {
+  const page = wb.page;
+  const pane = (title) => page.locator('.pane-header', { hasText: title }).first();
+  await collapsePane(page, 'Hosts');
+  if ((await pane('Workflows').getAttribute('aria-expanded')) !== 'true') await pane('Workflows').click();
+  await treeLabels(page, 'Workflows', { has: 'rolling', timeout: 60000 });
+  await treeItem(page, 'Workflows', 'rolling').click({ button: 'right' });
+  await chooseContextMenuItem(page, 'Export to Ansible…');
+  const file = await acceptSaveDialog(page, 'rolling.playbook.yml');
+  const message = await waitForNotification(page, 'Exported workflow rolling');
+  const inventoryFile = file.replace(/\.yml$/, '.inventory.yml');
+  assert.ok(message.includes(`Exported workflow rolling (3 hosts) to ${file}, with its inventory ${inventoryFile}`), message);
+  await wb.screenshot('ansible-workflow-exported.png');
+  const playbook = fs.readFileSync(file, 'utf8');
+  assert.match(playbook, /^  hosts: lab-1,lab-2,lab-3,!flotilla_failed\n  gather_facts: false\n  serial: 1$/m);
+  assert.match(playbook, /until: flotilla_gate\.rc == 0/);
+  assert.match(fs.readFileSync(inventoryFile, 'utf8'), /ansible_ssh_common_args: -F /);
+  if (fs.existsSync('/usr/bin/ansible-playbook')) {
+    fs.writeFileSync(path.join(lab.dir, 'ansible.cfg'), '');
+    const out = execFileSync('ansible-playbook', ['-i', inventoryFile, file, '--list-hosts'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ANSIBLE_CONFIG: path.join(lab.dir, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCAL_TEMP: path.join(lab.dir, 'ansible-tmp') },
+      encoding: 'utf8',
+    });
+    assert.match(out, /play #1 \(lab-1,lab-2,lab-3,!flotilla_failed\): stage 1\/1 production\s+TAGS: \[\]\s+pattern: \['lab-1,lab-2,lab-3,!flotilla_failed'\]\s+hosts \(3\):\s+lab-1\s+lab-2\s+lab-3/);
+  }
+  await collapsePane(page, 'Workflows');
+  if ((await pane('Hosts').getAttribute('aria-expanded')) !== 'true') await pane('Hosts').click();
 });
 
 test('edits to the inventory and to host_vars beside it show up without a reload', async () => {

@@ -150,6 +150,7 @@ stages:
     const out = exportWorkflowToAnsible({ workflow, inventory, baseDir: dir });
     expect(out.playbook.hosts).toEqual(['a', 'b']);
     expect(parse(out.inventory).all.hosts).toEqual({ a: { ansible_ssh_common_args: `-F ${join(dir, 'config')}` }, b: { ansible_ssh_common_args: `-F ${join(dir, 'config')}` } });
+    expect(parse(out.inventory).all.children.flotilla_failed).toEqual({ hosts: {} });
     expect(inventoryBeside('/x/deploy.yml')).toBe('/x/deploy.inventory.yml');
   });
 

@@ -311,6 +311,8 @@ export interface WorkflowAnsibleExport {
 export function exportWorkflowToAnsible(input: Omit<PlaybookInput, 'resolveHosts'> & { inventory: Inventory; resolveHosts?: PlaybookInput['resolveHosts'] }): WorkflowAnsibleExport {
   const playbook = workflowPlaybook({ ...input, resolveHosts: input.resolveHosts ?? ((t) => strictTargets(t, input.inventory)) });
   const plan = planAnsibleExport(input.inventory, playbook.hosts.join(','));
+  // Declared, empty, so that the plays' `!flotilla_failed` matches a group before any host has failed.
+  plan.groups.set(FAILED_GROUP, []);
   return { playbook, inventory: formatAnsibleExport(plan, 'ansible-yaml'), leftOut: plan.leftOut };
 }
 
