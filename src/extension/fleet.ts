@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory, type Inventory } from '../core/config/inventory';
 import { resolveHost } from '../core/config/sshConfig';
+import { tailnetPinger, type Tailnet } from '../core/config/tailscale';
 import { HealthHistory } from '../core/health/history';
 import { HealthMonitor, type MonitorSettings } from '../core/health/monitor';
 import type { HostHealth } from '../core/health/probe';
@@ -21,6 +22,8 @@ export interface FleetSettings {
   ansibleInventories: string[];
   ansibleAllowScripts: boolean;
   tailscale: boolean;
+  /** The tailscale executable (default: `tailscale` on PATH). */
+  tailscaleBinary?: string;
   matchExec: boolean;
   intervalSeconds: number;
   connectTimeoutSeconds: number;
@@ -38,6 +41,7 @@ export function readSettings(): FleetSettings {
     ansibleInventories: c.get<string[]>('ansible.inventory', []).map((p) => p.trim()).filter(Boolean).map((p) => p.replace(/^~(?=$|\/)/, homedir())),
     ansibleAllowScripts: c.get<boolean>('ansible.allowInventoryScripts', false),
     tailscale: c.get<boolean>('tailscale.enabled', false),
+    tailscaleBinary: path('tailscale.path'),
     matchExec: c.get<boolean>('matchExec', false),
     intervalSeconds: Math.max(5, c.get<number>('health.intervalSeconds', 30)),
     connectTimeoutSeconds: Math.max(1, c.get<number>('connectTimeoutSeconds', 10)),
@@ -66,8 +70,10 @@ export type FleetHealth = Pick<HealthMonitor, 'get' | 'snapshot' | 'onDidChange'
 /** How often this window folds old days of the health history (another process may do it too). */
 const COMPACT_EVERY_MS = 3_600_000;
 
-function monitorSettings(s: FleetSettings, history: HealthHistory): MonitorSettings {
+function monitorSettings(s: FleetSettings, history: HealthHistory, tailnet: () => Tailnet | undefined): MonitorSettings {
   return {
+    // With Tailscale on, tailnet hosts get a `tailscale ping` layer (of the inventory read last).
+    tailscalePing: s.tailscale ? (alias) => { const t = tailnet(); return t && tailnetPinger(t, { binary: s.tailscaleBinary })(alias); } : undefined,
     connectTimeoutMs: s.connectTimeoutSeconds * 1000,
     intervalMs: s.intervalSeconds * 1000,
     concurrency: 32,
@@ -123,7 +129,7 @@ export class Fleet implements vscode.Disposable {
     readonly healthHistory: HealthHistory,
   ) {
     this.currentSettings = settings;
-    this.monitor = new HealthMonitor(pool, monitorSettings(settings, healthHistory));
+    this.monitor = new HealthMonitor(pool, monitorSettings(settings, healthHistory, () => this.current.inventory?.tailnet));
     const unlisten = this.monitor.onDidChange((aliases) => {
       this.compactHistoryNowAndThen();
       this.healthChanged.fire(aliases);
@@ -169,7 +175,7 @@ export class Fleet implements vscode.Disposable {
     if (settingsChanged) {
       this.currentSettings = readSettings();
       this.pool.reconfigure({ connectTimeoutMs: this.currentSettings.connectTimeoutSeconds * 1000 });
-      this.monitor.configure(monitorSettings(this.currentSettings, this.healthHistory));
+      this.monitor.configure(monitorSettings(this.currentSettings, this.healthHistory, () => this.current.inventory?.tailnet));
     }
     if (this.reading) {
       this.readAgain = true;
@@ -201,6 +207,7 @@ export class Fleet implements vscode.Disposable {
         ansibleInventories,
         ansibleAllowScripts: settings.ansibleAllowScripts,
         tailscale: settings.tailscale,
+        tailscaleBinary: settings.tailscaleBinary,
         matchExec,
         reportGroupsProblem: true,
       });

@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   linkText,
   matchPeersToAliases,
+  parsePong,
+  pingPeer,
   readTailnet,
+  tailnetPinger,
   parseTailscaleStatus,
   readTailscaleStatus,
   type TailscalePeer,
@@ -139,6 +142,23 @@ describe('readTailscaleStatus', () => {
     const off = await readTailnet(hostnames, { run: async () => fixture('stopped.json') });
     expect(off).toEqual({ peers: [], byAlias: new Map(), warnings: [], reason: 'tailscale is stopped (run "tailscale up")' });
     expect(resolved).toBe(1);
+  });
+
+  it('tailscale ping: the path and round trip of a pong, or what the command said when there was none', async () => {
+    expect(parsePong('pong from web-1 (100.64.0.11) via DERP(fra) in 45ms\n')).toEqual({ via: 'DERP(fra)', ms: 45 });
+    expect(parsePong('pong from web-1 (100.64.0.11) via 198.51.100.11:41641 in 3.5ms\n')).toEqual({ via: '198.51.100.11:41641', ms: 3.5 });
+    expect(parsePong('timeout waiting for ping reply')).toBeUndefined();
+    const calls: unknown[] = [];
+    const ok = await pingPeer('100.64.0.11', { timeoutMs: 2000, run: async (file, args) => { calls.push([file, ...args]); return 'pong from web-1 (100.64.0.11) via DERP(fra) in 45ms\n'; } });
+    expect(ok).toEqual({ ok: true, ms: 45, detail: 'via DERP(fra)' });
+    expect(calls).toEqual([['tailscale', 'ping', '--c=1', '--until-direct=false', '--timeout=2s', '100.64.0.11']]);
+    const script = path.join(dir, 'ping-tailscale');
+    await fs.writeFile(script, '#!/bin/sh\necho "timeout waiting for ping reply" >&2\nexit 1\n', { mode: 0o755 });
+    expect(await pingPeer('100.64.0.12', { binary: script })).toMatchObject({ ok: false, detail: 'timeout waiting for ping reply' });
+    expect(await pingPeer('100.64.0.12', { binary: NO_SUCH_BINARY })).toMatchObject({ ok: false, detail: 'tailscale not installed' });
+    const pinger = tailnetPinger({ byAlias: new Map([['web', { name: 'web-1', ips: ['100.64.0.11'], online: true, self: false }]]) }, { run: async () => 'pong from web-1 (100.64.0.11) via DERP(fra) in 45ms' });
+    expect(pinger('other')).toBeUndefined(); // not a tailnet host: no layer
+    expect(await pinger('web')).toMatchObject({ ok: true });
   });
 
   it('passes status --json and the timeout to the runner and returns peers', async () => {

@@ -5,7 +5,7 @@ import { MetricsCache } from '../../core/health/metrics';
 import { HealthHistory } from '../../core/health/history';
 import { sanitizeForView } from '../../core/exec/output';
 import { resolvedHostnames } from '../../core/config/inventory';
-import { readTailnet } from '../../core/config/tailscale';
+import { readTailnet, tailnetPinger } from '../../core/config/tailscale';
 import { tailnetReport } from '../../core/report/build';
 import { tailnetLine } from '../../core/report/text';
 import { EXIT, type CliContext } from '../context';
@@ -14,7 +14,9 @@ import type { Verb } from '../verbs';
 function describe(h: HostHealth): string {
   const m = h.metrics;
   const load = m ? ` load ${m.load1.toFixed(2)}/${m.cores} cores, mem ${(m.memAvailableKb / 1048576).toFixed(1)} GiB free, disk ${m.diskUsedPct}%` : '';
-  return `${h.state}${h.reason ? ` (${sanitizeForView(h.reason)})` : ''}${load}`;
+  const ping = h.layers.tailscale;
+  const tailnet = ping?.ok ? `, tailscale ping ${ping.ms} ms ${ping.detail ?? ''}`.trimEnd() : '';
+  return `${h.state}${h.reason ? ` (${sanitizeForView(h.reason)})` : ''}${load}${sanitizeForView(tailnet)}`;
 }
 
 export async function hostsCommand(ctx: CliContext, target: string | undefined, withStatus: boolean, withTailnet = false): Promise<number> {
@@ -32,13 +34,13 @@ export async function hostsCommand(ctx: CliContext, target: string | undefined, 
     if (configured.length) connectTimeoutMs = Math.max(...configured) * 1000;
   }
   let health: HostHealth[] | undefined;
-  const [tailnet] = await Promise.all([
-    withTailnet ? readTailnet(() => resolvedHostnames(inv)) : undefined,
-    withStatus ? (async () => {
-      const history = { store: new HealthHistory(ctx.store.root), source: 'cli' as const };
-      health = await checkFleet(ctx.pool, listed.map((h) => h.alias), { connectTimeoutMs, metrics: new MetricsCache(), history });
-    })() : undefined,
-  ]);
+  const tailnet = withTailnet ? await readTailnet(() => resolvedHostnames(inv)) : undefined;
+  if (withStatus) {
+    const history = { store: new HealthHistory(ctx.store.root), source: 'cli' as const };
+    // With --tailscale, tailnet hosts get the extra `tailscale ping` layer.
+    const tailscalePing = tailnet && tailnetPinger(tailnet);
+    health = await checkFleet(ctx.pool, listed.map((h) => h.alias), { connectTimeoutMs, metrics: new MetricsCache(), history, tailscalePing });
+  }
   const peers = tailnet && tailnetReport(tailnet);
   if (ctx.flags.json) {
     const hosts = rows.map(({ connectTimeout: _t, ...r }, i) => ({

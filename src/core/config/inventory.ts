@@ -13,6 +13,8 @@ export interface InventoryOptions {
   groupsFile?: string;
   homeDir?: string;
   tailscale?: boolean;
+  /** The tailscale executable (default: `tailscale` on PATH). */
+  tailscaleBinary?: string;
   matchExec?: boolean;
   env?: Record<string, string | undefined>;
   /** Ansible inventory sources (files or directories; `~/` allowed). Read only when given. */
@@ -104,7 +106,7 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     const connection = inventoryOnly.get(alias);
     return connection ? resolveAnsibleHost(connection, resolveOptions) : resolveHost(alias, resolveOptions);
   };
-  const tailnet = opts.tailscale ? await readTailnet(() => resolvedHostnames({ hosts, resolve })) : undefined;
+  const tailnet = opts.tailscale ? await readTailnet(() => resolvedHostnames({ hosts, resolve }), { binary: opts.tailscaleBinary }) : undefined;
   if (tailnet) {
     warnings.push(...tailnet.warnings, ...(tailnet.reason ? [`Tailscale: ${tailnet.reason}`] : []));
     for (const h of hosts) h.tailscale = tailnet.byAlias.get(h.alias);

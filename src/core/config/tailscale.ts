@@ -85,6 +85,44 @@ export async function readTailnet(
   return { peers, byAlias, warnings: status.warnings };
 }
 
+export interface PingResult {
+  ok: boolean;
+  ms: number;
+  /** `via DERP(fra)` / `via 198.51.100.11:41641`, or why there was no pong. */
+  detail: string;
+}
+
+/** `pong from web-1 (100.64.0.11) via DERP(fra) in 45ms` → the path and the round trip. */
+export function parsePong(stdout: string): { via: string; ms: number } | undefined {
+  const m = /^pong from \S+ \(\S+\) via (\S+) in (\d+(?:\.\d+)?)ms/m.exec(stdout);
+  return m ? { via: stripControls(m[1]!), ms: Number(m[2]) } : undefined;
+}
+
+/** One `tailscale ping` of a peer (Tailscale's own DISCO ping, at the tailnet layer: it says nothing about sshd). */
+export async function pingPeer(target: string, opts?: { binary?: string; timeoutMs?: number; run?: RunCommand }): Promise<PingResult> {
+  const timeoutMs = opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const t0 = Date.now();
+  const args = ['ping', '--c=1', '--until-direct=false', `--timeout=${Math.max(1, Math.round(timeoutMs / 1000))}s`, target];
+  try {
+    // the command's own deadline first; ours a little later so its message (not ours) is what is kept
+    const stdout = await (opts?.run ?? runCommand)(opts?.binary ?? 'tailscale', args, timeoutMs + 1000);
+    const pong = parsePong(stdout);
+    return pong ? { ok: true, ms: pong.ms, detail: `via ${pong.via}` } : { ok: false, ms: Date.now() - t0, detail: `no pong in: ${firstLine(stdout)}` };
+  } catch (err) {
+    const e = err as { stderr?: unknown };
+    const said = typeof e?.stderr === 'string' && e.stderr.trim() ? firstLine(e.stderr) : failureReason(err, timeoutMs);
+    return { ok: false, ms: Date.now() - t0, detail: said };
+  }
+}
+
+/** The probe's tailnet layer for a fleet: a ping for each alias that points at a tailnet peer, none for the others. */
+export function tailnetPinger(tailnet: Pick<Tailnet, 'byAlias'>, opts?: Parameters<typeof pingPeer>[1]): (alias: string) => Promise<PingResult> | undefined {
+  return (alias) => {
+    const ip = tailnet.byAlias.get(alias)?.ips[0];
+    return ip ? pingPeer(ip, opts) : undefined;
+  };
+}
+
 export function parseTailscaleStatus(json: string): { peers: TailscalePeer[]; warnings: string[] } {
   const { peers, warnings } = parseStatus(json);
   return { peers, warnings };

@@ -20,6 +20,8 @@ export interface MonitorSettings {
   highLoadPerCore?: number;
   /** Where every result is recorded (the health history), as coming from `source`. */
   history?: HealthOptions['history'];
+  /** The optional tailnet layer (`tailscale ping` of tailnet hosts). */
+  tailscalePing?: HealthOptions['tailscalePing'];
 }
 
 export interface MonitorDeps {
@@ -177,6 +179,7 @@ export class HealthMonitor {
       metrics: this.metrics,
       highLoadPerCore: this.settings.highLoadPerCore,
       history: this.settings.history,
+      tailscalePing: this.settings.tailscalePing,
       connectGate: this.gate,
     };
   }
@@ -233,7 +236,7 @@ export async function checkFleet(
 ): Promise<HostHealth[]> {
   const monitor = new HealthMonitor(
     pool,
-    { connectTimeoutMs: opts.connectTimeoutMs, intervalMs: 0, concurrency: opts.concurrency ?? 64, highLoadPerCore: opts.highLoadPerCore, history: opts.history },
+    { connectTimeoutMs: opts.connectTimeoutMs, intervalMs: 0, concurrency: opts.concurrency ?? 64, highLoadPerCore: opts.highLoadPerCore, history: opts.history, tailscalePing: opts.tailscalePing },
     { metrics: opts.metrics, probe: opts.connectGate ? (alias, o) => checkHealth(pool, alias, { ...o, connectGate: opts.connectGate }) : undefined },
   );
   monitor.setHosts([...new Set(aliases)]);

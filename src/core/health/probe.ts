@@ -33,7 +33,8 @@ export interface HostHealth {
   /** One line saying why the state is not plain "online". */
   reason?: string;
   /** `rtt`: round trip of a no-op (keepalive) on the open connection — the latency figure. */
-  layers: { tcp?: LayerResult; ssh?: LayerResult; rtt?: LayerResult; metrics?: LayerResult };
+  /** `tailscale`: a `tailscale ping` of the host's tailnet peer (an optional layer, beside the others). */
+  layers: { tcp?: LayerResult; ssh?: LayerResult; rtt?: LayerResult; metrics?: LayerResult; tailscale?: LayerResult };
   metrics?: HostMetrics;
   /** Set when the host presented a key that is not (or no longer) trusted: for the review flow. */
   hostKey?: { verdict: HostKeyVerdict; question: HostKeyQuestion; blob: Buffer };
@@ -49,6 +50,8 @@ export interface HealthOptions {
   history?: { store: HealthHistory; source: ProbeSource };
   /** Limits how many hosts connect at once (checkFleet sets it); a host already connected never waits for it. */
   connectGate?: ConnectGate;
+  /** The tailnet layer: a ping of the host's tailnet peer, undefined for a host that is none (see tailnetPinger). */
+  tailscalePing?: (alias: string) => Promise<LayerResult> | undefined;
 }
 
 /** A counting semaphore for the connect part of probes. */
@@ -102,6 +105,21 @@ async function record(h: HostHealth, opts: HealthOptions): Promise<void> {
 }
 
 async function probeLayers(pool: Pool, alias: string, opts: HealthOptions, retried = false): Promise<HostHealth> {
+  // Alongside the SSH layers, never before them: it adds no wait of its own.
+  const pinging = retried ? undefined : opts.tailscalePing?.(alias);
+  const h = await probeSsh(pool, alias, opts, retried);
+  return pinging ? withTailnetLayer(h, await pinging.catch((err: unknown) => ({ ok: false, ms: 0, detail: String(err) }))) : h;
+}
+
+/** The tailnet's answer beside the SSH layers; for a host down over SSH it says whether the machine itself is up. */
+function withTailnetLayer(h: HostHealth, ping: LayerResult): HostHealth {
+  const layers = { ...h.layers, tailscale: ping };
+  if (h.state !== 'offline') return { ...h, layers };
+  const tailnet = ping.ok ? `the tailnet reaches it (tailscale ping ${ping.detail ?? ''} in ${ping.ms} ms): the machine is up, sshd is not answering` : `tailscale ping: ${ping.detail ?? 'no reply'}`;
+  return { ...h, layers, reason: h.reason ? `${h.reason}; ${tailnet}` : tailnet };
+}
+
+async function probeSsh(pool: Pool, alias: string, opts: HealthOptions, retried: boolean): Promise<HostHealth> {
   const warm = pool.isConnected(alias);
   const release = warm ? undefined : await opts.connectGate?.acquire();
   try {

@@ -319,6 +319,17 @@ export function rememberHostKey(host: ResolvedHost, blob: Buffer): void {
   appendKnownHost(file, hostKeyNames(host)[0]!, blob, { hash: host.hashKnownHosts });
 }
 
+/** Trusts several keys of one host at once (e.g. those its tailnet publishes); keys already known are not written again. */
+export function rememberHostKeys(host: ResolvedHost, blobs: readonly Buffer[]): number {
+  let written = 0;
+  for (const blob of blobs) {
+    if (checkHostKey(knownHostsFiles(host), hostKeyNames(host), blob).kind === 'known') continue;
+    rememberHostKey(host, blob);
+    written++;
+  }
+  return written;
+}
+
 /** ssh2's `algorithms` option for a host: its ssh_config lists, host key types in known_hosts order. */
 export function connectionAlgorithms(host: ResolvedHost): Algorithms {
   return ssh2AlgorithmsFor(host, hostKeyAlgorithmOrder(preferredHostKeyAlgorithms(knownHostsFiles(host), hostKeyNames(host))));

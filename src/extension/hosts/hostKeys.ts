@@ -1,7 +1,10 @@
 // Host-key review: one notification for all unknown keys met by probes; one multi-select QuickPick to
 // accept them. Changed or revoked keys are shown as errors with both fingerprints and no accept button.
+// A tailnet peer that publishes its host keys (`sshHostKeys`) is offered with exactly those keys, marked
+// as coming from the tailnet; a presented key the tailnet does not publish is flagged.
 import * as vscode from 'vscode';
-import { rememberHostKey } from '../../core/ssh/connect';
+import { rememberHostKey, rememberHostKeys } from '../../core/ssh/connect';
+import { tailnetKeyOffer, type TailnetKeyOffer } from '../../core/ssh/tailnetKeys';
 import { describeVerdict } from '../../core/ssh/knownHosts';
 import type { Fleet } from '../fleet';
 
@@ -43,13 +46,26 @@ export class HostKeyReview implements vscode.Disposable {
       void vscode.window.showInformationMessage('Flotilla: no unknown host keys to review.');
       return;
     }
-    type Item = vscode.QuickPickItem & { alias: string };
+    type Item = vscode.QuickPickItem & { alias: string; tailnet?: TailnetKeyOffer };
     const items: Item[] = unknown.map((h) => {
       const q = h.hostKey!.question;
+      const peer = this.fleet.snapshot.inventory?.hosts.find((x) => x.alias === h.alias)?.tailscale;
+      const offer = tailnetKeyOffer(peer, h.hostKey!.blob);
+      const where = `${q.hostname}:${q.port}${q.via ? ` via ${q.via}` : ''}`;
+      if (offer?.presentedIsPublished) {
+        const keys = offer.keys.map((k) => `${k.keyType} ${k.fingerprint}`).join(', ');
+        return {
+          label: `$(globe) ${h.alias}`,
+          description: `${where} · keys from the tailnet (peer ${offer.peer})`,
+          detail: `trusts the ${offer.keys.length === 1 ? 'key' : `${offer.keys.length} keys`} the tailnet publishes, the presented ${q.keyType} among them: ${keys}`,
+          alias: h.alias,
+          tailnet: offer,
+        };
+      }
       return {
         label: h.alias,
-        description: `${q.hostname}:${q.port}${q.via ? ` via ${q.via}` : ''}`,
-        detail: `${q.keyType} ${q.fingerprint}`,
+        description: where,
+        detail: `${q.keyType} ${q.fingerprint}${offer ? ` — $(warning) not one of the keys the tailnet publishes for peer ${offer.peer}: compare out of band` : ''}`,
         alias: h.alias,
       };
     });
@@ -65,7 +81,8 @@ export class HostKeyReview implements vscode.Disposable {
       const h = this.fleet.health.get(item.alias);
       if (!h?.hostKey || h.hostKey.verdict.kind !== 'unknown') continue;
       const host = await this.fleet.resolve(item.alias);
-      rememberHostKey(host, h.hostKey.blob);
+      if (item.tailnet) rememberHostKeys(host, item.tailnet.keys.map((k) => k.blob));
+      else rememberHostKey(host, h.hostKey.blob);
       this.fleet.health.forget(item.alias);
     }
     await Promise.all(picked.map((p) => this.fleet.checkHost(p.alias)));

@@ -260,6 +260,8 @@ export class HostsTree implements vscode.TreeDataProvider<HostsNode>, vscode.Dis
         l ? `${name} ${l.ok ? '✓' : '✗'} ${l.ms} ms${l.detail && !l.ok ? ` (${mdEscape(l.detail)})` : ''}` : undefined;
       const line = [layer('TCP', h.layers.tcp), layer('SSH', h.layers.ssh), layer('round trip', h.layers.rtt), layer('metrics', h.layers.metrics)].filter(Boolean).join(' → ');
       if (line) md.appendMarkdown(`${line}\n\n`);
+      const ping = h.layers.tailscale;
+      if (ping) md.appendMarkdown(`tailscale ping ${ping.ok ? `✓ ${ping.ms} ms ${mdEscape(ping.detail ?? '')}` : `✗ ${mdEscape(ping.detail ?? 'no reply')}`}\n\n`);
     }
     if (h?.metrics) {
       const m = h.metrics;
