@@ -304,6 +304,36 @@ db3 ansible_host=${host('lab-1').address} ansible_port=${host('lab-1').port} ans
       expect(r.ansible).toEqual(r.flotilla);
     });
 
+    it('backup (built-in): the playbook pulls into the same dated per-host folders, and a second run overwrites nothing', async () => {
+      const t = `b${randomBytes(3).toString('hex')}`;
+      for (const h of ['lab-1', 'lab-2']) {
+        mkdirSync(join(host(h).isolatedHome!, 'flotilla', `${t}-data/sub`), { recursive: true });
+        writeFileSync(join(host(h).isolatedHome!, 'flotilla', `${t}-data/sub/f.txt`), `from ${h}\n`);
+      }
+      const vars = (to: string) => ['--var', 'hosts=lab-1,lab-2', '--var', `path=~/${t}-data`, '--var', `to=${to}`];
+      const [mine, theirs] = [join(fleet.dir, `${t}-flotilla`), join(fleet.dir, `${t}-ansible`)];
+      const ran = await cliInProcess([...lab(), 'workflow', 'run', 'builtin:backup', ...vars(mine)]);
+      expect(ran.code, ran.stderr).toBe(0);
+      const playbook = join(fleet.dir, `${t}.yml`);
+      const exported = await cliInProcess([...lab(), 'workflow', 'export', 'builtin:backup', '--ansible', '-o', playbook, ...vars(theirs)]);
+      expect(exported.code, exported.stderr).toBe(0);
+      const inventory = join(fleet.dir, `${t}.inventory.yml`);
+      const played = await run('ansible-playbook', ['-i', inventory, playbook]);
+      expect(played.code, played.stdout + played.stderr).toBe(0);
+      const tree = (dir: string) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()
+        .map((p) => (existsSync(join(dir, p)) && p.endsWith('.txt') ? `${p}=${readFileSync(join(dir, p), 'utf8').trim()}` : p));
+      const date = new Date().toISOString().slice(0, 10);
+      expect(tree(mine)).toEqual([date, `${date}/lab-1`, `${date}/lab-1/sub`, `${date}/lab-1/sub/f.txt=from lab-1`, `${date}/lab-2`, `${date}/lab-2/sub`, `${date}/lab-2/sub/f.txt=from lab-2`]);
+      expect(tree(theirs)).toEqual(tree(mine));
+      writeFileSync(join(host('lab-1').isolatedHome!, 'flotilla', `${t}-data/sub/f.txt`), 'changed\n');
+      const again = await run('ansible-playbook', ['-i', inventory, playbook]);
+      expect(again.code).toBe(2);
+      expect(again.stdout).toContain(`${theirs}/${date}/lab-1 already exists; nothing was overwritten`);
+      expect(again.stdout).toMatch(/^fatal: \[lab-1\]: FAILED! => \{"changed": false, "msg": "failed in stage backup"\}/m);
+      expect(again.stdout).toMatch(/^lab-2 +: ok=\d+ +changed=\d+ +unreachable=0 +failed=1 /m);
+      expect(readFileSync(join(theirs, date, 'lab-1/sub/f.txt'), 'utf8')).toBe('from lab-1\n');
+    });
+
     it('serial: 1 whose gate fails on lab-2: both stop there, roll lab-2 back and never touch lab-3', async () => {
       const r = await both(rollingDeploy, (t) => writeFileSync(join(host('lab-2').isolatedHome!, 'flotilla', `${t}-broken`), ''));
       expect(r.played.code, r.played.stdout + r.played.stderr).toBe(2);

@@ -54,6 +54,7 @@ describe('workflow → Ansible playbook', () => {
     expect(pb.hosts).toEqual(['d1', 'w1', 'w2', 'w3', 'w4']);
     expect(plays.map((p) => p.name)).toEqual([
       expect.stringContaining('the run\'s start'), 'stage 1/2 staging', 'stage 2/2 production: confirm', 'stage 2/2 production',
+      'the hosts that failed a stage that let failures through',
     ]);
     const [, staging, confirm, production] = plays as [Play, Play, Play, Play];
     expect(staging.hosts).toBe('d1,!flotilla_failed');
@@ -65,12 +66,15 @@ describe('workflow → Ansible playbook', () => {
     expect(confirm.tasks[0]!['ansible.builtin.pause'].prompt).toBe('Start stage production on 4 host(s) (w1, w2, w3, w4)? [y/N]');
     expect(confirm.tasks[1]).toMatchObject({ 'ansible.builtin.fail': { msg: 'stage production was not confirmed' } });
     // A failed step is rescued into the failed group; past max_fail (50% of 4 = 2) on_failure runs, then the playbook stops.
-    expect(production.tasks[0]!.rescue).toEqual([expect.objectContaining({ 'ansible.builtin.group_by': { key: 'flotilla_failed' } })]);
+    expect(production.tasks[0]!.rescue[0]).toMatchObject({ 'ansible.builtin.group_by': { key: 'flotilla_failed' } });
     const stops = "(groups['flotilla_failed'] | default([]) | intersect(ansible_play_hosts_all) | union(ansible_play_hosts_all | difference(ansible_play_hosts)) | length) > 2";
     expect(production.tasks[1]).toMatchObject({ when: stops, block: [{ name: 'run: roll back', 'ansible.builtin.shell': { cmd: './rollback.sh', chdir: '~/my app' } }] });
     expect(production.tasks[2]).toMatchObject({ when: stops, any_errors_fatal: true, 'ansible.builtin.fail': { msg: expect.stringContaining('failed (max_fail 2); the workflow stops') } });
     expect(staging.tasks).toHaveLength(2);
     expect(staging.tasks[1]!.when).toMatch(/ > 0$/);
+    // Failures production let through still fail their hosts at the end, so ansible-playbook exits 2 as a run does.
+    expect(plays.at(-1)).toMatchObject({ hosts: 'flotilla_failed', tasks: [{ 'ansible.builtin.fail': { msg: 'failed in stage {{ flotilla_failed_stage }}' } }] });
+    expect(production.tasks[0]!.rescue[1]).toMatchObject({ 'ansible.builtin.set_fact': { flotilla_failed_stage: 'production' } });
   });
 
   it('run → shell with chdir and timeout; values are one shell word, as the runner renders them', () => {

@@ -5,7 +5,8 @@
 // task against the batch size): a host that fails a step does no further steps (block/rescue) and is put
 // in the group `flotilla_failed`, which every later stage leaves out; after the batch, when more hosts of
 // the stage have failed than max_fail allows, on_failure runs on the whole batch and a task with
-// any_errors_fatal ends the playbook, as the runner stops the workflow.
+// any_errors_fatal ends the playbook, as the runner stops the workflow. Failures a stage let through fail
+// their hosts in a last play, so ansible-playbook exits 2 as `flotilla workflow run` does.
 //
 // Values are Flotilla's: declared vars and params are rendered here, as the runner renders them (a value is
 // one shell word in a command), and the text is kept from Ansible's own templating; {{ host }} becomes
@@ -87,6 +88,8 @@ class Translator {
   readonly problems: Problem[] = [];
   readonly allHosts: string[] = [];
   usesStart = false;
+  /** Some stage lets failures through: they still fail the playbook at its end, as they fail the run. */
+  tolerates = false;
   private readonly vars: Record<string, string>;
 
   constructor(private readonly input: PlaybookInput) {
@@ -229,6 +232,7 @@ class Translator {
     const failed = `groups['${FAILED_GROUP}'] | default([]) | intersect(ansible_play_hosts_all) | union(ansible_play_hosts_all | difference(ansible_play_hosts))`;
     const stops = `(${failed} | length) > ${maxFail}`;
     const batch = batchesOf(hosts, stage.serial)[0]?.length ?? 0;
+    if (maxFail > 0) this.tolerates = true;
     const plays: Play[] = [];
     if (stage.confirm) {
       plays.push({
@@ -258,7 +262,10 @@ class Translator {
         {
           name: 'steps',
           block: steps,
-          rescue: [{ name: 'a host that fails a step does no further steps, here or in a later stage', 'ansible.builtin.group_by': { key: FAILED_GROUP } }],
+          rescue: [
+            { name: 'a host that fails a step does no further steps, here or in a later stage', 'ansible.builtin.group_by': { key: FAILED_GROUP } },
+            { name: 'the stage it failed', 'ansible.builtin.set_fact': { flotilla_failed_stage: forAnsible(stage.name) } },
+          ],
         },
         ...(onFailure.length ? [{ name: `on_failure: more than ${maxFail} host(s) of the stage failed`, when: stops, block: onFailure }] : []),
         {
@@ -293,6 +300,14 @@ export function workflowPlaybook(input: PlaybookInput): Playbook {
       hosts: 'localhost',
       gather_facts: false,
       tasks: [{ 'ansible.builtin.set_fact': { flotilla_start: "{{ now(utc=true, fmt='%Y-%m-%dT%H%M%S') }}" } }],
+    });
+  }
+  if (t.tolerates) {
+    plays.push({
+      name: 'the hosts that failed a stage that let failures through',
+      hosts: FAILED_GROUP,
+      gather_facts: false,
+      tasks: [{ name: 'failed', 'ansible.builtin.fail': { msg: 'failed in stage {{ flotilla_failed_stage }}' } }],
     });
   }
   // Ansible reads YAML 1.1: strings such as "yes" or "0755" must be quoted for it.
