@@ -68,6 +68,7 @@ async function snapshot(page) {
         overall: text('#overall'),
         up: count('#timeline rect.up'), down: count('#timeline rect.down'),
         excellent: count('#latency rect.excellent'), over: count('#resources rect.over'),
+        states: Object.fromEntries([...document.querySelectorAll('#hosts tr')].slice(1).map((tr) => [tr.cells[0].textContent, `${tr.cells[1].textContent} (${tr.cells[1].className})`])),
       };
     }).catch(() => undefined);
     if (snap) return snap;
@@ -118,6 +119,12 @@ test('the Fleet Report shows the timeline, latency and resource bars and the ale
   assert.match(snap.alerts, /host key not trusted yet — Review Host Keys/);
   assert.match(snap.recommendations, /Move work off lab-2 \(memory 9\d(\.\d)?%\)/);
   assert.match(snap.overall, /^(fair|poor)$/);
+  // auth failed and an untrusted key are unusable: down, in the error colour, not "degraded"
+  assert.match(snap.text, /16 hosts: 12 up · 0 degraded · 4 down \(2 unusable\)/);
+  assert.equal(snap.states.authfail, 'unusable (state down)');
+  assert.equal(snap.states['unknown-key'], 'unusable (state down)');
+  assert.equal(snap.states.dead, 'offline (state down)');
+  assert.equal(snap.states['lab-1'], 'online (state up)');
   assert.ok(snap.down >= 1, 'down bands for the dead hosts');
   assert.ok(snap.excellent >= 3, 'latency bars for the online hosts');
   assert.ok(snap.over >= 1, 'lab-2 memory bar over the limit');
