@@ -185,7 +185,7 @@ const runTool = defineTool({
     'with run_output. A run still going after the wait returns its run_id with state "running" (it goes on): poll run_status, read run_output, stop it with cancel_run.',
   input: {
     target: z.string().min(1).describe(`where to run: ${TARGET}`),
-    command: z.string().min(1).describe('a shell command line, run by each host\'s login shell (bash, dash, fish or tcsh get it byte for byte)'),
+    command: z.string().min(1).describe('a command line run by /bin/sh on each host (the login shell only starts it, so bash, dash, fish and tcsh accounts behave the same)'),
     cwd: z.string().min(1).optional().describe('remote working directory (~ and ~/… are the remote home)'),
     timeout_s: z.number().int().min(1).max(Math.floor(MAX_TIMEOUT_MS / 1000)).optional().describe('stop the remote command after this many seconds (default 300); the remote process group is stopped'),
     files: z.array(z.string().min(1)).max(64).optional().describe('local files or folders (on the machine running Flotilla) placed in a private temp folder on each host; the command runs there'),

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import {
   REPO, flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, runCommand,
-  waitForTerminalText, terminalText, stopwatch, sleep,
+  waitForTerminalText, terminalText, stopwatch, sleep, waitForQuickInput, pickQuickItem, treeItem,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -84,4 +84,71 @@ test('attach, type, resize, close and re-attach to the same session', async () =
   assert.match(text, /SIZE2=/, 'the re-attached terminal shows the earlier output of the same session');
   await wb.screenshot('agents-reattached.png');
   assert.ok((await terminalText(page)).length > 0);
+});
+
+const quickInput = () => wb.page.locator('.quick-input-widget');
+
+test('Broadcast from the Agents view menu asks which panes receive the text, even with one pane selected', async () => {
+  const page = wb.page;
+  await runCommand(page, 'View: Close All Editors');
+  await runCommand(page, 'View: Hide Panel');
+  // One pane selected in the tree (its click opens a peek, too).
+  const pane = treeItem(page, 'Agents', /^\S+ bash$/);
+  await pane.click();
+  const header = page.locator('.pane-header', { hasText: 'Agents' }).first();
+  // The view's "…" menu; a tree refresh that lands while it opens closes it again, so open it until its entry is clicked.
+  const entry = page.locator('.context-view .action-label', { hasText: 'Broadcast Text to Panes…' }).first();
+  for (let attempt = 1; ; attempt++) {
+    await header.hover();
+    await header.locator('.action-label[aria-label*="More Actions"]').click();
+    const clicked = await entry.click({ force: true, timeout: 3000 }).then(() => true, () => false);
+    if (clicked && (await waitForQuickInput(page, 'Tick every pane', 3000).then(() => true, () => false))) break;
+    if (attempt === 5) throw new Error('the Agents view menu never stayed open');
+    await page.keyboard.press('Escape');
+  }
+  await waitForQuickInput(page, 'Tick every pane that should receive the text');
+  const rows = quickInput().locator('.quick-input-list .monaco-list-row');
+  await rows.first().waitFor();
+  const labels = await rows.allInnerTexts();
+  mark(`broadcast picker: ${JSON.stringify(labels)}`);
+  assert.ok(labels.some((l) => l.includes(`lab-1:${SESSION}:`)), 'the panes are listed to choose from');
+  assert.notEqual(await rows.first().getAttribute('aria-checked'), null, 'panes are ticked, several at once');
+  await wb.screenshot('agents-broadcast-picker.png');
+  const row = rows.filter({ hasText: `lab-1:${SESSION}:` }).first();
+  await row.click();
+  if ((await row.getAttribute('aria-checked')) !== 'true') await row.click();
+  assert.equal(await row.getAttribute('aria-checked'), 'true', 'the pane is ticked');
+  await page.keyboard.press('Enter');
+  await waitForQuickInput(page, 'Broadcast to 1 pane');
+  await quickInput().locator('.quick-input-box input').fill('echo broadcast-$((6*7))');
+  await page.keyboard.press('Enter');
+  const dialog = page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ timeout: 10000 });
+  assert.match(await dialog.innerText(), new RegExp(`lab-1:${SESSION}:`), 'the confirmation names the receivers');
+  await dialog.getByRole('button', { name: 'Send to All' }).click();
+  for (const t0 = Date.now(); !/broadcast-42/.test(cli('run', 'lab-1', '--', `tmux capture-pane -p -t ${SESSION}`)); await sleep(300)) {
+    if (Date.now() - t0 > 20000) throw new Error('the broadcast text never reached the pane');
+  }
+});
+
+test('New Agent Session with an agent the host does not have says so after the command, naming the setting', async () => {
+  const page = wb.page;
+  if (await quickInput().isVisible()) await page.keyboard.press('Escape');
+  await runCommand(page, 'Flotilla: New Agent Session…', { opensPicker: true });
+  await waitForQuickInput(page, 'New agent session on which host?');
+  await pickQuickItem(page, 'lab-1');
+  await waitForQuickInput(page, 'Agent command to run on lab-1');
+  assert.match(await quickInput().locator('.quick-input-message').innerText(), /flotilla\.agents\.command/, 'the command prompt names the setting its default comes from');
+  assert.equal(await quickInput().locator('.quick-input-box input').inputValue(), 'claude');
+  await page.keyboard.press('Enter');
+  const toast = page.locator('.notification-toast', { hasText: 'not installed on lab-1' }).first();
+  await toast.waitFor({ timeout: 20000 });
+  const text = await toast.innerText();
+  mark(`missing agent: ${text}`);
+  assert.match(text, /claude is not installed on lab-1/);
+  assert.match(text, /flotilla\.agents\.command/);
+  assert.ok(await toast.getByRole('button', { name: 'Open Setting' }).isVisible());
+  const more = await waitForQuickInput(page, 'Project directory', 1500).then(() => true, () => false);
+  assert.equal(more, false, 'no more questions after the missing agent');
+  await wb.screenshot('agents-missing-claude.png');
 });

@@ -4,10 +4,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeItem,
   expandTreeItem, chooseContextMenuItem, stopwatch, sleep,
-  collapsePane, waitForRowDescription, collapseTreeItem as collapseRow,
+  collapsePane, waitForRowDescription, collapseTreeItem as collapseRow, escapeRegExp,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -138,4 +139,30 @@ test('edits to the groups file outside VS Code show up in the tree without a rel
   await treeItem(page, 'Hosts', 'edited-outside').waitFor({ timeout: 20000 });
   const labels = await treeLabels(page, 'Hosts', { has: 'edited-outside' });
   assert.ok(labels.includes('edited-outside'));
+});
+
+test('a host tooltip puts state and layers first and each setting with its file:line on its own line', async () => {
+  const page = wb.page;
+  await openViewContainer(page, 'Flotilla');
+  await expandTreeItem(page, 'Hosts', 'build');
+  await rowDescription('lab-3', /ms/, 30000);
+  const row = treeItem(page, 'Hosts', 'lab-3');
+  const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'HostName' }).first();
+  for (let attempt = 1; !(await hover.isVisible()); attempt++) {
+    await page.mouse.move(1100, 850);
+    await row.locator('.label-name').hover();
+    if (await hover.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+    if (attempt === 3) throw new Error('no tooltip on lab-3');
+  }
+  const text = await hover.innerText();
+  mark(`tooltip:\n${text}`);
+  assert.match(text, /^lab-3 — online/, 'the state comes first');
+  assert.ok(text.indexOf('TCP ✓') >= 0 && text.indexOf('TCP ✓') < text.indexOf('HostName'), 'the layer line comes before the settings');
+  const config = path.basename(lab.info.sshConfig);
+  assert.match(text, new RegExp(`HostName [^\\n]+\\n\\s*\\S*${escapeRegExp(config)}:\\d+\\n`), 'the file:line of a setting is on the line under it');
+  assert.equal(await hover.locator('table').count(), 0, 'no table to scroll sideways');
+  const overflow = await hover.evaluate((el) => [...el.querySelectorAll('*')].some((e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible'));
+  assert.equal(overflow, false, 'nothing in the tooltip scrolls sideways');
+  await wb.screenshot('hosts-tooltip.png');
+  await page.mouse.move(1100, 850);
 });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   REPO, TSX, flotillaVsix, startLabFleet, labSettings, startWorkbench,
-  waitForTerminalText, terminalText, sleep, stopwatch, openViewContainer, treeLabels,
+  waitForTerminalText, terminalText, sleep, stopwatch, openViewContainer, treeLabels, pickQuickItem,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -82,4 +82,27 @@ test('a flotilla task from tasks.json runs on the least-loaded host of its group
   await page.mouse.move(700, 200);
   await sleep(300);
   await wb.screenshot('task-terminal.png');
+});
+
+test('a provided flotilla task (not in tasks.json) runs without asking which problem matcher to use', async () => {
+  const page = wb.page;
+  const quickInput = page.locator('.quick-input-widget');
+  await page.keyboard.press('F1');
+  await quickInput.locator('input').fill('>Tasks: Run Task');
+  await quickInput.locator('.quick-input-list .monaco-list-row', { hasText: /^Tasks: Run Task/ }).first().click();
+  // The provider's tasks are listed under the task type.
+  await quickInput.locator('.quick-input-list .monaco-list-row', { hasText: 'Show All Tasks' }).first().waitFor({ timeout: 60000 });
+  await pickQuickItem(page, 'flotilla');
+  const provided = quickInput.locator('.quick-input-list .monaco-list-row', { hasText: 'least-loaded host of build' }).first();
+  await provided.waitFor({ timeout: 60000 });
+  await provided.click();
+  // VS Code asks "Select for which kind of errors and warnings to scan the task output" before running a
+  // task without problem matchers; the provided tasks say they have none, so the task just runs.
+  const asked = page.locator('.quick-input-widget', { hasText: /scan the task output|Continue without scanning/ });
+  for (const t0 = Date.now(); ; await sleep(200)) {
+    assert.equal(await asked.isVisible(), false, 'no problem-matcher question');
+    if (/lab-3: ok/.test((await terminalText(page)) ?? '')) break;
+    if (Date.now() - t0 > 90000) throw new Error(`the provided task never finished:\n${await terminalText(page)}`);
+  }
+  await wb.screenshot('task-provided.png');
 });
