@@ -2,6 +2,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
 import * as vscode from 'vscode';
+import { COMMAND_IDS } from '../../src/extension/commands/ids';
 
 const EXTENSION_ID = 'flotilla.flotilla';
 
@@ -23,6 +24,11 @@ describe('Flotilla activation (inside the extension host)', () => {
     // VS Code registers "<view id>.focus" for each contributed view.
     assert.ok(cmds.includes('flotilla.hosts.focus'), 'flotilla.hosts.focus');
     await vscode.commands.executeCommand('flotilla.hosts.focus');
+  });
+
+  it('registers every command of its one command list', async () => {
+    const cmds = new Set(await vscode.commands.getCommands(true));
+    assert.deepEqual(COMMAND_IDS.filter((id) => !cmds.has(id)), [], 'listed but not registered');
   });
 
   it('contributes its configuration keys', () => {

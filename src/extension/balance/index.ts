@@ -1,5 +1,6 @@
 // "Run on Least-Loaded Host…" and the `flotilla` task type. main.ts calls registerBalance once.
 import * as vscode from 'vscode';
+import { registerCommand } from '../commands/register';
 import type { Decision, PlaceOptions, ScoredCandidate } from '../../core/balance/place';
 import { decidePlacement } from '../../core/jobs/placement';
 import type { RunStore } from '../../core/jobs/store';
@@ -178,20 +179,8 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
   context.subscriptions.push(
     explanations,
     vscode.workspace.registerTextDocumentContentProvider(EXPLAIN_SCHEME, explanations),
-    vscode.commands.registerCommand('flotilla.explainPlacement', async (node?: HostsNode) => {
-      try {
-        await explainPlacement(node);
-      } catch (err) {
-        void vscode.window.showErrorMessage(`Flotilla: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }),
-    vscode.commands.registerCommand('flotilla.runOnLeastLoaded', async (node?: HostsNode) => {
-      try {
-        await runOnLeastLoaded(node);
-      } catch (err) {
-        void vscode.window.showErrorMessage(`Flotilla: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }),
+    registerCommand('flotilla.explainPlacement', (node?: HostsNode) => explainPlacement(node)),
+    registerCommand('flotilla.runOnLeastLoaded', (node?: HostsNode) => runOnLeastLoaded(node)),
     vscode.tasks.registerTaskProvider(TASK_TYPE, new FlotillaTaskProvider(deps)),
   );
 }

@@ -1,11 +1,15 @@
 import * as vscode from 'vscode';
+import type { CommandId } from './ids';
 
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Registers a command whose failures reach the user as an error message instead of vanishing. */
-export function registerCommand(id: string, fn: (...args: never[]) => unknown): vscode.Disposable {
+/**
+ * How every feature registers a command: the id must be one of COMMAND_IDS, and a failure reaches the
+ * user as an error message instead of vanishing.
+ */
+export function registerCommand(id: CommandId, fn: (...args: never[]) => unknown): vscode.Disposable {
   return vscode.commands.registerCommand(id, async (...args: never[]) => {
     try {
       await fn(...args);

@@ -2,6 +2,7 @@
 // commands. main.ts calls registerHosts once; it returns the Hosts view, which other features take
 // their targets from.
 import * as vscode from 'vscode';
+import { registerCommand } from '../commands/register';
 import type { Fleet } from '../fleet';
 import { registerAnsibleExport } from './ansibleExport';
 import { registerHostCommands } from './hostCommands';
@@ -21,8 +22,8 @@ export function registerHosts(context: vscode.ExtensionContext, fleet: Fleet): v
     createStatusBar(fleet),
     ...registerHostCommands(fleet, tree, view),
     registerAnsibleExport(fleet),
-    vscode.commands.registerCommand('flotilla.showProblemHosts', () => showProblemHosts(fleet)),
-    vscode.commands.registerCommand('flotilla.reviewHostKeys', () => review.review()),
+    registerCommand('flotilla.showProblemHosts', () => showProblemHosts(fleet)),
+    registerCommand('flotilla.reviewHostKeys', () => review.review()),
   );
   return view;
 }

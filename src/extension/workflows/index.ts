@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
+import { registerCommand } from '../commands/register';
 import type { RunStore } from '../../core/jobs/store';
 import { readWorkflow } from '../../core/workflows/parse';
 import { watchWorkflows, WorkflowStore } from '../../core/workflows/record';
@@ -77,7 +78,6 @@ export function registerWorkflows(context: vscode.ExtensionContext, fleet: Fleet
     return false;
   };
   const runId = (arg: unknown) => (arg && typeof arg === 'object' && (arg as WorkflowsNode).kind === 'run' ? (arg as { id: string }).id : undefined);
-  const register = vscode.commands.registerCommand;
 
   context.subscriptions.push(
     tree,
@@ -91,28 +91,28 @@ export function registerWorkflows(context: vscode.ExtensionContext, fleet: Fleet
     registerWorkflowCompletion(log),
     { dispose: watchWorkflows(records, () => tree.soon()) },
     { dispose: () => launcher.cancelAll() },
-    register('flotilla.workflows.run', async (arg?: unknown) => {
+    registerCommand('flotilla.workflows.run', async (arg?: unknown) => {
       if (!trusted()) return;
       const file = await fileOf(arg, 'Run Workflow');
       if (file) await launcher.run(file);
     }),
-    register('flotilla.workflows.dryRun', async (arg?: unknown) => {
+    registerCommand('flotilla.workflows.dryRun', async (arg?: unknown) => {
       const file = await fileOf(arg, 'Dry Run Workflow');
       if (file) await launcher.dryRun(file);
     }),
-    register('flotilla.workflows.exportAnsible', async (arg?: unknown) => {
+    registerCommand('flotilla.workflows.exportAnsible', async (arg?: unknown) => {
       const file = await fileOf(arg, 'Export Workflow to Ansible');
       if (file) await launcher.exportAnsible(file);
     }),
-    register('flotilla.workflows.new', newWorkflow),
-    register('flotilla.workflows.refresh', async () => { await refreshFiles(); await tree.reload(); }),
-    register('flotilla.workflows.cancel', async (arg?: unknown) => {
+    registerCommand('flotilla.workflows.new', newWorkflow),
+    registerCommand('flotilla.workflows.refresh', async () => { await refreshFiles(); await tree.reload(); }),
+    registerCommand('flotilla.workflows.cancel', async (arg?: unknown) => {
       const id = runId(arg) ?? tree.getChildren({ kind: 'section', which: 'runs' }).map((n) => runId(n)).find((i) => i && tree.doc(i)?.state === 'running');
       if (!id) return;
       // This window's run stops at once; another process's run gets a request it acts on.
       if (!launcher.cancel(id)) await records.requestCancel(id);
     }),
-    register('flotilla.workflows.showRecord', async (arg?: unknown) => {
+    registerCommand('flotilla.workflows.showRecord', async (arg?: unknown) => {
       const id = runId(arg);
       const doc = id ? tree.doc(id) : undefined;
       if (doc) await showRecord(doc);
