@@ -59,6 +59,7 @@ export async function createContext(flags: GlobalFlags, io: CliIo, opts: { inter
     inventory: await loadInventory(inventoryOptionsOf(flags)),
     pool: new Pool({
       resolve: (alias) => context.inventory.resolve(alias),
+      resolveJump: (request, from) => context.inventory.resolveJump(request, from),
       prompter: terminalPrompter({ acceptNewHostKeys: flags.acceptNewHostKeys, signal: io.signal, interactive: opts.interactive }),
       connectTimeoutMs,
       idleCloseMs: 1000,

@@ -39,6 +39,8 @@ export interface ResolvedHost {
   readonly warnings?: readonly string[];
   /** Every resolved option by lower-case keyword, in the order `ssh -G` prints them. */
   readonly options: ReadonlyMap<string, ResolvedOption>;
+  /** The config file it was read from when one was named (ssh -F); its jump hosts are read from it too. */
+  readonly configFile?: string;
 }
 
 export interface ResolvedOption {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { loadInventory, type Inventory } from '../core/config/inventory';
 import { resolveHost } from '../core/config/sshConfig';
 import { tailnetPinger, type Tailnet } from '../core/config/tailscale';
+import { resolveJumpHost, type JumpRequest } from '../core/ssh/jumpChain';
 import { HealthHistory } from '../core/health/history';
 import { HealthMonitor, type MonitorSettings } from '../core/health/monitor';
 import type { HostHealth } from '../core/health/probe';
@@ -93,6 +94,7 @@ export function createFleet(prompter: Prompter, log: vscode.LogOutputChannel, da
   let fleet: Fleet | undefined;
   const pool = new Pool({
     resolve: (alias) => fleet!.resolve(alias),
+    resolveJump: (request, from) => fleet!.resolveJump(request, from),
     prompter,
     connectTimeoutMs: settings.connectTimeoutSeconds * 1000,
   });
@@ -168,6 +170,12 @@ export class Fleet implements vscode.Disposable {
     const r = await (snap.inventory ? snap.inventory.resolve(alias) : resolveHost(alias, {}));
     (snap.resolved as Map<string, ResolvedHost>).set(alias, r);
     return r;
+  }
+
+  /** A jump host, through the ssh config only (as `ssh -J`), with the current inventory's options. */
+  resolveJump(request: JumpRequest, from: ResolvedHost): Promise<ResolvedHost> {
+    const inventory = this.current.inventory;
+    return inventory ? inventory.resolveJump(request, from) : resolveJumpHost(request, from);
   }
 
   /** Re-reads config and groups (one read at a time; a request during a read reads once more after it). */

@@ -187,12 +187,13 @@ print(json.dumps({"web": {"hosts": ["lab-1", "dyn1"], "children": ["edge"]}, "ed
   });
 
   it('an exported inventory has Flotilla\'s groups and lets ansible reach every web host with strict host key checking', async () => {
-    // jumpbox is the lab's bastion known only from the inventory; db3 (lab-1) is reached through it.
+    // jumpbox is the lab's bastion known only from the inventory; db3 (lab-1) is reached through the ssh config's
+    // bastion (ssh -J reads a jump host through the ssh config only, and so does Flotilla).
     const bastion = host('bastion');
     const id = fleet.lab.info.identityFile;
     const source = file('export-src.ini', `[dbs]\n${onlyInventoryHosts()}[jumps]
 jumpbox ansible_host=${bastion.address} ansible_port=${bastion.port} ansible_user=flotilla ansible_ssh_private_key_file=${id}
-db3 ansible_host=${host('lab-1').address} ansible_port=${host('lab-1').port} ansible_user=flotilla ansible_ssh_private_key_file=${id} ansible_ssh_common_args='-J jumpbox'
+db3 ansible_host=${host('lab-1').address} ansible_port=${host('lab-1').port} ansible_user=flotilla ansible_ssh_private_key_file=${id} ansible_ssh_common_args='-J bastion'
 `);
     const inv = await loadInventory({ sshConfigFile: config, groupsFile: fleet.lab.info.groups, ansibleInventories: [source] });
     const global = ['--ssh-config', config, '--groups', fleet.lab.info.groups, '--ansible-inventory', source];

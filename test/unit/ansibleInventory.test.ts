@@ -280,20 +280,20 @@ describe('inventory export', () => {
     expect(formatAnsibleExport(planAnsibleExport(inv), 'ansible-yaml')).toContain('all:\n  hosts:\n    a:\n  children:\n    web:\n      hosts:\n        a:\n');
   });
 
-  it('a jump through a host only the inventory knows becomes a ProxyCommand with its settings', async () => {
+  it('a jump through a host only the inventory knows stays a ProxyJump, read through the ssh config as ssh -J does', async () => {
     const source = await write('jump.ini', `jumpbox ansible_host=10.0.0.1 ansible_port=2201 ansible_user=j ansible_ssh_private_key_file=/k/id%1
 web ansible_host=10.0.0.2 ansible_ssh_common_args='-J admin@jumpbox'
 chain ansible_host=10.0.0.3 ansible_ssh_common_args='-J a,jumpbox'
 `);
-    const inv = await loadInventory({ sshConfigFile: await write('cfg', 'Host a\n'), homeDir: dir, ansibleInventories: [source], groupsFile: path.join(dir, 'none.yaml') });
+    const inv = await loadInventory({ sshConfigFile: await write('cfg', 'Host a\n  Port 2022\n'), homeDir: dir, ansibleInventories: [source], groupsFile: path.join(dir, 'none.yaml') });
     const cfg = path.join(dir, 'cfg');
-    // Ansible splits the args with shlex; ssh hands the ProxyCommand to sh, which splits it again.
-    const args = shellWords(String(planAnsibleExport(inv, 'web').hosts.get('web')!.ansible_ssh_common_args));
-    expect(args.slice(0, 3)).toEqual(['-F', cfg, '-o']);
-    expect(args[3]!.startsWith('ProxyCommand=')).toBe(true);
-    expect(shellWords(args[3]!.slice('ProxyCommand='.length))).toEqual(
-      ['ssh', '-F', cfg, '-o', 'Port=2201', '-o', 'IdentityFile=/k/id%%1', '-o', 'User=admin', '-W', '%h:%p', '10.0.0.1'],
-    );
-    expect(() => planAnsibleExport(inv, 'chain')).toThrow('jumps through a chain with a host only the Ansible inventory knows');
+    expect(shellWords(String(planAnsibleExport(inv, 'web').hosts.get('web')!.ansible_ssh_common_args))).toEqual(['-F', cfg, '-o', 'ProxyJump=admin@jumpbox']);
+    expect(shellWords(String(planAnsibleExport(inv, 'chain').hosts.get('chain')!.ansible_ssh_common_args))).toEqual(['-F', cfg, '-o', 'ProxyJump=a,jumpbox']);
+    // The jump host is the ssh config's "jumpbox" (no Host block: the name itself, port 22), not the inventory's.
+    const web = await inv.resolve('web');
+    expect((await inv.resolve('jumpbox')).hostname).toBe('10.0.0.1');
+    const jump = await inv.resolveJump({ name: 'jumpbox', user: 'admin' }, web);
+    expect({ hostname: jump.hostname, port: jump.port, user: jump.user }).toEqual({ hostname: 'jumpbox', port: 22, user: 'admin' });
+    expect((await inv.resolveJump({ name: 'a' }, web)).port).toBe(2022);
   });
 });

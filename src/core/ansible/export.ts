@@ -1,13 +1,10 @@
 // Flotilla's fleet as an Ansible inventory: the same groups (flattened), and per host the variables
 // that make Ansible's ssh reach it the way Flotilla does — hosts of the ssh config through that config
 // (`-F FILE` when Flotilla reads a non-default one, so the same known_hosts too), inventory-only hosts
-// through the connection variables Flotilla resolved them with.
+// through the connection variables Flotilla resolved them with, their jump hosts through the ssh config.
 import { homedir } from 'node:os';
 import { stringify } from 'yaml';
-import { parseJump } from '../config/jump';
-import { expandTargets, type Inventory, type InventoryHost } from '../config/inventory';
-import { shellCommandFromArgv } from '../ssh/quote';
-import { sshArgv, type AnsibleConnection } from './connection';
+import { expandTargets, type Inventory } from '../config/inventory';
 import { expandHome } from './index';
 import { pythonLiteral, shellQuote } from './values';
 
@@ -49,7 +46,8 @@ export function planAnsibleExport(inv: Inventory, target = 'all', homeDir = home
       if (c.port) vars.ansible_port = c.port.value;
       if (c.user) vars.ansible_user = c.user.value;
       if (c.identityFile) vars.ansible_ssh_private_key_file = c.identityFile.value;
-      if (c.proxyJump) args.push('-o', jumpOption(alias, c.proxyJump.value, known, config));
+      // Flotilla reads the jump hosts through the ssh config only, as ssh -J does: the same option works for both.
+      if (c.proxyJump) args.push('-o', `ProxyJump=${c.proxyJump.value}`);
     }
     if (args.length) vars.ansible_ssh_common_args = args.map(shellQuote).join(' ');
     hosts.set(alias, vars);
@@ -63,37 +61,6 @@ export function planAnsibleExport(inv: Inventory, target = 'all', homeDir = home
     for (const m of members) if (targeted.has(m) && !known.has(m)) leftOut.push({ group: name, alias: m });
   }
   return { hosts, groups, leftOut };
-}
-
-/**
- * The ssh option for a ProxyJump. Flotilla resolves a jump host that only the inventory knows with the
- * inventory's settings, which ssh's own -J cannot: such a hop becomes a ProxyCommand running ssh with
- * those settings, so Ansible goes the same way.
- */
-function jumpOption(alias: string, proxyJump: string, known: ReadonlyMap<string, InventoryHost>, config: string | undefined): string {
-  const hops = proxyJump.split(',');
-  const inventoryOnly = hops.map((hop) => {
-    const parsed = parseJump(hop);
-    const jump = parsed && !parsed.none ? parsed.last : undefined;
-    return jump && known.get(jump.host)?.ansible ? { jump, connection: known.get(jump.host)!.ansible! } : undefined;
-  });
-  if (inventoryOnly.every((x) => x === undefined)) return `ProxyJump=${proxyJump}`;
-  const only = inventoryOnly[0];
-  if (hops.length > 1 || !only) {
-    throw new AnsibleExportError(`host ${JSON.stringify(alias)} jumps through a chain with a host only the Ansible inventory knows; Ansible's ssh cannot follow that chain: give the jump hosts Host entries in the ssh config`);
-  }
-  const { jump, connection } = only;
-  const via: AnsibleConnection = {
-    ...connection,
-    // As Flotilla's pool does, a jump host's own ProxyJump is not followed.
-    proxyJump: undefined,
-    user: jump.user !== undefined ? { value: jump.user, source: connection.host?.source ?? { file: '', line: 0 } } : connection.user,
-    port: jump.port !== undefined ? { value: jump.port, source: connection.host?.source ?? { file: '', line: 0 } } : connection.port,
-  };
-  const argv = sshArgv(via, config);
-  // ssh expands %-tokens in a ProxyCommand: only %h:%p is meant as one.
-  const words = [...argv.slice(0, -1).map((w) => w.replace(/%/g, '%%')), '-W', '%h:%p', argv.at(-1)!.replace(/%/g, '%%')];
-  return `ProxyCommand=${shellCommandFromArgv(words)}`;
 }
 
 export function formatAnsibleExport(plan: AnsibleExport, format: AnsibleExportFormat): string {

@@ -3,6 +3,7 @@
 // and optionally Tailscale peers.
 import { homedir } from 'node:os';
 import { mergeAnsibleInventory, resolveAnsibleHost, type AnsibleConnection, type AnsibleTreeGroup } from '../ansible';
+import { resolveJumpHost, type ResolveJump } from '../ssh/jumpChain';
 import type { ConfigSource, ResolvedHost } from '../types';
 import { findGroupsFile, flagUnknownMembers, GroupsFileError, loadGroups } from './groups';
 import { listHostAliases, resolveHost, type ConfigProblem, type ResolveOptions } from './sshConfig';
@@ -59,6 +60,8 @@ export interface Inventory {
   ansibleGroups: ReadonlyMap<string, AnsibleTreeGroup>;
   /** Resolved settings of a host: the ssh config's, or for inventory-only hosts the inventory's on top. */
   resolve(alias: string): Promise<ResolvedHost>;
+  /** A jump host named in a ProxyJump: through the ssh config only, as `ssh -J` resolves it (never the inventory). */
+  resolveJump: ResolveJump;
 }
 
 /** Each host's resolved HostName (hosts whose settings cannot be resolved are left out), for matching tailnet peers. */
@@ -127,6 +130,7 @@ export async function loadInventory(opts: InventoryOptions = {}): Promise<Invent
     resolveOptions,
     ansibleGroups: ansible?.tree ?? new Map(),
     resolve,
+    resolveJump: (request, from) => resolveJumpHost(request, from, resolveOptions),
   };
 }
 

@@ -43,6 +43,13 @@ export interface ResolveOptions {
   localUid?: number;
   /** Like ssh -l. */
   user?: string;
+  /** Like ssh -p. */
+  port?: number;
+  /**
+   * Like ssh -J: these jump hops (a ProxyJump list) win over the config's ProxyJump and ProxyCommand.
+   * ssh passes the hops before the last one on this way when it connects to the last one.
+   */
+  proxyJump?: string;
   env?: Record<string, string | undefined>;
   matchExec?: { enabled: boolean; timeoutMs?: number };
   /** Decides platform-specific keywords (UseKeychain is known on macOS only). Default: process.platform. */
@@ -177,6 +184,14 @@ export async function resolveHost(alias: string, opts: ResolveOptions = {}): Pro
   const warnings: string[] = [];
   const commandLine: ConfigSource = { file: '<command line>', line: 0 };
   if (opts.user !== undefined) store.force('user', opts.user, commandLine);
+  if (opts.port !== undefined) store.force('port', String(opts.port), commandLine);
+  if (opts.proxyJump !== undefined) {
+    const jump = parseJump(opts.proxyJump);
+    if (!jump || jump.none) throw new SshConfigError(`Invalid -J argument "${opts.proxyJump}": each hop must be [user@]host[:port]`, commandLine);
+    // ssh.c case 'J': the jump host is set, and ProxyCommand "none" keeps the config's from applying.
+    store.force('proxyjump', jump.raw, commandLine);
+    store.force('proxycommand', 'none', commandLine);
+  }
 
   let wantFinal = await runPass(alias, alias, false, store, opts, env, warnings);
 
@@ -209,7 +224,8 @@ export async function resolveHost(alias: string, opts: ResolveOptions = {}): Pro
     await runPass(alias, host, true, store, opts, env, warnings);
   }
   validateHostToken(host, 'hostname');
-  return buildResolvedHost(alias, host, store, env, warnings);
+  const result = buildResolvedHost(alias, host, store, env, warnings);
+  return opts.configFile === undefined ? result : { ...result, configFile: opts.configFile };
 }
 
 interface Naming {

@@ -40,8 +40,8 @@ export interface ConnectDeps {
   keys: KeyCache;
   env: Record<string, string | undefined>;
   defaultConnectTimeoutMs: number;
-  /** Opens (or reuses) the connection to a jump host, by its ProxyJump spec (`[user@]host[:port]`). */
-  openJump: (spec: string, remainingChain: string | undefined) => Promise<Client>;
+  /** Opens (or reuses) the connection to the jump host this host's ProxyJump names (see jumpChain.ts). */
+  openJump: () => Promise<{ client: Client; name: string }>;
   /** Keepalive used when the config sets no ServerAliveInterval: a fleet tool must notice a frozen server. */
   defaultKeepaliveMs?: number;
 }
@@ -71,34 +71,6 @@ async function withHandshakeSlot<T>(destination: string, fn: () => Promise<T>): 
     if (next) next();
     else if (queue.active === 0) handshakeQueues.delete(destination);
   }
-}
-
-/** Splits a ProxyJump list: the last hop is the one the target is reached from. */
-export function splitJumpChain(proxyJump: string): { last: string; rest?: string } {
-  const hops = proxyJump.split(',').map((h) => h.trim()).filter(Boolean);
-  const last = hops.pop()!;
-  return { last, rest: hops.length ? hops.join(',') : undefined };
-}
-
-/** Parses `[user@]host[:port]` (and `ssh://user@host:port`) as ProxyJump allows. */
-export function parseJumpSpec(spec: string): { user?: string; host: string; port?: number } {
-  const s = spec.replace(/^ssh:\/\//, '');
-  const at = s.lastIndexOf('@');
-  const user = at >= 0 ? s.slice(0, at) : undefined;
-  let rest = at >= 0 ? s.slice(at + 1) : s;
-  let port: number | undefined;
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
-  if (bracket) {
-    rest = bracket[1]!;
-    port = bracket[2] ? Number(bracket[2]) : undefined;
-  } else {
-    const m = /^([^:]+):(\d+)$/.exec(rest);
-    if (m) {
-      rest = m[1]!;
-      port = Number(m[2]);
-    }
-  }
-  return { user, host: rest, port };
 }
 
 function connectTimeoutMs(host: ResolvedHost, deps: ConnectDeps): number {
@@ -356,11 +328,10 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, 
     cleanupTransport = p.kill;
     proxyStderr = p.stderr;
   } else if (host.proxyJump) {
-    const { last, rest } = splitJumpChain(host.proxyJump);
-    const jump = await deps.openJump(last, rest);
-    via = last;
+    const jump = await deps.openJump();
+    via = jump.name;
     transportStarted = Date.now(); // the jump host's own connect has its own deadline
-    sock = await forwardOut(jump, last, host.hostname, host.port, timeoutMs);
+    sock = await forwardOut(jump.client, jump.name, host.hostname, host.port, timeoutMs);
   } else {
     sock = await openTcp(host.hostname, host.port, timeoutMs);
   }

@@ -8,10 +8,16 @@
 import type { ClientChannel, ExecOptions, PseudoTtyOptions, SFTPWrapper } from 'ssh2';
 import { refusingPrompter, type Prompter, type ResolvedHost } from '../types';
 import { KeyCache } from './auth';
-import { connectHost, parseJumpSpec, type Connection, type ConnectDeps } from './connect';
+import { connectHost, type Connection, type ConnectDeps } from './connect';
+import { describeJump, jumpChain, resolveJumpHost, type JumpHop, type ResolveJump } from './jumpChain';
 
 export interface PoolOptions {
   resolve(alias: string): Promise<ResolvedHost>;
+  /**
+   * How a name in a ProxyJump is resolved: through the ssh config only, as `ssh -J` does (an inventory's
+   * host settings never apply to a jump host). Default: resolveJumpHost with no further options.
+   */
+  resolveJump?: ResolveJump;
   prompter: Prompter;
   env?: Record<string, string | undefined>;
   connectTimeoutMs?: number;
@@ -142,7 +148,7 @@ export class Pool {
    * key needing a passphrase fails the connect instead, to be reviewed when the user chooses.
    */
   async connection(alias: string, opts: { interactive?: boolean } = {}): Promise<Connection> {
-    return (await this.entry(alias, () => this.opts.resolve(alias), opts.interactive ?? true)).ready;
+    return (await this.entry(alias, () => this.target(alias), opts.interactive ?? true)).ready;
   }
 
   isConnected(alias: string): boolean {
@@ -191,7 +197,7 @@ export class Pool {
     if (extras.length < MAX_CONNECTIONS_PER_HOST - 1) {
       let n = 1;
       while (this.entries.has(`${alias}\u0000${n}`)) n++;
-      const extra = await this.entry(`${alias}\u0000${n}`, () => this.opts.resolve(alias), true, { extraFor: alias, cap: primary.slots.cap });
+      const extra = await this.entry(`${alias}\u0000${n}`, () => this.target(alias), true, { extraFor: alias, cap: primary.slots.cap });
       try {
         await extra.ready;
         return extra;
@@ -234,7 +240,7 @@ export class Pool {
     let refusals = 0;
     let reconnects = 0;
     for (;;) {
-      const primary = await this.entry(alias, () => this.opts.resolve(alias));
+      const primary = await this.entry(alias, () => this.target(alias));
       await primary.ready;
       const e = await this.connectionFor(alias, primary);
       const conn = await e.ready;
@@ -290,9 +296,15 @@ export class Pool {
     e.idleTimer.unref();
   }
 
+  /** A host to connect to and the jump hosts in front of it (outermost first); a ProxyJump loop fails here. */
+  private async target(alias: string): Promise<Plan> {
+    const host = await this.opts.resolve(alias);
+    return { host, chain: await jumpChain(host, this.opts.resolveJump ?? ((request, from) => resolveJumpHost(request, from))) };
+  }
+
   private entry(
     key: string,
-    resolve: () => Promise<ResolvedHost>,
+    plan: () => Promise<Plan>,
     interactive = true,
     extra?: { extraFor: string; cap: number },
   ): Promise<Entry> {
@@ -316,7 +328,7 @@ export class Pool {
         this.armIdle(j);
       }
     };
-    e.ready = resolve().then((host) => connectHost(host, this.deps(interactive, jumps)));
+    e.ready = plan().then(({ host, chain }) => connectHost(host, this.deps(interactive, jumps, chain)));
     this.entries.set(key, e);
     e.ready.then(
       (conn) => {
@@ -337,36 +349,35 @@ export class Pool {
     return Promise.resolve(e);
   }
 
-  private deps(interactive: boolean, jumps: Entry[]): ConnectDeps {
+  private deps(interactive: boolean, jumps: Entry[], chain: readonly JumpHop[]): ConnectDeps {
     return {
       prompter: interactive ? this.opts.prompter : refusingPrompter,
       keys: this.keys,
       env: this.opts.env ?? process.env,
       defaultConnectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
-      openJump: (spec, rest) => this.openJump(spec, rest, interactive, jumps),
+      openJump: () => this.openJump(chain, interactive, jumps),
     };
   }
 
-  /** Jump hosts are resolved through the same ssh config (as OpenSSH does) and shared by every host behind them. */
-  private async openJump(spec: string, rest: string | undefined, interactive: boolean, dependents: Entry[]) {
-    const key = `jump:${spec}|${rest ?? ''}`;
-    const e = await this.entry(key, async () => {
-      const { user, host, port } = parseJumpSpec(spec);
-      const base = await this.opts.resolve(host);
-      return {
-        ...base,
-        user: user ?? base.user,
-        port: port ?? base.port,
-        proxyJump: rest,
-        proxyCommand: rest ? undefined : base.proxyCommand,
-      };
-    }, interactive);
+  /**
+   * The connection to the last hop of `chain` (itself reached through the hops before it), shared by
+   * every connection whose chain has the same hop: same name, user, port, -J hops and config file.
+   */
+  private async openJump(chain: readonly JumpHop[], interactive: boolean, dependents: Entry[]) {
+    const hop = chain[chain.length - 1];
+    if (!hop) throw new Error('internal: a ProxyJump host without a jump chain');
+    const e = await this.entry(`jump:${hop.key}`, async () => ({ host: hop.host, chain: chain.slice(0, -1) }), interactive);
     const conn = await e.ready;
     if (!dependents.includes(e)) {
       e.dependents++;
       dependents.push(e);
     }
     if (e.idleTimer) clearTimeout(e.idleTimer);
-    return conn.client;
+    return { client: conn.client, name: describeJump(hop.request) };
   }
+}
+
+interface Plan {
+  host: ResolvedHost;
+  chain: readonly JumpHop[];
 }
