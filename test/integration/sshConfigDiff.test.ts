@@ -93,6 +93,8 @@ describe.skipIf(!sshAvailable)('ssh config resolution vs. ssh -G (OpenSSH differ
     const args = ['-u', SCRATCH_USER, '--', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'ssh', '-G'];
     if (!c.defaultConfig) args.push('-F', file);
     if (c.user) args.push('-l', c.user);
+    if (c.port !== undefined) args.push('-p', String(c.port));
+    if (c.jump !== undefined) args.push('-J', c.jump);
     args.push('--', c.host);
     try {
       const { stdout } = await execFile('runuser', args, { cwd: home });
@@ -118,6 +120,8 @@ describe.skipIf(!sshAvailable)('ssh config resolution vs. ssh -G (OpenSSH differ
         localHostname: hostname(),
         localUid: uid,
         user: c.user,
+        port: c.port,
+        proxyJump: c.jump,
         env,
       matchExec: { enabled: true, timeoutMs: 10_000 },
       platform: 'linux',
