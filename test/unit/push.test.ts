@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,8 @@ import { diffEntries, itemize, settleHashed } from '../../src/core/push/plan';
 import { listingScript, parseListing } from '../../src/core/push/remoteList';
 import { DestinationError, parseDestination, shellWord } from '../../src/core/push/remotePath';
 import { scanLocal } from '../../src/core/push/scan';
-import type { LocalEntry, RemoteEntry, ScanResult } from '../../src/core/push/types';
+import { END_OF_ARCHIVE, entryHeader, padding } from '../../src/core/push/tarStream';
+import { changeableInSameSecond, type LocalEntry, type RemoteEntry, type ScanResult } from '../../src/core/push/types';
 
 let root: string;
 let outside: string;
@@ -147,6 +148,40 @@ describe('push plan diff', () => {
     expect(settled.map((i) => [i.path, !!i.changes.content, !!i.changes.time])).toEqual([['edited', true, false], ['kept', false, false]]);
     // no hash tool on the host: size+mtime decides, as it did
     expect(settleHashed(d.needHash, scan, remote, new Map(), new Map()).map((i) => !!i.changes.content)).toEqual([false, false]);
+  });
+
+  it('a remote filesystem that keeps fractions elsewhere: a whole-second mtime in the same second is trusted (no content check)', () => {
+    const scan = scanOf({ dir: { type: 'dir', mode: 0o755 }, 'dir/old': {} });
+    const remote = remoteOf({ dir: { kind: 'd', size: 0, mode: 0o755 }, 'dir/old': { mtimeNsec: 0 } });
+    const d = diffEntries(scan, remote);
+    expect([d.needHash.length, d.update.length, d.unchanged]).toEqual([0, 0, 2]);
+  });
+
+  it('a file is changeable in the same second when modified in the second before the scan began, or later', () => {
+    const scan = { ...scanOf({}), startedMs: 1_700_000_010_300 };
+    const at = (mtimeMs: number) => changeableInSameSecond(scan, { type: 'file', size: 1, mode: 0o644, mtimeMs });
+    expect([at(1_700_000_008_999), at(1_700_000_009_000), at(1_700_000_010_900), at(1_700_000_020_000)]).toEqual([false, true, true, true]);
+    expect(changeableInSameSecond(scanOf({}), { type: 'file', size: 1, mode: 0o644, mtimeMs: 0 })).toBe(true); // scan time unknown
+  });
+
+  it('the tar stream carries an exact mtime in a pax record when asked, whole seconds otherwise (GNU tar restores both)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-pax-'));
+    try {
+      const data = Buffer.from('hello');
+      writeFileSync(join(dir, 'a.tar'), Buffer.concat([
+        entryHeader('d', { type: 'dir', size: 0, mode: 0o755, mtime: 1_700_000_001, mtimeNsec: 5 }),
+        entryHeader('d/exact', { type: 'file', size: data.length, mode: 0o644, mtime: 1_700_000_000, mtimeNsec: 123_456_789 }), data, padding(data.length),
+        entryHeader('d/whole', { type: 'file', size: data.length, mode: 0o644, mtime: 1_700_000_000 }), data, padding(data.length),
+        END_OF_ARCHIVE,
+      ]));
+      mkdirSync(join(dir, 'x'));
+      execFileSync('tar', ['-x', '-p', '--no-same-owner', '-f', join(dir, 'a.tar'), '-C', join(dir, 'x')]);
+      const ns = (rel: string) => statSync(join(dir, 'x', rel), { bigint: true }).mtimeNs;
+      expect([ns('d/exact'), ns('d/whole'), ns('d')]).toEqual([1_700_000_000_123_456_789n, 1_700_000_000_000_000_000n, 1_700_000_001_000_000_005n]);
+      expect(readFileSync(join(dir, 'x/d/exact'), 'utf8')).toBe('hello');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('classifies create / update / unchanged / hash / delete', () => {

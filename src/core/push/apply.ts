@@ -10,7 +10,7 @@ import { isMetadataOnly, formatSize, planHost, spaceProblem, type PlannedHost } 
 import { joinRemote } from './remotePath';
 import { sourcePath } from './scan';
 import { endSftp, sftpCall, sftpErrorText, SFTP_STATUS } from './sftp';
-import { remoteModeFor, type ItemAction, type PlanItem } from './types';
+import { changeableInSameSecond, remoteModeFor, type ItemAction, type PlanItem } from './types';
 import { ensureDirectory, removeEntry, removeTree, uploadFile, uploadSymlink } from './upload';
 import { tarIntoNewDestinationBatched } from './tarBatch';
 import { runWindow } from './window';
@@ -234,7 +234,11 @@ async function transfer(
   let done = 0;
   const progress = () => opts.onProgress?.({ host: plan.host, done, total: work, bytes });
   const canStart = () => !opts.signal?.aborted && !hostCause;
+  // Sub-second mtimes, touched after the apply: every file a same-second edit could still change (up to the
+  // limit), then, as room allows, the others (exact mtimes are nicer, but whole seconds suffice for them).
   const precise: Array<[string, number, number]> = [];
+  const preciseOld: Array<[string, number, number]> = [];
+  let preciseRecent = 0;
 
   const attempt = async (item: PlanItem, action: () => Promise<void>) => {
     try {
@@ -285,7 +289,15 @@ async function transfer(
     }
     const mtimeSeconds = Math.floor(l.mtimeMs / 1000);
     if (l.type === 'symlink') return uploadSymlink(sftp, l.linkTarget!, target);
-    if (precise.length < PRECISE_TIMES_MAX && l.mtimeNsec) precise.push([target, mtimeSeconds, l.mtimeNsec]);
+    if (l.mtimeNsec && changeableInSameSecond(scan, l)) {
+      if (preciseRecent < PRECISE_TIMES_MAX) {
+        preciseRecent++;
+        precise.push([target, mtimeSeconds, l.mtimeNsec]);
+      } else {
+        // No exact mtime for this one: read it once its second is over, so whole seconds tell any later edit apart.
+        await secondOver(mtimeSeconds, opts.signal);
+      }
+    } else if (l.mtimeNsec) preciseOld.push([target, mtimeSeconds, l.mtimeNsec]);
     if (isMetadataOnly(item)) {
       return sftpCall<void>(sftp, (cb) => sftp.setstat(target, { mode: remoteModeFor(l.mode), atime: mtimeSeconds, mtime: mtimeSeconds }, cb));
     }
@@ -300,7 +312,7 @@ async function transfer(
     }
   }
   const dirTimes = hostCause ? [] : await finishDirectories(sftp, plan, touchedDirs);
-  plan.lock?.setPreciseTimes([...precise, ...dirTimes].slice(0, PRECISE_TIMES_MAX));
+  plan.lock?.setPreciseTimes([...precise, ...dirTimes, ...preciseOld].slice(0, PRECISE_TIMES_MAX));
   const cancelled = !!opts.signal?.aborted;
   markNotAttempted(plan, results, runDeletes, cancelled ? 'not attempted: cancelled' : hostCause ? 'not written' : 'not attempted');
   return { host: plan.host, deleteBlocked: plan.deleteBlocked, applied: plan, ...outcome(results, cancelled, hostCause), results, bytes, durationMs: Date.now() - started };
@@ -321,6 +333,17 @@ async function finishDirectories(sftp: SFTPWrapper, plan: PlannedHost, touched: 
     if (l.mtimeNsec) precise.push([path, t, l.mtimeNsec]);
   }));
   return precise;
+}
+
+/** Resolves once the local clock is past the whole second `seconds` (plus the file clock's slack). */
+function secondOver(seconds: number, signal?: AbortSignal): Promise<void> {
+  const wait = (seconds + 1) * 1000 + 20 - Date.now();
+  if (wait <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve(); };
+    const timer = setTimeout(done, wait);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Free bytes for unprivileged users (statvfs@openssh.com); undefined when the server cannot say. */

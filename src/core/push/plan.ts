@@ -76,12 +76,18 @@ export function sameMtime(l: LocalEntry, r: RemoteEntry): boolean {
 }
 
 /**
- * The same whole second, but only the local side keeps fractions (a tar first push, or an SFTP server that
- * sets seconds only): a same-size file changed within that second would look unchanged, so its content
- * is compared instead.
+ * The same whole second, but only the local side keeps fractions, on a remote filesystem that shows no
+ * fractions anywhere (it keeps whole seconds only): a same-size file changed within that second would look
+ * unchanged, so its content is compared instead. Where the filesystem keeps fractions, a whole-second mtime
+ * is one our writers gave a file that could not change again within its second (changeableInSameSecond).
  */
-function mtimeUncertain(l: LocalEntry, r: RemoteEntry): boolean {
-  return Math.floor(l.mtimeMs / 1000) === r.mtime && !r.mtimeNsec && localNsec(l) !== 0;
+function mtimeUncertain(l: LocalEntry, r: RemoteEntry, remoteKeepsFractions: boolean): boolean {
+  return !remoteKeepsFractions && Math.floor(l.mtimeMs / 1000) === r.mtime && !r.mtimeNsec && localNsec(l) !== 0;
+}
+
+function keepsFractions(remote: ReadonlyMap<string, RemoteEntry>): boolean {
+  for (const r of remote.values()) if (r.mtimeNsec) return true;
+  return false;
 }
 
 function remoteType(kind: string): PlanItem['type'] {
@@ -91,6 +97,7 @@ function remoteType(kind: string): PlanItem['type'] {
 /** Pure diff of a scan against a listing (no I/O), exported for unit tests. */
 export function diffEntries(scan: PlannableScan, remote: ReadonlyMap<string, RemoteEntry>, opts: { delete?: boolean; checksum?: boolean } = {}): Diff {
   const d: Diff = { create: [], update: [], delete: [], unchanged: 0, needHash: [], conflicts: [], replaceDirs: [], extraneous: 0 };
+  const fractions = keepsFractions(remote);
   for (const [path, l] of scan.entries) {
     const r = remote.get(path);
     const base = { path, type: l.type, size: l.type === 'file' ? l.size : 0 } as const;
@@ -107,7 +114,7 @@ export function diffEntries(scan: PlannableScan, remote: ReadonlyMap<string, Rem
       d.update.push({ ...base, action: 'update', changes: { type: true } });
       continue;
     }
-    const item = compareSameType(l, r, !!opts.checksum);
+    const item = compareSameType(l, r, !!opts.checksum, fractions);
     if (item === 'unchanged') d.unchanged++;
     else if (item === 'hash') d.needHash.push({ ...base, action: 'update', changes: {} });
     else d.update.push({ ...base, action: 'update', changes: item });
@@ -131,7 +138,7 @@ function isProtected(scan: PlannableScan, path: string, isDir: boolean): boolean
   return scan.skipped.some((s) => hit(s.path)) || scan.errors.some((e) => hit(e.path));
 }
 
-function compareSameType(l: LocalEntry, r: RemoteEntry, checksum: boolean): PlanItem['changes'] | 'unchanged' | 'hash' {
+function compareSameType(l: LocalEntry, r: RemoteEntry, checksum: boolean, remoteKeepsFractions: boolean): PlanItem['changes'] | 'unchanged' | 'hash' {
   const perms = remoteModeFor(l.mode) !== (r.mode & 0o7777);
   if (l.type === 'dir') {
     if (r.kind !== 'd') return { type: true };
@@ -144,7 +151,7 @@ function compareSameType(l: LocalEntry, r: RemoteEntry, checksum: boolean): Plan
   }
   if (r.kind !== 'f') return { type: true };
   if (r.size !== l.size) return { content: true, size: true, time: !sameMtime(l, r), perms };
-  if (checksum || !sameMtime(l, r) || mtimeUncertain(l, r)) return 'hash';
+  if (checksum || !sameMtime(l, r) || mtimeUncertain(l, r, remoteKeepsFractions)) return 'hash';
   return perms ? { perms: true } : 'unchanged';
 }
 

@@ -74,11 +74,12 @@ function collisionKey(name: string): string {
 }
 
 export async function scanLocal(rootArg: string, opts: ScanOptions = {}): Promise<ScanOutput> {
+  const startedMs = Date.now();
   const root = resolve(rootArg);
   const realRoot = await realpath(root);
   const matchersByDir = new Map<string, readonly Matcher[]>();
   const out: ScanOutput = {
-    root, entries: new Map(), skipped: [], errors: [], warnings: [],
+    root, entries: new Map(), skipped: [], errors: [], warnings: [], startedMs,
     isExcluded: (rel, isDir) => excludedByRules(rel, isDir, matchersByDir, excludeMatcher),
   };
   const rootStat = await lstat(root);
@@ -187,7 +188,7 @@ function entryTimes(st: BigIntStats): { size: number; mtimeMs: number; mtimeNsec
  */
 export async function scanFiles(rootArg: string, names: readonly string[]): Promise<ScanOutput> {
   const root = resolve(rootArg);
-  const out: ScanOutput = { root, entries: new Map(), skipped: [], errors: [], warnings: [], isExcluded: () => false };
+  const out: ScanOutput = { root, entries: new Map(), skipped: [], errors: [], warnings: [], startedMs: Date.now(), isExcluded: () => false };
   for (const name of names) {
     const bad = badNameReason(name);
     if (bad) { out.errors.push({ path: name, message: `refused: ${bad}` }); continue; }

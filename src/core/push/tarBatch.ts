@@ -13,7 +13,7 @@ import { sourcePath } from './scan';
 import { channelTransport } from './ssh2Internals';
 import { NO_TAR_EXIT, sentinelName, stagingFor, tarScript, type TarOutcome } from './tarPush';
 import { END_OF_ARCHIVE, entryHeader } from './tarStream';
-import { remoteModeFor, type PlanItem, type ScanResult } from './types';
+import { changeableInSameSecond, remoteModeFor, type PlanItem, type ScanResult } from './types';
 
 /** Bytes per channel write: 32 ssh packets, one corked writev. */
 export const CHUNK_BYTES = 1024 * 1024;
@@ -121,15 +121,18 @@ async function produce(
   for (const item of items) {
     const l = scan.entries.get(item.path)!;
     const mtime = Math.floor(l.mtimeMs / 1000);
+    // Exact mtimes where whole seconds could hide a later edit, and on every directory: they cost a pax
+    // record each, and they show the planner that the destination's filesystem keeps fractions.
+    const mtimeNsec = l.type === 'dir' || changeableInSameSecond(scan, l) ? l.mtimeNsec : undefined;
     const mode = remoteModeFor(l.mode);
     if (l.type !== 'file') {
-      if (!(await append(entryHeader(item.path, { type: l.type, size: 0, mode, mtime, linkTarget: l.linkTarget })))) return false;
+      if (!(await append(entryHeader(item.path, { type: l.type, size: 0, mode, mtime, mtimeNsec, linkTarget: l.linkTarget })))) return false;
       finished.push([item, 0]);
       continue;
     }
     const known = shared.take(item.path);
     if (known) {
-      if (!(await append(entryHeader(item.path, { type: 'file', size: known.length, mode, mtime }))) || !(await append(known))) return false;
+      if (!(await append(entryHeader(item.path, { type: 'file', size: known.length, mode, mtime, mtimeNsec }))) || !(await append(known))) return false;
       if (known.length % BLOCK && !(await zeros(BLOCK - (known.length % BLOCK)))) return false;
       finished.push([item, known.length]);
       continue;
@@ -141,7 +144,7 @@ async function produce(
       const st = fstatSync(fd);
       if (!st.isFile()) throw new SizeChanged(`${item.path} is no longer a regular file; run the push again`);
       const size = st.size;
-      const header = entryHeader(item.path, { type: 'file', size, mode, mtime });
+      const header = entryHeader(item.path, { type: 'file', size, mode, mtime, mtimeNsec });
       // A file that fits in one chunk is never split across two: its bytes can then be shared as a view.
       const whole = header.length + size <= CHUNK_BYTES;
       if (whole && pos > 0 && header.length + size > CHUNK_BYTES - pos && !(await emit())) return false;

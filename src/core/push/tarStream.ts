@@ -40,13 +40,17 @@ export function padding(size: number): Buffer {
   return Buffer.alloc(rest === 0 ? 0 : BLOCK - rest);
 }
 
-/** Header block(s) for one entry; for a file, its data and padding() follow. */
-export function entryHeader(path: string, e: { type: 'file' | 'dir' | 'symlink'; size: number; mode: number; mtime: number; linkTarget?: string }): Buffer {
+/**
+ * Header block(s) for one entry; for a file, its data and padding() follow. With `mtimeNsec` the mtime's
+ * fraction travels in a pax record (GNU tar restores it); without, the entry gets whole seconds.
+ */
+export function entryHeader(path: string, e: { type: 'file' | 'dir' | 'symlink'; size: number; mode: number; mtime: number; mtimeNsec?: number; linkTarget?: string }): Buffer {
   const name = e.type === 'dir' ? `${path}/` : path;
   const typeflag = e.type === 'file' ? '0' : e.type === 'dir' ? '5' : '2';
   const size = e.type === 'file' ? e.size : 0;
   const parts: Buffer[] = [];
-  const records = (needsPax(name) ? paxRecord('path', name) : '') + (e.linkTarget && needsPax(e.linkTarget) ? paxRecord('linkpath', e.linkTarget) : '');
+  const records = (needsPax(name) ? paxRecord('path', name) : '') + (e.linkTarget && needsPax(e.linkTarget) ? paxRecord('linkpath', e.linkTarget) : '') +
+    (e.mtimeNsec ? paxRecord('mtime', `${Math.max(0, Math.floor(e.mtime))}.${String(e.mtimeNsec).padStart(9, '0')}`) : '');
   if (records) {
     const data = Buffer.from(records, 'utf8');
     parts.push(header('PaxHeader', { size: data.length, mode: 0o644, mtime: e.mtime, typeflag: 'x' }), data, padding(data.length));

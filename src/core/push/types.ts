@@ -31,6 +31,20 @@ export interface ScanResult {
   errors: PathError[];
   /** Entries whose local file is not `root/<rel>` (a single file pushed under another name). */
   sources?: ReadonlyMap<string, string>;
+  /** The local clock when the scan began (see changeableInSameSecond). */
+  startedMs?: number;
+}
+
+/**
+ * True when a same-size edit could still give this entry a new mtime in the same whole second: it was
+ * modified in the second before the scan began, or later (a second of slack for the kernel's coarse file
+ * clock). Every other file is read after its mtime's second has ended, so any later edit lands in a later
+ * second and whole seconds on the remote tell it apart. The writers keep exact mtimes for these entries
+ * (a pax record in the tar stream, a `touch` after SFTP); the planner can then trust whole seconds.
+ */
+export function changeableInSameSecond(scan: ScanResult, entry: LocalEntry): boolean {
+  if (scan.startedMs === undefined) return true;
+  return Math.floor(entry.mtimeMs / 1000) >= Math.floor(scan.startedMs / 1000) - 1;
 }
 
 /** One entry of a remote listing (`find -printf` or an SFTP walk). */
