@@ -344,7 +344,13 @@ export async function chooseContextMenuItem(page, label) {
 export async function openViewContainer(page, title) {
   const tab = page.locator('.activitybar').getByRole('tab', { name: title });
   await tab.waitFor({ timeout: 30000 });
-  if ((await tab.getAttribute('aria-selected')) !== 'true') await tab.click();
+  const selected = async () => (await tab.getAttribute('aria-selected')) === 'true';
+  // Clicking the container that is already shown hides the side bar: when the extension reveals it by itself
+  // (a run opens the Runs view) between our look and our click, the click closes it again — so look again.
+  for (let attempt = 0; attempt < 3 && !(await selected()); attempt++) {
+    await tab.click();
+    for (let i = 0; i < 20 && !(await selected()); i++) await sleep(50);
+  }
 }
 
 /** The tree of a view (its `name` in package.json, e.g. "Hosts"). */

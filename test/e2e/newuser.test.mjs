@@ -250,6 +250,7 @@ test('8. small things: error texts say it once, Check Now answers, the problem l
   await row.locator('.action-label[aria-label^="Check Now"]').click();
   const toast = page.locator('.notification-toast', { hasText: 'authfail is unusable' }).first();
   await toast.waitFor({ timeout: 30000 });
+  assert.ok(await toast.locator('.codicon-error').count(), 'an error, not a warning');
   mark(`Check Now: ${await toast.innerText()}`);
 
   await statusItem().click();

@@ -110,8 +110,10 @@ export async function checkAndReport(fleet: Fleet, aliases: readonly string[]): 
   if (results.length === 1) {
     const h = results[0]!;
     const text = `Flotilla: ${h.alias} is ${h.state}${h.reason && h.state !== 'online' ? ` — ${oneLine(h.reason, 200)}` : ''}`;
+    // Like the tree: degraded is a warning; offline and unusable (nothing can be done on it) are errors.
     if (h.state === 'online') void vscode.window.showInformationMessage(text);
-    else void vscode.window.showWarningMessage(text);
+    else if (h.state === 'degraded') void vscode.window.showWarningMessage(text);
+    else void vscode.window.showErrorMessage(text);
     return;
   }
   const s = summarizeHealth(results);
