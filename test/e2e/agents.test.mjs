@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import {
   REPO, flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, runCommand,
-  waitForTerminalText, terminalText, stopwatch, sleep, waitForQuickInput, pickQuickItem, treeItem,
+  waitForTerminalText, terminalText, stopwatch, sleep, waitForQuickInput, pickQuickItem, treeItem, collapsePane,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -53,6 +53,20 @@ test('the Agents view lists the tmux session of a lab host', async () => {
   assert.ok(labels.includes('lab-1'), `Agents view: ${labels}`);
   assert.ok(labels.includes(SESSION));
   mark('agents listed');
+  // The view follows the hosts on its schedule (the core poller): a session started elsewhere shows up
+  // by itself while the view is visible, and one started while it is collapsed once it is expanded.
+  cli('agents', 'spawn', 'lab-1', '/tmp', '--name', 'e2e-later', '--', 'bash');
+  await treeLabels(wb.page, 'Agents', { has: 'e2e-later', timeout: 30000 });
+  await collapsePane(wb.page, 'Agents');
+  cli('run', 'lab-1', '--', 'tmux kill-session -t e2e-later');
+  cli('agents', 'spawn', 'lab-1', '/tmp', '--name', 'e2e-hidden', '--', 'bash');
+  await wb.page.locator('.pane-header', { hasText: 'Agents' }).first().click();
+  await treeLabels(wb.page, 'Agents', { has: 'e2e-hidden', timeout: 30000 });
+  for (const t0 = Date.now(); (await treeLabels(wb.page, 'Agents')).includes('e2e-later'); await sleep(250)) {
+    if (Date.now() - t0 > 30000) throw new Error('the ended session stayed listed');
+  }
+  cli('run', 'lab-1', '--', 'tmux kill-session -t e2e-hidden');
+  mark('sessions started and ended elsewhere followed');
 });
 
 test('attach, type, resize, close and re-attach to the same session', async () => {
@@ -96,14 +110,20 @@ test('Broadcast from the Agents view menu asks which panes receive the text, eve
   const pane = treeItem(page, 'Agents', /^\S+ bash$/);
   await pane.click();
   const header = page.locator('.pane-header', { hasText: 'Agents' }).first();
-  // The view's "…" menu; a tree refresh that lands while it opens closes it again, so open it until its entry is clicked.
-  const entry = page.locator('.context-view .action-label', { hasText: 'Broadcast Text to Panes…' }).first();
+  // The view's "…" menu, chosen with the keyboard (a click on an entry while the menu settles is lost).
+  const menu = page.locator('.context-view .monaco-menu');
   for (let attempt = 1; ; attempt++) {
     await header.hover();
     await header.locator('.action-label[aria-label*="More Actions"]').click();
-    const clicked = await entry.click({ force: true, timeout: 3000 }).then(() => true, () => false);
-    if (clicked && (await waitForQuickInput(page, 'Tick every pane', 3000).then(() => true, () => false))) break;
-    if (attempt === 5) throw new Error('the Agents view menu never stayed open');
+    if (await menu.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+      for (let i = 0; i < 12; i++) {
+        await page.keyboard.press('ArrowDown');
+        const focused = await page.locator('.context-view .action-item.focused').first().innerText().catch(() => '');
+        if (focused.includes('Broadcast Text to Panes')) { await page.keyboard.press('Enter'); break; }
+      }
+      if (await waitForQuickInput(page, 'Tick every pane', 3000).then(() => true, () => false)) break;
+    }
+    if (attempt === 5) { await wb.screenshot('agents-menu-debug.png'); throw new Error('the Agents view menu never stayed open'); }
     await page.keyboard.press('Escape');
   }
   await waitForQuickInput(page, 'Tick every pane that should receive the text');

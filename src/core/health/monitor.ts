@@ -1,10 +1,12 @@
 // One health monitor per process, shared by every consumer (the Hosts view, the status bar, pickers,
 // `flotilla hosts --status`). It probes on demand, and on a schedule only while a consumer is
 // subscribed; a host that keeps failing is probed less and less often (backoff); a probe in flight is
-// shared by everyone who asks; changes are announced per host, batched over a short debounce.
+// shared by everyone who asks (that schedule is core/schedule/poller.ts, shared with the Agents view);
+// changes are announced per host, batched over a short debounce.
 import { checkHealth, ConnectGate, type HealthOptions, type HostHealth } from './probe';
 import { MetricsCache } from './metrics';
 import type { Pool } from '../ssh/pool';
+import { Poller, type Unsubscribe } from '../schedule/poller';
 
 export interface MonitorSettings {
   connectTimeoutMs: number;
@@ -34,27 +36,21 @@ export interface MonitorDeps {
   metrics?: MetricsCache;
 }
 
-export type Unsubscribe = () => void;
+export type { Unsubscribe };
 
 const DEFAULT_CONCURRENCY = 32;
 
 export class HealthMonitor {
   readonly metrics: MetricsCache;
   private settings: MonitorSettings;
-  private aliases: string[] = [];
   private readonly health = new Map<string, HostHealth>();
-  /** Consecutive probes that did not find the host online. */
-  private readonly failures = new Map<string, number>();
-  private readonly due = new Map<string, number>();
-  private readonly inFlight = new Map<string, Promise<HostHealth>>();
+  /** The schedule (subscriptions, due times, backoff, shared probes in flight): the same poller the Agents view uses. */
+  private readonly poller: Poller<HostHealth>;
   private gate: ConnectGate;
-  private subscribers = 0;
-  private timer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(aliases: readonly string[]) => void>();
   private pending = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
   private disposed = false;
-  private readonly probeHost: (alias: string, opts: HealthOptions) => Promise<HostHealth>;
   private readonly debounceMs: number;
   private readonly now: () => number;
 
@@ -62,24 +58,32 @@ export class HealthMonitor {
     this.settings = { ...settings };
     this.metrics = deps.metrics ?? new MetricsCache();
     this.gate = new ConnectGate(Math.max(1, settings.concurrency ?? DEFAULT_CONCURRENCY));
-    this.probeHost = deps.probe ?? ((alias, opts) => checkHealth(pool, alias, opts));
+    const probeHost = deps.probe ?? ((alias, opts) => checkHealth(pool, alias, opts));
     this.debounceMs = deps.debounceMs ?? 50;
     this.now = deps.now ?? Date.now;
+    this.poller = new Poller<HostHealth>({
+      intervalMs: settings.intervalMs,
+      maxBackoffMs: settings.maxBackoffMs,
+      now: this.now,
+      work: (alias) => probeHost(alias, this.probeOptions()),
+      onError: (alias, err) => ({ alias, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: this.now() }),
+      failed: (h) => h.state !== 'online',
+      onResult: (alias, h) => {
+        this.health.set(alias, h);
+        this.announce([alias]);
+      },
+    });
+  }
+
+  private get aliases(): readonly string[] {
+    return this.poller.watched;
   }
 
   /** The hosts to watch; the ones gone are forgotten, new ones are probed soon if anyone is subscribed. */
   setHosts(aliases: readonly string[]): void {
     const keep = new Set(aliases);
-    for (const a of [...this.health.keys()]) {
-      if (!keep.has(a)) {
-        this.health.delete(a);
-        this.failures.delete(a);
-        this.due.delete(a);
-      }
-    }
-    this.aliases = [...aliases];
-    for (const a of this.aliases) if (!this.due.has(a)) this.due.set(a, 0);
-    this.reschedule();
+    for (const a of [...this.health.keys()]) if (!keep.has(a)) this.health.delete(a);
+    this.poller.setKeys(aliases);
   }
 
   /** New probe settings; every host is due again (they changed what a probe means). */
@@ -87,10 +91,8 @@ export class HealthMonitor {
     this.settings = { ...settings };
     this.gate = new ConnectGate(Math.max(1, settings.concurrency ?? DEFAULT_CONCURRENCY));
     this.health.clear();
-    this.failures.clear();
-    for (const a of this.aliases) this.due.set(a, 0);
     this.announce(this.aliases);
-    this.reschedule();
+    this.poller.setInterval(settings.intervalMs, settings.maxBackoffMs);
   }
 
   get(alias: string): HostHealth | undefined {
@@ -110,19 +112,11 @@ export class HealthMonitor {
 
   /** A consumer that shows health: while at least one is subscribed, hosts are probed when due. */
   subscribe(): Unsubscribe {
-    this.subscribers++;
-    this.reschedule();
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.subscribers--;
-      this.reschedule();
-    };
+    return this.poller.subscribe();
   }
 
   get subscribed(): boolean {
-    return this.subscribers > 0;
+    return this.poller.subscribed;
   }
 
   /** Probes now (all watched hosts by default); a probe already in flight for a host is shared. */
@@ -131,46 +125,23 @@ export class HealthMonitor {
   }
 
   private checkOne(alias: string): Promise<HostHealth> {
-    const running = this.inFlight.get(alias);
-    if (running) return running;
-    if (!this.health.has(alias)) {
+    if (!this.health.has(alias) && !this.poller.isRunning(alias)) {
       this.health.set(alias, { alias, state: 'checking', layers: {}, checkedAt: this.now() });
       this.announce([alias]);
     }
-    const p = this.probeHost(alias, this.probeOptions())
-      .catch((err: unknown): HostHealth => ({ alias, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: this.now() }))
-      .then((h) => {
-        this.inFlight.delete(alias);
-        if (this.disposed || !this.aliases.includes(alias)) return h;
-        this.record(h);
-        return h;
-      });
-    this.inFlight.set(alias, p);
-    return p;
+    return this.poller.run(alias);
   }
 
   /** Clears a host's result (e.g. its key was just accepted) without probing. */
   forget(alias: string): void {
     this.health.delete(alias);
-    this.failures.delete(alias);
-    this.due.set(alias, 0);
+    this.poller.reset(alias);
     this.announce([alias]);
-  }
-
-  private record(h: HostHealth): void {
-    this.health.set(h.alias, h);
-    const failures = h.state === 'online' ? 0 : (this.failures.get(h.alias) ?? 0) + 1;
-    this.failures.set(h.alias, failures);
-    this.due.set(h.alias, this.now() + this.waitAfter(failures));
-    this.announce([h.alias]);
-    this.reschedule();
   }
 
   /** The wait before the next scheduled probe: the interval, doubled for each failure after the first, capped. */
   waitAfter(failures: number): number {
-    const { intervalMs } = this.settings;
-    const cap = this.settings.maxBackoffMs ?? intervalMs * 8;
-    return failures <= 1 ? intervalMs : Math.min(cap, intervalMs * 2 ** (failures - 1));
+    return this.poller.waitAfter(failures);
   }
 
   private probeOptions(): HealthOptions {
@@ -182,26 +153,6 @@ export class HealthMonitor {
       tailscalePing: this.settings.tailscalePing,
       connectGate: this.gate,
     };
-  }
-
-  private reschedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.disposed || !this.subscribers) return;
-    const now = this.now();
-    const waiting = this.aliases.filter((a) => !this.inFlight.has(a));
-    if (!waiting.length) return;
-    const next = Math.min(...waiting.map((a) => this.due.get(a) ?? 0));
-    this.timer = setTimeout(() => this.probeDue(), Math.max(0, next - now));
-    this.timer.unref?.();
-  }
-
-  private probeDue(): void {
-    this.timer = undefined;
-    const now = this.now();
-    const due = this.aliases.filter((a) => !this.inFlight.has(a) && (this.due.get(a) ?? 0) <= now);
-    for (const a of due) void this.checkOne(a);
-    this.reschedule();
   }
 
   private announce(aliases: readonly string[]): void {
@@ -218,7 +169,7 @@ export class HealthMonitor {
 
   dispose(): void {
     this.disposed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.poller.dispose();
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.listeners.clear();
   }

@@ -97,8 +97,8 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet, p
     peeks,
     vscode.workspace.registerTextDocumentContentProvider(PEEK_SCHEME, peeks),
     vscode.workspace.onDidCloseTextDocument((d) => d.uri.scheme === PEEK_SCHEME && peeks.stopFollowing(d.uri)),
-    fleet.onDidChange(() => { if (view.visible) void tree.refresh(); }),
-    fleet.onDidChangeHealth(() => { if (view.visible) void tree.refresh(); }),
+    fleet.onDidChange(() => tree.watchFleet()),
+    fleet.onDidChangeHealth(() => tree.watchFleet()),
     registerCommand('flotilla.agents.refresh', () => tree.refresh()),
     registerCommand('flotilla.agents.attach', async (node?: AgentsNode | string) => {
       const target = targetOf(node) ?? (await pickPane('Attach to agent session'));

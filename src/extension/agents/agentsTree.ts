@@ -1,11 +1,13 @@
 // The Agents view: per host, tmux sessions → panes with attention (waiting / working / idle). One
-// remote command per host per refresh; a badge counts panes waiting for input.
+// remote command per host per refresh, on the core poller's schedule (the health monitor's too); a
+// badge counts panes waiting for input.
 import * as vscode from 'vscode';
 import { sanitizeForView } from '../../core/exec/output';
 import { compilePatterns, DEFAULT_PATTERNS, type AttentionPatterns } from '../../core/tmux/attention';
 import { listAgents, panesOf, type AgentPane, type AgentSession, type HostAgents } from '../../core/tmux/sessions';
 import type { Fleet } from '../fleet';
 import type { Pool } from '../../core/ssh/pool';
+import { Poller } from '../../core/schedule/poller';
 
 export type AgentsNode =
   | { kind: 'host'; alias: string }
@@ -46,30 +48,61 @@ function hostStateText(h: HostAgents, sessions: number): string {
   }
 }
 
+/** Unchanged listings still redraw this often, so "active 5s ago" does not stay 5 s for minutes. */
+const AGO_REDRAW_MS = 30_000;
+
 export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   readonly hosts = new Map<string, HostAgents>();
-  private timer: NodeJS.Timeout | undefined;
-  private refreshing = false;
+  /** The core schedule the health monitor uses too: a host is listed when due, only while subscribed. */
+  private readonly poller: Poller<HostAgents>;
+  private unsubscribe: (() => void) | undefined;
+  private redrawTimer: NodeJS.Timeout | undefined;
   private view?: vscode.TreeView<AgentsNode>;
   private readonly waitingSeen = new Set<string>();
+  private drawnAt = 0;
 
-  constructor(private readonly fleet: Fleet, private readonly pool: Pool, private readonly intervalMs = 5000) {}
+  constructor(private readonly fleet: Fleet, private readonly pool: Pool, intervalMs = 5000) {
+    this.poller = new Poller<HostAgents>({
+      intervalMs,
+      work: (alias) => listAgents(this.pool, alias, this.hosts.get(alias), { patterns: readAgentPatterns().patterns }),
+      onError: (alias, err) => ({ host: alias, state: 'error', message: err instanceof Error ? err.message : String(err), checkedAt: Date.now() }),
+      failed: (h) => h.state === 'error',
+      onResult: (alias, h) => {
+        const before = this.hosts.get(alias);
+        this.hosts.set(alias, h);
+        // A listing like the last one redraws nothing (an open menu of the view stays open), except for
+        // the "active … ago" texts, which are kept roughly current.
+        const same = !!before && JSON.stringify({ ...before, checkedAt: 0 }) === JSON.stringify({ ...h, checkedAt: 0 });
+        if (!same || Date.now() - this.drawnAt > AGO_REDRAW_MS) this.redrawSoon();
+      },
+    });
+  }
 
   attach(view: vscode.TreeView<AgentsNode>): void {
     this.view = view;
-    view.onDidChangeVisibility((e) => (e.visible ? void this.refresh() : this.whileHidden()));
-    if (view.visible) void this.refresh();
+    view.onDidChangeVisibility(() => this.follow());
+    this.watchFleet();
   }
 
-  /** Hosts worth asking: online or degraded (logged in) ones, never offline or unusable (auth failed, untrusted key). */
+  /** The hosts to list follow the fleet and its health (online hosts only); call on every change. */
+  watchFleet(): void {
+    const aliases = this.candidates();
+    this.follow();
+    if (aliases.join('\n') === this.poller.watched.join('\n')) return;
+    for (const a of [...this.hosts.keys()]) if (!aliases.includes(a)) this.hosts.delete(a);
+    this.poller.setKeys(aliases);
+    this.redrawSoon();
+  }
+
+  /** Hosts worth asking: online or degraded-by-load ones (never hosts known to be offline or untrusted). */
   private candidates(): string[] {
     // Aliases of the same account on the same machine (user@hostname:port) share one tmux server: list it once.
     const seen = new Set<string>();
     return this.fleet.aliases.filter((a) => {
       const h = this.fleet.health.get(a);
-      if (!(h?.state === 'online' || h?.state === 'degraded')) return false;
+      if (!(h?.state === 'online' || (h?.state === 'degraded' && !h.hostKey && h.layers.ssh?.ok))) return false;
       const r = this.fleet.snapshot.resolved.get(a);
       const account = r ? `${r.user}@${r.hostname}:${r.port}` : a;
       if (seen.has(account)) return false;
@@ -78,41 +111,38 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
     });
   }
 
+  /** Lists every host now (work in flight is shared with the schedule). */
   async refresh(): Promise<void> {
-    if (this.refreshing) return;
-    this.refreshing = true;
-    if (this.timer) clearTimeout(this.timer);
-    try {
-      const { patterns } = readAgentPatterns();
-      const aliases = this.candidates();
-      await Promise.all(aliases.map(async (alias) => {
-        this.hosts.set(alias, await listAgents(this.pool, alias, this.hosts.get(alias), { patterns }));
-      }));
-      for (const a of [...this.hosts.keys()]) if (!aliases.includes(a)) this.hosts.delete(a);
-      this.updateBadge();
-      this.changed.fire();
-    } finally {
-      this.refreshing = false;
-      if (this.keepLooking()) this.timer = setTimeout(() => void this.refresh(), this.intervalMs);
-      else this.stop();
-    }
+    await Promise.all(this.poller.watched.map((alias) => this.poller.run(alias)));
+    this.redraw();
   }
 
   /**
-   * The badge shows on the activity bar with the view collapsed or hidden, so it must never outlive what
-   * it counts: panes keep being looked at while it is lit (it goes out when nothing waits any more).
+   * Subscribed while the view is visible, and while the badge is lit: the badge shows on the activity bar
+   * with the view collapsed or hidden, so it must never outlive what it counts.
    */
-  private keepLooking(): boolean {
-    return (this.view?.visible ?? true) || !!this.view?.badge;
+  private follow(): void {
+    const want = (this.view?.visible ?? true) || !!this.view?.badge;
+    if (want && !this.unsubscribe) this.unsubscribe = this.poller.subscribe();
+    if (!want && this.unsubscribe) {
+      this.unsubscribe();
+      this.unsubscribe = undefined;
+    }
   }
 
-  private whileHidden(): void {
-    if (!this.keepLooking()) this.stop();
+  /** Results arrive host by host; the tree and the badge are redrawn once for a burst, and only on a change. */
+  private redrawSoon(): void {
+    if (this.redrawTimer) return;
+    this.redrawTimer = setTimeout(() => this.redraw(), 50);
   }
 
-  private stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+  private redraw(): void {
+    if (this.redrawTimer) clearTimeout(this.redrawTimer);
+    this.redrawTimer = undefined;
+    this.drawnAt = Date.now();
+    this.updateBadge();
+    this.follow();
+    this.changed.fire();
   }
 
   private updateBadge(): void {
@@ -211,7 +241,9 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
   }
 
   dispose(): void {
-    this.stop();
+    if (this.redrawTimer) clearTimeout(this.redrawTimer);
+    this.unsubscribe?.();
+    this.poller.dispose();
     this.changed.dispose();
   }
 }
