@@ -258,6 +258,10 @@ describe('push remote listing', () => {
     expect(parsed.leftovers).toEqual(['dir/.a.flotilla-tmp-0011', '../.x.flotilla-tmp-aa']);
     expect(parseListing(Buffer.from('H/root\0W0\0P/root\0F\0M\0E0\0'))!.state).toBe('missing');
     expect(parseListing(Buffer.from('H/root\0W0\0P/root\0F\0D\0f 1 2 644 a\0'))).toBeUndefined(); // end marker not there yet
+    // A malformed record is skipped with its link field; names are UTF-8; an entry named like the end marker is an entry.
+    const odd = parseListing(Buffer.from('H/r\0W1\0P/r\0F\0D\0f x 1 644 bad\0\0f 7 5 648 bad-mode\0\0f 2 3 644 caf\u00e9 \u2603\0\0f 1 4 644 E0\0\0E1\0', 'utf8'))!;
+    expect([...odd.entries.keys()]).toEqual(['caf\u00e9 \u2603', 'E0']);
+    expect(odd.rc).toBe(1);
   });
   it('never deletes while listing; only a real push takes the lock', () => {
     const dry = listingScript({ dest: parseDestination('~/x') });

@@ -98,11 +98,12 @@ function remoteType(kind: string): PlanItem['type'] {
 export function diffEntries(scan: PlannableScan, remote: ReadonlyMap<string, RemoteEntry>, opts: { delete?: boolean; checksum?: boolean } = {}): Diff {
   const d: Diff = { create: [], update: [], delete: [], unchanged: 0, needHash: [], conflicts: [], replaceDirs: [], extraneous: 0 };
   const fractions = keepsFractions(remote);
+  const item = (path: string, l: LocalEntry, action: 'create' | 'update', changes: PlanItem['changes']): PlanItem =>
+    ({ path, type: l.type, size: l.type === 'file' ? l.size : 0, action, changes });
   for (const [path, l] of scan.entries) {
     const r = remote.get(path);
-    const base = { path, type: l.type, size: l.type === 'file' ? l.size : 0 } as const;
     if (!r) {
-      d.create.push({ ...base, action: 'create', changes: {} });
+      d.create.push(item(path, l, 'create', {}));
       continue;
     }
     if (r.kind === 'd' && l.type !== 'dir') {
@@ -111,13 +112,13 @@ export function diffEntries(scan: PlannableScan, remote: ReadonlyMap<string, Rem
         continue;
       }
       d.replaceDirs.push(path);
-      d.update.push({ ...base, action: 'update', changes: { type: true } });
+      d.update.push(item(path, l, 'update', { type: true }));
       continue;
     }
-    const item = compareSameType(l, r, !!opts.checksum, fractions);
-    if (item === 'unchanged') d.unchanged++;
-    else if (item === 'hash') d.needHash.push({ ...base, action: 'update', changes: {} });
-    else d.update.push({ ...base, action: 'update', changes: item });
+    const verdict = compareSameType(l, r, !!opts.checksum, fractions);
+    if (verdict === 'unchanged') d.unchanged++;
+    else if (verdict === 'hash') d.needHash.push(item(path, l, 'update', {}));
+    else d.update.push(item(path, l, 'update', verdict));
   }
   for (const [path, r] of remote) {
     if (path === '' || scan.entries.has(path)) continue;

@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Pool } from '../ssh/pool';
 import { buildRemoteCommand, shQuote } from '../ssh/quote';
-import { splitNul } from './remoteExec';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
 import { endSftp, sftpCall } from './sftp';
 import { TEMP_GLOB, TEMP_MARKER, type PathError, type RemoteEntry } from './types';
@@ -138,11 +137,6 @@ export function listingScript(req: ListRequest, lock?: { waitSeconds: number }):
   return lines.join('\n');
 }
 
-function parseMtime(text: string): { mtime: number; mtimeNsec: number } {
-  const [sec, frac = ''] = text.split('.');
-  return { mtime: Number(sec), mtimeNsec: Number(frac.slice(0, 9).padEnd(9, '0')) };
-}
-
 /** df -Pk: the 4th column of the last line is the space available to unprivileged users, in KiB. */
 export function parseDfFree(text: string): number | undefined {
   const last = text.trim().split('\n').pop()?.trim().split(/\s+/);
@@ -162,18 +156,66 @@ export interface ParsedListing {
   locked: boolean;
 }
 
+const SPACE = 0x20;
+const DOT = 0x2e;
+const isDigit = (b: number | undefined) => b !== undefined && b >= 0x30 && b <= 0x39;
+
+/** Where readNumber stopped (module state: parseRecord runs thousands of times per push, without closures). */
+let cursor = 0;
+
+/** Decimal (or octal) digits from `p`; undefined when there are none. Leaves `cursor` after them. */
+function readNumber(buf: Buffer, p: number, end: number, octal: boolean): number | undefined {
+  const start = p;
+  let n = 0;
+  for (let b = buf[p]!; p < end && b >= 0x30 && b <= (octal ? 0x37 : 0x39); b = buf[++p]!) n = n * (octal ? 8 : 10) + (b - 0x30);
+  cursor = p;
+  return p > start ? n : undefined;
+}
+
+/**
+ * One `%y %s %T@ %m name` record between `from` and `end` (its NUL), read from the bytes directly: thousands
+ * per host per push, so no regex, no split and no string but the name. Undefined when it is malformed.
+ */
+function parseRecord(buf: Buffer, from: number, end: number): { kind: string; entry: RemoteEntry; rel: string } | undefined {
+  if (end - from < 9 || buf[from + 1] !== SPACE) return undefined;
+  const size = readNumber(buf, from + 2, end, false);
+  if (size === undefined || buf[cursor] !== SPACE) return undefined;
+  const mtime = readNumber(buf, cursor + 1, end, false);
+  if (mtime === undefined) return undefined;
+  let p = cursor;
+  let mtimeNsec = 0;
+  if (buf[p] === DOT) {
+    let digits = 0;
+    for (p++; p < end && isDigit(buf[p]); p++) if (digits < 9) { mtimeNsec = mtimeNsec * 10 + (buf[p]! - 0x30); digits++; }
+    for (; digits < 9; digits++) mtimeNsec *= 10;
+  }
+  if (buf[p] !== SPACE) return undefined;
+  const mode = readNumber(buf, p + 1, end, true);
+  if (mode === undefined || buf[cursor] !== SPACE) return undefined;
+  const kind = String.fromCharCode(buf[from]!);
+  return { kind, entry: { kind, size, mtime, mtimeNsec, mode }, rel: buf.toString('utf8', cursor + 1, end) };
+}
+
 /** Parses the listing script's output; undefined while its end marker has not arrived. */
 export function parseListing(stdout: Buffer): ParsedListing | undefined {
-  const fields = splitNul(stdout);
-  let i = 0;
-  const next = () => fields[i++];
+  let pos = 0;
+  /** The next NUL-terminated field as text (undefined when it has not fully arrived). */
+  const next = (): string | undefined => {
+    const end = stdout.indexOf(0, pos);
+    if (end < 0) return undefined;
+    const text = stdout.toString('utf8', pos, end);
+    pos = end + 1;
+    return text;
+  };
   const home = (next() ?? '').replace(/^H/, '');
   let fileAtPath: boolean | undefined;
   let locked = false;
   const probe: DestinationProbe = { nearest: '', writable: false };
   let state: RemoteListing['state'] | undefined;
-  while (i < fields.length && !state) {
-    const f = next()!;
+  while (pos < stdout.length && !state) {
+    const at = pos;
+    const f = next();
+    if (f === undefined) return undefined;
     if (f === 'C0' || f === 'C1') fileAtPath = f === 'C1';
     else if (f === 'L') locked = true;
     else if (f === 'W0' || f === 'W1') probe.writable = f === 'W1';
@@ -182,22 +224,26 @@ export function parseListing(stdout: Buffer): ParsedListing | undefined {
     else if (f === 'M') state = 'missing';
     else if (f === 'O') state = 'other';
     else if (f === 'D') state = 'dir';
-    else if (/^E\d+$/.test(f)) { i--; break; }
+    else if (/^E\d+$/.test(f)) { pos = at; break; }
   }
   const entries = new Map<string, RemoteEntry>();
   const leftovers: string[] = [];
-  for (; i < fields.length; i += 2) {
-    const rec = fields[i]!;
-    const end = /^E(\d+)$/.exec(rec);
-    if (end) return { home, state: state ?? 'missing', entries, leftovers, probe, fileAtPath, rc: Number(end[1]), locked };
-    const m = /^(\S) (\d+) ([\d.]+) ([0-7]+) ([\s\S]*)$/.exec(rec);
-    if (!m) continue;
-    const [, kind, size, mtime, mode, rel] = m;
-    if (kind === 'T') { leftovers.push(rel!); continue; }
-    if (kind === 'S') { leftovers.push(`../${rel!}`); continue; }
-    const entry: RemoteEntry = { kind: kind!, size: Number(size), ...parseMtime(mtime!), mode: parseInt(mode!, 8) };
-    if (kind === 'l') entry.linkTarget = fields[i + 1] ?? '';
-    entries.set(rel!, entry);
+  while (pos < stdout.length) {
+    const end = stdout.indexOf(0, pos);
+    if (end < 0) return undefined;
+    if (stdout[pos] === 0x45 /* E */ && isDigit(stdout[pos + 1])) {
+      const rc = stdout.toString('latin1', pos + 1, end);
+      if (/^\d+$/.test(rc)) return { home, state: state ?? 'missing', entries, leftovers, probe, fileAtPath, rc: Number(rc), locked };
+    }
+    const linkEnd = stdout.indexOf(0, end + 1);
+    if (linkEnd < 0) return undefined;
+    const rec = parseRecord(stdout, pos, end);
+    pos = linkEnd + 1;
+    if (!rec) continue;
+    if (rec.kind === 'T') { leftovers.push(rec.rel); continue; }
+    if (rec.kind === 'S') { leftovers.push(`../${rec.rel}`); continue; }
+    if (rec.kind === 'l') rec.entry.linkTarget = stdout.toString('utf8', end + 1, linkEnd);
+    entries.set(rec.rel, rec.entry);
   }
   return undefined;
 }
@@ -216,6 +262,13 @@ interface ScriptRun {
   channel: ClientChannel;
   closed: Promise<void>;
   release: () => void;
+}
+
+/** Whether the bytes so far end in `\0E<digits>\0` (the listing's end marker), looking at the last few only. */
+function endsWithEndMarker(chunks: readonly Buffer[]): boolean {
+  const last = chunks[chunks.length - 1]!;
+  const tail = last.length >= 16 || chunks.length === 1 ? last.subarray(-16) : Buffer.concat(chunks.slice(-3)).subarray(-16);
+  return /(^|\0)E\d+\0$/.test(tail.toString('latin1'));
 }
 
 /** Runs the listing script and resolves as soon as its end marker arrives (the lock part keeps running). */
@@ -238,14 +291,21 @@ async function runListing(pool: Pool, host: string, script: string, lock: LockRe
       if (err) { channel.close(); lease.release(); reject(err); return; }
       resolve({ parsed: parsed!, channel, closed, release: () => lease.release() });
     };
+    let received = 0;
     channel.on('data', (d: Buffer) => {
       out.push(d);
-      const all = out.length === 1 ? d : Buffer.concat(out);
+      received += d.length;
+      // The lock's "waiting" note comes before the lock line, both near the start: only the head is searched.
       if (lock?.onWaiting && !waitingSeen) {
-        const q = /\0Q([^\0]*)\0/.exec(all.toString('latin1'));
-        if (q) { waitingSeen = true; lock.onWaiting(q[1]!); }
+        const head = Buffer.concat(out).toString('latin1');
+        const q = /\0Q([^\0]*)\0/.exec(head);
+        if (q) { waitingSeen = true; lock.onWaiting(q[1]!); } else if (head.includes('\0L\0') || received > 64 * 1024) waitingSeen = true;
       }
-      if (all.length >= 3 && all[all.length - 1] === 0) {
+      // Parsed once, when the output ends as the end marker does (a chunk boundary rarely looks like one).
+      if (received >= 3 && d[d.length - 1] === 0 && endsWithEndMarker(out)) {
+        const all = out.length === 1 ? d : Buffer.concat(out);
+        out.length = 0;
+        out.push(all);
         const parsed = parseListing(all);
         if (parsed) finish(undefined, parsed);
       }

@@ -1,7 +1,7 @@
 // Local side of a push: walk the folder with lstat (never following links), honour .gitignore /
 // .flotillaignore (nested, with negation) and explicit excludes, and say out loud what was skipped and why.
 import { createHash } from 'node:crypto';
-import { createReadStream, type BigIntStats } from 'node:fs';
+import { createReadStream, lstatSync, type BigIntStats } from 'node:fs';
 import { lstat, readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, posix, relative, resolve } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
@@ -122,7 +122,15 @@ export async function scanLocal(rootArg: string, opts: ScanOptions = {}): Promis
     }
     matchersByDir.set(relDir, here);
     const all = excludeMatcher ? [...here, excludeMatcher] : here;
-    const stats = await Promise.all(names.map((n) => lstat(join(absDir, n), { bigint: true }).then((s) => s, (e: Error) => e)));
+    // Synchronous lstat, a directory at a time: on a warm cache each costs microseconds, while the promise
+    // API costs a thread-pool round trip per file (three times the whole scan); readdir still yields per directory.
+    const stats = names.map((n) => {
+      try {
+        return lstatSync(join(absDir, n), { bigint: true });
+      } catch (e) {
+        return e as Error;
+      }
+    });
     const seen = new Map<string, string>();
     const subdirs: string[] = [];
     for (const [i, name] of names.entries()) {
