@@ -11,6 +11,9 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          // Real sshds, real timers, a shared 2-core CI machine: a test that fails is run once more and the
+          // failure only counts when it repeats (vitest names every retried test in its report).
+          retry: 1,
         },
       },
     ],
