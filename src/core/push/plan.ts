@@ -309,18 +309,25 @@ export interface PlanTarget {
   renamed?: PlannableScan;
 }
 
+/** A host's listing for a plan, or why it could not be made. */
+export type ListingForPlan = (RemoteListing & { lock?: DestinationLock }) | Error;
+
+/** Lists a host for a plan (under the lock for a real push); never throws. */
+export function listForPlan(pool: Pool, host: string, target: PlanTarget, opts: Pick<PlanOptions, 'signal'> & { lock?: LockRequest } = {}): Promise<ListingForPlan> {
+  return listRemote(pool, host, target.request, { lock: opts.lock, signal: opts.signal }).catch((err: Error) => err);
+}
+
 export async function planHost(
   pool: Pool, host: string, scan: PlannableScan, target: PlanTarget, opts: PlanOptions & { lock?: LockRequest } = {}, cache: LocalHashCache = new Map(),
+  listed?: Promise<ListingForPlan>,
 ): Promise<PlannedHost> {
   const { request } = target;
   const { lock: _lock, signal: _signal, ...options } = opts;
   let plan = emptyPlan(host, request.dest, scan, target, options);
-  let listing: RemoteListing & { lock?: DestinationLock };
-  try {
-    listing = await listRemote(pool, host, request, { lock: opts.lock, signal: opts.signal });
-  } catch (err) {
-    plan.fatal = (err as Error).message;
-    plan.unreachable = err instanceof ConnectError || /connect|handshake|authentication|timed out/i.test(plan.fatal);
+  const listing = await (listed ?? listForPlan(pool, host, target, opts));
+  if (listing instanceof Error) {
+    plan.fatal = listing.message;
+    plan.unreachable = listing instanceof ConnectError || /connect|handshake|authentication|timed out/i.test(plan.fatal);
     return plan;
   }
   if (listing.fileAtPath) plan = emptyPlan(host, request.fileAt!.parent, target.renamed ?? scan, target, options);

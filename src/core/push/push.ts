@@ -7,7 +7,8 @@
 //                               if the destination changed in a way the approved plan did not show.
 import type { Pool } from '../ssh/pool';
 import { applyHost, DEFAULT_LOCK_WAIT_SECONDS, hostOutcomeOf, type ApplyOptions, type HostPushResult, type ProgressEvent } from './apply';
-import { planHost, planTarget, type LocalHashCache, type PlanOptions, type PlannedHost } from './plan';
+import { listForPlan, planHost, planTarget, type ListingForPlan, type LocalHashCache, type PlanOptions, type PlannableScan, type PlannedHost, type PlanTarget } from './plan';
+import type { LockRequest } from './remoteList';
 import { changedSince, scanSource, sourceOf, type PushSource, type ScanOptions, type ScanOutput } from './scan';
 
 export interface PushOptions extends PlanOptions, ScanOptions, Omit<ApplyOptions, 'signal' | 'onProgress' | 'onWaiting'> {
@@ -40,14 +41,48 @@ export interface PlannedSession {
   options: PushOptions;
 }
 
-async function scanned(local: string | PushSource, opts: PushOptions): Promise<{ source: PushSource; scan: ScanOutput }> {
-  const source = typeof local === 'string' ? await sourceOf(local) : local;
-  const scan = await scanSource(source, opts);
-  opts.on?.({ kind: 'scanned', scan });
-  return { source, scan };
+const filesOf = (source: PushSource) => (source.kind === 'files' ? source.names : undefined);
+
+interface Scanned {
+  source: PushSource;
+  scan: ScanOutput;
+  target: PlanTarget;
+  /** Each host's listing, in the order of `hosts`. */
+  listings: Array<Promise<ListingForPlan>>;
 }
 
-const filesOf = (source: PushSource) => (source.kind === 'files' ? source.names : undefined);
+/**
+ * The local scan and every host's listing, at the same time: a folder's destination does not depend on its
+ * scan, so the remote round trip overlaps the local walk (a file's REMOTE rules need its scan: listed after).
+ * Throws DestinationError (before contacting anyone) for a bad destination; a failed scan lets go of any
+ * lock its listings took.
+ */
+async function scanAndList(
+  pool: Pool, hosts: readonly string[], local: string | PushSource, remote: string, opts: PushOptions, lock: (host: string) => LockRequest | undefined,
+): Promise<Scanned> {
+  const source = typeof local === 'string' ? await sourceOf(local) : local;
+  const list = (target: PlanTarget) => hosts.map((host) => listForPlan(pool, host, target, { signal: opts.signal, lock: lock(host) }));
+  if (source.kind === 'files') {
+    const scan = await scanSource(source, opts);
+    opts.on?.({ kind: 'scanned', scan });
+    const target = planTarget(scan, remote, { root: opts.root, files: filesOf(source) });
+    return { source, scan, target, listings: list(target) };
+  }
+  const target = planTarget(NO_ENTRIES, remote, { root: opts.root });
+  const listings = list(target);
+  let scan: ScanOutput;
+  try {
+    scan = await scanSource(source, opts);
+  } catch (err) {
+    await Promise.all(listings.map(async (l) => { const got = await l; if (!(got instanceof Error)) await got.lock?.release(); }));
+    throw err;
+  }
+  opts.on?.({ kind: 'scanned', scan });
+  return { source, scan, target, listings };
+}
+
+/** What planTarget reads of a folder's scan: nothing (a folder's REMOTE is always the directory). */
+const NO_ENTRIES: PlannableScan = { root: '', entries: new Map(), skipped: [], errors: [] };
 
 function applyOptions(opts: PushOptions): ApplyOptions {
   return {
@@ -59,11 +94,10 @@ function applyOptions(opts: PushOptions): ApplyOptions {
 
 /** Scan and plan every host as a dry run (nothing written anywhere). */
 export async function planSession(pool: Pool, hosts: readonly string[], local: string | PushSource, remote: string, opts: PushOptions = {}): Promise<PlannedSession> {
-  const { source, scan } = await scanned(local, opts);
-  const target = planTarget(scan, remote, { root: opts.root, files: filesOf(source) });
+  const { source, scan, target, listings } = await scanAndList(pool, hosts, local, remote, opts, () => undefined);
   const cache: LocalHashCache = new Map();
-  const plans = await Promise.all(hosts.map(async (host) => {
-    const plan = await planHost(pool, host, scan, target, { ...opts, dryRun: true }, cache);
+  const plans = await Promise.all(hosts.map(async (host, i) => {
+    const plan = await planHost(pool, host, scan, target, { ...opts, dryRun: true }, cache, listings[i]);
     opts.on?.({ kind: 'planned', host, plan });
     return plan;
   }));
@@ -104,15 +138,12 @@ export async function push(pool: Pool, hosts: readonly string[], local: string |
     const s = await planSession(pool, hosts, local, remote, opts);
     return { scan: s.scan, plans: s.plans };
   }
-  const { source, scan } = await scanned(local, opts);
-  const target = planTarget(scan, remote, { root: opts.root, files: filesOf(source) });
-  const cache: LocalHashCache = new Map();
   const apply = applyOptions(opts);
-  const done = await Promise.all(hosts.map(async (host) => {
-    const plan = await planHost(pool, host, scan, target, {
-      ...opts, dryRun: false,
-      lock: { waitSeconds: opts.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS, onWaiting: () => apply.onWaiting?.(host) },
-    }, cache);
+  const { scan, target, listings } = await scanAndList(pool, hosts, local, remote, opts,
+    (host) => ({ waitSeconds: opts.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS, onWaiting: () => apply.onWaiting?.(host) }));
+  const cache: LocalHashCache = new Map();
+  const done = await Promise.all(hosts.map(async (host, i) => {
+    const plan = await planHost(pool, host, scan, target, { ...opts, dryRun: false }, cache, listings[i]);
     opts.on?.({ kind: 'planned', host, plan });
     const result = withOutcome(await applyHost(pool, plan, apply).catch((err: Error) => failed(host, err)));
     opts.on?.({ kind: 'applied', host, result });
