@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   REPO, flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, runCommand,
@@ -171,4 +172,40 @@ test('New Agent Session with an agent the host does not have says so after the c
   const more = await waitForQuickInput(page, 'Project directory', 1500).then(() => true, () => false);
   assert.equal(more, false, 'no more questions after the missing agent');
   await wb.screenshot('agents-missing-claude.png');
+});
+
+/** The first line of the active editor (the peek's header). */
+async function activeEditorFirstLine() {
+  return wb.page.evaluate(() => {
+    const lines = [...(document.querySelector('.editor-group-container.active .monaco-editor .view-lines')?.querySelectorAll('.view-line') ?? [])];
+    lines.sort((a, b) => parseFloat(a.style.top || '0') - parseFloat(b.style.top || '0'));
+    return (lines[0]?.textContent ?? '').replace(/\u00a0/g, ' ');
+  });
+}
+
+async function untilHeader(re, what) {
+  for (const t0 = Date.now(); ; await sleep(250)) {
+    const line = await activeEditorFirstLine();
+    if (re.test(line)) return line;
+    if (Date.now() - t0 > 30000) throw new Error(`${what}: the peek says ${JSON.stringify(line)}`);
+  }
+}
+
+test('a followed peek stops following when its connection closes, and says so', async () => {
+  const page = wb.page;
+  // No terminal of an earlier test may keep the connection busy (it would stay open, rightly).
+  await runCommand(page, 'Terminal: Kill All Terminals');
+  await runCommand(page, 'View: Close All Editors');
+  await runCommand(page, 'Flotilla: Peek at Pane', { opensPicker: true });
+  const row = quickInput().locator('.quick-input-list .monaco-list-row', { hasText: `lab-1:${SESSION}` }).first();
+  await row.waitFor({ timeout: 20000 });
+  await row.click();
+  await untilHeader(new RegExp(`^# lab-1:${SESSION}:\\S+ — snapshot`), 'a snapshot');
+  await runCommand(page, 'Flotilla: Follow Pane (toggle)');
+  await untilHeader(/following, refreshed every 2 s/, 'following');
+  // An edit of the ssh config retires the connections made under the old one; once idle they close.
+  fs.appendFileSync(lab.info.sshConfig, '\n# edited by the agents e2e test\n');
+  const line = await untilHeader(/stopped following: the connection to lab-1 closed/, 'stopped following');
+  mark(`peek: ${line}`);
+  await wb.screenshot('agents-peek-stopped.png');
 });

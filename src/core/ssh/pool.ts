@@ -9,6 +9,7 @@ import type { ClientChannel, ExecOptions, PseudoTtyOptions, SFTPWrapper } from '
 import { refusingPrompter, type Prompter, type ResolvedHost } from '../types';
 import { KeyCache } from './auth';
 import { connectHost, type Connection, type ConnectDeps } from './connect';
+import { DisposalScope } from './scope';
 import { describeJump, jumpChain, resolveJumpHost, type JumpHop, type ResolveJump } from './jumpChain';
 
 export interface PoolOptions {
@@ -88,6 +89,8 @@ interface Entry {
   retired?: boolean;
   /** For an extra connection to a few-sessions host: the alias it serves. */
   extraFor?: string;
+  /** Resources tied to this connection: disposed when it closes. */
+  readonly scope: DisposalScope;
 }
 
 /**
@@ -174,6 +177,16 @@ export class Pool {
     }));
   }
 
+  /**
+   * The disposal scope of the host's live connection (connecting if needed): what is added to it is
+   * disposed when that connection closes.
+   */
+  async scope(alias: string, opts: { interactive?: boolean } = {}): Promise<DisposalScope> {
+    const e = await this.entry(alias, () => this.target(alias), opts.interactive ?? true);
+    await e.ready;
+    return e.scope;
+  }
+
   /** Drops a host's connection (e.g. after it was found frozen); the next use reconnects. */
   close(alias: string): void {
     const e = this.entries.get(alias);
@@ -227,6 +240,7 @@ export class Pool {
 
   private forget(e: Entry): void {
     e.dead = true;
+    e.scope.close();
     this.retired.delete(e);
     if (e.idleTimer) clearTimeout(e.idleTimer);
     e.slots.rejectAll();
@@ -316,6 +330,7 @@ export class Pool {
       slots: new Slots(extra?.cap ?? this.opts.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS),
       dependents: 0,
       dead: false,
+      scope: new DisposalScope(),
       ready: undefined as unknown as Promise<Connection>,
       extraFor: extra?.extraFor,
     };

@@ -24,45 +24,66 @@ function peekUri(target: string): vscode.Uri {
   return vscode.Uri.from({ scheme: PEEK_SCHEME, path: `/${target}`, query: `lines=${PEEK_LINES}` });
 }
 
-/** Read-only pane captures; "follow" refreshes open peeks every 2 s. */
+/**
+ * Read-only pane captures; "follow" refreshes open peeks every 2 s. A follow belongs to the connection it
+ * captures over: it stops when that connection closes (and the peek says so), instead of reconnecting
+ * every 2 s to a host that went away.
+ */
 class PeekProvider implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
-  private readonly following = new Map<string, NodeJS.Timeout>();
+  private readonly following = new Map<string, { timer: NodeJS.Timeout; scoped: { dispose(): void } }>();
+  private readonly endedBy = new Map<string, string>();
   constructor(private readonly pool: Pool) {}
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const target = uri.path.slice(1);
+    const ended = this.endedBy.get(uri.toString());
+    this.endedBy.delete(uri.toString());
     try {
       const text = await capturePane(this.pool, target, PEEK_LINES);
-      const follow = this.following.has(uri.toString()) ? 'following, refreshed every 2 s' : 'snapshot';
+      const follow = this.following.has(uri.toString()) ? 'following, refreshed every 2 s' : ended ? `snapshot (stopped following: ${ended})` : 'snapshot';
       return `# ${target} — ${follow} at ${new Date().toLocaleTimeString()}\n${sanitizeForView(text)}`;
     } catch (err) {
-      return `# ${target}\ncannot capture this pane: ${err instanceof Error ? err.message : String(err)}\n`;
+      return `# ${target}${ended ? ` — stopped following: ${ended}` : ''}\ncannot capture this pane: ${err instanceof Error ? err.message : String(err)}\n`;
     }
   }
 
-  toggleFollow(uri: vscode.Uri): boolean {
+  async toggleFollow(uri: vscode.Uri): Promise<boolean> {
     const key = uri.toString();
-    const t = this.following.get(key);
-    if (t) {
-      clearInterval(t);
-      this.following.delete(key);
+    if (this.following.has(key)) {
+      this.stopFollowing(uri);
       return false;
     }
-    this.following.set(key, setInterval(() => this.changed.fire(uri), 2000));
+    const host = parseAgentTarget(uri.path.slice(1)).host;
+    const scope = await this.pool.scope(host);
+    const timer = setInterval(() => this.changed.fire(uri), 2000);
+    const scoped = scope.add({
+      dispose: () => {
+        this.stopFollowing(uri);
+        this.endedBy.set(key, `the connection to ${host} closed`);
+        this.changed.fire(uri);
+      },
+    });
+    this.following.set(key, { timer, scoped });
     this.changed.fire(uri);
     return true;
   }
 
   stopFollowing(uri: vscode.Uri): void {
-    const t = this.following.get(uri.toString());
-    if (t) clearInterval(t);
+    const f = this.following.get(uri.toString());
+    if (!f) return;
+    clearInterval(f.timer);
+    f.scoped.dispose();
     this.following.delete(uri.toString());
   }
 
   dispose(): void {
-    for (const t of this.following.values()) clearInterval(t);
+    for (const f of this.following.values()) {
+      clearInterval(f.timer);
+      f.scoped.dispose();
+    }
+    this.following.clear();
     this.changed.dispose();
   }
 }
@@ -113,7 +134,7 @@ export function registerAgents(context: vscode.ExtensionContext, fleet: Fleet, p
     registerCommand('flotilla.agents.toggleFollow', async () => {
       const uri = vscode.window.activeTextEditor?.document.uri;
       if (uri?.scheme !== PEEK_SCHEME) return;
-      const on = peeks.toggleFollow(uri);
+      const on = await peeks.toggleFollow(uri);
       void vscode.window.setStatusBarMessage(on ? 'Flotilla: following pane' : 'Flotilla: stopped following', 2000);
     }),
     registerCommand('flotilla.agents.send', async (node?: AgentsNode | string) => {
