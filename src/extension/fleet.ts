@@ -65,8 +65,8 @@ export interface FleetSnapshot {
   readonly resolved: ReadonlyMap<string, ResolvedHost>;
 }
 
-/** What consumers may do with health: read it, hear about changes, subscribe while shown, ask for a probe. */
-export type FleetHealth = Pick<HealthMonitor, 'get' | 'snapshot' | 'onDidChange' | 'subscribe' | 'check' | 'forget' | 'metrics'>;
+/** What consumers may do with health: read it, hear about changes, subscribe while shown, ask for a probe, tell what a run saw. */
+export type FleetHealth = Pick<HealthMonitor, 'get' | 'snapshot' | 'onDidChange' | 'subscribe' | 'check' | 'forget' | 'observe' | 'metrics'>;
 
 /** How often this window folds old days of the health history (another process may do it too). */
 const COMPACT_EVERY_MS = 3_600_000;

@@ -77,4 +77,77 @@ describe('HealthMonitor', () => {
     expect(monitor.snapshot().map((h) => h.alias)).toEqual(['a']);
     monitor.dispose();
   });
+  describe('observe: what a run saw of a host, shown at once', () => {
+    const seen = (alias: string, state: HostHealth['state'], reason?: string): HostHealth => ({ alias, state, reason, layers: {}, checkedAt: Date.now() });
+
+    it('a failed connect turns a host shown online offline at once, announced, and the next probe runs when due', async () => {
+      const { monitor, probes } = setup({ a: 'online', b: 'online' });
+      const events: string[][] = [];
+      monitor.onDidChange((aliases) => events.push([...aliases]));
+      monitor.subscribe();
+      await vi.advanceTimersByTimeAsync(20);
+      expect(monitor.get('a')?.state).toBe('online');
+      events.length = 0;
+      const probed = probes.length;
+      await vi.advanceTimersByTimeAsync(INTERVAL / 4);
+      monitor.observe(seen('a', 'offline', 'connection refused'));
+      expect(monitor.get('a')).toMatchObject({ state: 'offline', reason: 'connection refused' });
+      expect(monitor.snapshot().map((h) => h.state)).toEqual(['offline', 'online']);
+      await vi.advanceTimersByTimeAsync(20);
+      expect(events).toEqual([['a']]);
+      expect(probes).toHaveLength(probed); // no probe of its own
+      await vi.advanceTimersByTimeAsync(INTERVAL);
+      expect(probes.slice(probed).sort()).toEqual(['a', 'b']); // the schedule did not move
+      expect(monitor.get('a')?.state).toBe('online'); // and the probe's answer is shown again
+      monitor.dispose();
+    });
+
+    it('an authentication or host-key failure shows as unusable', async () => {
+      const { monitor } = setup({ a: 'online' });
+      await monitor.check(['a']);
+      monitor.observe(seen('a', 'unusable', 'authentication failed'));
+      expect(monitor.get('a')).toMatchObject({ state: 'unusable', reason: 'authentication failed' });
+      monitor.dispose();
+    });
+
+    it('a successful connect corrects a host shown offline, but never replaces a probe that measured it', async () => {
+      const { monitor } = setup({ down: 'offline', loaded: 'degraded' });
+      await monitor.check(['down', 'loaded']);
+      vi.advanceTimersByTime(5);
+      monitor.observe(seen('down', 'online'));
+      monitor.observe(seen('loaded', 'online'));
+      expect(monitor.get('down')?.state).toBe('online');
+      expect(monitor.get('loaded')?.state).toBe('degraded');
+      monitor.dispose();
+    });
+
+    it('ignores results older than the one shown and hosts it does not watch', async () => {
+      const { monitor } = setup({ a: 'online' });
+      const old = seen('a', 'offline');
+      vi.advanceTimersByTime(5);
+      await monitor.check(['a']);
+      monitor.observe(old);
+      monitor.observe(seen('elsewhere', 'offline'));
+      expect(monitor.get('a')?.state).toBe('online');
+      expect(monitor.get('elsewhere')).toBeUndefined();
+      monitor.dispose();
+    });
+
+    it('a probe that started before the run saw the failure does not hide it', async () => {
+      let answer!: (h: HostHealth) => void;
+      const probe = vi.fn((alias: string) => {
+        const checkedAt = Date.now();
+        return new Promise<HostHealth>((resolve) => { answer = (h) => resolve({ ...h, alias, checkedAt }); });
+      });
+      const monitor = new HealthMonitor({} as Pool, { connectTimeoutMs: 100, intervalMs: INTERVAL }, { probe, debounceMs: 10 });
+      monitor.setHosts(['a']);
+      const probing = monitor.check(['a']);
+      vi.advanceTimersByTime(5);
+      monitor.observe(seen('a', 'offline', 'connection refused'));
+      answer({ alias: 'a', state: 'online', layers: {}, checkedAt: 0 });
+      await probing;
+      expect(monitor.get('a')?.state).toBe('offline');
+      monitor.dispose();
+    });
+  });
 });

@@ -44,6 +44,8 @@ export class HealthMonitor {
   readonly metrics: MetricsCache;
   private settings: MonitorSettings;
   private readonly health = new Map<string, HostHealth>();
+  /** Results this process learned without a probe (see `observe`). */
+  private readonly observed = new WeakSet<HostHealth>();
   /** The schedule (subscriptions, due times, backoff, shared probes in flight): the same poller the Agents view uses. */
   private readonly poller: Poller<HostHealth>;
   private gate: ConnectGate;
@@ -69,6 +71,9 @@ export class HealthMonitor {
       onError: (alias, err) => ({ alias, state: 'offline', reason: err instanceof Error ? err.message : String(err), layers: {}, checkedAt: this.now() }),
       failed: (h) => h.state !== 'online',
       onResult: (alias, h) => {
+        // A probe that started before a run saw the host change must not hide what the run saw.
+        const shown = this.health.get(alias);
+        if (shown && this.observed.has(shown) && shown.checkedAt > h.checkedAt) return;
         this.health.set(alias, h);
         this.announce([alias]);
       },
@@ -130,6 +135,24 @@ export class HealthMonitor {
       this.announce([alias]);
     }
     return this.poller.run(alias);
+  }
+
+  /**
+   * What this process just learned of a host without probing it (a run's connect, see `healthOfConnect`):
+   * shown at once and announced, while the schedule stays as it was (the next probe still runs when due).
+   * A failed connect replaces what is shown; a successful one only corrects a host shown as not reachable
+   * (offline, unusable) or not yet known — a login says nothing of the load a probe measured. A result
+   * older than the one shown is ignored.
+   */
+  observe(h: HostHealth): void {
+    if (this.disposed || h.state === 'checking' || !this.aliases.includes(h.alias)) return;
+    const shown = this.health.get(h.alias);
+    if (shown && shown.state !== 'checking' && shown.checkedAt > h.checkedAt) return;
+    const reachable = (s: HostHealth['state']) => s === 'online' || s === 'degraded';
+    if (reachable(h.state) && shown && reachable(shown.state)) return;
+    this.observed.add(h);
+    this.health.set(h.alias, h);
+    this.announce([h.alias]);
   }
 
   /** Clears a host's result (e.g. its key was just accepted) without probing. */

@@ -53,6 +53,8 @@ export interface JobDeps {
   check?: (alias: string) => Promise<HostHealth>;
   /** Where each host's connect is recorded (source `run`); default: the health history beside the run store. */
   history?: HealthHistory;
+  /** Hears each host's connect as health, at once (the editor's health monitor shows it without waiting for a probe). */
+  observe?: (h: HostHealth) => void;
 }
 
 export type JobEvent =
@@ -166,6 +168,7 @@ export async function startJob(
   let pending: HealthSample[] = [];
   const recordings: Promise<void>[] = [];
   const recordConnect = (h: HostHealth) => {
+    try { deps.observe?.(h); } catch { /* the listener's problem */ }
     const sample = sampleOf(h, 'run');
     if (!sample) return;
     if (!pending.length) {

@@ -41,7 +41,7 @@ export class RunLauncher {
     const capBytes = viewCapBytes();
     let run: RunEntry | undefined;
     const job = await startJob(
-      { store: this.store.core, pool: this.pool, connectTimeoutMs: this.fleet.settings.connectTimeoutSeconds * 1000, metrics: this.fleet.health.metrics },
+      { store: this.store.core, pool: this.pool, connectTimeoutMs: this.fleet.settings.connectTimeoutSeconds * 1000, metrics: this.fleet.health.metrics, observe: (h) => this.fleet.health.observe(h) },
       { target: req.targetKey, hosts: req.targets, command: req.command, cwd: req.cwd, timeoutMs: req.timeoutMs, origin: 'extension', outputCapBytes: capBytes },
       { on: (e) => { if (run) this.store.apply(run, e, capBytes); } },
     );

@@ -122,7 +122,7 @@ export class RunTerminal implements vscode.Pseudoterminal {
 
     const output = new OutputPrinter((text) => this.raw(text), !leastLoaded && job.hosts.length > 1);
     const started = await startJob(
-      { store: this.deps.store, pool: this.deps.pool, connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000, metrics: fleet.health.metrics, check: (alias) => fleet.checkHost(alias) },
+      { store: this.deps.store, pool: this.deps.pool, connectTimeoutMs: fleet.settings.connectTimeoutSeconds * 1000, metrics: fleet.health.metrics, check: (alias) => fleet.checkHost(alias), observe: (h) => fleet.health.observe(h) },
       {
         target: job.target,
         hosts: job.hosts,
