@@ -367,6 +367,27 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
       expect(res.plans.map((p) => p.contentCheck)).toEqual([undefined, undefined, undefined]);
       expect(opened).toEqual({ sftp: 0, exec: HOSTS.length });
     }
+    // Touched, not changed (a name with a quote and a space too): the content check runs in the shell that
+    // holds the lock, so the listing is still the only command; only metadata is fixed.
+    put("d0/it's here", 'same');
+    await push(pool, HOSTS, local, `${dest()}-tar`);
+    const later = Math.floor(Date.now() / 1000) - 30 + 0.6;
+    for (const rel of ['d0/f0', 'd1/f1', "d0/it's here"]) utimesSync(join(local, rel), later, later);
+    const opened = { sftp: 0, exec: 0 };
+    const counting = new Proxy(pool, {
+      get(target, prop, receiver) {
+        if (prop === 'exec') return (...args: Parameters<Pool['exec']>) => { opened.exec++; return target.exec(...args); };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const touched = await push(counting, HOSTS, local, `${dest()}-tar`);
+    expect(opened.exec).toBe(HOSTS.length);
+    for (const [i, p] of touched.plans.entries()) {
+      expect(p.contentCheck).toBe('sha256sum -z');
+      expect(p.update.map((u) => [u.path, !!u.changes.content, !!u.changes.time]).sort()).toEqual([['d0/f0', false, true], ["d0/it's here", false, true], ['d1/f1', false, true]]);
+      expect([touched.results![i]!.state, touched.results![i]!.bytes]).toEqual(['ok', 0]);
+    }
   });
 
   it('pull copies into <dest>/<host>/<name>, keeps modes, refuses links that leave the tree', async () => {

@@ -5,6 +5,7 @@
 // fail in the plan, before anything is written.
 import { ConnectError } from '../ssh/connect';
 import type { Pool } from '../ssh/pool';
+import { shQuote } from '../ssh/quote';
 import { execScript, splitNul } from './remoteExec';
 import { listRemote, type DestinationLock, type ListRequest, type LockRequest, type RemoteListing } from './remoteList';
 import { parentOf, parseDestination, shellWord, type RemoteDestination } from './remotePath';
@@ -193,26 +194,38 @@ async function localHashes(scan: ScanResult, paths: readonly string[], cache: Lo
 }
 
 /**
- * The remote side's SHA-256 of each path (relative to the destination), and which tool computed them.
- * GNU `sha256sum -z` hashes all in one process; without it (BusyBox, macOS) one `sha256sum`, `shasum -a 256`
- * or `openssl dgst -sha256` per file reading stdin, in input order. With none of them: no hashes, and the
- * caller falls back to size+mtime.
+ * The hashing script: GNU `sha256sum -z` hashes all in one process; without it (BusyBox, macOS) one
+ * `sha256sum`, `shasum -a 256` or `openssl dgst -sha256` per file reading stdin, in input order; with none,
+ * only the tool line `Tnone`. The names come NUL-separated on stdin, or (`inline`) as the script's arguments,
+ * so that it fits on one line for the lock's shell.
  */
-export async function remoteHashes(pool: Pool, host: string, dest: RemoteDestination, paths: readonly string[], signal?: AbortSignal): Promise<{ hashes: Map<string, string>; tool: string }> {
-  const hashes = new Map<string, string>();
-  if (!paths.length) return { hashes, tool: 'none' };
-  const script = [
+function hashScript(dest: RemoteDestination, inline?: readonly string[]): string[] {
+  const each = 'for f; do h=$($0 < "$f" 2>/dev/null); printf "%s\\0" "$h"; done';
+  return [
     `cd -- ${shellWord(dest)} || exit 1`,
-    "if printf '' | sha256sum -z >/dev/null 2>&1; then printf 'Tsha256sum -z\\0'; exec xargs -0 sha256sum -z --; fi",
+    ...(inline ? [`set -- ${inline.map(shQuote).join(' ')}`] : []),
+    `if printf '' | sha256sum -z >/dev/null 2>&1; then printf 'Tsha256sum -z\\0'; exec ${inline ? 'sha256sum -z -- "$@"' : 'xargs -0 sha256sum -z --'}; fi`,
     't=; for c in sha256sum "shasum -a 256" "openssl dgst -sha256"; do command -v ${c%% *} >/dev/null 2>&1 && { t=$c; break; }; done',
     "[ -n \"$t\" ] || { printf 'Tnone\\0'; exit 0; }",
     "printf 'T%s\\0' \"$t\"",
-    // One hash per input name, in order: `$0` is the tool, split into words on purpose.
-    `exec xargs -0 sh -c 'for f; do h=$($0 < "$f" 2>/dev/null); printf "%s\\0" "$h"; done' "$t"`,
-  ].join('\n');
-  const stdin = Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8');
-  const res = await execScript(pool, host, script, stdin, signal);
-  const fields = splitNul(res.stdout);
+    // One hash per name, in order: the tool is split into words on purpose.
+    inline ? each.replaceAll('$0', '$t') : `exec xargs -0 sh -c '${each}' "$t"`,
+  ];
+}
+
+/**
+ * The remote side's SHA-256 of each path (relative to the destination), and which tool computed them (none:
+ * the caller falls back to size+mtime). A real push asks the shell that holds its lock (no channel, login
+ * shell or decoder to start); names with a newline, or too many for one line, go through their own exec.
+ */
+export async function remoteHashes(
+  pool: Pool, host: string, dest: RemoteDestination, paths: readonly string[], signal?: AbortSignal, lock?: DestinationLock,
+): Promise<{ hashes: Map<string, string>; tool: string }> {
+  const hashes = new Map<string, string>();
+  if (!paths.length) return { hashes, tool: 'none' };
+  const viaLock = lock && !paths.some((p) => p.includes('\n')) ? await lock.run(hashScript(dest, paths).join('; ')) : undefined;
+  const stdout = viaLock ?? (await execScript(pool, host, hashScript(dest).join('\n'), Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8'), signal)).stdout;
+  const fields = splitNul(stdout);
   const tool = (fields.shift() ?? 'Tnone').slice(1) || 'none';
   if (tool === 'sha256sum -z') {
     for (const line of fields) {
@@ -353,7 +366,7 @@ export async function planHost(
     const paths = diff.needHash.map((i) => i.path);
     const [lh, rh] = await Promise.all([
       localHashes(planned, paths, cache),
-      remoteHashes(pool, host, plan.destination, paths, opts.signal).catch(() => ({ hashes: new Map<string, string>(), tool: 'none' })),
+      remoteHashes(pool, host, plan.destination, paths, opts.signal, listing.lock).catch(() => ({ hashes: new Map<string, string>(), tool: 'none' })),
     ]);
     plan.contentCheck = rh.tool === 'none' ? 'size+mtime (no sha256sum, shasum or openssl on the host)' : rh.tool;
     // --checksum compares files whose size and mtime already agree: equal content there is simply unchanged.

@@ -4,7 +4,7 @@
 // command first takes the destination's lock and holds it until the apply is over (the channel's stdin is
 // the lease: when we end it, or the connection dies, the script removes the lock). Hosts without GNU
 // `find -printf` (BSD, BusyBox) are listed by an SFTP walk instead.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Pool } from '../ssh/pool';
 import { buildRemoteCommand, shQuote } from '../ssh/quote';
@@ -253,15 +253,25 @@ export interface DestinationLock {
   /** Sub-second mtimes (SFTP sets whole seconds) to set with `touch` just before the lock is removed. */
   setPreciseTimes(files: ReadonlyArray<readonly [absPath: string, seconds: number, nsec: number]>): void;
   release(): Promise<void>;
+  /**
+   * Runs a one-line script in a subshell of the lock's remote shell (no new channel, no login shell) and
+   * resolves with its stdout; undefined when it cannot (a newline in the script, the lock gone).
+   */
+  run(script: string): Promise<Buffer | undefined>;
   /** Resolves when the lock channel is gone (released, or the connection dropped). */
   readonly lost: Promise<void>;
 }
+
+/** Longest script run through the lock's shell (beyond it, a separate exec). */
+export const LOCK_RUN_MAX_BYTES = 64 * 1024;
 
 interface ScriptRun {
   parsed: ParsedListing;
   channel: ClientChannel;
   closed: Promise<void>;
   release: () => void;
+  /** Receives what the script prints after the listing (the output of commands run under the lock). */
+  onMore: (fn: ((d: Buffer) => void) | undefined) => void;
 }
 
 /** Whether the bytes so far end in `\0E<digits>\0` (the listing's end marker), looking at the last few only. */
@@ -289,10 +299,12 @@ async function runListing(pool: Pool, host: string, script: string, lock: LockRe
       settled = true;
       signal?.removeEventListener('abort', onAbort);
       if (err) { channel.close(); lease.release(); reject(err); return; }
-      resolve({ parsed: parsed!, channel, closed, release: () => lease.release() });
+      resolve({ parsed: parsed!, channel, closed, release: () => lease.release(), onMore: (fn) => { more = fn; } });
     };
     let received = 0;
+    let more: ((d: Buffer) => void) | undefined;
     channel.on('data', (d: Buffer) => {
+      if (settled) { more?.(d); return; }
       out.push(d);
       received += d.length;
       // The lock's "waiting" note comes before the lock line, both near the start: only the head is searched.
@@ -314,6 +326,7 @@ async function runListing(pool: Pool, host: string, script: string, lock: LockRe
     channel.on('exit', (c: number | null) => { code = c; });
     if (!lock) channel.end();
     void closed.then(() => {
+      if (settled) return; // the listing arrived: how the lock channel ends is the lock's business
       const text = Buffer.concat(out).toString('utf8');
       const busy = /\0B([^\0]*)\0/.exec(text);
       if (code === BUSY_EXIT && busy) {
@@ -337,12 +350,35 @@ export async function listRemote(pool: Pool, host: string, req: ListRequest, opt
   const run = await runListing(pool, host, listingScript(req, opts.lock), opts.lock, opts.signal);
   let released = false;
   let times = '';
+  let runs = Promise.resolve();
   const lock: DestinationLock | undefined = opts.lock ? {
     lost: run.closed,
     setPreciseTimes: (files) => {
       // One quoted command per line (a name with a newline keeps its whole-second time).
       times = files.filter(([path]) => !path.includes('\n'))
         .map(([path, s, ns]) => `touch -c -m -d @${s}.${String(ns).padStart(9, '0')} -- ${shQuote(path)} 2>/dev/null\n`).join('');
+    },
+    run: (script) => {
+      if (released || script.includes('\n') || Buffer.byteLength(script) > LOCK_RUN_MAX_BYTES) return Promise.resolve(undefined);
+      const token = randomBytes(8).toString('hex');
+      const marker = Buffer.from(`Z${token}\0`, 'latin1');
+      const pending = runs.then(() => new Promise<Buffer | undefined>((resolve) => {
+        const got: Buffer[] = [];
+        let size = 0;
+        const done = (out: Buffer | undefined) => { run.onMore(undefined); resolve(out); };
+        run.onMore((d) => {
+          got.push(d);
+          size += d.length;
+          if (size < marker.length) return;
+          const all = Buffer.concat(got);
+          if (all.subarray(-marker.length).equals(marker)) done(all.subarray(0, -marker.length));
+          else got.splice(0, got.length, all);
+        });
+        void run.closed.then(() => done(undefined));
+        run.channel.write(`( ${script} ) </dev/null 2>/dev/null; printf 'Z%s\\0' ${token}\n`);
+      }));
+      runs = pending.then(() => undefined);
+      return pending;
     },
     release: async () => {
       if (released) return;
