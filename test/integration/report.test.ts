@@ -12,7 +12,7 @@ import { cliInProcess } from './cliInProcess';
 import { MetricsCache } from '../../src/core/health/metrics';
 import { resolveHost } from '../../src/core/config/sshConfig';
 import { checkFleet } from '../../src/core/health/monitor';
-import { checkHealth } from '../../src/core/health/probe';
+import { checkHealth, type HostHealth } from '../../src/core/health/probe';
 import { analyzeHost } from '../../src/core/health/availability';
 import { HealthHistory } from '../../src/core/health/history';
 import { startJob } from '../../src/core/jobs/job';
@@ -222,6 +222,26 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
     const warm = (await history.read({ since: 0, hosts: ['lab-2'] })).records;
     expect(warm).toMatchObject([{ k: 's', host: 'lab-2', source: 'run', state: 'online' }]);
     expect(warm[0]!.k === 's' && warm[0]!.connectMs).toBeUndefined();
+  });
+
+  it('a push before a run that cannot connect records that connect (source run) and tells the observer; the command runs where the push went through', async () => {
+    const store = join(work, 'push-first-store');
+    const local = join(work, 'push-first');
+    mkdirSync(local, { recursive: true });
+    writeFileSync(join(local, 'x.txt'), 'pushed\n');
+    const observed: HostHealth[] = [];
+    const job = await startJob(
+      { store: new RunStore(store), pool, connectTimeoutMs: 3000, observe: (h) => observed.push(h) },
+      { hosts: ['lab-1', 'dead', 'nologin'], command: 'cat x.txt', cwd: '~/push-first', pushFirst: local, origin: 'test' },
+    );
+    const { results } = await job.done;
+    expect(results.map((r) => [r.host, r.state]).sort()).toEqual([['dead', 'unreachable'], ['lab-1', 'ok'], ['nologin', 'unreachable']]);
+    const samples = (await new HealthHistory(store).read({ since: 0 })).records.filter((s) => s.k === 's');
+    expect(samples.map((s) => [s.host, s.source, s.state, s.layer]).sort()).toEqual([
+      ['dead', 'run', 'offline', 'tcp'], ['lab-1', 'run', 'online', 'metrics'], ['nologin', 'run', 'unusable', 'auth'],
+    ]);
+    expect(samples.find((s) => s.host === 'dead')!.reason).toMatch(/ECONNREFUSED/);
+    expect(observed.map((h) => [h.alias, h.state]).sort()).toEqual([['dead', 'offline'], ['lab-1', 'online'], ['nologin', 'unusable']]);
   });
 
   it('flotilla hosts --status records into the store\'s health history; flotilla report --json is the documented shape; drift exits 2 when out of sync', async () => {

@@ -206,6 +206,8 @@ export async function startJob(
       const pushed = await push(deps.pool, hosts, req.pushFirst, req.cwd, { signal: abort.signal });
       for (const r of pushed.results ?? []) {
         if (r.state === 'ok') continue;
+        // A host the push could not connect to is health the run learned, as if the run had connected.
+        if (r.state === 'unreachable' && r.connectError) recordConnect(healthOfConnect(r.host, { ok: false, ms: Date.now() - t0, error: r.connectError }, Date.now()));
         const outcome: HostOutcome = r.state === 'cancelled'
           ? { state: 'cancelled', durationMs: Date.now() - t0, remoteStopped: true, reason: 'cancelled during the push' }
           : r.state === 'unreachable'

@@ -5,6 +5,7 @@
 // result; a cause shared by many items (disk full, connection lost) is reported once for the host.
 import type { SFTPWrapper } from 'ssh2';
 import type { HostOutcome } from '../jobs/outcome';
+import type { ConnectError } from '../ssh/connect';
 import type { Pool } from '../ssh/pool';
 import { isMetadataOnly, formatSize, planHost, spaceProblem, type PlannedHost } from './plan';
 import { joinRemote } from './remotePath';
@@ -38,6 +39,8 @@ export interface HostPushResult {
   applied?: PlannedHost;
   /** The same end in the run engine's words (design.md's HostOutcome), for the job layer to record. */
   outcome?: HostOutcome;
+  /** Why the host could not be reached, when its connect failed (unreachable): the job layer records it as health. */
+  connectError?: ConnectError;
 }
 
 /** rsync's exit status for "partial transfer due to error"; a push that wrote nothing fails with 1. */
@@ -128,7 +131,10 @@ function unapproved(approved: PlannedHost, fresh: PlannedHost): string[] {
 export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOptions = {}): Promise<HostPushResult> {
   const started = Date.now();
   const failedEarly = (plan: PlannedHost, state: PushState, reason: string): HostPushResult =>
-    ({ host: plan.host, state, reason, results: [], bytes: 0, durationMs: Date.now() - started, deleteBlocked: plan.deleteBlocked, applied: plan });
+    ({
+      host: plan.host, state, reason, results: [], bytes: 0, durationMs: Date.now() - started, deleteBlocked: plan.deleteBlocked, applied: plan,
+      ...(state === 'unreachable' && plan.connectError ? { connectError: plan.connectError } : {}),
+    });
   const fatalState = (p: PlannedHost): PushState => (opts.signal?.aborted ? 'cancelled' : p.unreachable ? 'unreachable' : 'failed');
   if (approved.fatal && !approved.lock) return failedEarly(approved, fatalState(approved), approved.fatal);
   if (opts.signal?.aborted) {

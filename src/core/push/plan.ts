@@ -341,6 +341,7 @@ export async function planHost(
   if (listing instanceof Error) {
     plan.fatal = listing.message;
     plan.unreachable = listing instanceof ConnectError || /connect|handshake|authentication|timed out/i.test(plan.fatal);
+    if (listing instanceof ConnectError) plan.connectError = listing;
     return plan;
   }
   if (listing.fileAtPath) plan = emptyPlan(host, request.fileAt!.parent, target.renamed ?? scan, target, options);

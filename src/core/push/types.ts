@@ -1,4 +1,5 @@
 // Shared vocabulary of scan → plan → apply (and pull).
+import type { ConnectError } from '../ssh/connect';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
 
@@ -98,6 +99,8 @@ export interface HostPlan {
   fatal?: string;
   /** Transport-level failure (connect refused, auth...) rather than a path problem. */
   unreachable?: boolean;
+  /** The failed connect behind `unreachable`, when the listing never reached the host (the run records it as health). */
+  connectError?: ConnectError;
   /** Missing parent directories of the destination that the apply creates (absolute remote paths). */
   parents: string[];
   /** Temp files / staging directories of interrupted pushes (relative to the destination); a real push removes them. */
