@@ -137,6 +137,28 @@ describe('fleet report builder', () => {
     expect(validate(extra)).toBe(false);
   });
 
+  it('the tailscale ping layer of the latest probe is each host\'s tailscalePing (null when not pinged), as the schema says', () => {
+    const up = { ...online('web-1'), layers: { ...online('web-1').layers, tailscale: { ok: true, ms: 45, detail: 'via DERP(fra)' } } };
+    const down: HostHealth = { ...dead, layers: { ...dead.layers, tailscale: { ok: false, ms: 3000, detail: 'no reply \u001b[31mwithin 3s' } } };
+    const r = buildReport(input({ current: new Map([['web-1', up], ['web-2', online('web-2')], ['db-1', down]]) }));
+    expect(r.hosts.map((h) => [h.alias, h.tailscalePing])).toEqual([
+      ['web-1', { ok: true, ms: 45, detail: 'via DERP(fra)' }],
+      ['web-2', null],
+      ['db-1', { ok: false, ms: 3000, detail: 'no reply within 3s' }], // terminal escapes stripped
+    ]);
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(REPORT_JSON_SCHEMA);
+    const json = JSON.parse(JSON.stringify(r));
+    expect(validate(json), JSON.stringify(validate.errors)).toBe(true);
+    for (const broken of [{ ok: 'yes', ms: 1, detail: null }, { ok: true, ms: 1 }, { ok: true, ms: 1, detail: null, via: 'x' }]) {
+      const bad = JSON.parse(JSON.stringify(r));
+      bad.hosts[0].tailscalePing = broken;
+      expect(validate(bad), JSON.stringify(broken)).toBe(false);
+    }
+    const missing = JSON.parse(JSON.stringify(r));
+    delete missing.hosts[1].tailscalePing;
+    expect(validate(missing)).toBe(false);
+  });
+
   it('remote text is inert in Markdown and stripped of terminal escapes in text', () => {
     const evil: HostHealth = { ...dead, reason: 'refused [click](http://x) <img src=x onerror=alert(1)> | \u001b[31mred' };
     const r = buildReport(input({ current: new Map([['db-1', evil]]) }));

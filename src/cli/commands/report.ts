@@ -2,7 +2,7 @@
 // probe the hosts (recorded in the health history beside the run store), then availability, latency,
 // load, alerts and recommendations from that history; drift from a dry-run push plan (nothing written).
 import { resolvedHostnames } from '../../core/config/inventory';
-import { readTailnet } from '../../core/config/tailscale';
+import { readTailnet, tailnetPinger } from '../../core/config/tailscale';
 import { HealthHistory } from '../../core/health/history';
 import { collectReport } from '../../core/report/collect';
 import { analyzeDrift, type DriftReport } from '../../core/report/drift';
@@ -40,6 +40,7 @@ export async function reportCommand(ctx: CliContext, target: string | undefined,
   const tailnet = flags.tailscale ? await readTailnet(() => resolvedHostnames(ctx.inventory)) : undefined;
   const report = await usageErrors(() => collectReport({
     tailnet,
+    tailscalePing: tailnet && tailnetPinger(tailnet),
     pool: ctx.pool,
     hosts,
     groups: ctx.inventory.groups,
@@ -78,7 +79,7 @@ export const reportVerbs: Verb = (program, act) => {
     .summary('fleet report: availability over time, latency, load, alerts, recommendations')
     .argument('[target]', 'only these hosts (alias, group, "all" or comma list)')
     .option('--markdown', 'Markdown instead of text (for issues and chats)')
-    .option('--tailscale', 'also list the tailnet\'s peers (tailscale status --json)')
+    .option('--tailscale', 'also list the tailnet\'s peers (tailscale status --json) and ping the hosts that are peers (tailscale ping)')
     .option('--drift <path>', 'also compare a local folder with the hosts: --drift LOCAL --drift REMOTE', (v: string, prev: string[] = []) => [...prev, v])
     .option('--exclude <glob>', 'with --drift: gitignore-style pattern left out of the comparison (repeatable)', collect, [])
     .action(act((ctx, target: string | undefined, o: ReportFlags) => reportCommand(ctx, target, o)));

@@ -1,5 +1,6 @@
 // The fleet report from what is known: the latest probe of each host, the recorded health history and
 // (optionally) the drift of a pushed folder. Pure: the same input always gives the same report.
+import { sanitizeForView } from '../exec/output';
 import { analyzeHost, groupAvailability, WINDOWS, type WindowName } from '../health/availability';
 import { conditionOf, sampleOf, type HealthRecord, type HealthSample } from '../health/record';
 import type { HostHealth } from '../health/probe';
@@ -55,6 +56,7 @@ function hostReport(alias: string, groups: readonly string[], records: readonly 
   // A host that is down now has no current latency (an old figure would read as a live one).
   const rttMs = !last || conditionOf(last) === 'down' ? null : last.rttMs ?? [...own].reverse().find((s) => s.rttMs !== undefined)?.rttMs ?? null;
   const m = live?.metrics;
+  const ping = live?.layers.tailscale;
   return {
     alias,
     groups: [...groups],
@@ -84,6 +86,7 @@ function hostReport(alias: string, groups: readonly string[], records: readonly 
       diskPath: m.diskPath,
     } : null,
     hostKey: last?.hostKey ?? null,
+    tailscalePing: ping ? { ok: ping.ok, ms: ping.ms, detail: ping.detail === undefined ? null : sanitizeForView(ping.detail) } : null,
     clockSkewMs: m?.clockSkewMs === undefined ? null : Math.round(m.clockSkewMs),
     timeline: history.timeline,
   };

@@ -2,7 +2,7 @@
 // history, optionally the drift of a folder — and builds it. The CLI and the editor both come here.
 import { MetricsCache } from '../health/metrics';
 import { checkFleet } from '../health/monitor';
-import type { HostHealth } from '../health/probe';
+import type { HealthOptions, HostHealth } from '../health/probe';
 import { WINDOWS } from '../health/availability';
 import { HealthHistory } from '../health/history';
 import type { ProbeSource } from '../health/record';
@@ -28,6 +28,8 @@ export interface CollectOptions {
   driftReport?: DriftReport;
   thresholds?: ReportInput['thresholds'];
   tailnet?: ReportInput['tailnet'];
+  /** The probe's `tailscale ping` layer for tailnet hosts (see tailnetPinger); the report shows it per host. */
+  tailscalePing?: HealthOptions['tailscalePing'];
   now?: () => number;
 }
 
@@ -39,7 +41,7 @@ export async function collectReport(opts: CollectOptions): Promise<FleetReport> 
   const missing = probe ? aliases.filter((a) => !current.has(a) || current.get(a)!.state === 'checking') : [];
   const [probed, drift] = await Promise.all([
     missing.length
-      ? checkFleet(opts.pool, missing, { connectTimeoutMs: opts.connectTimeoutMs, metrics: opts.metrics ?? new MetricsCache(), history: { store, source: opts.source } })
+      ? checkFleet(opts.pool, missing, { connectTimeoutMs: opts.connectTimeoutMs, metrics: opts.metrics ?? new MetricsCache(), history: { store, source: opts.source }, tailscalePing: opts.tailscalePing })
       : Promise.resolve([]),
     opts.drift ? analyzeDrift(opts.pool, aliases, opts.drift.local, opts.drift.remote, { exclude: opts.drift.exclude }) : Promise.resolve(opts.driftReport),
   ]);

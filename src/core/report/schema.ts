@@ -35,6 +35,7 @@ const host = closed({
     ],
   },
   hostKey: { enum: ['unknown', 'changed', 'revoked', null] },
+  tailscalePing: { oneOf: [{ type: 'null' }, closed({ ok: { type: 'boolean' }, ms: num, detail: strOrNull })] },
   clockSkewMs: numOrNull,
   timeline: { type: 'array', items: closed({ from: num, to: num, condition: { enum: ['up', 'degraded', 'down', 'mixed'] } }) },
 });

@@ -55,6 +55,12 @@ export interface HostReport {
     cores: number; loadPerCore: number; cpuPercent: number | null; memoryPercent: number; diskPercent: number; diskPath: string;
   } | null;
   hostKey: 'unknown' | 'changed' | 'revoked' | null;
+  /**
+   * The latest probe's `tailscale ping` layer (a host that is a tailnet peer, with Tailscale on): whether the peer
+   * answered, in how many ms (or after how long it gave up) and `detail` (`via 1.2.3.4:41641`, `via DERP(fra)`, or
+   * why not); null when it was not pinged.
+   */
+  tailscalePing: { ok: boolean; ms: number; detail: string | null } | null;
   /** Host clock minus ours, ms, measured by the probe (±0.5 s); null when not measured. */
   clockSkewMs: number | null;
   timeline: TimelineBand[];
