@@ -69,6 +69,20 @@ function allModes(dir: string): number[] {
   return modes;
 }
 
+/** The pool, counting the exec and SFTP channels opened through it. */
+function countingChannels(pool: Pool): { counting: Pool; opened: { sftp: number; exec: number } } {
+  const opened = { sftp: 0, exec: 0 };
+  const counting = new Proxy(pool, {
+    get(target, prop, receiver) {
+      if (prop === 'sftp') return (...args: Parameters<Pool['sftp']>) => { opened.sftp++; return target.sftp(...args); };
+      if (prop === 'exec') return (...args: Parameters<Pool['exec']>) => { opened.exec++; return target.exec(...args); };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { counting, opened };
+}
+
 function asFlotilla(path: string): void {
   lchownSync(path, flotilla.uid, flotilla.gid);
 }
@@ -353,15 +367,7 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
       const where = `${dest()}-${sftpFirst ? 'sftp' : 'tar'}`;
       const first = await push(pool, HOSTS, local, where, { noTar: sftpFirst });
       expect(first.results!.map((r) => r.state)).toEqual(['ok', 'ok', 'ok']);
-      const opened = { sftp: 0, exec: 0 };
-      const counting = new Proxy(pool, {
-        get(target, prop, receiver) {
-          if (prop === 'sftp') return (...args: Parameters<Pool['sftp']>) => { opened.sftp++; return target.sftp(...args); };
-          if (prop === 'exec') return (...args: Parameters<Pool['exec']>) => { opened.exec++; return target.exec(...args); };
-          const v = Reflect.get(target, prop, receiver);
-          return typeof v === 'function' ? v.bind(target) : v;
-        },
-      });
+      const { counting, opened } = countingChannels(pool);
       const res = await push(counting, HOSTS, local, where);
       expect(res.results!.every((r) => r.state === 'ok' && r.results.length === 0)).toBe(true);
       expect(res.plans.map((p) => p.contentCheck)).toEqual([undefined, undefined, undefined]);
@@ -373,16 +379,9 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     await push(pool, HOSTS, local, `${dest()}-tar`);
     const later = Math.floor(Date.now() / 1000) - 30 + 0.6;
     for (const rel of ['d0/f0', 'd1/f1', "d0/it's here"]) utimesSync(join(local, rel), later, later);
-    const opened = { sftp: 0, exec: 0 };
-    const counting = new Proxy(pool, {
-      get(target, prop, receiver) {
-        if (prop === 'exec') return (...args: Parameters<Pool['exec']>) => { opened.exec++; return target.exec(...args); };
-        const v = Reflect.get(target, prop, receiver);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
+    const { counting, opened } = countingChannels(pool);
     const touched = await push(counting, HOSTS, local, `${dest()}-tar`);
-    expect(opened.exec).toBe(HOSTS.length);
+    expect(opened).toEqual({ sftp: HOSTS.length, exec: HOSTS.length });
     for (const [i, p] of touched.plans.entries()) {
       expect(p.contentCheck).toBe('sha256sum -z');
       expect(p.update.map((u) => [u.path, !!u.changes.content, !!u.changes.time]).sort()).toEqual([['d0/f0', false, true], ["d0/it's here", false, true], ['d1/f1', false, true]]);

@@ -21,7 +21,7 @@ function header(name: string, opts: { size: number; mode: number; mtime: number;
   buf.write('ustar\0', 257, 'ascii');
   buf.write('00', 263, 'ascii');
   let sum = 0;
-  for (const byte of buf) sum += byte;
+  for (let i = 0; i < BLOCK; i++) sum += buf[i]!;
   buf.write(octal(sum, 7) + ' ', 148, 'ascii');
   return buf;
 }
