@@ -8,12 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   REPO, flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, runCommand,
-  waitForTerminalText, terminalText, stopwatch, sleep, waitForQuickInput, pickQuickItem, treeItem, collapsePane,
+  waitForTerminalText, terminalText, stopwatch, sleep, waitForQuickInput, pickQuickItem, treeItem, treeRows, collapsePane,
 } from './harness.mjs';
 
 const mark = stopwatch();
 let lab, wb;
 const SESSION = 'e2e-agent';
+const FAKE_AGENT = fs.readFileSync(path.join(REPO, 'test/integration/fixtures/fake-agent.sh'));
+/** How often the Agents view lists a host (AgentsTree's default interval). */
+const POLL_MS = 5000;
 
 function cli(...args) {
   return execFileSync(process.execPath, [path.join(REPO, 'dist/cli.js'), '--ssh-config', lab.info.sshConfig, '--groups', lab.info.groups, ...args], { encoding: 'utf8' });
@@ -23,6 +26,7 @@ before(async () => {
   const vsix = await flotillaVsix();
   lab = await startLabFleet({ hosts: 2, name: 'agents', isolated: true });
   cli('agents', 'spawn', 'lab-1', '/tmp', '--name', SESSION, '--', 'bash');
+  cli('run', 'lab-1', '--', `printf %s ${FAKE_AGENT.toString('base64')} | base64 -d > "$HOME/fake-agent.sh" && chmod +x "$HOME/fake-agent.sh"`);
   mark('lab up, tmux session spawned');
   wb = await startWorkbench({ name: 'agents', vsix: [vsix], userSettings: { ...labSettings(lab), 'flotilla.connectTimeoutSeconds': 2 } });
 });
@@ -119,7 +123,7 @@ test('Broadcast from the Agents view menu asks which panes receive the text, eve
     if (await menu.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
       for (let i = 0; i < 12; i++) {
         await page.keyboard.press('ArrowDown');
-        const focused = await page.locator('.context-view .action-item.focused').first().innerText().catch(() => '');
+        const focused = await page.locator('.context-view .action-item.focused').first().innerText({ timeout: 1000 }).catch(() => '');
         if (focused.includes('Broadcast Text to Panes')) { await page.keyboard.press('Enter'); break; }
       }
       if (await waitForQuickInput(page, 'Tick every pane', 3000).then(() => true, () => false)) break;
@@ -208,4 +212,56 @@ test('a followed peek stops following when its connection closes, and says so', 
   const line = await untilHeader(/stopped following: the connection to lab-1 closed/, 'stopped following');
   mark(`peek: ${line}`);
   await wb.screenshot('agents-peek-stopped.png');
+});
+
+/** The badge on the Flotilla activity-bar icon ('' when none is shown). */
+async function containerBadge(page) {
+  return page.locator('.activitybar').getByRole('tab', { name: 'Flotilla' }).evaluate((tab) => {
+    const badge = tab.querySelector('.badge');
+    const content = badge?.querySelector('.badge-content');
+    if (!badge || !content || getComputedStyle(badge).display === 'none') return '';
+    return content.textContent.trim();
+  });
+}
+
+async function untilBadge(page, want, timeout, what) {
+  for (const t0 = Date.now(); ; await sleep(100)) {
+    const badge = await containerBadge(page);
+    if (want(badge)) return { badge, ms: Date.now() - t0 };
+    if (Date.now() - t0 > timeout) {
+      await wb.screenshot('agents-badge-debug.png');
+      throw new Error(`${what}: the badge says ${JSON.stringify(badge)} after ${timeout} ms`);
+    }
+  }
+}
+
+test('the badge counts an agent waiting for input, not a plain shell at its prompt, and clears while the view is collapsed', async () => {
+  const page = wb.page;
+  await openViewContainer(page, 'Flotilla');
+  // A plain tmux shell at its prompt is listed, and asks nothing of anyone.
+  await treeItem(page, 'Agents', /^\S+ bash$/).waitFor({ timeout: 30000 });
+  await untilBadge(page, (b) => b === '', POLL_MS * 2, 'a plain shell only');
+  const shellRow = (await treeRows(page, 'Agents')).find((r) => / bash$/.test(r.label));
+  assert.match(shellRow?.description ?? '', /^(idle|working) · /, `the plain shell's row: ${JSON.stringify(shellRow)}`);
+  // A scripted agent asking "Do you want to proceed? (y/n)" and waiting for the answer lights the badge.
+  cli('run', 'lab-1', '--', 'tmux new-session -d -s e2e-fake -x 120 -y 30 "$HOME/fake-agent.sh"');
+  await treeLabels(page, 'Agents', { has: 'e2e-fake', timeout: 30000 });
+  const lit = await untilBadge(page, (b) => b === '1', POLL_MS * 2, 'an agent waiting');
+  mark(`badge lit (${lit.badge}) ${lit.ms} ms after the agent was listed`);
+  const rows = await treeRows(page, 'Agents');
+  const waiting = rows.filter((r) => r.description.startsWith('waiting'));
+  assert.equal(waiting.length, 1, `one pane waiting: ${JSON.stringify(rows)}`);
+  assert.doesNotMatch(waiting[0].label, / bash$/, 'the waiting pane is the agent, not the shell');
+  await wb.screenshot('agents-badge-waiting.png');
+  // With the Agents view collapsed the badge stays on the activity bar, and follows the hosts:
+  // ending the agent's session elsewhere clears it within the poll interval (plus one listing).
+  await collapsePane(page, 'Agents');
+  await page.locator('.pane-header[aria-expanded="false"]', { hasText: 'Agents' }).first().waitFor();
+  assert.equal(await containerBadge(page), '1', 'collapsing the view keeps the badge');
+  cli('run', 'lab-1', '--', 'tmux kill-session -t e2e-fake');
+  const cleared = await untilBadge(page, (b) => b === '', POLL_MS + 5000, 'the agent session ended with the view collapsed');
+  mark(`badge cleared ${cleared.ms} ms after the session ended (view collapsed)`);
+  await wb.screenshot('agents-badge-cleared.png');
+  await page.locator('.pane-header', { hasText: 'Agents' }).first().click();
+  await treeLabels(page, 'Agents', { has: SESSION, timeout: 30000 });
 });
