@@ -104,7 +104,7 @@ function labCli(args, timeout = 180000) {
 /**
  * Start a lab fleet (local sshd's on 127.0.0.1) with the lab CLI:
  * `tsx test/lab/cli.ts up --hosts N --dir DIR`, which writes DIR/lab.json.
- * Resolves to { dir, info: { sshConfig, groups, knownHosts, hosts: [{alias, role}] }, stop() }.
+ * Resolves to { dir, info: { sshConfig, groups, knownHosts, hosts: [{alias, role}] }, stop(), stopHost(alias) }.
  * `dir` defaults to .lab/e2e-<name>-<pid> in the repo (git-ignored; per
  * process, so concurrent runs in one checkout don't share a lab); stop() runs
  * `down --clean` (E2E_KEEP=1: plain `down`, the dir and sshd logs stay).
@@ -123,7 +123,9 @@ export async function startLabFleet({ hosts = 3, name = 'e2e', dir = path.join(R
     const raw = JSON.parse(fs.readFileSync(path.join(dir, 'lab.json'), 'utf8'));
     const info = raw.info ?? raw;
     if (!info.sshConfig || !info.groups) throw new Error(`lab.json lacks sshConfig/groups: ${JSON.stringify(raw).slice(0, 400)}`);
-    return { dir, info, stop };
+    // the sshd behind an alias and its sessions stop (the machine went down); the rest of the lab runs on
+    const stopHost = (alias) => { labCli(['stop-host', '--dir', dir, alias]); };
+    return { dir, info, stop, stopHost };
   } catch (e) {
     await stop();
     throw e;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeItem,
   expandTreeItem, chooseContextMenuItem, stopwatch, sleep,
-  collapsePane, waitForRowDescription, collapseTreeItem as collapseRow, escapeRegExp,
+  collapsePane, waitForRowDescription, collapseTreeItem as collapseRow, escapeRegExp, waitForQuickInput, pickQuickItem,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -165,4 +165,28 @@ test('a host tooltip puts state and layers first and each setting with its file:
   assert.equal(overflow, false, 'nothing in the tooltip scrolls sideways');
   await wb.screenshot('hosts-tooltip.png');
   await page.mouse.move(1100, 850);
+});
+
+test('a run that cannot connect to a host shown online turns its row offline at once, not at the next probe (10 min away)', async () => {
+  const page = wb.page;
+  await openViewContainer(page, 'Flotilla');
+  await expandTreeItem(page, 'Hosts', 'build');
+  await rowDescription('lab-3', /ms · load/, 30000);
+  assert.match(await rowAriaLabel('lab-3'), /^lab-3, online/);
+  lab.stopHost('lab-3'); // its sshd and the sessions on it: the editor's pooled connection drops too
+  assert.match(await rowAriaLabel('lab-3'), /^lab-3, online/, 'nothing probed it since');
+  await treeItem(page, 'Hosts', 'lab-3').click({ button: 'right' });
+  await chooseContextMenuItem(page, 'Run Command…');
+  if ((await waitForQuickInput(page, ['A recent command', 'e.g. uptime'])) === 'A recent command') {
+    await pickQuickItem(page, 'Type a new command…', '');
+    await waitForQuickInput(page, 'e.g. uptime');
+  }
+  await page.locator('.quick-input-widget .quick-input-box input').fill('uname -n');
+  await page.keyboard.press('Enter');
+  await waitForQuickInput(page, 'Enter to run');
+  await page.keyboard.press('Enter');
+  assert.match(await rowDescription('lab-3', /refused|ECONNREFUSED/i, 20000), /refused|ECONNREFUSED/i);
+  assert.match(await rowAriaLabel('lab-3'), /^lab-3, offline: .*(refused|ECONNREFUSED)/i);
+  await page.mouse.move(900, 400);
+  await wb.screenshot('hosts-run-offline.png');
 });

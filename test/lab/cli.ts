@@ -2,19 +2,21 @@
  * npm run lab -- up   --hosts N --dir DIR [--plain] [--isolated] [--behind K] [--load lab-2=3.5,lab-3=0.2] [--mem lab-2=500000]
  * npm run lab -- load --dir DIR lab-2=3.5[:MEMKB] ...
  * npm run lab -- status --dir DIR
+ * npm run lab -- stop-host --dir DIR ALIAS
  * npm run lab -- down --dir DIR [--clean]
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { labJsonPath, readLabState, setLabLoad, startLab, stopLab } from './lab.js';
+import { labJsonPath, readLabState, setLabLoad, startLab, stopLab, stopLabHost } from './lab.js';
 import { processGroupAlive } from './processes.js';
 
 const USAGE = `usage:
   npm run lab -- up --hosts N --dir DIR [--plain] [--isolated] [--behind K] [--load ALIAS=L,...] [--mem ALIAS=KB,...]
   npm run lab -- load --dir DIR ALIAS=LOAD[:MEMKB] ...
   npm run lab -- status --dir DIR
+  npm run lab -- stop-host --dir DIR ALIAS   (its sshd and sessions: the machine went down)
   npm run lab -- down --dir DIR [--clean]`;
 
 function parseAssignments(text: string | undefined, flag: string): Record<string, number> {
@@ -121,6 +123,11 @@ async function main(): Promise<void> {
       return setLoads(dir, rest);
     case 'status':
       return status(dir);
+    case 'stop-host':
+      if (rest.length !== 1) throw new Error(`stop-host takes one ALIAS\n${USAGE}`);
+      await stopLabHost(dir, rest[0]!);
+      console.log(`${rest[0]}: sshd stopped`);
+      return;
     default:
       throw new Error(`unknown command ${command}\n${USAGE}`);
   }

@@ -72,6 +72,22 @@ export async function stopLab(dir: string): Promise<void> {
   await rm(state.agentSock, { force: true });
 }
 
+/**
+ * Stops the sshd serving `alias` (and so every alias on that sshd) as a machine going down would: the
+ * listener and every session it started (they share its mount namespace), so pooled connections drop and new
+ * ones are refused. The rest of the lab runs on; `stopLab` is unaffected.
+ */
+export async function stopLabHost(dir: string, alias: string): Promise<void> {
+  const state = await readLabState(dir);
+  const hostDir = state.fakeProcDirs[alias];
+  if (!hostDir) throw new Error(`${alias} has no sshd of its own in the lab in ${dir}`);
+  const config = join(hostDir, 'sshd_config');
+  const sshd = ownedProcessGroups(state).find((pgid) => cmdlineOf(pgid).includes(config));
+  if (sshd === undefined) throw new Error(`the sshd of ${alias} is not running`);
+  const ns = mountNamespaceOf(sshd);
+  await killLabProcesses([sshd], ns !== undefined && state.mountNamespaces.includes(ns) ? [ns] : []);
+}
+
 /** Rewrites the fake /proc/loadavg (and MemAvailable) seen on the host behind `alias`, live. */
 export async function setLabLoad(dir: string, alias: string, load: number, memAvailableKb?: number): Promise<LabState> {
   const state = await readLabState(dir);
@@ -381,6 +397,7 @@ function makeLab(info: LabInfo): Lab {
       const state = await setLabLoad(info.dir, alias, load, memAvailableKb);
       info.hosts = state.hosts.map((h) => ({ ...h }));
     },
+    stopHost: (alias) => stopLabHost(info.dir, alias),
     stop: () => stopLab(info.dir),
   };
 }

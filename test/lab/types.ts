@@ -72,6 +72,8 @@ export interface LabOptions {
 export interface Lab {
   info: LabInfo;
   setLoad(alias: string, load: number, memAvailableKb?: number): Promise<void>;
+  /** Stops the sshd behind `alias` and every session on it (the machine went down); see stopLabHost. */
+  stopHost(alias: string): Promise<void>;
   stop(): Promise<void>;
 }
 
