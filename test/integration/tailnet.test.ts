@@ -67,12 +67,16 @@ describe('tailnet peers in the CLI', () => {
     expect(JSON.parse((await spawnCli(cli, [...global, '--json', 'hosts'], { env: { PATH: '/nonexistent' } })).stdout).tailnet).toBeUndefined();
   });
 
-  it('flotilla report --tailscale shows the same peers; without tailscale it says why', async () => {
+  it('flotilla report --tailscale shows the same peers and each tailnet host\'s tailscale ping; without tailscale it says why', async () => {
     const r = await spawnCli(cli, [...global, '--json', 'report', 'local', '--tailscale'], { env });
     expect(r.code).toBe(3); // `local` is down
     const report = JSON.parse(r.stdout);
     expect(report.tailnet.peers.map((p: { name: string; link: string | null; alias: string | null }) => [p.name, p.link, p.alias])).toEqual([
       ['build-1', 'direct', 'build'], ['edge', 'relay', 'local'], ['laptop', 'relay', 'lap'], ['nas', 'idle', null], ['old-box', null, null], ['phone', 'idle', null],
+    ]);
+    // the probe pinged `local`'s peer: its sshd is down, the machine answers on the tailnet
+    expect(report.hosts.map((h: { alias: string; state: string; tailscalePing: unknown }) => [h.alias, h.state, h.tailscalePing])).toEqual([
+      ['local', 'offline', { ok: true, ms: 23, detail: 'via DERP(fra)' }],
     ]);
     const text = await spawnCli(cli, [...global, 'report', 'local', '--tailscale'], { env });
     expect(text.stdout).toContain('  laptop  online, relay "nyc" · macOS · ssh alias lap\n');
