@@ -269,6 +269,13 @@ describe('push remote listing', () => {
     expect(dry).not.toMatch(/flotilla-push-.*\.lock/);
     expect(listingScript({ dest: parseDestination('~/x') }, { waitSeconds: 1 })).toMatch(/flotilla-push-.*\.lock/);
   });
+  it('probes find for -printf only while the connection has not shown it (one process fewer per listing after that)', () => {
+    const probe = "find \"$d\" -maxdepth 0 -printf ''";
+    expect(listingScript({ dest: parseDestination('~/x') })).toContain(probe);
+    const known = listingScript({ dest: parseDestination('~/x') }, { waitSeconds: 1 }, { findPrintf: true });
+    expect(known).not.toContain(probe);
+    expect(known).toMatch(/elif \[ ! -d "\$d" \]; then printf 'O\\0'/);
+  });
 });
 
 describe('push scan mtime', () => {

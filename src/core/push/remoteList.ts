@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Pool } from '../ssh/pool';
+import type { DisposalScope } from '../ssh/scope';
 import { buildRemoteCommand, shQuote } from '../ssh/quote';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
 import { endSftp, sftpCall } from './sftp';
@@ -91,7 +92,11 @@ export function lockKey(dest: RemoteDestination): string {
   return createHash('sha256').update(dest.spec).digest('hex').slice(0, 16);
 }
 
-export function listingScript(req: ListRequest, lock?: { waitSeconds: number }): string {
+/** The connections (by their disposal scope) whose host's `find` is known to have GNU `-printf`. */
+const findPrints = new WeakMap<DisposalScope, true>();
+
+/** `known.findPrintf`: this host's find has GNU -printf (no probe process; the SFTP walk otherwise). */
+export function listingScript(req: ListRequest, lock?: { waitSeconds: number }, known: { findPrintf?: boolean } = {}): string {
   const names = req.fileAt ? [req.fileAt.leaf] : req.names;
   const lines = [`printf 'H%s\\0' "$HOME"`, `d=${shellWord(req.dest)}`, `k=${lockKey(req.dest)}`];
   if (req.fileAt) {
@@ -109,7 +114,7 @@ export function listingScript(req: ListRequest, lock?: { waitSeconds: number }):
     `${lock ? 'if [ -e "$d" ]; then printf \'P%s\\0F\\0\' "$p"; else ' : ''}printf 'P%s\\0F%s\\0' "$p" "$(df -Pk -- "$p" 2>/dev/null)"${lock ? '; fi' : ''}`,
     'rc=0',
     `if [ ! -e "$d" ] && [ ! -L "$d" ]; then printf 'M\\0'`,
-    `elif ! find "$d" -maxdepth 0 -printf '' 2>/dev/null; then rc=${NO_PRINTF_EXIT}`,
+    ...(known.findPrintf ? [] : [`elif ! find "$d" -maxdepth 0 -printf '' 2>/dev/null; then rc=${NO_PRINTF_EXIT}`]),
     `elif [ ! -d "$d" ]; then printf 'O\\0'; find "$d" -maxdepth 0 -printf ${FORMAT('')}; rc=$?`,
   );
   if (names) {
@@ -347,7 +352,11 @@ export interface ListOptions {
 }
 
 export async function listRemote(pool: Pool, host: string, req: ListRequest, opts: ListOptions = {}): Promise<RemoteListing & { lock?: DestinationLock }> {
-  const run = await runListing(pool, host, listingScript(req, opts.lock), opts.lock, opts.signal);
+  // Whether find prints is asked once per connection (a live one: this never connects by itself).
+  const scope = pool.isConnected(host) ? await pool.scope(host).catch(() => undefined) : undefined;
+  const findPrintf = !!scope && findPrints.has(scope);
+  const run = await runListing(pool, host, listingScript(req, opts.lock, { findPrintf }), opts.lock, opts.signal);
+  if (scope && run.parsed.rc !== NO_PRINTF_EXIT && (run.parsed.state === 'dir' || run.parsed.state === 'other')) findPrints.set(scope, true);
   let released = false;
   let times = '';
   let runs = Promise.resolve();
