@@ -451,6 +451,24 @@ export async function expandTreeItem(page, viewName, label, { timeout = 10000 } 
 }
 
 /**
+ * Follow a flow's progress toast until its result shows (`done()` resolves true): after each look at the
+ * result, one at the toasts. Resolves to { seen, withResult }: whether a toast containing `progress` was
+ * ever shown, and whether it was still up when the result was there (the workbench keeps an extension's
+ * progress toast at least 800 ms from its start).
+ */
+export async function followProgressToast(page, progress, done, timeout = 60000) {
+  let seen = false;
+  const toastUp = () => page.evaluate((p) => [...document.querySelectorAll('.notification-toast')].some((t) => (t.textContent ?? '').includes(p)), progress);
+  for (const t0 = Date.now(); ; await sleep(20)) {
+    const finished = await done();
+    const up = await toastUp();
+    seen ||= up;
+    if (finished) return { seen, withResult: up };
+    if (Date.now() - t0 > timeout) throw new Error(`the result never showed (progress ${JSON.stringify(progress)} seen: ${seen})`);
+  }
+}
+
+/**
  * Wait for a notification and return its message. Normally it pops up as a
  * toast; with the smoke-test driver on (which also sets window.driver) the
  * workbench never shows toasts, so read the notification center instead.

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows, treeItem,
   runCommand, sleep, stopwatch, waitForQuickInput, pickQuickItem, chooseContextMenuItem, collapsePane, escapeRegExp,
-  expandTreeItem, widenSideBar,
+  expandTreeItem, widenSideBar, followProgressToast,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -202,6 +202,10 @@ test('5. Run on Least-Loaded Host… says where and why: in its steps, in the ru
   await page.keyboard.press('Enter');
   await waitForQuickInput(page, 'e.g. uptime');
   await page.keyboard.press('Enter');
+  // Measuring shows in the status bar: no progress toast is left over the decision.
+  const decided = () => waitForQuickInput(page, 'Enter runs on the highlighted host', 50).then(() => true, () => false);
+  const measuring = await followProgressToast(page, 'Flotilla: measuring', decided);
+  assert.equal(measuring.seen, false, 'no progress toast for measuring');
   await waitForQuickInput(page, 'Enter runs on the highlighted host', 60000);
   const first = await until('the decision rows', async () => (await pickRows())[0]?.label && (await pickRows())[0]);
   mark(`decision: ${JSON.stringify(first)}`);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import {
   REPO, chooseContextMenuItem, flotillaVsix, startLabFleet, labSettings, startWorkbench, treeView, treeRows, treeItem,
   waitForTreeStable, runCommand, stopwatch, sleep,
-  biggestGroup, waitForQuickInput, pickQuickItem, collapsePane, widenSideBar,
+  biggestGroup, waitForQuickInput, pickQuickItem, collapsePane, widenSideBar, followProgressToast,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -102,6 +102,10 @@ test('Explorer → Push to Group… shows a per-host dry-run plan; a changed fil
   await quickInput().locator('.quick-input-box input').fill(DEST);
   await page.keyboard.press('Enter');
   mark('remote path entered');
+  // The plan fills the view host by host and its progress is in the status bar: no toast outlasts it.
+  const planned = () => treeRows(page, 'Push Plan').then((rows) => rows.some((r) => r.level === 1 && /unchanged/.test(r.description)), () => false);
+  const planToast = await followProgressToast(page, 'planning push', planned);
+  assert.equal(planToast.seen, false, 'no progress toast for planning');
   await treeView(page, 'Push Plan').waitFor({ timeout: 30000 });
   for (const pane of ['Hosts', 'Runs', 'Agents']) await collapsePane(wb.page, pane);
   await widenSideBar(wb.page, );
@@ -148,6 +152,10 @@ test('Apply (after the confirmation modal) pushes to every host and the plan vie
   assert.match(text, /lab-2: 3 new/);
   assert.doesNotMatch(text, /DELETED/, 'no deletions by default');
   await dialog.getByRole('button', { name: 'Push', exact: true }).click();
+  const applyToast = await followProgressToast(page, 'Flotilla: pushing', async () => (await page.locator('.notification-toast', { hasText: 'Flotilla: push to ' }).count()) > 0);
+  mark(`apply: progress toast seen ${applyToast.seen}, still up with the result ${applyToast.withResult}`);
+  assert.equal(applyToast.withResult, false, 'the progress toast is gone when the push says it is done');
+  await wb.screenshot('push-apply-result.png');
 
   const { rows, hosts } = await planHostRows((r) => /^(ok|partial|failed|unreachable|cancelled) ·/.test(r.description));
   mark(`after apply: ${JSON.stringify(rows)}`);
@@ -226,4 +234,31 @@ test('a single file: Explorer → Push to Group… → a directory ending in / �
   await page.mouse.move(1100, 850);
   await sleep(500);
   await wb.screenshot('push-single-file-applied.png');
+});
+
+test('Pull from Host/Group…: every host\'s copy lands under pulled/<host>/, and the progress toast is gone when it says so', async () => {
+  const page = wb.page;
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  await runCommand(page, 'Flotilla: Pull from Host/Group…', { opensPicker: true });
+  await waitForQuickInput(page, 'Pull from which hosts?');
+  await pickQuickItem(page, group.name);
+  // The folders pushed from this workspace are offered first; the app/ folder went to DEST.
+  await waitForQuickInput(page, 'Remote directory (remembered ones first)');
+  await pickQuickItem(page, 'Other path…');
+  await waitForQuickInput(page, '~/project or /srv/app');
+  await quickInput().locator('.quick-input-box input').fill(DEST);
+  await page.keyboard.press('Enter');
+  await waitForQuickInput(page, `Pull ${DEST} from ${group.name}`);
+  await page.keyboard.press('Enter');
+  const pulled = async () => (await page.locator('.notification-toast', { hasText: 'Flotilla: pulled ' }).count()) > 0;
+  const toast = await followProgressToast(page, 'Flotilla: pulling', pulled);
+  mark(`pull: progress toast seen ${toast.seen}, still up with the result ${toast.withResult}`);
+  assert.equal(toast.withResult, false, 'the progress toast is gone when the pull says it is done');
+  const text = await page.locator('.notification-toast', { hasText: 'Flotilla: pulled ' }).first().innerText();
+  assert.match(text, new RegExp(`pulled ${DEST.replace(/[~/]/g, '\\$&')} from ${group.hosts.length}/${group.hosts.length} host`), text);
+  for (const host of group.hosts) {
+    const local = path.join(wb.server.workspace, 'pulled', host, 'app', 'config.json');
+    assert.match(fs.readFileSync(local, 'utf8'), /8080/, `${host}: ${local}`);
+  }
+  await wb.screenshot('push-pulled.png');
 });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeRows, runCommand, stopwatch, sleep, REPO, TSX,
-  waitForQuickInput, pickQuickItem, artifact,
+  waitForQuickInput, pickQuickItem, artifact, followProgressToast,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -155,6 +155,9 @@ test('Compare with Hosts… shows the drift of the workspace folder per host in 
   await waitForQuickInput(page, 'Compare with which remote folder?');
   await page.locator('.quick-input-widget .quick-input-box input').fill('~/drift-e2e');
   await page.keyboard.press('Enter');
+  const toast = await followProgressToast(page, 'Comparing with web', async () => /lab-2/.test((await snapshot(page)).drift));
+  mark(`drift: progress toast seen ${toast.seen}, still up with the result ${toast.withResult}`);
+  assert.equal(toast.withResult, false, 'the progress toast is gone when the drift is shown');
   const snap = await waitForReport(page, (r) => /lab-2/.test(r.drift), 'the drift table', 30000);
   assert.match(snap.drift, /lab-1\s+in sync\s+0\s+0\s+0\s+100%/);
   assert.match(snap.drift, /lab-2\s+out of sync\s+1\s+0\s+0\s+75%\s+≠ src\/b\.txt/);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
   flotillaVsix, startLabFleet, labSettings, startWorkbench, openViewContainer, treeLabels, treeRows,
-  runCommand, sleep, stopwatch, waitForQuickInput, pickQuickItem, widenSideBar, collapsePane, waitForNotification, waitForTreeStable,
+  runCommand, sleep, stopwatch, waitForQuickInput, pickQuickItem, widenSideBar, collapsePane, waitForNotification, waitForTreeStable, followProgressToast,
 } from './harness.mjs';
 
 const mark = stopwatch();
@@ -127,6 +127,10 @@ test('Run Workflow… with a confirm stage: the modal, live stages and hosts, th
   await wb.screenshot('workflow-running.png');
   mark(`live: ${JSON.stringify(seenRunning.filter((r) => r.level >= 3))}`);
 
+  const completed = async () => (await page.locator('.notification-toast', { hasText: 'workflow e2e-deploy completed' }).count()) > 0;
+  const toast = await followProgressToast(page, 'Flotilla workflow e2e-deploy', completed, 30000);
+  assert.ok(toast.seen, 'the workflow shows its progress in a toast (its Cancel stops the workflow)');
+  assert.equal(toast.withResult, false, 'the progress toast is gone when the workflow says it completed');
   const note = await waitForNotification(page, 'workflow e2e-deploy completed', 30000);
   mark(`notification: ${note}`);
   const rows = await waitForTreeStable(page, 'Workflows');

@@ -1,5 +1,6 @@
 // "Run on Least-Loaded Host…" and the `flotilla` task type. main.ts calls registerBalance once.
 import * as vscode from 'vscode';
+import { inStatusBar } from '../progress';
 import { registerCommand } from '../commands/register';
 import type { Decision, PlaceOptions, ScoredCandidate } from '../../core/balance/place';
 import { decidePlacement } from '../../core/jobs/placement';
@@ -127,13 +128,8 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
     if (!command) return;
     await memory.rememberCommand(command);
     const cwd = memory.cwdFor(targets.key);
-    const decision = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…`, cancellable: true },
-      async (_p, token) => {
-        const decided = await preview(targets.hosts, cwd);
-        return token.isCancellationRequested ? undefined : decided;
-      },
-    );
+    // In the status bar: a warm measurement is done long before a toast may close, and its result is the next step.
+    const decision = await inStatusBar(`Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…`, () => preview(targets.hosts, cwd));
     if (!decision) return;
     if (!decision.chosen) {
       void vscode.window.showErrorMessage(`Flotilla: no host of ${targets.label} can take this run. ${decision.explanation.split('\n').pop() ?? ''}`);
@@ -163,12 +159,7 @@ export function registerBalance(context: vscode.ExtensionContext, fleet: Fleet, 
   const explainPlacement = async (node?: HostsNode) => {
     const targets = await targetsFromArg(fleet, node);
     if (!targets?.hosts.length) return;
-    // In the status bar: a notification would stay up at least 800 ms (the workbench's minimum for
-    // extensions' progress toasts), long after a warm measurement is done.
-    const decision = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Window, title: `Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…` },
-      () => preview(targets.hosts),
-    );
+    const decision = await inStatusBar(`Flotilla: measuring ${targets.hosts.length} hosts of ${targets.label}…`, () => preview(targets.hosts));
     const header = `Least-loaded choice for ${targets.label} at ${new Date(decision.decidedAt).toLocaleTimeString()}\n\n`;
     // A read-only document of its own scheme: nothing to save when it is closed.
     const uri = explanations.add(targets.label, header + sanitizeForView(decision.explanation) + '\n');

@@ -1,6 +1,7 @@
 // "Pull from Host/Group…": a remote file or directory from every chosen host into <dest>/<host>/<name>
 // (default: the workspace's pulled/ folder). Existing local copies are only replaced after asking.
 import * as vscode from 'vscode';
+import { withProgressToast } from '../progress';
 import { access } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -63,7 +64,7 @@ export async function pullCommand(fleet: Fleet, pool: Pool, memory: PathMemory, 
     if (go !== 'Overwrite') return;
   }
   const controller = new AbortController();
-  const results = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flotilla: pulling ${remote} from ${targets.label}`, cancellable: true }, (_p, token) => {
+  const results = await withProgressToast(`Flotilla: pulling ${remote} from ${targets.label}`, (_p, token) => {
     token.onCancellationRequested(() => controller.abort());
     return pull(pool, targets.hosts, remote, dest, { signal: controller.signal, root: settings.root });
   });

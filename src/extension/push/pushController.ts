@@ -3,6 +3,7 @@
 // applies (re-checking the local files and re-planning each host under its lock) → per-host results.
 // This file only asks and renders; scanning, planning and applying are core/push/push.ts.
 import * as vscode from 'vscode';
+import { inStatusBar, withProgressToast } from '../progress';
 import { lstat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { applySession, planSession, type PushEvent } from '../../core/push/push';
@@ -141,8 +142,8 @@ export class PushController {
     s.maxDelete = settings.maxDelete;
     this.store.fire();
     let failure: string | undefined;
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flotilla: planning push to ${s.targetLabel}`, cancellable: true }, async (progress, token) => {
-      token.onCancellationRequested(() => controller.abort());
+    // The plan fills the Push view host by host (its Cancel stops it): a toast would outlast quick plans.
+    await inStatusBar(`Flotilla: planning push to ${s.targetLabel}`, async (progress) => {
       let done = 0;
       const on = (e: PushEvent) => {
         if (!this.store.isCurrent(s)) return;
@@ -268,7 +269,7 @@ export class PushController {
     this.store.fire();
     const total = s.hosts.reduce((n, h) => n + planWork(s.plans.get(h)!), 0);
     let moved: string[] | undefined;
-    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flotilla: pushing ${s.source.label} to ${s.targetLabel}`, cancellable: true }, async (progress, token) => {
+    await withProgressToast(`Flotilla: pushing ${s.source.label} to ${s.targetLabel}`, async (progress, token) => {
       token.onCancellationRequested(() => controller.abort());
       let reported = 0;
       const report = () => {

@@ -1,5 +1,6 @@
 // "Flotilla: Fleet Report" and "Compare with Hosts…" (drift of a folder, shown in the report).
 import * as vscode from 'vscode';
+import { withProgressToast } from '../progress';
 import { analyzeDrift } from '../../core/report/drift';
 import { registerCommand } from '../commands/register';
 import type { Fleet } from '../fleet';
@@ -30,8 +31,8 @@ export function registerReport(context: vscode.ExtensionContext, fleet: Fleet, p
       ];
       const remote = await askRemotePath({ title: 'Compare with which remote folder?', prompt: 'Remote folder to compare (nothing is written)', settings, suggestions, initial: '~/' });
       if (!remote) return;
-      const drift = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Comparing with ${targets.label} (dry run)…`, cancellable: true },
+      const drift = await withProgressToast(
+        `Comparing with ${targets.label} (dry run)…`,
         (_p, token) => {
           const abort = new AbortController();
           token.onCancellationRequested(() => abort.abort());

@@ -2,6 +2,7 @@
 // output files are the job's; this adds row updates, a cancellable progress notification and an
 // allow-listed log line.
 import * as vscode from 'vscode';
+import { withProgressToast } from '../progress';
 import { startJob } from '../../core/jobs/job';
 import type { Fleet } from '../fleet';
 import type { Pool } from '../../core/ssh/pool';
@@ -55,8 +56,8 @@ export class RunLauncher {
 
     const entry = run;
     const label = oneLine(req.command, 50);
-    await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Flotilla: ${label}`, cancellable: true },
+    await withProgressToast(
+      `Flotilla: ${label}`,
       async (progress, token) => {
         token.onCancellationRequested(() => job.cancel());
         let reported = 0;

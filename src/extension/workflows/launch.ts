@@ -4,6 +4,7 @@
 // and asks the same way.
 import { dirname } from 'node:path';
 import * as vscode from 'vscode';
+import { withProgressToast } from '../progress';
 import { exportWorkflowToAnsible } from '../../core/ansible/playbook';
 import { expandTargets } from '../../core/config/inventory';
 import { sanitizeForView } from '../../core/exec/output';
@@ -137,8 +138,8 @@ export class WorkflowLauncher {
       );
       return answer === 'Start Stage';
     };
-    return vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Flotilla workflow ${one(name)}`, cancellable: true },
+    const ended = await withProgressToast(
+      `Flotilla workflow ${one(name)}`,
       async (progress, token) => {
         const total = plan.stages.length;
         const run = await startWorkflow(
@@ -168,10 +169,11 @@ export class WorkflowLauncher {
         this.running.delete(run.id);
         this.tree.update(doc);
         this.log.info(`workflow ${run.id} ended: ${doc.result}${doc.reason ? ` (${doc.reason})` : ''}`);
-        void this.announce(doc);
         return doc;
       },
     );
+    void this.announce(ended);
+    return ended;
   }
 
   private async announce(doc: WorkflowDoc): Promise<void> {
