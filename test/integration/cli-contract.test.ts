@@ -256,7 +256,8 @@ describe.skipIf(!canRunLab)('flotilla CLI contract', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     await waitUntil(() => /Enter passphrase/.test(out), 15_000, 'the passphrase prompt');
-    const cliPid = execFileSync('pgrep', ['-f', `${cli}.*run locked`]).toString().trim().split('\n')[0]!;
+    // the node process itself, not `script`, whose own command line names the CLI too
+    const cliPid = execFileSync('pgrep', ['-f', `^${process.execPath} ${cli} .*run locked`]).toString().trim().split('\n')[0]!;
     process.kill(Number(cliPid), 'SIGTERM');
     const code = await closed;
     expect(code).toBe(4);
