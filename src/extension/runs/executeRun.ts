@@ -73,6 +73,9 @@ export class RunLauncher {
         try {
           await job.done;
           this.store.refreshOwn(entry);
+          // the toast may stay up a moment longer (the workbench holds it): it says what is true by then
+          const done = doneCount(entry);
+          if (done !== reported) progress.report({ message: `${done}/${total} hosts done`, increment: ((done - reported) / total) * 100 });
         } finally {
           sub.dispose();
         }
