@@ -233,29 +233,27 @@ describe.skipIf(!canRunLab)('flotilla CLI contract', () => {
     expect([noConfig.code, JSON.parse(noConfig.stdout).hosts]).toEqual([0, []]);
   });
 
-  it('a passphrase typed at the prompt is not echoed, and opens the key', async () => {
-    const typescript = join(fleet.dir, 'typescript-ok');
-    const cmd = [process.execPath, cli, ...base, 'run', 'locked', '--', 'echo opened-$((6*7))'].map((a) => `'${a}'`).join(' ');
-    const child = spawn('script', ['-qfec', cmd, typescript], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  /** `flotilla run locked -- COMMAND` on a terminal (`script` gives it one), once it asks for the key's passphrase. */
+  async function atPassphrasePrompt(command: string, typescript: string) {
+    const cmd = [process.execPath, cli, ...base, 'run', 'locked', '--', command].map((a) => `'${a}'`).join(' ');
+    const child = spawn('script', ['-qfec', cmd, join(fleet.dir, typescript)], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
+    const seen = { out: '' };
+    child.stdout.on('data', (d: Buffer) => (seen.out += d.toString()));
     const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    await waitUntil(() => /Enter passphrase/.test(out), 15_000, 'the passphrase prompt');
+    await waitUntil(() => /Enter passphrase/.test(seen.out), 15_000, 'the passphrase prompt');
+    return { child, seen, closed };
+  }
+
+  it('a passphrase typed at the prompt is not echoed, and opens the key', async () => {
+    const { child, seen, closed } = await atPassphrasePrompt('echo opened-$((6*7))', 'typescript-ok');
     child.stdin.write(`${fleet.lab.info.passphrase}\r`);
     expect(await closed).toBe(0);
-    expect(out).toMatch(/opened-42/);
-    expect(out).not.toContain(fleet.lab.info.passphrase);
+    expect(seen.out).toMatch(/opened-42/);
+    expect(seen.out).not.toContain(fleet.lab.info.passphrase);
   });
 
   it('SIGTERM while a passphrase prompt waits ends the CLI and records the run as cancelled', async () => {
-    // `script` gives the CLI a terminal, so it asks for the key's passphrase.
-    const typescript = join(fleet.dir, 'typescript');
-    const cmd = [process.execPath, cli, ...base, 'run', 'locked', '--', 'echo never'].map((a) => `'${a}'`).join(' ');
-    const child = spawn('script', ['-qfec', cmd, typescript], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SSH_AUTH_SOCK: '' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const closed = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-    await waitUntil(() => /Enter passphrase/.test(out), 15_000, 'the passphrase prompt');
+    const { closed } = await atPassphrasePrompt('echo never', 'typescript');
     // the node process itself, not `script`, whose own command line names the CLI too
     const cliPid = execFileSync('pgrep', ['-f', `^${process.execPath} ${cli} .*run locked`]).toString().trim().split('\n')[0]!;
     process.kill(Number(cliPid), 'SIGTERM');
