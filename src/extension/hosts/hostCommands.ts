@@ -67,7 +67,7 @@ export function registerHostCommands(fleet: Fleet, tree: HostsTree, view: vscode
       await vscode.window.showTextDocument(doc, { selection: new vscode.Range(at, 0, at, 0) });
     }),
     registerCommand('flotilla.filter', async () => {
-      const value = await vscode.window.showInputBox({ title: 'Filter hosts', prompt: 'Show hosts whose alias contains…', value: tree.filter });
+      const value = await vscode.window.showInputBox({ title: 'Filter hosts', prompt: 'Show hosts whose alias contains…', value: tree.filter, ignoreFocusOut: true });
       if (value === undefined) return;
       tree.filter = value.trim();
       view.description = tree.filter ? `filter: ${tree.filter}` : undefined;

@@ -108,10 +108,14 @@ export async function showRunDocument(run: RunEntry, view: View = { view: 'run' 
   const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(doc, { preview: view.view !== 'run' });
   if (view.view !== 'run') return;
+  // Every other run-output tab goes, in any editor group — also this run's own document where it is open
+  // in a group other than the one just shown.
+  const isThis = (tab: vscode.Tab) => tab.input instanceof vscode.TabInputText && tab.input.uri.toString() === uri.toString();
+  const shown = vscode.window.tabGroups.activeTabGroup.tabs.find(isThis);
   const older = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((tab) => {
-    if (tab.isPinned || tab.isDirty || !(tab.input instanceof vscode.TabInputText)) return false;
+    if (tab === shown || (!shown && isThis(tab)) || tab.isPinned || tab.isDirty || !(tab.input instanceof vscode.TabInputText)) return false;
     const other = tab.input.uri;
-    return other.scheme === RUN_OUTPUT_SCHEME && other.toString() !== uri.toString() && parseUri(other).view.view === 'run';
+    return other.scheme === RUN_OUTPUT_SCHEME && parseUri(other).view.view === 'run';
   });
   if (older.length) await vscode.window.tabGroups.close(older, true);
 }
