@@ -15,6 +15,7 @@ import type { HostHealth } from '../core/health/probe';
 import { SshConfigError } from '../core/config/errors';
 import { Pool } from '../core/ssh/pool';
 import type { Prompter, ResolvedHost } from '../core/types';
+import { oneAtATime } from '../core/rerun';
 
 export interface FleetSettings {
   sshConfigFile?: string;
@@ -115,8 +116,7 @@ export class Fleet implements vscode.Disposable {
   readonly onDidChangeHealth = this.healthChanged.event;
   private readonly disposables: vscode.Disposable[] = [];
   private watchers: vscode.Disposable[] = [];
-  private reading: Promise<void> | undefined;
-  private readAgain = false;
+  private readonly readOnce = oneAtATime(() => this.read());
   private firstRead!: () => void;
   /** Resolves once the fleet has been read for the first time (a command run at activation waits for it). */
   readonly ready = new Promise<void>((resolve) => { this.firstRead = resolve; });
@@ -185,17 +185,7 @@ export class Fleet implements vscode.Disposable {
       this.pool.reconfigure({ connectTimeoutMs: this.currentSettings.connectTimeoutSeconds * 1000 });
       this.monitor.configure(monitorSettings(this.currentSettings, this.healthHistory, () => this.current.inventory?.tailnet));
     }
-    if (this.reading) {
-      this.readAgain = true;
-      return this.reading;
-    }
-    this.reading = (async () => {
-      do {
-        this.readAgain = false;
-        await this.read();
-      } while (this.readAgain);
-    })().finally(() => { this.reading = undefined; });
-    return this.reading;
+    return this.readOnce();
   }
 
   private async read(): Promise<void> {

@@ -7,6 +7,7 @@ import type { JobEvent } from '../../core/jobs/job';
 import { isFinal } from '../../core/jobs/outcome';
 import type { RunDoc, RunStore as CoreRunStore } from '../../core/jobs/store';
 import type { HostRow, RunEntry } from './runModel';
+import { oneAtATime } from '../../core/rerun';
 
 function rowOf(store: CoreRunStore, doc: RunDoc, h: RunDoc['hosts'][number], previous?: HostRow): HostRow {
   const row: HostRow = { host: h.host, state: h.state, files: store.outputFiles(doc.id, h.host), live: previous?.live };
@@ -42,8 +43,7 @@ export class RunStore implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   damagedRecords: string[] = [];
   private readonly runWatchers = new Map<string, () => void>();
-  private reloading?: Promise<void>;
-  private reloadAgain = false;
+  private readonly reloadOnce = oneAtATime(() => this.readNewest());
 
   constructor(readonly core: CoreRunStore, private readonly limit: () => number) {}
 
@@ -66,25 +66,19 @@ export class RunStore implements vscode.Disposable {
 
   /** Re-reads the newest runs from the store (one reload at a time; a request during one runs once after it). */
   reload(): Promise<void> {
-    if (this.reloading) {
-      this.reloadAgain = true;
-      return this.reloading;
-    }
-    this.reloading = (async () => {
-      do {
-        this.reloadAgain = false;
-        const { runs, damaged } = await this.core.list({ limit: this.limit() });
-        this.damagedRecords = damaged;
-        const known = new Map(this.runs.map((r) => [r.id, r]));
-        // Runs of this window stay even when older than the limit.
-        const mine = this.runs.filter((r) => r.job && !runs.some((d) => d.id === r.id));
-        this.runs = [...runs.map((d) => (known.get(d.id)?.job ? known.get(d.id)! : entryFromDoc(this.core, d, known.get(d.id)))), ...mine]
-          .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
-        this.watchLiveForeignRuns();
-        this.changed.fire(undefined);
-      } while (this.reloadAgain);
-    })().finally(() => (this.reloading = undefined));
-    return this.reloading;
+    return this.reloadOnce();
+  }
+
+  private async readNewest(): Promise<void> {
+    const { runs, damaged } = await this.core.list({ limit: this.limit() });
+    this.damagedRecords = damaged;
+    const known = new Map(this.runs.map((r) => [r.id, r]));
+    // Runs of this window stay even when older than the limit.
+    const mine = this.runs.filter((r) => r.job && !runs.some((d) => d.id === r.id));
+    this.runs = [...runs.map((d) => (known.get(d.id)?.job ? known.get(d.id)! : entryFromDoc(this.core, d, known.get(d.id)))), ...mine]
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    this.watchLiveForeignRuns();
+    this.changed.fire(undefined);
   }
 
   /** Follows new runs (and deleted ones) in the store. */
