@@ -4,19 +4,19 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import * as z from 'zod';
+import * as z from './zod';
 
 export const DEFAULT_OUTPUT_CAP_KIB = 128;
 /** Below the 60 s request timeout of the SDK's client, so a default client gets an answer, not a timeout. */
 export const DEFAULT_WAIT_SECONDS = 50;
 
-export const guardRailsSchema = z.object({
-  readOnly: z.boolean().default(false).describe('only the tools that change nothing are listed and callable'),
-  allow: z.array(z.string().min(1)).optional().describe('targets (hosts, groups) agents may use; absent: every host of the ssh config'),
-  deny: z.array(z.string().min(1)).default([]).describe('regular expressions; a command (or text sent to an agent pane) matching one is refused'),
-  outputCapKiB: z.number().int().min(1).max(16 * 1024).default(DEFAULT_OUTPUT_CAP_KIB).describe('output returned by one tool call, in KiB, all hosts together'),
-  waitSeconds: z.number().int().min(0).max(3600).default(DEFAULT_WAIT_SECONDS).describe('how long `run` waits before returning the id of a run still going'),
-}).strict();
+export const guardRailsSchema = z.strictObject({
+  readOnly: z._default(z.boolean(), false).check(z.describe('only the tools that change nothing are listed and callable')),
+  allow: z.optional(z.array(z.string().check(z.minLength(1)))).check(z.describe('targets (hosts, groups) agents may use; absent: every host of the ssh config')),
+  deny: z._default(z.array(z.string().check(z.minLength(1))), []).check(z.describe('regular expressions; a command (or text sent to an agent pane) matching one is refused')),
+  outputCapKiB: z._default(z.int().check(z.minimum(1), z.maximum(16 * 1024)), DEFAULT_OUTPUT_CAP_KIB).check(z.describe('output returned by one tool call, in KiB, all hosts together')),
+  waitSeconds: z._default(z.int().check(z.minimum(0), z.maximum(3600)), DEFAULT_WAIT_SECONDS).check(z.describe('how long `run` waits before returning the id of a run still going')),
+});
 
 export type GuardRailsInput = z.input<typeof guardRailsSchema>;
 

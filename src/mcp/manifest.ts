@@ -3,11 +3,9 @@
 // compares package.json with this; `npx tsx src/mcp/manifest.ts --write` rewrites it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as z from 'zod';
-import type { ToolDef } from './toolkit';
+import * as z from './zod';
+import { vscodeToolName, type ToolDef } from './toolkit';
 import { TOOLS } from './tools';
-
-export const vscodeToolName = (tool: Pick<ToolDef, 'name'>) => `flotilla_${tool.name}`;
 
 /** Descriptions name the other tools by their MCP names; VS Code knows them as flotilla_<name>. */
 const VSCODE_NAMED = /\b(run_status|run_output|cancel_run|push_plan|push_apply|agents_list|agents_peek|agents_send)\b/g;

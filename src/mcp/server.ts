@@ -3,7 +3,7 @@
 // crashed server), and one audit line per call in the run store.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import * as z from 'zod';
+import * as z from './zod';
 import { version } from '../../package.json';
 import type { AuditLog } from './audit';
 import { invokeTool, toolsFor, type ToolDef, type ToolEnv, type ToolResult } from './toolkit';

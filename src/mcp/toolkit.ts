@@ -1,7 +1,7 @@
 // What a Flotilla agent tool is, independent of who calls it: the MCP server and VS Code's agent mode are
 // two adapters over the same definitions, the same argument schemas (zod), the same guard rails and the
 // same error handling. Nothing here imports vscode or the MCP SDK.
-import * as z from 'zod';
+import * as z from './zod';
 import { GroupsFileError } from '../core/config/groups';
 import { expandTargets, strictTargets, TargetError, type Inventory } from '../core/config/inventory';
 import { SshConfigError } from '../core/config/sshConfig';
@@ -59,7 +59,7 @@ export class ToolError extends Error {
   }
 }
 
-export interface ToolDef<S extends z.ZodRawShape = z.ZodRawShape> {
+export interface ToolDef<S extends z.core.$ZodShape = z.core.$ZodShape> {
   /** The MCP name; VS Code's is `flotilla_<name>`. */
   name: string;
   title: string;
@@ -71,14 +71,17 @@ export interface ToolDef<S extends z.ZodRawShape = z.ZodRawShape> {
   destructive?: boolean;
   idempotent?: boolean;
   /** VS Code's confirmation text before a call that changes a host (markdown). */
-  confirm?: (args: z.infer<z.ZodObject<S>>) => string;
+  confirm?: (args: z.infer<z.ZodMiniObject<S>>) => string;
   /** The short line VS Code shows while the tool runs. */
-  invocation?: (args: z.infer<z.ZodObject<S>>) => string;
-  run(args: z.infer<z.ZodObject<S>>, env: ToolEnv, call: CallContext): Promise<unknown>;
+  invocation?: (args: z.infer<z.ZodMiniObject<S>>) => string;
+  run(args: z.infer<z.ZodMiniObject<S>>, env: ToolEnv, call: CallContext): Promise<unknown>;
 }
 
+/** VS Code's name of a tool (its agent mode lists tools of every extension together). */
+export const vscodeToolName = (tool: Pick<ToolDef, 'name'>) => `flotilla_${tool.name}`;
+
 /** Keeps each definition's argument types while listing them together. */
-export function defineTool<S extends z.ZodRawShape>(def: ToolDef<S>): ToolDef {
+export function defineTool<S extends z.core.$ZodShape>(def: ToolDef<S>): ToolDef {
   return def as unknown as ToolDef;
 }
 

@@ -2,7 +2,7 @@
 // into the core (inventory, run engine, run store, push, placement, tmux). Shared by `flotilla mcp` and
 // VS Code's agent mode.
 import { resolve } from 'node:path';
-import * as z from 'zod';
+import * as z from './zod';
 import { sanitizeForView } from '../core/exec/output';
 import { MetricsCache } from '../core/health/metrics';
 import { MAX_TIMEOUT_MS } from '../core/exec/run';
@@ -138,8 +138,8 @@ const hostsTool = defineTool({
   description: 'List the hosts (ssh config Host aliases) and groups agents may use, with user, address and groups. With status: true each host is probed ' +
     'layer by layer (TCP, ssh handshake and host key, login, a load sample) and gets a state (online, degraded, unusable: auth failed or host key not trusted, offline) with the reason. Changes nothing.',
   input: {
-    status: z.boolean().optional().describe('probe each host and report its layered health (takes up to the connect timeout)'),
-    target: z.string().min(1).optional().describe(`only these hosts: ${TARGET}`),
+    status: z.optional(z.boolean()).check(z.describe('probe each host and report its layered health (takes up to the connect timeout)')),
+    target: z.optional(z.string().check(z.minLength(1))).check(z.describe(`only these hosts: ${TARGET}`)),
   },
   readOnly: true,
   invocation: (a) => `Listing hosts${a.target ? ` of ${a.target}` : ''}${a.status ? ' with health' : ''}`,
@@ -184,12 +184,12 @@ const runTool = defineTool({
     'auth-failed, hostkey-rejected), exit code and output. Output is capped for context windows: the answer says what was cut and how to read the rest ' +
     'with run_output. A run still going after the wait returns its run_id with state "running" (it goes on): poll run_status, read run_output, stop it with cancel_run.',
   input: {
-    target: z.string().min(1).describe(`where to run: ${TARGET}`),
-    command: z.string().min(1).describe('a command line run by /bin/sh on each host (the login shell only starts it, so bash, dash, fish and tcsh accounts behave the same)'),
-    cwd: z.string().min(1).optional().describe('remote working directory (~ and ~/… are the remote home)'),
-    timeout_s: z.number().int().min(1).max(Math.floor(MAX_TIMEOUT_MS / 1000)).optional().describe('stop the remote command after this many seconds (default 300); the remote process group is stopped'),
-    files: z.array(z.string().min(1)).max(64).optional().describe('local files or folders (on the machine running Flotilla) placed in a private temp folder on each host; the command runs there'),
-    wait_s: z.number().int().min(0).max(3600).optional().describe('how long to wait for the run to finish before returning its id (default set by the server)'),
+    target: z.string().check(z.minLength(1), z.describe(`where to run: ${TARGET}`)),
+    command: z.string().check(z.minLength(1), z.describe('a command line run by /bin/sh on each host (the login shell only starts it, so bash, dash, fish and tcsh accounts behave the same)')),
+    cwd: z.optional(z.string().check(z.minLength(1))).check(z.describe('remote working directory (~ and ~/… are the remote home)')),
+    timeout_s: z.optional(z.int().check(z.minimum(1), z.maximum(Math.floor(MAX_TIMEOUT_MS / 1000)))).check(z.describe('stop the remote command after this many seconds (default 300); the remote process group is stopped')),
+    files: z.optional(z.array(z.string().check(z.minLength(1))).check(z.maxLength(64))).check(z.describe('local files or folders (on the machine running Flotilla) placed in a private temp folder on each host; the command runs there')),
+    wait_s: z.optional(z.int().check(z.minimum(0), z.maximum(3600))).check(z.describe('how long to wait for the run to finish before returning its id (default set by the server)')),
   },
   readOnly: false,
   destructive: true,
@@ -239,7 +239,7 @@ const runStatusTool = defineTool({
   title: 'State of a run',
   description: 'The state of a recorded run (from this server, the flotilla CLI or VS Code) and of each of its hosts: state, exit code, reason, duration, ' +
     'and how many bytes of output each host wrote. Read the output itself with run_output. Changes nothing.',
-  input: { run_id: z.string().min(1).describe('run id (or an unambiguous prefix) from run or history') },
+  input: { run_id: z.string().check(z.minLength(1), z.describe('run id (or an unambiguous prefix) from run or history')) },
   readOnly: true,
   async run(a, env) {
     const doc = await findRun(env, a.run_id);
@@ -257,12 +257,12 @@ const runOutputTool = defineTool({
   description: 'Read one host\'s output of a run from the run store (also while it runs), in pieces that fit a context window: from a byte offset ' +
     '(offset, then next_offset to go on) or the last tail_lines lines; at most max_bytes (default and ceiling set by the server). Terminal escapes are removed. Changes nothing.',
   input: {
-    run_id: z.string().min(1).describe('run id (or an unambiguous prefix)'),
-    host: z.string().min(1).describe('host alias of the run'),
-    stream: z.enum(['stdout', 'stderr']).optional().describe('which output (default stdout)'),
-    tail_lines: z.number().int().min(1).optional().describe('only the last N lines'),
-    offset: z.number().int().min(0).optional().describe('byte offset to read from (default: the start)'),
-    max_bytes: z.number().int().min(1).optional().describe('at most this many bytes (capped by the server\'s output limit)'),
+    run_id: z.string().check(z.minLength(1), z.describe('run id (or an unambiguous prefix)')),
+    host: z.string().check(z.minLength(1), z.describe('host alias of the run')),
+    stream: z.optional(z.enum(['stdout', 'stderr'])).check(z.describe('which output (default stdout)')),
+    tail_lines: z.optional(z.int().check(z.minimum(1))).check(z.describe('only the last N lines')),
+    offset: z.optional(z.int().check(z.minimum(0))).check(z.describe('byte offset to read from (default: the start)')),
+    max_bytes: z.optional(z.int().check(z.minimum(1))).check(z.describe('at most this many bytes (capped by the server\'s output limit)')),
   },
   readOnly: true,
   async run(a, env) {
@@ -297,8 +297,8 @@ const cancelRunTool = defineTool({
   description: 'Cancel a running run (or only one host of it), wherever it was started (this server, the CLI, VS Code): the remote process group is ' +
     'stopped. Waits up to 30 s for the hosts to stop and returns their states.',
   input: {
-    run_id: z.string().min(1).describe('run id (or an unambiguous prefix)'),
-    host: z.string().min(1).optional().describe('only this host of the run'),
+    run_id: z.string().check(z.minLength(1), z.describe('run id (or an unambiguous prefix)')),
+    host: z.optional(z.string().check(z.minLength(1))).check(z.describe('only this host of the run')),
   },
   readOnly: false,
   destructive: false,
@@ -329,8 +329,8 @@ const historyTool = defineTool({
   description: 'Recent recorded runs of every front end (this server, other agents, the flotilla CLI, VS Code, tasks), newest first, with id, origin, ' +
     'command, target and per-state host counts. Changes nothing.',
   input: {
-    target: z.string().min(1).optional().describe(`only runs that involve these hosts: ${TARGET}`),
-    limit: z.number().int().min(1).max(200).optional().describe('at most this many runs (default 20)'),
+    target: z.optional(z.string().check(z.minLength(1))).check(z.describe(`only runs that involve these hosts: ${TARGET}`)),
+    limit: z.optional(z.int().check(z.minimum(1), z.maximum(200))).check(z.describe('at most this many runs (default 20)')),
   },
   readOnly: true,
   async run(a, env) {
@@ -358,10 +358,10 @@ const pushPlanTool = defineTool({
     'created, updated and (with delete: true) deleted. Honours .gitignore and .flotillaignore. Writes nothing anywhere. Returns a plan_id: push_apply ' +
     'with it carries out exactly this plan.',
   input: {
-    target: z.string().min(1).describe(`hosts to push to: ${TARGET}`),
-    local: z.string().min(1).describe('local folder (relative paths are relative to the folder the server runs in)'),
-    remote: z.string().min(1).describe('remote destination folder (~/… is the remote home)'),
-    delete: z.boolean().optional().describe('also delete remote files that are not in the local folder (default false)'),
+    target: z.string().check(z.minLength(1), z.describe(`hosts to push to: ${TARGET}`)),
+    local: z.string().check(z.minLength(1), z.describe('local folder (relative paths are relative to the folder the server runs in)')),
+    remote: z.string().check(z.minLength(1), z.describe('remote destination folder (~/… is the remote home)')),
+    delete: z.optional(z.boolean()).check(z.describe('also delete remote files that are not in the local folder (default false)')),
   },
   readOnly: true,
   invocation: (a) => `Planning a push of ${a.local} to ${a.target}:${a.remote}`,
@@ -402,7 +402,7 @@ const pushApplyTool = defineTool({
   title: 'Apply a push plan',
   description: 'Carry out a plan made by push_plan, exactly as planned (files written to a temp name and renamed into place; deletions only if the plan ' +
     'has them). Refused if the local folder changed since the plan (make a new one). A plan is applied once and expires after an hour.',
-  input: { plan_id: z.string().min(1).describe('plan_id returned by push_plan') },
+  input: { plan_id: z.string().check(z.minLength(1), z.describe('plan_id returned by push_plan')) },
   readOnly: false,
   destructive: true,
   confirm: () => 'Apply the push plan (write, and delete where the plan says so, on the hosts)?',
@@ -443,8 +443,8 @@ const placeTool = defineTool({
   description: 'Measure the hosts of target (CPU load per core and a busy sample, memory, disk) and say which one would take work now, with the ' +
     'scores and why each other host lost or was excluded. Runs nothing and reserves nothing.',
   input: {
-    target: z.string().min(1).describe(`candidate hosts: ${TARGET}`),
-    cwd: z.string().min(1).optional().describe('the remote folder whose disk counts (default the remote home)'),
+    target: z.string().check(z.minLength(1), z.describe(`candidate hosts: ${TARGET}`)),
+    cwd: z.optional(z.string().check(z.minLength(1))).check(z.describe('the remote folder whose disk counts (default the remote home)')),
   },
   readOnly: true,
   async run(a, env) {
@@ -458,7 +458,7 @@ const agentsListTool = defineTool({
   title: 'List agent sessions (tmux panes)',
   description: 'List the tmux panes on hosts where coding agents (Claude Code, Codex, aider, shells) run, each with its target (host:session:window), ' +
     'the program, the folder, and whether it is waiting for input, working or idle. Changes nothing.',
-  input: { target: z.string().min(1).optional().describe(`hosts to look at: ${TARGET} (default every allowed host)`) },
+  input: { target: z.optional(z.string().check(z.minLength(1))).check(z.describe(`hosts to look at: ${TARGET} (default every allowed host)`)) },
   readOnly: true,
   async run(a, env) {
     const aliases = a.target === undefined ? [...allowedHosts(env)] : targetHosts(env, a.target);
@@ -486,8 +486,8 @@ const agentsPeekTool = defineTool({
   title: 'Read an agent pane',
   description: 'The last lines of a tmux pane (what the agent there shows now), terminal escapes removed. Changes nothing.',
   input: {
-    target: z.string().min(1).describe('HOST:SESSION[:WINDOW[.PANE]] as listed by agents_list'),
-    lines: z.number().int().min(1).max(10_000).optional().describe('lines of history above the screen (default 40)'),
+    target: z.string().check(z.minLength(1), z.describe('HOST:SESSION[:WINDOW[.PANE]] as listed by agents_list')),
+    lines: z.optional(z.int().check(z.minimum(1), z.maximum(10_000))).check(z.describe('lines of history above the screen (default 40)')),
   },
   readOnly: true,
   async run(a, env) {
@@ -505,9 +505,9 @@ const agentsSendTool = defineTool({
   title: 'Type into agent panes',
   description: 'Type text literally into one or more tmux panes (agents or shells) and press Enter unless enter is false. Check the pane with agents_peek first.',
   input: {
-    targets: z.array(z.string().min(1)).min(1).max(64).describe('panes: HOST:SESSION[:WINDOW[.PANE]] each, as listed by agents_list'),
-    text: z.string().describe('text typed literally (no key names)'),
-    enter: z.boolean().optional().describe('press Enter after the text (default true)'),
+    targets: z.array(z.string().check(z.minLength(1))).check(z.minLength(1), z.maxLength(64), z.describe('panes: HOST:SESSION[:WINDOW[.PANE]] each, as listed by agents_list')),
+    text: z.string().check(z.describe('text typed literally (no key names)')),
+    enter: z.optional(z.boolean()).check(z.describe('press Enter after the text (default true)')),
   },
   readOnly: false,
   destructive: true,
@@ -536,10 +536,10 @@ const workflowRunTool = defineTool({
     'batch and exact command per host) and contacts nothing: show that to the user first. A stage with confirm: true starts only when confirm_stages ' +
     'is true. Waits for the end and returns the workflow run id, each stage\'s and host\'s outcome and the run ids of its steps (read them with run_status/run_output).',
   input: {
-    file: z.string().min(1).describe('path of the workflow YAML (on the machine running Flotilla), or builtin:NAME'),
-    dry_run: z.boolean().optional().describe('only plan: contacts nothing, changes nothing'),
-    vars: z.record(z.string(), z.string()).optional().describe('values for the workflow\'s declared vars/params, like --var name=value'),
-    confirm_stages: z.boolean().optional().describe('the user agreed to the stages marked confirm: true (default false: such a workflow is refused)'),
+    file: z.string().check(z.minLength(1), z.describe('path of the workflow YAML (on the machine running Flotilla), or builtin:NAME')),
+    dry_run: z.optional(z.boolean()).check(z.describe('only plan: contacts nothing, changes nothing')),
+    vars: z.optional(z.record(z.string(), z.string())).check(z.describe('values for the workflow\'s declared vars/params, like --var name=value')),
+    confirm_stages: z.optional(z.boolean()).check(z.describe('the user agreed to the stages marked confirm: true (default false: such a workflow is refused)')),
   },
   readOnly: false,
   destructive: true,

@@ -5,9 +5,8 @@
 import * as vscode from 'vscode';
 import type { RunStore } from '../../core/jobs/store';
 import { guardRailsOf } from '../../mcp/config';
-import { vscodeToolName } from '../../mcp/manifest';
 import { PlanBook } from '../../mcp/plans';
-import { invokeTool, ToolError, type ToolEnv } from '../../mcp/toolkit';
+import { invokeTool, ToolError, vscodeToolName, type ToolEnv } from '../../mcp/toolkit';
 import { TOOLS } from '../../mcp/tools';
 import type { Fleet } from '../fleet';
 import type { Pool } from '../../core/ssh/pool';
