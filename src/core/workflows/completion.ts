@@ -3,7 +3,7 @@
 // complete keys and values, with the schema's descriptions.
 import { getLanguageService, type CompletionItem, type LanguageService } from 'yaml-language-server';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { WORKFLOW_SCHEMA } from './schema';
+import WORKFLOW_SCHEMA from '../../../schemas/workflow.schema.json';
 
 const SCHEMA_URI = 'flotilla:/schemas/workflow.schema.json';
 let service: LanguageService | undefined;

@@ -1,9 +1,8 @@
-// The workflow file's JSON Schema (the same file the extension registers for YAML completion), compiled
-// once with ajv, and its errors turned into one message per problem, located by JSON pointer.
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import schema from '../../../schemas/workflow.schema.json';
-
-export { schema as WORKFLOW_SCHEMA };
+// The workflow file's JSON Schema (the same file the extension registers for YAML completion), checked by
+// the validator ajv generates from it (validateWorkflow.js), and its errors turned into one message per
+// problem, located by JSON pointer.
+import type { ErrorObject } from 'ajv';
+import validateWorkflow from './validateWorkflow';
 
 export interface SchemaProblem {
   /** Path of the value at fault ([] = the document); for an unknown key, the key's own path. */
@@ -11,12 +10,6 @@ export interface SchemaProblem {
   /** The problem is the key at `path`, not its value. */
   atKey?: boolean;
   message: string;
-}
-
-let compiled: ValidateFunction | undefined;
-function validator(): ValidateFunction {
-  compiled ??= new Ajv({ allErrors: true, verbose: true, strictTypes: false, strictRequired: false }).compile(schema);
-  return compiled;
 }
 
 const STEP_ACTIONS = ['run', 'push', 'pull', 'gate', 'place'] as const;
@@ -104,9 +97,8 @@ export function valueAt(data: unknown, path: readonly (string | number)[]): unkn
  * does nothing.
  */
 export function schemaProblems(data: unknown): SchemaProblem[] {
-  const validate = validator();
-  if (validate(data)) return [];
-  const errors = (validate.errors ?? []).filter((e) => !/\/(oneOf|anyOf)\/\d+\//.test(e.schemaPath));
+  if (validateWorkflow(data)) return [];
+  const errors = (validateWorkflow.errors ?? []).filter((e) => !/\/(oneOf|anyOf)\/\d+\//.test(e.schemaPath));
   const unknownKeyAt = new Set(errors.filter((e) => e.keyword === 'additionalProperties').map((e) => e.instancePath));
   const seen = new Set<string>();
   const problems: SchemaProblem[] = [];
