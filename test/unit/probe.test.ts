@@ -3,11 +3,12 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MetricsCache, parseProbeOutput, probeScript } from '../../src/core/health/metrics';
+import { FULL_PROBE, MetricsCache, parseProbeOutput, probeParts, probeScript, SLOW_FACTS_MS, type EarlierProbe } from '../../src/core/health/metrics';
+import { buildRemoteCommand } from '../../src/core/ssh/quote';
 
-const LINUX = `os=Linux
+const LINUX = `clock=1700000000
 diskpath=/home/flotilla
-df=/dev/sda1 100000000 42000000 58000000 42% /
+os=Linux
 cores=4
 loadavg=3.50 2.10 1.05 2/345 6789
 MemTotal=16000000
@@ -18,22 +19,27 @@ Cached=2000000
 uptime=12345.67
 stat1=cpu  100 0 100 800 0 0 0 0 0 0
 stat2=cpu  150 0 150 900 0 0 0 0 0 0
+df-follows
+Filesystem     1024-blocks     Used Available Capacity Mounted on
+/dev/sda1 100000000 42000000 58000000 42% /
 `;
 
 // What the Darwin branch of the script prints on an Apple-silicon Mac (vm_stat pages, 16 KiB pages).
-const DARWIN = `os=Darwin
+const DARWIN = `clock=1700086400
 diskpath=/Users/me
-df=/dev/disk3s5 482797652 301234567 181563085 63% /System/Volumes/Data
+os=Darwin
 cores=10
-loadavg= 2.47 2.11 1.98 
+loadavg={ 2.47 2.11 1.98 }
 MemTotal=16777216
 vmstat_pagesize=16384
 vm_free=10000
 vm_inactive=200000
 vm_speculative=5000
 vm_purgeable=1000
-boottime=1700000000
-now=1700086400
+boottime={ sec = 1700000000, usec = 0 } Tue Nov 14 22:13:20 2023
+df-follows
+Filesystem   1024-blocks      Used Available Capacity  Mounted on
+/dev/disk3s5   482797652 301234567 181563085    63%    /System/Volumes/Data
 `;
 
 describe('parseProbeOutput', () => {
@@ -82,7 +88,16 @@ describe('parseProbeOutput', () => {
   });
 });
 
+/** A /proc/stat total line as it read some ticks earlier (the busy and idle counters lower). */
+const ticksBefore = (line: string) => line.split(/\s+/).map((v, i) => (i === 0 ? v : String(Math.max(0, Number(v) - 10)))).join(' ');
+
 describe('probeScript', () => {
+  it('travels in clear (no decoder on the host) unless the disk path needs quotes', () => {
+    expect(buildRemoteCommand(probeScript('~'))).toBe(`exec /bin/sh -c '${probeScript('~')}'`);
+    expect(buildRemoteCommand(probeScript('/srv/data'))).toBe(`exec /bin/sh -c '${probeScript('/srv/data')}'`);
+    expect(buildRemoteCommand(probeScript('/srv/my data'))).toMatch(/^exec \/bin\/sh -c 'b=/);
+  });
+
   it('quotes the disk path and expands ~ on the remote side', () => {
     expect(probeScript('~')).toContain('d="$HOME";');
     expect(probeScript("~/my dir/it's")).toContain(`d="$HOME"/'my dir/it'\\''s';`);
@@ -91,7 +106,7 @@ describe('probeScript', () => {
 
   // Every helper is reached through a PATH of logging wrappers, so the test sees each program the probe starts.
   for (const shell of ['dash', 'bash']) {
-    it(`measures this Linux machine under ${shell}, starting only date, uname, df, getconf and sleep`, () => {
+    it(`measures this Linux machine under ${shell}, starting only date, df and sleep`, () => {
       const dir = mkdtempSync(join(tmpdir(), 'flotilla-probe-'));
       try {
         const log = join(dir, 'started.log');
@@ -112,12 +127,60 @@ describe('probeScript', () => {
         expect(r.metrics.cpuBusy).toBeGreaterThanOrEqual(0);
         expect(Math.abs(r.metrics.clockSkewMs!)).toBeLessThan(2000);
         const started = readFileSync(log, 'utf8').trim().split('\n').sort();
-        expect(started).toEqual(['date', 'df', 'dirname', 'dirname', 'getconf', 'sleep', 'uname']);
+        expect(started).toEqual(['date', 'df', 'dirname', 'dirname', 'sleep']);
+        // The next probe within SLOW_FACTS_MS starts no program: clock and disk are the earlier ones, CPU busy is since its reading.
+        const now = Date.now();
+        const earlier: EarlierProbe = {
+          factsAt: now - 1000, clockSkewMs: r.metrics.clockSkewMs, diskPath: r.metrics.diskPath, diskUsedPct: r.metrics.diskUsedPct,
+          diskAvailKb: r.metrics.diskAvailKb, stat: { line: ticksBefore(/^stat2=(.*)$/m.exec(out)![1]!), at: now - 5000 },
+        };
+        writeFileSync(log, '');
+        const light = execFileSync(shellPath, ['-c', probeScript('~/not/there', probeParts(earlier, now))], { encoding: 'utf8', env: { PATH: dir, HOME: tmpdir() } });
+        expect(readFileSync(log, 'utf8')).toBe('');
+        const again = parseProbeOutput(light, 1, now, now, earlier);
+        expect(again.state, light).toBe('ok');
+        if (again.state !== 'ok') return;
+        expect(again.metrics).toMatchObject({ diskPath: tmpdir(), diskUsedPct: r.metrics.diskUsedPct, clockSkewMs: r.metrics.clockSkewMs, cores: r.metrics.cores });
+        expect(again.metrics.cpuBusy).toBeGreaterThanOrEqual(0);
+        expect(r.metrics.cores).toBe(Number(execFileSync('getconf', ['_NPROCESSORS_ONLN'], { encoding: 'utf8' })));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     });
   }
+});
+
+describe('probeParts', () => {
+  const now = 10_000_000;
+  const earlier = (factsAge: number, statAge?: number): EarlierProbe => ({
+    factsAt: now - factsAge, clockSkewMs: 120, diskPath: '/', diskUsedPct: 42, diskAvailKb: 1000,
+    ...(statAge === undefined ? {} : { stat: { line: 'cpu 100 0 100 800 0 0 0 0 0 0', at: now - statAge } }),
+  });
+
+  it('reads everything the first time, and clock and disk again once they are SLOW_FACTS_MS old', () => {
+    expect(probeParts(undefined, now)).toEqual(FULL_PROBE);
+    expect(probeParts(earlier(1000, 30_000), now)).toEqual({ clock: false, disk: false, cpuSample: false });
+    expect(probeParts(earlier(SLOW_FACTS_MS, 30_000), now)).toEqual({ clock: true, disk: true, cpuSample: false });
+  });
+
+  it('samples the CPU itself when the earlier reading is missing, under a second old or over ten minutes old', () => {
+    expect(probeParts(earlier(1000), now).cpuSample).toBe(true);
+    expect(probeParts(earlier(1000, 500), now).cpuSample).toBe(true);
+    expect(probeParts(earlier(1000, 11 * 60_000), now).cpuSample).toBe(true);
+  });
+
+  it('a light probe keeps the earlier disk and clock and measures CPU busy since the earlier reading', () => {
+    const light = LINUX.replace(/^clock=.*\n|^diskpath=.*\n|^stat2=.*\n|^df-follows\n[\s\S]*$/gm, '');
+    expect(light).not.toMatch(/df|clock|stat2/);
+    const r = parseProbeOutput(light, 3, now, now, earlier(1000, 30_000));
+    expect(r.state).toBe('ok');
+    if (r.state !== 'ok') return;
+    expect(r.metrics).toMatchObject({ diskPath: '/', diskUsedPct: 42, diskAvailKb: 1000, clockSkewMs: 120, cores: 4 });
+    // earlier cpu 100 0 100 800, now (stat1) 100 0 100 800: no ticks elapsed → no figure rather than a made-up one
+    expect(r.metrics.cpuBusy).toBeUndefined();
+    const moved = parseProbeOutput(light.replace(/^stat1=.*$/m, 'stat1=cpu 160 0 140 900 0 0 0 0 0 0'), 3, now, now, earlier(1000, 30_000));
+    expect(moved.state === 'ok' && moved.metrics.cpuBusy).toBeCloseTo(0.5);
+  });
 });
 
 describe('MetricsCache', () => {

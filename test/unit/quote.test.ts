@@ -99,8 +99,32 @@ describe('shQuote', () => {
   });
 });
 
+// Every plain-safe byte (printable ASCII but ', \, !), in sh constructs the login shell must leave alone.
+const PLAIN_CHARS = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).filter((c) => !`'\\!`.includes(c)).join('');
+const PLAIN_SCRIPTS: readonly string[] = [
+  `printf "%s|" "$HOME" "a;b|c&d" "~" "*" "{a,b}" "#x" "%d%%" "(x) <y>" "^=+@[]" "x  y" "$$" >/dev/null; echo ok`,
+  'echo $((6*7)) ${HOME#/} "$(echo sub)" `echo bq` ~ {a,b}',
+  `echo ok # ${PLAIN_CHARS}`,
+  `printf "%s" "${PLAIN_CHARS.replace(/["$\`]/g, '')}"`,
+  'set -- a "b c"; echo $# "$2"; exit 7',
+  'cd /; pwd; echo $0 | grep -c sh',
+];
+
 describe('buildRemoteCommand wrapper text', () => {
-  it('has no !, newline, backslash or user data in clear', () => {
+  it('sends plain-safe scripts in single quotes, and the rest base64-encoded', () => {
+    expect(buildRemoteCommand('true')).toBe(`exec /bin/sh -c 'true'`);
+    expect(buildRemoteCommand('make -j4', { reportPgid: true, cwd: '~' })).toBe(
+      `exec /bin/sh -c 'echo ${PGID_MARKER}$$ >&2; cd -- "$HOME" || exit 1; make -j4'`,
+    );
+    for (const s of PLAIN_SCRIPTS) expect(buildRemoteCommand(s)).toBe(`exec /bin/sh -c '${s}'`);
+    for (const s of ["it's", 'a\\b', 'echo hi!', 'a\nb', 'tab\there', 'ünï', '\x1b[0m']) {
+      expect(buildRemoteCommand(s), JSON.stringify(s)).toMatch(/^exec \/bin\/sh -c 'b=[A-Za-z0-9+/=]+; /);
+    }
+    // environment values are where secrets go: never in clear, even when plain-safe
+    expect(buildRemoteCommand('true', { env: { A: 'hunter2' } })).not.toContain('hunter2');
+  });
+
+  it('has no !, newline, backslash or user data in clear when encoded', () => {
     const cmd = buildRemoteCommand(shellCommandFromArgv(['echo', ...HOSTILE.slice(0, -1)]), {
       cwd: 'dir/$(id)',
       env: { SECRET: 'hunter2' },
@@ -119,13 +143,15 @@ describe('buildRemoteCommand wrapper text', () => {
     expect(() => buildRemoteCommand('true', { cwd: '' })).toThrow();
     expect(() => buildRemoteCommand('a\0b')).toThrow(/NUL/);
     expect(() => buildRemoteCommand('x'.repeat(70 * 1024))).not.toThrow();
-    expect(() => buildRemoteCommand('x'.repeat(80 * 1024))).toThrow(/upload/);
+    expect(() => buildRemoteCommand(`'${'x'.repeat(80 * 1024)}'`)).toThrow(/upload/);
+    expect(() => buildRemoteCommand('x'.repeat(90 * 1024))).not.toThrow();
+    expect(() => buildRemoteCommand('x'.repeat(110 * 1024))).toThrow(/upload/);
     expect(MAX_REMOTE_COMMAND_BYTES).toBeLessThan(128 * 1024);
   });
 
   it('builds the documented script shape', () => {
     expect(buildRemoteScript('make', { reportPgid: true, cwd: '~/src dir', env: { A: "it's" } })).toBe(
-      `printf '${PGID_MARKER}%s\\n' "$$" >&2\ncd -- "$HOME"/'src dir' || exit 1\nexport A='it'\\''s'\nmake\n`,
+      `echo ${PGID_MARKER}$$ >&2\ncd -- "$HOME"/'src dir' || exit 1\nexport A='it'\\''s'\nmake\n`,
     );
   });
 });
@@ -142,6 +168,16 @@ describe.each(SHELLS)('executed as sshd would with login shell %s', (shell) => {
     for (const s of HOSTILE.slice(0, -1)) {
       const r = runAs(shell, buildRemoteCommand(shellCommandFromArgv(['printf', '%s', s])));
       expect(r.stdout.toString('utf8'), JSON.stringify(s)).toBe(s);
+    }
+  });
+
+  it('plain-safe scripts do what /bin/sh -c does with them, byte for byte', () => {
+    for (const s of PLAIN_SCRIPTS) {
+      const want = spawnSync('/bin/sh', ['-c', s], { env: { PATH: '/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' }, cwd: home });
+      const r = runAs(shell, buildRemoteCommand(s));
+      expect(r.stderr, s).toBe(want.stderr.toString('utf8'));
+      expect(r.stdout.toString('utf8'), s).toBe(want.stdout.toString('utf8'));
+      expect(r.status, s).toBe(want.status);
     }
   });
 
@@ -201,7 +237,7 @@ describe.each(SHELLS)('executed as sshd would with login shell %s', (shell) => {
 
 describe('decoding failure', () => {
   it('exits 127 instead of silently evaluating an empty script when base64 is missing', () => {
-    const r = runAs('/bin/bash', buildRemoteCommand('echo ran'), undefined, path.join(home, 'empty-path'));
+    const r = runAs('/bin/bash', buildRemoteCommand("echo 'ran'"), undefined, path.join(home, 'empty-path'));
     expect(r.status).toBe(127);
     expect(r.stdout.toString()).toBe('');
     expect(r.stderr).toContain('cannot decode');

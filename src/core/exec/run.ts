@@ -355,7 +355,7 @@ async function execOnHost({ host, script, spec, pool, abort, onChunk }: HostTask
   const elapsed = () => Date.now() - t0;
   let remote: string;
   try {
-    remote = plainRemoteCommand(script, spec) ?? buildRemoteCommand(script, { cwd: spec.cwd, env: spec.env, reportPgid: true });
+    remote = buildRemoteCommand(script, { cwd: spec.cwd, env: spec.env, reportPgid: true });
   } catch (err) {
     return withoutOutput(host, { state: 'failed', durationMs: 0, reason: (err as Error).message, exit: 1 });
   }
@@ -481,21 +481,6 @@ function feedStdin(channel: ClientChannel, spec: RunSpec): void {
   input.on('data', onData);
   input.once('end', onEnd);
   channel.once('close', () => { input.off('data', onData); input.off('end', onEnd); });
-}
-
-/**
- * Printable ASCII other than `'`, `\\` and `!` means the same inside single quotes to bash, dash, fish and
- * tcsh (fish treats only `\'` and `\\` specially there, tcsh only `!` and newline), so such a script can go
- * to /bin/sh in clear. That saves the base64 decode (a subshell, a pipe and an exec per host), which is
- * most of a warm `true` on 50 hosts. Anything else, or a cwd/env, takes buildRemoteCommand's wrapper.
- */
-const PLAIN_SCRIPT = /^[\x20-\x7e]*$/;
-const PLAIN_EXCLUDED = /['\\!]/;
-export function plainRemoteCommand(script: string, spec: Pick<RunSpec, 'cwd' | 'env'>): string | undefined {
-  if (spec.cwd !== undefined || (spec.env && Object.keys(spec.env).length)) return undefined;
-  if (!PLAIN_SCRIPT.test(script) || PLAIN_EXCLUDED.test(script) || script.trim() === '') return undefined;
-  const cmd = `exec /bin/sh -c 'echo ${PGID_MARKER}$$ >&2; ${script}'`;
-  return Buffer.byteLength(cmd) <= 16 * 1024 ? cmd : undefined;
 }
 
 async function raceAbort<T>(p: Promise<T>, abort: AbortSignal): Promise<T | undefined> {

@@ -1,6 +1,6 @@
-// Building the exec string sent over SSH. The remote *login* shell (bash, dash, fish, tcsh, ...)
-// parses it, so user data never appears in clear: the real script travels base64-encoded inside a
-// fixed wrapper that every common login shell parses the same way (ssh-traps §4.1).
+// Building the exec string sent over SSH. The remote *login* shell (bash, dash, fish, tcsh, ...) parses
+// it first, so the /bin/sh script reaches /bin/sh either inside single quotes, when it has no character
+// any of those shells treats specially there, or base64-encoded inside a fixed wrapper (ssh-traps §4.1).
 
 /** Characters that stay bare in every shell we care about (no `=`/`%`/`~` at word start, no globs). */
 const SAFE_BARE = /^[A-Za-z0-9_@+:,./-]+$/;
@@ -47,29 +47,41 @@ function cdLine(cwd: string): string {
 /** The /bin/sh script that buildRemoteCommand encodes (exposed for tests and logging). */
 export function buildRemoteScript(script: string, opts: RemoteScriptOptions = {}): string {
   if (script.includes('\0')) throw new Error('remote script cannot contain NUL bytes');
+  return scriptLines(script, opts).join('\n') + '\n';
+}
+
+function scriptLines(script: string, opts: RemoteScriptOptions): string[] {
   const lines: string[] = [];
-  if (opts.reportPgid) lines.push(`printf '${PGID_MARKER}%s\\n' "$$" >&2`);
+  if (opts.reportPgid) lines.push(`echo ${PGID_MARKER}$$ >&2`);
   if (opts.cwd !== undefined) lines.push(cdLine(opts.cwd));
   for (const [name, value] of Object.entries(opts.env ?? {})) {
     if (!ENV_NAME.test(name)) throw new Error(`invalid environment variable name ${JSON.stringify(name)}`);
     lines.push(`export ${name}=${shQuote(value)}`);
   }
   lines.push(script);
-  return lines.join('\n') + '\n';
+  return lines;
 }
 
 /**
- * The exact exec string: `exec /bin/sh -c '<fixed text with base64>'`. It contains no `!`, newline,
- * backslash or user data in clear, so tcsh/fish/bash/dash all pass it to /bin/sh unchanged; stdin
- * stays free for the script and /bin/sh's exit status is the script's. `base64 -D` is the fallback
- * for older macOS, whose base64 lacks `-d`; if neither decodes, exit 127 rather than eval "" (= 0).
+ * Printable ASCII without `'`, `\`, `!` or newline: inside single quotes bash, dash, fish and tcsh all keep
+ * these bytes as they are (fish unescapes `\\` and `\'`, tcsh expands `!` and rejects a newline).
  */
-export function buildRemoteCommand(script: string, opts?: RemoteScriptOptions): string {
-  const b64 = Buffer.from(buildRemoteScript(script, opts), 'utf8').toString('base64');
-  const cmd =
-    `exec /bin/sh -c 'b=${b64}; ` +
-    `s=$(echo "$b" | base64 -d 2>/dev/null || echo "$b" | base64 -D) || ` +
-    `{ echo "flotilla: cannot decode the command (base64 -d/-D failed)" >&2; exit 127; }; eval "$s"'`;
+const PLAIN_SAFE = /^[\x20\x22-\x26\x28-\x5b\x5d-\x7e]*$/;
+
+/**
+ * The exact exec string. A script of plain-safe lines without environment values (where secrets go)
+ * travels as `exec /bin/sh -c '<its lines joined by "; ">'`: the host starts no decoder, which is most
+ * of a short command's cost on it. Anything else as `exec /bin/sh -c '<fixed text with base64>'`, which
+ * contains no `!`, newline, backslash or user data in clear. Either way tcsh/fish/bash/dash pass the
+ * script to /bin/sh unchanged, stdin stays free for the script and /bin/sh's exit status is the
+ * script's. `base64 -D` is the fallback for older macOS, whose base64 lacks `-d`; if neither decodes,
+ * exit 127 rather than eval "" (= 0).
+ */
+export function buildRemoteCommand(script: string, opts: RemoteScriptOptions = {}): string {
+  if (script.includes('\0')) throw new Error('remote script cannot contain NUL bytes');
+  const lines = scriptLines(script, opts);
+  const plain = Object.keys(opts.env ?? {}).length === 0 && lines.every((l) => PLAIN_SAFE.test(l));
+  const cmd = plain ? `exec /bin/sh -c '${lines.join('; ')}'` : encodedCommand(lines.join('\n') + '\n');
   const size = Buffer.byteLength(cmd);
   if (size > MAX_REMOTE_COMMAND_BYTES) {
     throw new Error(
@@ -78,6 +90,13 @@ export function buildRemoteCommand(script: string, opts?: RemoteScriptOptions): 
     );
   }
   return cmd;
+}
+
+function encodedCommand(script: string): string {
+  const b64 = Buffer.from(script, 'utf8').toString('base64');
+  return `exec /bin/sh -c 'b=${b64}; ` +
+    `s=$(echo "$b" | base64 -d 2>/dev/null || echo "$b" | base64 -D) || ` +
+    `{ echo "flotilla: cannot decode the command (base64 -d/-D failed)" >&2; exit 127; }; eval "$s"'`;
 }
 
 /**
