@@ -3,7 +3,8 @@
 // then keyboard-interactive and password through the Prompter.
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { BaseAgent, createAgent, utils, type AnyAuthMethod, type AuthenticationType, type ParsedKey } from 'ssh2';
+import type { AnyAuthMethod, AuthenticationType, ParsedKey } from 'ssh2';
+import { BaseAgent, createAgent, parseKey } from './ssh2';
 import type { Prompter, ResolvedHost } from '../types';
 import type { PubkeyPolicy } from './pubkeyAlgorithms';
 
@@ -50,12 +51,12 @@ function tryParse(text: string, passphrase: string | undefined): ParsedKey | Err
   }
   try {
     const pem = convertPkcs8(text, passphrase);
-    if (pem !== undefined) return parseOne(utils.parseKey(pem));
+    if (pem !== undefined) return parseOne(parseKey(pem));
   } catch (err) {
     if (err instanceof KeyError) return err;
     return err instanceof Error ? err : new Error(String(err));
   }
-  return parseOne(utils.parseKey(text, passphrase));
+  return parseOne(parseKey(text, passphrase));
 }
 
 /** Loads a private key, asking for its passphrase (re-asking after a wrong one) through the prompter. */
@@ -141,7 +142,7 @@ class GuardedAgent extends BaseAgent<ParsedKey> {
         this.notes.push(`agent unusable: ${err?.message ?? 'no keys returned'}`);
         return cb(err ?? new Error('agent returned no keys'));
       }
-      const parsed = keys.map((k) => parseOne(utils.parseKey(k as Buffer))).filter((k): k is ParsedKey => !(k instanceof Error));
+      const parsed = keys.map((k) => parseOne(parseKey(k as Buffer))).filter((k): k is ParsedKey => !(k instanceof Error));
       const named = this.allowed ? parsed.filter((k) => this.allowed!.has(k.getPublicSSH().toString('base64'))) : parsed;
       const usable = named.filter((k) => {
         const refused = this.policy?.refuse(k.type, `agent key ${k.comment || k.type}`);

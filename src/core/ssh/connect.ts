@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { Client, type Algorithms, type ClientChannel } from 'ssh2';
+import type { Algorithms, ClientChannel } from 'ssh2';
+import { Client } from './ssh2';
 import type { HostKeyQuestion, Prompter, ResolvedHost } from '../types';
 import {
   AlgorithmSettingError,
