@@ -201,6 +201,34 @@ describe('checkHostKey', () => {
   });
 });
 
+describe('parsed known_hosts files', () => {
+  it('see every change: an appended line, a rewrite of another size, a replaced file, a removed one', () => {
+    const ed = keys.ed!, other = keys.ed2!;
+    const file = khFile([line('a.example', ed)]);
+    expect(checkHostKey([file], ['b.example'], ed.blob).kind).toBe('unknown');
+    fs.appendFileSync(file, line('b.example', ed) + '\n');
+    expect(checkHostKey([file], ['b.example'], ed.blob).kind).toBe('known');
+    fs.writeFileSync(file, line('b.example,c.example', other) + '\n');
+    expect(checkHostKey([file], ['b.example'], ed.blob).kind).toBe('changed');
+    const next = `${file}.new`;
+    fs.writeFileSync(next, line('*.example', ed) + '\n');
+    fs.renameSync(next, file);
+    expect(checkHostKey([file], ['B.Example'], ed.blob).kind).toBe('known');
+    fs.rmSync(file);
+    expect(checkHostKey([file], ['b.example'], ed.blob).kind).toBe('unknown');
+  });
+
+  it('keep file order between literal names and patterns (the first matching key is the one reported)', () => {
+    const ed = keys.ed!;
+    const file = khFile([line('*.example', ed), line('X.example', ed)]);
+    const v = checkHostKey([file], ['x.example'], ed.blob);
+    expect(v.kind === 'known' && v.entry.line).toBe(1);
+    const file2 = khFile([line('X.example', ed), line('*.example', ed)]);
+    const v2 = checkHostKey([file2], ['x.example'], ed.blob);
+    expect(v2.kind === 'known' && v2.entry.line).toBe(1);
+  });
+});
+
 describe('appendKnownHost', () => {
   it('creates dir 0700 and file 0600 and writes a plain line ssh-keygen -F finds', () => {
     const file = path.join(dir, 'newdir', 'sub', 'known_hosts');

@@ -36,12 +36,16 @@ export function lookupName(host: string, port: number): string {
 
 /** Parse an SSH wire-format public key blob (uint32 length + type name first). */
 export function parseKeyBlob(blob: Buffer): { keyType: string; base64: string; fingerprint: string } {
+  return { keyType: keyTypeOf(blob), base64: blob.toString('base64'), fingerprint: fingerprintOf(blob) };
+}
+
+function keyTypeOf(blob: Buffer): string {
   if (blob.length < 4) throw new Error('host key blob too short');
   const len = blob.readUInt32BE(0);
   if (len === 0 || len > 64 || 4 + len > blob.length) throw new Error('host key blob has an invalid type field');
   const keyType = blob.toString('latin1', 4, 4 + len);
   if (!/^[A-Za-z0-9@._+-]+$/.test(keyType)) throw new Error('host key blob has an invalid type name');
-  return { keyType, base64: blob.toString('base64'), fingerprint: fingerprintOf(blob) };
+  return keyType;
 }
 
 /** `SHA256:` + unpadded base64, exactly as `ssh-keygen -l` prints it. */
@@ -73,7 +77,7 @@ function parseLine(raw: string): ParsedLine | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return undefined;
   const blob = Buffer.from(b64, 'base64');
   try {
-    if (parseKeyBlob(blob).keyType !== keyType) return undefined;
+    if (keyTypeOf(blob) !== keyType) return undefined;
   } catch {
     return undefined;
   }
@@ -100,29 +104,73 @@ interface MatchedEntry extends ParsedLine {
   ref: KnownHostEntryRef;
 }
 
+/** A host field of literal names only (no wildcard, negation or hash): looked up by name, not matched line by line. */
+const LITERAL_NAMES = /^[^*?!|]+$/;
+
+/** One known_hosts file parsed: its lines, literal names indexed, the rest (patterns, hashed names) listed. */
+interface ParsedFile {
+  lines: { line: number; parsed: ParsedLine }[];
+  byName: Map<string, number[]>;
+  others: number[];
+}
+
+/**
+ * Parsed files, kept while the file's inode, size and mtime stay the same: every connect reads known_hosts
+ * (twice: algorithm order, then the verdict), and a 500-host file parsed per host is quadratic.
+ */
+const parsedFiles = new Map<string, { ino: number; size: number; mtimeMs: number; file: ParsedFile }>();
+
+function parsedFile(file: string): ParsedFile | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    parsedFiles.delete(file);
+    return undefined; // missing or unreadable files are skipped, as ssh does
+  }
+  const cached = parsedFiles.get(file);
+  if (cached && cached.ino === st.ino && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached.file;
+  let content: string;
+  try {
+    content = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const parsed: ParsedFile = { lines: [], byName: new Map(), others: [] };
+  const raw = content.split('\n');
+  for (let i = 0; i < raw.length; i++) {
+    const p = parseLine(raw[i]!);
+    if (!p) continue;
+    const at = parsed.lines.push({ line: i + 1, parsed: p }) - 1;
+    if (!LITERAL_NAMES.test(p.hosts)) {
+      parsed.others.push(at);
+      continue;
+    }
+    for (const name of new Set(p.hosts.toLowerCase().split(','))) {
+      const list = parsed.byName.get(name);
+      if (list) list.push(at);
+      else parsed.byName.set(name, [at]);
+    }
+  }
+  // The size read before the content may be older than it; only a file that did not change meanwhile is kept.
+  if (Buffer.byteLength(content) === st.size) parsedFiles.set(file, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, file: parsed });
+  return parsed;
+}
+
 function* matchingEntries(files: readonly string[], names: readonly string[]): Generator<MatchedEntry> {
   for (const file of files) {
-    let content: string;
-    try {
-      content = fs.readFileSync(file, 'utf8');
-    } catch {
-      continue; // missing or unreadable files are skipped, as ssh does
-    }
-    const lines = content.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const parsed = parseLine(lines[i]!);
-      if (!parsed) continue;
-      const name = matchedName(parsed.hosts, names);
+    const parsed = parsedFile(file);
+    if (!parsed) continue;
+    // candidates in file order: the lines naming one of `names` literally, and every pattern or hashed line
+    const candidates = new Set(parsed.others);
+    for (const n of names) for (const at of parsed.byName.get(n.toLowerCase()) ?? []) candidates.add(at);
+    for (const at of [...candidates].sort((x, y) => x - y)) {
+      const { line, parsed: p } = parsed.lines[at]!;
+      const name = matchedName(p.hosts, names);
       if (name === undefined) continue;
-      const ref: KnownHostEntryRef = {
-        file,
-        line: i + 1,
-        keyType: parsed.keyType,
-        fingerprint: fingerprintOf(parsed.blob),
-        matchedName: name,
-      };
-      if (parsed.marker) ref.marker = parsed.marker;
-      yield { ...parsed, ref };
+      const ref: KnownHostEntryRef = { file, line, keyType: p.keyType, fingerprint: fingerprintOf(p.blob), matchedName: name };
+      if (p.marker) ref.marker = p.marker;
+      yield { ...p, ref };
     }
   }
 }
