@@ -1,9 +1,14 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
+      {
+        // The yaml build the bundles ship (esbuild.mjs).
+        resolve: { alias: [{ find: /^yaml$/, replacement: fileURLToPath(new URL('./node_modules/yaml/browser/index.js', import.meta.url)) }] },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 },
+      },
       {
         test: {
           name: 'lab',
