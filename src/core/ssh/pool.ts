@@ -116,6 +116,7 @@ function isChannelRefusal(err: Error): boolean {
 
 export class Pool {
   private readonly entries = new Map<string, Entry>();
+  private readonly resolving = new Map<string, Promise<ResolvedHost>>();
   /** Retired entries still serving channels: closed by dispose() too. */
   private readonly retired = new Set<Entry>();
   private readonly keys = new KeyCache();
@@ -142,8 +143,18 @@ export class Pool {
     }
   }
 
-  /** The resolved settings for an alias (same resolver the pool connects with). */
-  resolve(alias: string): Promise<ResolvedHost> { return this.opts.resolve(alias); }
+  /**
+   * The resolved settings for an alias (same resolver the pool connects with). Asks made while one is in
+   * flight share it (a health probe asks beside its connect); a later ask resolves afresh.
+   */
+  resolve(alias: string): Promise<ResolvedHost> {
+    let p = this.resolving.get(alias);
+    if (!p) {
+      p = this.opts.resolve(alias).finally(() => { if (this.resolving.get(alias) === p) this.resolving.delete(alias); });
+      this.resolving.set(alias, p);
+    }
+    return p;
+  }
 
   /**
    * Returns the live connection for an alias, connecting (once, however many callers) if needed.
@@ -312,7 +323,7 @@ export class Pool {
 
   /** A host to connect to and the jump hosts in front of it (outermost first); a ProxyJump loop fails here. */
   private async target(alias: string): Promise<Plan> {
-    const host = await this.opts.resolve(alias);
+    const host = await this.resolve(alias);
     return { host, chain: await jumpChain(host, this.opts.resolveJump ?? ((request, from) => resolveJumpHost(request, from))) };
   }
 
