@@ -223,6 +223,9 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     put('bin/run.sh', '#!/bin/sh', 0o755);
     symlinkSync('src', join(local, 'src-link'));
     put(`${'long-name-'.repeat(15)}/caf\u00e9 \u2603.txt`, 'pax');
+    // Enough data for several 1 MiB chunks (shared between the hosts), one file longer than a chunk.
+    for (let i = 0; i < 12; i++) put(`blobs/b${i}.bin`, randomBytes(150_000 + i * 50_000));
+    put('blobs/large.bin', randomBytes(2_500_000));
     const scan = await scanLocal(local);
 
     const interrupted = await planPush(pool, ['lab-1'], scan, dest());
@@ -237,7 +240,7 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
       expect(results[i]!.state).toBe('ok');
       expect(itemizedFromApply(results[i]!)).toEqual(itemizedFromPlan(plan));
       const files = remoteFiles(remote(plan.host));
-      expect(files.size).toBe(302);
+      expect(files.size).toBe(315);
       for (const [rel, content] of files) expect(content.equals(readFileSync(join(local, rel))), rel).toBe(true);
       expect(lstatSync(remote(plan.host, 'src/p0/f0.txt')).mode & 0o7777).toBe(0o600);
       expect(lstatSync(remote(plan.host, 'bin/run.sh')).mode & 0o7777).toBe(0o755);

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,8 +9,9 @@ import { diffEntries, itemize, settleHashed } from '../../src/core/push/plan';
 import { listingScript, parseListing } from '../../src/core/push/remoteList';
 import { DestinationError, parseDestination, shellWord } from '../../src/core/push/remotePath';
 import { scanLocal } from '../../src/core/push/scan';
+import { CHUNK_BYTES, joinShared, produce } from '../../src/core/push/tarBatch';
 import { END_OF_ARCHIVE, entryHeader, padding } from '../../src/core/push/tarStream';
-import { changeableInSameSecond, type LocalEntry, type RemoteEntry, type ScanResult } from '../../src/core/push/types';
+import { changeableInSameSecond, type LocalEntry, type PlanItem, type RemoteEntry, type ScanResult } from '../../src/core/push/types';
 
 let root: string;
 let outside: string;
@@ -179,6 +181,46 @@ describe('push plan diff', () => {
       const ns = (rel: string) => statSync(join(dir, 'x', rel), { bigint: true }).mtimeNs;
       expect([ns('d/exact'), ns('d/whole'), ns('d')]).toEqual([1_700_000_000_123_456_789n, 1_700_000_000_000_000_000n, 1_700_000_001_000_000_005n]);
       expect(readFileSync(join(dir, 'x/d/exact'), 'utf8')).toBe('hello');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hosts pushing one scan at once send the same archive chunks, built once; each archive extracts to the tree', async () => {
+    for (let i = 0; i < 40; i++) put(`small/s${i}.txt`, `small ${i} `.repeat(i * 40));
+    for (let i = 0; i < 6; i++) put(`mid/m${i}.bin`, randomBytes(300_000 + i * 70_000).toString('latin1'));
+    writeFileSync(join(root, 'big.bin'), randomBytes(CHUNK_BYTES + 300_000)); // split across chunks
+    put('tail.txt', 'last');
+    const scan = await scanLocal(root);
+    const items = [...scan.entries.keys()].sort().map((path): PlanItem => ({ path, action: 'create', type: scan.entries.get(path)!.type, size: 0, changes: {} }));
+    // A file that grew after the scan: its header promises the bytes actually read.
+    writeFileSync(join(root, 'tail.txt'), 'last, and longer');
+    const build = async (n: number) => {
+      const joined = Array.from({ length: n }, () => joinShared(scan));
+      const chunks = await Promise.all(joined.map(async ({ shared }) => {
+        const got: Buffer[] = [];
+        // Each host yields between chunks, as a channel write does, so the others run meanwhile.
+        expect(await produce(scan, shared, items, async (chunk) => { got.push(chunk); await new Promise((r) => setImmediate(r)); return true; })).toBe(true);
+        return got;
+      }));
+      for (const j of joined) j.leave();
+      return chunks;
+    };
+    const [alone] = await build(1);
+    const hosts = await build(3);
+    expect(alone!.length).toBeGreaterThan(4);
+    for (const chunks of hosts) expect(Buffer.concat(chunks).equals(Buffer.concat(alone!))).toBe(true);
+    // Every chunk but those around the split file was built once and sent by all three.
+    const sharedChunks = hosts[0]!.filter((c, i) => hosts[1]![i] === c && hosts[2]![i] === c).length;
+    expect(sharedChunks).toBeGreaterThanOrEqual(alone!.length - 2);
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-chunks-'));
+    try {
+      writeFileSync(join(dir, 'a.tar'), Buffer.concat([...hosts[2]!, END_OF_ARCHIVE]));
+      mkdirSync(join(dir, 'x'));
+      execFileSync('tar', ['-x', '-p', '--no-same-owner', '-f', join(dir, 'a.tar'), '-C', join(dir, 'x')]);
+      for (const rel of ['small/s39.txt', 'mid/m5.bin', 'big.bin', 'tail.txt']) {
+        expect(readFileSync(join(dir, 'x', rel)).equals(readFileSync(join(root, rel))), rel).toBe(true);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,7 +3,8 @@
 // handed to the channel in one write with the connection's socket corked, so ssh2's packets (32 KiB each,
 // the server's channel maximum) leave in one writev instead of three or four socket writes apiece. Small
 // files are read synchronously (a hot-cache open/fstat/read/close costs microseconds; the promise API costs a
-// thread-pool round trip per call, which dominated the first push), never more than one chunk at a time.
+// thread-pool round trip per call, which dominated the first push), never more than one chunk at a time, and
+// hosts pushing the same tree at once share the chunks (built once, sent to each).
 // The remote side, staging directory, sentinel and rename are tarPush.ts's, unchanged.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Pool } from '../ssh/pool';
@@ -24,78 +25,90 @@ const BLOCK = 512;
 class SizeChanged extends Error {}
 
 /**
- * Small files read for one host's archive are kept for the other hosts pushing the same scan at the same
- * time, which usually ask for them moments later: each file is read from disk about once per push instead
- * of once per host. An entry is dropped once every other concurrent push has taken it, and the whole cache
- * is bounded (a host that falls behind simply reads from disk again). The bytes are one consistent read, and
- * each archive's header is built from the bytes it actually carries.
+ * Hosts pushing the same scan at the same time build byte-identical archives (the sentinel, which differs,
+ * is sent after them), so a chunk one host built is kept for the others, which usually ask for it moments
+ * later: each file is read and each header built about once per push instead of once per host, and the
+ * others send the very same buffer (ssh2 only reads it). A chunk is shared only when it begins and ends
+ * between entries; a host takes it when it stands at a chunk's start before the same run of entries (same
+ * paths of the same scan), and otherwise builds its own. An entry is dropped once every other concurrent
+ * push has taken it, and the whole cache is bounded (a host that falls behind simply builds its own chunks).
+ * Each chunk is one consistent build: its headers promise exactly the bytes it carries.
  */
 const SHARE_MAX_BYTES = 32 * 1024 * 1024;
 
-class SharedReads {
+interface SharedChunk {
+  chunk: Buffer;
+  /** The entries the chunk holds, in order, with the bytes of each file. */
+  paths: string[];
+  sizes: number[];
+  wanted: number;
+}
+
+class SharedChunks {
   users = 0;
-  /** Memory held, counted by the chunks the shared views keep alive (each at most once). */
   private bytes = 0;
-  private readonly chunks = new Map<ArrayBufferLike, number>();
-  private readonly files = new Map<string, { data: Buffer; wanted: number }>();
+  /** By the path of the chunk's first entry. */
+  private readonly byStart = new Map<string, SharedChunk>();
 
-  take(path: string): Buffer | undefined {
-    const hit = this.files.get(path);
-    if (!hit) return undefined;
-    if (--hit.wanted <= 0) this.drop(path, hit.data);
-    return hit.data;
+  /** The chunk that starts with `items[from]` and holds the same next entries, if one is kept. */
+  take(items: readonly PlanItem[], from: number): SharedChunk | undefined {
+    const hit = this.byStart.get(items[from]!.path);
+    if (!hit || from + hit.paths.length > items.length || hit.paths.some((p, i) => items[from + i]!.path !== p)) return undefined;
+    if (--hit.wanted <= 0) this.drop(hit);
+    return hit;
   }
 
-  offer(path: string, data: Buffer): void {
-    if (this.users < 2 || this.files.has(path)) return;
-    this.files.set(path, { data, wanted: this.users - 1 });
-    const refs = this.chunks.get(data.buffer) ?? 0;
-    if (refs === 0) this.bytes += data.buffer.byteLength;
-    this.chunks.set(data.buffer, refs + 1);
-    for (const [oldest, entry] of this.files) {
+  offer(chunk: Buffer, paths: string[], sizes: number[]): void {
+    if (this.users < 2 || !paths.length || this.byStart.has(paths[0]!)) return;
+    this.byStart.set(paths[0]!, { chunk, paths, sizes, wanted: this.users - 1 });
+    this.bytes += chunk.buffer.byteLength;
+    for (const oldest of this.byStart.values()) {
       if (this.bytes <= SHARE_MAX_BYTES) break;
-      this.drop(oldest, entry.data);
+      this.drop(oldest);
     }
   }
 
-  private drop(path: string, data: Buffer): void {
-    this.files.delete(path);
-    const refs = this.chunks.get(data.buffer)! - 1;
-    if (refs > 0) this.chunks.set(data.buffer, refs);
-    else {
-      this.chunks.delete(data.buffer);
-      this.bytes -= data.buffer.byteLength;
-    }
+  private drop(entry: SharedChunk): void {
+    if (this.byStart.get(entry.paths[0]!) !== entry) return;
+    this.byStart.delete(entry.paths[0]!);
+    this.bytes -= entry.chunk.buffer.byteLength;
   }
 }
 
-const sharedByScan = new WeakMap<ScanResult, SharedReads>();
+const sharedByScan = new WeakMap<ScanResult, SharedChunks>();
 
-function joinShared(scan: ScanResult): { shared: SharedReads; leave: () => void } {
+/** Counts a host in on the scan's shared chunks (exported for unit tests, like produce). */
+export function joinShared(scan: ScanResult): { shared: SharedChunks; leave: () => void } {
   let shared = sharedByScan.get(scan);
-  if (!shared) sharedByScan.set(scan, (shared = new SharedReads()));
+  if (!shared) sharedByScan.set(scan, (shared = new SharedChunks()));
   shared.users++;
   const s = shared;
   return { shared: s, leave: () => { if (--s.users === 0 && sharedByScan.get(scan) === s) sharedByScan.delete(scan); } };
 }
 
 /**
- * Builds the archive of `items` chunk by chunk. `flush` receives each full chunk (and the items whose last
- * byte it holds) and resolves when the next one may be built.
+ * Builds the archive of `items` chunk by chunk (or takes another host's identical chunk). `flush` receives
+ * each full chunk (and the items whose last byte it holds) and resolves when the next one may be built.
  */
-async function produce(
-  scan: ScanResult, shared: SharedReads, items: readonly PlanItem[],
+export async function produce(
+  scan: ScanResult, shared: SharedChunks, items: readonly PlanItem[],
   flush: (chunk: Buffer, finished: Array<[PlanItem, number]>) => Promise<boolean>,
 ): Promise<boolean> {
   let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   let pos = 0;
   let finished: Array<[PlanItem, number]> = [];
+  /** Index of the entry the chunk being built begins with; undefined when it begins inside a file's data. */
+  let firstItem: number | undefined;
+  /** Whether everything appended so far ends an entry (a chunk emitted now ends between entries). */
+  let between = true;
   const emit = async (): Promise<boolean> => {
     const full = chunk.subarray(0, pos);
     const done = finished;
+    if (between && firstItem !== undefined && done.length) shared.offer(full, done.map(([i]) => i.path), done.map(([, n]) => n));
     chunk = Buffer.allocUnsafe(CHUNK_BYTES); // ssh2 may keep a reference until the window opens: never reuse
     pos = 0;
     finished = [];
+    firstItem = undefined;
     return flush(full, done);
   };
   const append = async (data: Buffer): Promise<boolean> => {
@@ -117,24 +130,36 @@ async function produce(
     }
     return true;
   };
+  const padded = (n: number) => (n % BLOCK ? n + BLOCK - (n % BLOCK) : n);
 
-  for (const item of items) {
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index]!;
     const l = scan.entries.get(item.path)!;
     const mtime = Math.floor(l.mtimeMs / 1000);
     // Exact mtimes where whole seconds could hide a later edit, and on every directory: they cost a pax
     // record each, and they show the planner that the destination's filesystem keeps fractions.
     const mtimeNsec = l.type === 'dir' || changeableInSameSecond(scan, l) ? l.mtimeNsec : undefined;
     const mode = remoteModeFor(l.mode);
-    if (l.type !== 'file') {
-      if (!(await append(entryHeader(item.path, { type: l.type, size: 0, mode, mtime, mtimeNsec, linkTarget: l.linkTarget })))) return false;
-      finished.push([item, 0]);
-      continue;
+    const size = l.type === 'file' ? l.size : 0;
+    let header = entryHeader(item.path, { type: l.type, size, mode, mtime, mtimeNsec, linkTarget: l.linkTarget });
+    // An entry that fits in one chunk is never split across two, so chunks end between entries. Where they
+    // end is decided from the scan, the same for every host: hosts stay in step and can share their chunks.
+    const length = header.length + padded(size);
+    if (pos > 0 && (pos === CHUNK_BYTES || (length <= CHUNK_BYTES && length > CHUNK_BYTES - pos)) && !(await emit())) return false;
+    if (pos === 0) {
+      const known = shared.take(items, index);
+      if (known) {
+        if (!(await flush(known.chunk, known.sizes.map((n, k): [PlanItem, number] => [items[index + k]!, n])))) return false;
+        index += known.paths.length - 1;
+        continue;
+      }
+      firstItem = index;
     }
-    const known = shared.take(item.path);
-    if (known) {
-      if (!(await append(entryHeader(item.path, { type: 'file', size: known.length, mode, mtime, mtimeNsec }))) || !(await append(known))) return false;
-      if (known.length % BLOCK && !(await zeros(BLOCK - (known.length % BLOCK)))) return false;
-      finished.push([item, known.length]);
+    between = false;
+    if (l.type !== 'file') {
+      if (!(await append(header))) return false;
+      finished.push([item, 0]);
+      between = true;
       continue;
     }
     // Opened as the scan saw it: never through a symlink swapped in since, never blocking on a FIFO.
@@ -143,24 +168,19 @@ async function produce(
       // The size at open time is what the header promises; a file that shrinks meanwhile fails the push.
       const st = fstatSync(fd);
       if (!st.isFile()) throw new SizeChanged(`${item.path} is no longer a regular file; run the push again`);
-      const size = st.size;
-      const header = entryHeader(item.path, { type: 'file', size, mode, mtime, mtimeNsec });
-      // A file that fits in one chunk is never split across two: its bytes can then be shared as a view.
-      const whole = header.length + size <= CHUNK_BYTES;
-      if (whole && pos > 0 && header.length + size > CHUNK_BYTES - pos && !(await emit())) return false;
+      const actual = st.size;
+      if (actual !== size) header = entryHeader(item.path, { type: 'file', size: actual, mode, mtime, mtimeNsec });
       if (!(await append(header))) return false;
-      const start = pos;
-      for (let off = 0; off < size; ) {
+      for (let off = 0; off < actual; ) {
         if (pos === CHUNK_BYTES && !(await emit())) return false;
-        const n = readSync(fd, chunk, pos, Math.min(CHUNK_BYTES - pos, size - off), off);
+        const n = readSync(fd, chunk, pos, Math.min(CHUNK_BYTES - pos, actual - off), off);
         if (n === 0) throw new SizeChanged(`${item.path} changed size while being sent; run the push again`);
         pos += n;
         off += n;
       }
-      if (whole) shared.offer(item.path, chunk.subarray(start, start + size));
-      const rest = size % BLOCK;
-      if (rest && !(await zeros(BLOCK - rest))) return false;
-      finished.push([item, size]);
+      if (actual % BLOCK && !(await zeros(BLOCK - (actual % BLOCK)))) return false;
+      finished.push([item, actual]);
+      between = true;
     } finally {
       closeSync(fd);
     }
@@ -191,7 +211,7 @@ export async function tarIntoNewDestinationBatched(
 }
 
 async function sendArchive(
-  pool: Pool, scan: ScanResult, shared: SharedReads, plan: PlannedHost, items: readonly PlanItem[],
+  pool: Pool, scan: ScanResult, shared: SharedChunks, plan: PlannedHost, items: readonly PlanItem[],
   onItem: (item: PlanItem, bytes: number) => void, signal?: AbortSignal,
 ): Promise<TarOutcome> {
   const stage = stagingFor(plan.destination);
