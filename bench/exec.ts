@@ -51,6 +51,7 @@ export async function runExecBench(lab: Lab, dir: string, log: (s: string) => vo
       `medians of ${WARM_ROUNDS}: flotilla ${spread(f)}, raw ssh2 ${spread(raw)}, parallel-ssh ${spread(ps)} (ms)`);
     log(line('exec-warm-50', median(f), 'raw-ssh2', median(raw)));
     log(line('exec-warm-50-pssh', median(f), 'parallel-ssh', median(ps)));
+    log(`# exec-warm-50-pssh floor: the raw ssh2 loop itself is ${(median(raw) / median(ps)).toFixed(2)}× parallel-ssh on these hosts (the hosts' side of 50 execs)`);
 
     const cf: number[] = [], cr: number[] = [];
     for (let i = 0; i <= COLD_ROUNDS; i++) {

@@ -48,6 +48,7 @@ export async function runStatusBench(lab: Lab, dir: string, log: (s: string) => 
   const pssh = () => run('parallel-ssh', ['-p', '500', '-t', '60', '-h', hostsFile, '-x', `-F ${config} -o KexAlgorithms=curve25519-sha256 -o ControlMaster=no -o ControlPath=none`, script], { maxBuffer: 1 << 26 });
   const scratch = mkdtempSync(join(tmpdir(), 'flotilla-bench-status-'));
   const preload = writeNoNativePreload(scratch);
+  let psshMs = NaN;
   try {
     const f: number[] = [], p: number[] = [];
     for (let i = 0; i < COLD_ROUNDS; i++) {
@@ -58,12 +59,19 @@ export async function runStatusBench(lab: Lab, dir: string, log: (s: string) => 
     log(`# status cold: \`flotilla hosts fleet --status --json\` (dist/cli.js, ${PURE_JS_NOTE}) vs parallel-ssh -p 500 -o KexAlgorithms=curve25519-sha256 ` +
       `running the same probe script (metrics.ts probeScript, includes a 0.25 s CPU sample); alternating, medians of ${COLD_ROUNDS}: flotilla ${spread(f)}, parallel-ssh ${spread(p)} (ms)`);
     log(line('status-500-cold', median(f), 'parallel-ssh', median(p)));
+    psshMs = median(p);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
 
   const worker = pureJsWorker();
   try {
+    const floor = await worker.call<{ ms: number; selfMs: number; machineMs: number; cores: number }>('statusColdFloor', config, hosts);
+    const hostSide = floor.machineMs - floor.selfMs;
+    log(`# status cold floor: one cold checkFleet of ${hosts.length} hosts in the worker took ${floor.ms.toFixed(0)} ms; the machine spent ` +
+      `${(floor.machineMs / 1000).toFixed(1)} s of CPU meanwhile, Flotilla's process ${(floor.selfMs / 1000).toFixed(1)} s of it; the rest, ` +
+      `${(hostSide / 1000).toFixed(1)} s (sshd, login shells, the probe: the hosts' side, the same for any client), needs ` +
+      `${(hostSide / floor.cores).toFixed(0)} ms on ${floor.cores} cores at least, ${(hostSide / floor.cores / psshMs).toFixed(2)}× parallel-ssh's median`);
     await worker.call('statusWarmSetup', config, hosts);
     const w: number[] = [], full: number[] = [];
     for (let i = 0; i < WARM_ROUNDS; i++) {

@@ -3,6 +3,7 @@
 // Peers written here: a minimal pooled raw-ssh2 exec loop (warm) and a raw ssh2 connect+auth+exec (cold),
 // both with the `algorithms` Flotilla's connect passes for the host and with setNoDelay, as Flotilla does.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { Session } from 'node:inspector';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { Client } from 'ssh2';
@@ -54,6 +55,11 @@ function rawExec(client: Client, command: string): Promise<void> {
 const state: { pool?: Pool; raw?: Map<string, Client>; statusPool?: Pool; statusMetrics?: MetricsCache } = {};
 
 const since = (t0: number) => performance.now() - t0;
+/** CPU time every process on this machine has spent (user, nice, system, irq, softirq), ms. */
+function machineBusyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]!) * (1000 / 100);
+}
 const rss = () => { global.gc?.(); global.gc?.(); return process.memoryUsage().rss; };
 
 const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
@@ -143,6 +149,24 @@ const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
   async statusTeardown() {
     await state.statusPool?.dispose();
     state.statusPool = undefined;
+  },
+  /**
+   * One cold checkFleet in this process, with the CPU the whole machine spent meanwhile (/proc/stat) and this
+   * process's own: what is left is the hosts' side (sshd, login shells, the probe), which no client can avoid.
+   */
+  async statusColdFloor(config: string, hosts: string[]) {
+    const pool = benchPool(config);
+    const m0 = machineBusyMs();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const health = await checkFleet(pool, hosts, { connectTimeoutMs: 10_000, metrics: new MetricsCache() });
+    const ms = since(t0);
+    const c = process.cpuUsage(c0);
+    const machine = machineBusyMs() - m0;
+    await pool.dispose();
+    const bad = health.filter((h) => h.state !== 'online');
+    if (bad.length) throw new Error(`not online: ${bad.slice(0, 5).map((h) => `${h.alias} ${h.state} ${h.reason ?? ''}`).join('; ')}`);
+    return { ms, selfMs: (c.user + c.system) / 1000, machineMs: machine, cores: cpus().length };
   },
   /** RSS with every host connected minus RSS before, after full GCs: bytes per connected host. */
   async memPerHost(config: string, hosts: string[]) {
