@@ -2,10 +2,11 @@
 // external: they are loaded in try/catch and the pure-JS path is what VS Code's extension host runs.
 // Shipped bundles are minified with the source map in a separate .map file (`bundle` line of `npm run bench`).
 import * as esbuild from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const watch = process.argv.includes('--watch');
-const common = {
+export const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -15,7 +16,9 @@ const common = {
   logLevel: 'warning',
   external: ['vscode', 'cpu-features', './crypto/build/Release/sshcrypto.node'],
   // jsonc-parser's UMD build requires its parts by computed paths a bundle cannot follow (the YAML language service uses it).
-  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
+  // tweetnacl: bcrypt-pbkdf uses only its SHA-512 (src/core/ssh/naclHash.ts).
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js', tweetnacl: './src/core/ssh/naclHash.ts' },
+  absWorkingDir: fileURLToPath(new URL('.', import.meta.url)),
 };
 // The workflow-schema language service (yaml-language-server, prettier: ~1 MiB) is imported on the first
 // completion only; a CJS bundle cannot split, so it is its own file, required from dist/ when first used.
@@ -39,9 +42,11 @@ const builds = [
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', alias: yamlEsm, banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['test/suite/index.ts'], outfile: 'dist/test/suite/index.js', external: ['vscode', 'mocha'], minify: false },
 ];
-if (watch) {
+// Builds when run (npm run build), not when imported (test/unit/naclHash.test.ts bundles with `common`).
+const run = !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (run && watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
-} else {
+} else if (run) {
   await Promise.all(builds.map((b) => esbuild.build(b)));
   chmodSync('dist/cli.js', 0o755);
 }
