@@ -119,6 +119,34 @@ describe.skipIf(!canRunLab)('health history and fleet report on the lab', () => 
     expect(h.changesLastHour).toBe(2);
   });
 
+  it('a black-holed host is due one ConnectTimeout after its probe began, however long its settings took to resolve', async () => {
+    // A port that accepts and never says a word, and settings that take 1.5 s to resolve (as the last of a big
+    // fleet's hosts can wait on everyone's work): the connect's own ConnectTimeout 2 would end at 1.5 s + 2 s;
+    // the verdict must not wait for it.
+    const sockets = new Set<Socket>();
+    const silent = createServer((s) => { sockets.add(s); s.on('error', () => undefined); });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const file = join(work, 'silent.ssh_config');
+    writeFileSync(file, ['Host silent', '  HostName 127.0.0.1', `  Port ${(silent.address() as AddressInfo).port}`, '  ConnectTimeout 2', ''].join('\n'));
+    const slow = new Pool({
+      resolve: async (a) => { await new Promise((r) => setTimeout(r, 1500)); return resolveHost(a, { configFile: file }); },
+      prompter: refusingPrompter, connectTimeoutMs: 2000, env: { SSH_AUTH_SOCK: undefined },
+    });
+    try {
+      const h = await checkHealth(slow, 'silent', { connectTimeoutMs: 2000, metrics: new MetricsCache(0) });
+      expect(h.state).toBe('offline');
+      expect(h.reason).toMatch(/^silent: no SSH handshake from 127\.0\.0\.1 port \d+ within 2000 ms$/);
+      expect(h.layers.tcp?.ok).toBe(true);
+      // ssh.ms counts from the probe's start: one timeout, not resolve + timeout (3.5 s)
+      expect(h.layers.ssh!.ms).toBeGreaterThanOrEqual(2000);
+      expect(h.layers.ssh!.ms).toBeLessThan(3400);
+    } finally {
+      await slow.dispose();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it('latency is the keepalive round trip: below the probe time, and stable on the warm connection', async () => {
     const opts = { connectTimeoutMs: 3000, metrics: new MetricsCache(0) };
     const cold = await checkHealth(pool, 'lab-2', opts);

@@ -140,15 +140,22 @@ async function probeConnected(pool: Pool, alias: string, opts: HealthOptions, wa
     (conn) => conn,
     (err: unknown) => ({ failed: err }),
   );
+  let budgetMs: number | undefined;
+  let late = '';
   if (!warm) {
     const host = await pool.resolve(alias);
     if (!host.proxyJump && !host.proxyCommand) {
-      const timeoutMs = host.connectTimeout && host.connectTimeout > 0 ? host.connectTimeout * 1000 : opts.connectTimeoutMs;
-      layers.tcp = await tcpProbe(host.hostname, host.port, timeoutMs);
+      budgetMs = host.connectTimeout && host.connectTimeout > 0 ? host.connectTimeout * 1000 : opts.connectTimeoutMs;
+      // the words of the connect's own deadline (connect.ts): whichever comes first, the verdict reads the same
+      late = `${alias}: no SSH handshake from ${host.hostname} port ${host.port} within ${budgetMs} ms`;
+      layers.tcp = await tcpProbe(host.hostname, host.port, Math.max(1, budgetMs - (Date.now() - t1)));
       if (!layers.tcp.ok) return { alias, state: 'offline', reason: layers.tcp.detail, layers, checkedAt };
     }
   }
-  const conn = await connecting;
+  // The connect's own ConnectTimeout starts at its TCP connect, as in OpenSSH; the probe's verdict is due one
+  // timeout after the probe began: with a big fleet, resolving settings and opening sockets for every host
+  // come first, and a black-holed host must still cost no more than one timeout.
+  const conn = budgetMs === undefined ? await connecting : await withinBudget(connecting, t1 + budgetMs, late);
   releaseGate();
   if (!('failed' in conn)) {
     layers.ssh = { ok: true, ms: Date.now() - t1, detail: warm ? 'pooled connection' : undefined };
@@ -180,6 +187,15 @@ async function probeConnected(pool: Pool, alias: string, opts: HealthOptions, wa
     layers.metrics = { ok: false, ms: Date.now() - t2, detail: err instanceof Error ? err.message : String(err) };
     return { alias, state: 'degraded', reason: `metrics unavailable: ${layers.metrics.detail}`, layers, checkedAt };
   }
+}
+
+/** `connecting`, or a timeout failure once `deadline` (epoch ms) passes first; the connect itself goes on (and ends by its own deadline). */
+function withinBudget<T>(connecting: Promise<T | { failed: unknown }>, deadline: number, message: string): Promise<T | { failed: unknown }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ failed: unknown }>((resolve) => {
+    timer = setTimeout(() => resolve({ failed: new ConnectError('timeout', message) }), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([connecting, late]).finally(() => clearTimeout(timer));
 }
 
 /** What a failed SSH connect says about a host: the probe and a run (see `healthOfConnect`) read it the same way. */
