@@ -468,7 +468,8 @@ function outcomeOf(end: ChannelEnd, durationMs: number, remoteStopped: boolean, 
  */
 function feedStdin(channel: ClientChannel, spec: RunSpec): void {
   if (!spec.stdin) {
-    if (!spec.pty) channel.end();
+    // A short command may have closed its channel already; end() on it would build (and drop) an error.
+    if (!spec.pty && !channel.writableEnded && !channel.destroyed) channel.end();
     return;
   }
   const input = spec.stdin;
