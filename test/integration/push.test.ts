@@ -16,6 +16,7 @@ import { planPush } from '../../src/core/push/plan';
 import { pull } from '../../src/core/push/pull';
 import { push } from '../../src/core/push/push';
 import { execScript } from '../../src/core/push/remoteExec';
+import { STDIN_SHELL } from '../../src/core/push/remoteList';
 import { scanLocal } from '../../src/core/push/scan';
 import type { LocalEntry, ScanResult } from '../../src/core/push/types';
 import type { Pool } from '../../src/core/ssh/pool';
@@ -70,17 +71,18 @@ function allModes(dir: string): number[] {
 }
 
 /** The pool, counting the exec and SFTP channels opened through it. */
-function countingChannels(pool: Pool): { counting: Pool; opened: { sftp: number; exec: number } } {
+function countingChannels(pool: Pool): { counting: Pool; opened: { sftp: number; exec: number }; commands: string[] } {
   const opened = { sftp: 0, exec: 0 };
+  const commands: string[] = [];
   const counting = new Proxy(pool, {
     get(target, prop, receiver) {
       if (prop === 'sftp') return (...args: Parameters<Pool['sftp']>) => { opened.sftp++; return target.sftp(...args); };
-      if (prop === 'exec') return (...args: Parameters<Pool['exec']>) => { opened.exec++; return target.exec(...args); };
+      if (prop === 'exec') return (...args: Parameters<Pool['exec']>) => { opened.exec++; commands.push(args[1]); return target.exec(...args); };
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
-  return { counting, opened };
+  return { counting, opened, commands };
 }
 
 function asFlotilla(path: string): void {
@@ -375,6 +377,8 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
       expect(res.results!.every((r) => r.state === 'ok' && r.results.length === 0)).toBe(true);
       expect(res.plans.map((p) => p.contentCheck)).toEqual([undefined, undefined, undefined]);
       expect(opened).toEqual({ sftp: 0, exec: HOSTS.length });
+      // Once the push has returned, every host's lock file is gone (the next push never waits for it).
+      for (const host of HOSTS) expect(readdirSync(remoteHome(host)).filter((n) => n.startsWith('.flotilla-push-'))).toEqual([]);
     }
     // Touched, not changed (a name with a quote and a space too): the content check runs in the shell that
     // holds the lock, so the listing is still the only command; only metadata is fixed.
@@ -382,9 +386,11 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     await push(pool, HOSTS, local, `${dest()}-tar`);
     const later = Math.floor(Date.now() / 1000) - 30 + 0.6;
     for (const rel of ['d0/f0', 'd1/f1', "d0/it's here"]) utimesSync(join(local, rel), later, later);
-    const { counting, opened } = countingChannels(pool);
+    const { counting, opened, commands } = countingChannels(pool);
     const touched = await push(counting, HOSTS, local, `${dest()}-tar`);
     expect(opened).toEqual({ sftp: HOSTS.length, exec: HOSTS.length });
+    // The login shell parses one fixed command: the listing, the hashes and the exact mtimes go on stdin.
+    expect(commands).toEqual(HOSTS.map(() => STDIN_SHELL));
     for (const [i, p] of touched.plans.entries()) {
       expect(p.contentCheck).toBe('sha256sum -z');
       expect(p.update.map((u) => [u.path, !!u.changes.content, !!u.changes.time]).sort()).toEqual([['d0/f0', false, true], ["d0/it's here", false, true], ['d1/f1', false, true]]);

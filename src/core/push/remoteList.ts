@@ -4,11 +4,14 @@
 // command first takes the destination's lock and holds it until the apply is over (the channel's stdin is
 // the lease: when we end it, or the connection dies, the script removes the lock). Hosts without GNU
 // `find -printf` (BSD, BusyBox) are listed by an SFTP walk instead.
+// The script travels on the channel's stdin, read by `/bin/sh -s`, and what the push asks later under the
+// lock (hashes, exact mtimes, the release) follows it there: the login shell only ever parses a fixed
+// command, and the host starts no decoder and no other shell for it.
 import { createHash, randomBytes } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Pool } from '../ssh/pool';
 import type { DisposalScope } from '../ssh/scope';
-import { buildRemoteCommand, shQuote } from '../ssh/quote';
+import { shQuote } from '../ssh/quote';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
 import { endSftp, sftpCall } from './sftp';
 import { TEMP_GLOB, TEMP_MARKER, type PathError, type RemoteEntry } from './types';
@@ -57,6 +60,12 @@ export interface LockRequest {
 
 /** Another push holds the destination's lock (and kept it for longer than we wait). */
 export class DestinationBusy extends Error {}
+
+/**
+ * The exec command of a listing: POSIX sh reading its script from stdin. Constant text, the same for bash,
+ * dash, fish and tcsh login shells; a script of any size or bytes, and nothing for the host to decode.
+ */
+export const STDIN_SHELL = 'exec /bin/sh -s';
 
 export const NO_PRINTF_EXIT = 90;
 const BUSY_EXIT = 75;
@@ -136,10 +145,9 @@ export function listingScript(req: ListRequest, lock?: { waitSeconds: number }, 
     );
   }
   lines.push(`printf 'E%s\\0' "$rc"`);
-  // Holding the lock until stdin ends; what arrives meanwhile is one `touch` line per file whose sub-second
-  // mtime SFTP could not set (GNU and BusyBox accept @seconds.fraction; elsewhere the whole second stays).
-  if (lock) lines.push('while IFS= read -r c; do eval "$c"; done');
-  return lines.join('\n');
+  // Holding the lock until stdin ends: the shell goes on reading commands from it (lock.run's scripts, the
+  // release). Its children never read stdin (they would take the commands that follow).
+  return `${lines.join('\n')}\n`;
 }
 
 /** df -Pk: the 4th column of the last line is the space available to unprivileged users, in KiB. */
@@ -288,7 +296,7 @@ function endsWithEndMarker(chunks: readonly Buffer[]): boolean {
 
 /** Runs the listing script and resolves as soon as its end marker arrives (the lock part keeps running). */
 async function runListing(pool: Pool, host: string, script: string, lock: LockRequest | undefined, signal?: AbortSignal): Promise<ScriptRun> {
-  const lease = await pool.exec(host, buildRemoteCommand(script));
+  const lease = await pool.exec(host, STDIN_SHELL);
   const { channel } = lease;
   const out: Buffer[] = [];
   let stderr = '';
@@ -329,7 +337,8 @@ async function runListing(pool: Pool, host: string, script: string, lock: LockRe
     });
     channel.stderr.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString('utf8'); });
     channel.on('exit', (c: number | null) => { code = c; });
-    if (!lock) channel.end();
+    if (lock) channel.write(script);
+    else channel.end(script);
     void closed.then(() => {
       if (settled) return; // the listing arrived: how the lock channel ends is the lock's business
       const text = Buffer.concat(out).toString('utf8');
@@ -392,9 +401,19 @@ export async function listRemote(pool: Pool, host: string, req: ListRequest, opt
     release: async () => {
       if (released) return;
       released = true;
-      run.channel.end(times ? Buffer.from(times, 'utf8') : undefined);
-      await run.closed;
-      run.release();
+      await runs;
+      // Done once the shell says the lock file is gone (after the exact mtimes): not when it has exited
+      // and the channel closed, which takes the host's process teardown and another round trip.
+      const token = randomBytes(8).toString('hex');
+      const marker = Buffer.from(`R${token}\0`, 'latin1');
+      let tail = Buffer.alloc(0);
+      const removed = new Promise<void>((resolve) => run.onMore((d) => {
+        tail = Buffer.concat([tail, d]).subarray(-marker.length);
+        if (tail.equals(marker)) resolve();
+      }));
+      run.channel.end(Buffer.from(`${times}rm -f -- "$l"; trap - EXIT; printf 'R%s\\0' ${token}\n`, 'utf8'));
+      void run.closed.then(run.release);
+      await Promise.race([removed, run.closed]);
     },
   } : undefined;
   if (!opts.lock) void run.closed.then(run.release);
