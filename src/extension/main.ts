@@ -9,15 +9,16 @@ import { vscodePrompter } from './prompts';
 import { registerPush } from './push';
 import { registerReport } from './report';
 import { registerRuns, runStoreRoot } from './runs';
+import { showStatusFirst } from './startup';
 import { registerWorkflows } from './workflows';
 
 export interface ExtensionApi {
   fleet: Fleet;
-  /** How long activate() took (it runs at every startup). */
+  /** How long activate() took (it runs at every startup), the wait for the workbench to take the status-bar item included. */
   activationMs: number;
 }
 
-export function activate(context: vscode.ExtensionContext): ExtensionApi {
+export async function activate(context: vscode.ExtensionContext): Promise<ExtensionApi> {
   // Activation runs at startup (onStartupFinished) so the status bar and host-key notice appear in any
   // window: it must stay cheap. Everything slow (reading the config, probing) happens after it returns.
   const t0 = performance.now();
@@ -25,10 +26,14 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const log = vscode.window.createOutputChannel('Flotilla', { log: true });
   // The `activation` benchmark reads this line (and the workbench's DOM for the status-bar item).
   log.info(`activate() entered at ${enteredAt} (epoch ms)`);
+  context.subscriptions.push(log);
+  const statusItem = await showStatusFirst();
+  context.subscriptions.push(statusItem);
+  const statusTakenAt = Date.now();
   // The run store's root (the CLI's too), so the health history is one for both.
   const { fleet, pool } = createFleet(vscodePrompter, log, runStoreRoot());
-  context.subscriptions.push(log, fleet);
-  const hostsView = registerHosts(context, fleet);
+  context.subscriptions.push(fleet);
+  const hostsView = registerHosts(context, fleet, statusItem);
   const runStore = registerRuns(context, fleet, pool, hostsView, log);
   registerAgents(context, fleet, pool);
   registerBalance(context, fleet, pool, runStore, log);
@@ -36,10 +41,9 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   registerReport(context, fleet, pool);
   registerWorkflows(context, fleet, pool, runStore, log);
   registerAgentTools(context, fleet, pool, runStore);
-  // Reading and resolving the ssh config (500 hosts: ~100 ms before its first await) starts after activate()
-  // returns, so the views and the status-bar item reach the workbench first.
+  // Reading and resolving the ssh config starts after activate() returns, so the views reach the workbench first.
   setImmediate(() => void fleet.reload());
-  log.info(`activate() returned after ${Date.now() - enteredAt} ms`);
+  log.info(`activate() returned after ${Date.now() - enteredAt} ms (${statusTakenAt - enteredAt} ms of it until the workbench had the status-bar item)`);
   const activationMs = performance.now() - t0;
   log.info(`activated in ${activationMs.toFixed(1)} ms`);
   return { fleet, activationMs };

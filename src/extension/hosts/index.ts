@@ -1,6 +1,6 @@
-// The hosts feature: the Hosts view, the status bar item, host-key review and the host and group
-// commands. main.ts calls registerHosts once; it returns the Hosts view, which other features take
-// their targets from.
+// The hosts feature: the Hosts view, the status bar item (shown before everything, see startup.ts), host-key
+// review and the host and group commands. main.ts calls registerHosts once; it returns the Hosts view, which
+// other features take their targets from.
 import * as vscode from 'vscode';
 import { registerCommand } from '../commands/register';
 import type { Fleet } from '../fleet';
@@ -10,7 +10,7 @@ import { HostKeyReview } from './hostKeys';
 import { HostsTree, type HostsNode } from './hostsTree';
 import { createStatusBar, showProblemHosts } from './statusBar';
 
-export function registerHosts(context: vscode.ExtensionContext, fleet: Fleet): vscode.TreeView<HostsNode> {
+export function registerHosts(context: vscode.ExtensionContext, fleet: Fleet, statusItem: vscode.StatusBarItem): vscode.TreeView<HostsNode> {
   const tree = new HostsTree(fleet);
   const view = vscode.window.createTreeView<HostsNode>('flotilla.hosts', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true });
   const review = new HostKeyReview(fleet);
@@ -19,7 +19,7 @@ export function registerHosts(context: vscode.ExtensionContext, fleet: Fleet): v
     view,
     tree.showHealthWhileVisible(view),
     review,
-    createStatusBar(fleet),
+    createStatusBar(fleet, statusItem),
     ...registerHostCommands(fleet, tree, view),
     registerAnsibleExport(fleet),
     registerCommand('flotilla.showProblemHosts', () => showProblemHosts(fleet)),

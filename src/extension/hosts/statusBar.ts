@@ -21,18 +21,27 @@ function unknownKeys(fleet: Fleet): number {
   return fleet.health.snapshot().filter((h) => h.hostKey?.verdict.kind === 'unknown').length;
 }
 
-export function createStatusBar(fleet: Fleet): vscode.Disposable {
+const STARTING_TEXT = '$(sync~spin) Flotilla';
+
+/**
+ * The status-bar item, created and shown with its starting text: the first thing Flotilla puts on screen
+ * (the `activation` benchmark times it). Every property is set before show(), which sends it once.
+ */
+export function showStatusItem(): vscode.StatusBarItem {
   const item = vscode.window.createStatusBarItem('flotilla.health', vscode.StatusBarAlignment.Left, 50);
   item.name = 'Flotilla fleet health';
   item.command = 'flotilla.showProblemHosts';
+  item.text = STARTING_TEXT;
+  item.tooltip = 'Flotilla: reading the ssh config…';
+  item.show();
+  return item;
+}
+
+/** Keeps the item (from showStatusItem; the caller disposes it) in step with the fleet's health. */
+export function createStatusBar(fleet: Fleet, item: vscode.StatusBarItem): vscode.Disposable {
   const update = () => {
-    if (!fleet.snapshot.inventory && !fleet.snapshot.problem) {
-      // Shown at once while the ssh config is read: the user sees Flotilla is there (the `activation` benchmark).
-      item.text = '$(sync~spin) Flotilla';
-      item.tooltip = 'Flotilla: reading the ssh config…';
-      item.show();
-      return;
-    }
+    // Until the ssh config has been read the item keeps its starting text.
+    if (!fleet.snapshot.inventory && !fleet.snapshot.problem) return;
     const hosts = fleet.aliases.map((a) => fleet.health.get(a)).filter((h) => !!h);
     const s = summarizeHealth(fleet.health.snapshot());
     const keys = unknownKeys(fleet);
@@ -46,7 +55,7 @@ export function createStatusBar(fleet: Fleet): vscode.Disposable {
   };
   const subs = [fleet.onDidChange(update), fleet.onDidChangeHealth(update), showHealthWhileWindowFocused(fleet)];
   update();
-  return vscode.Disposable.from(item, ...subs);
+  return vscode.Disposable.from(...subs);
 }
 
 /** How long an unfocused window keeps probing: someone may still be looking at its status bar. */
