@@ -6,7 +6,7 @@
 import type { SFTPWrapper } from 'ssh2';
 import type { HostOutcome } from '../jobs/outcome';
 import type { ConnectError } from '../ssh/connect';
-import type { Pool } from '../ssh/pool';
+import type { LeasedChannel, Pool } from '../ssh/pool';
 import { isMetadataOnly, formatSize, planHost, spaceProblem, type PlannedHost } from './plan';
 import { joinRemote } from './remotePath';
 import { sourcePath } from './scan';
@@ -138,6 +138,7 @@ export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOp
   const fatalState = (p: PlannedHost): PushState => (opts.signal?.aborted ? 'cancelled' : p.unreachable ? 'unreachable' : 'failed');
   if (approved.fatal && !approved.lock) return failedEarly(approved, fatalState(approved), approved.fatal);
   if (opts.signal?.aborted) {
+    await closeEarlySftp(approved);
     await approved.lock?.release();
     return failedEarly(approved, 'cancelled', 'cancelled before the apply started');
   }
@@ -153,6 +154,7 @@ export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOp
     }
     const surprise = plan.fatal ? [] : unapproved(approved, plan);
     if (surprise.length) {
+      await closeEarlySftp(plan);
       await plan.lock?.release();
       return failedEarly(plan, 'failed', `the destination changed since the plan (${surprise.slice(0, 3).join(', ')}${surprise.length > 3 ? ', …' : ''}); nothing was written — plan again`);
     }
@@ -161,8 +163,21 @@ export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOp
     if (plan.fatal) return failedEarly(plan, fatalState(plan), plan.fatal);
     return await applyLocked(pool, plan, opts, started);
   } finally {
+    await closeEarlySftp(plan);
     await plan.lock?.release();
   }
+}
+
+/** The SFTP channel the plan opened ahead (see PlannedHost.sftp), taken: the caller owns it now. */
+function takeEarlySftp(plan: PlannedHost): Promise<LeasedChannel<SFTPWrapper> | Error> | undefined {
+  const early = plan.sftp;
+  plan.sftp = undefined;
+  return early;
+}
+
+async function closeEarlySftp(plan: PlannedHost): Promise<void> {
+  const lease = await takeEarlySftp(plan);
+  if (lease && !(lease instanceof Error)) endSftp(lease);
 }
 
 class HostStop extends Error {}
@@ -183,7 +198,7 @@ async function applyLocked(pool: Pool, plan: PlannedHost, opts: ApplyOptions, st
     const viaTar = await applyByTar(pool, plan, preErrors, opts, started);
     if (viaTar) return viaTar;
   }
-  const lease = await pool.sftp(plan.host).catch((err: Error) => err);
+  const lease = await (takeEarlySftp(plan) ?? pool.sftp(plan.host).catch((err: Error) => err));
   if (lease instanceof Error) return { ...base, state: 'failed', reason: lease.message, results: [], durationMs: Date.now() - started };
   const sftp = lease.channel;
   const dest = plan.absDest!;

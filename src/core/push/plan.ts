@@ -4,8 +4,10 @@
 // destination the login user cannot write, or a filesystem too small for what will be sent, makes the host
 // fail in the plan, before anything is written.
 import { ConnectError } from '../ssh/connect';
-import type { Pool } from '../ssh/pool';
+import type { LeasedChannel, Pool } from '../ssh/pool';
+import type { DisposalScope } from '../ssh/scope';
 import { shQuote } from '../ssh/quote';
+import type { SFTPWrapper } from 'ssh2';
 import { execScript, splitNul } from './remoteExec';
 import { listRemote, type DestinationLock, type ListRequest, type LockRequest, type RemoteListing } from './remoteList';
 import { parentOf, parseDestination, shellWord, type RemoteDestination } from './remotePath';
@@ -44,6 +46,11 @@ export interface PlannedHost extends HostPlan {
   namesOnly?: boolean;
   /** Held from the listing to the end of the apply on a real push. */
   lock?: DestinationLock;
+  /**
+   * An SFTP channel opened during the content check of a real push (an upload or a metadata fix follows
+   * either way): the apply takes it, or closes it when it needs none.
+   */
+  sftp?: Promise<LeasedChannel<SFTPWrapper> | Error>;
   /** The destination, or its nearest existing ancestor (where free space is measured). */
   nearest?: string;
   /** How it was planned, so the apply can re-plan under the destination's lock. */
@@ -199,12 +206,14 @@ async function localHashes(scan: ScanResult, paths: readonly string[], cache: Lo
  * only the tool line `Tnone`. The names come NUL-separated on stdin, or (`inline`) as the script's arguments,
  * so that it fits on one line for the lock's shell.
  */
-function hashScript(dest: RemoteDestination, inline?: readonly string[]): string[] {
+function hashScript(dest: RemoteDestination, inline?: readonly string[], knownZ = false): string[] {
   const each = 'for f; do h=$($0 < "$f" 2>/dev/null); printf "%s\\0" "$h"; done';
+  const z = `printf 'Tsha256sum -z\\0'; exec ${inline ? 'sha256sum -z -- "$@"' : 'xargs -0 sha256sum -z --'}`;
+  const cd = [`cd -- ${shellWord(dest)} || exit 1`, ...(inline ? [`set -- ${inline.map(shQuote).join(' ')}`] : [])];
+  if (knownZ) return [...cd, z];
   return [
-    `cd -- ${shellWord(dest)} || exit 1`,
-    ...(inline ? [`set -- ${inline.map(shQuote).join(' ')}`] : []),
-    `if printf '' | sha256sum -z >/dev/null 2>&1; then printf 'Tsha256sum -z\\0'; exec ${inline ? 'sha256sum -z -- "$@"' : 'xargs -0 sha256sum -z --'}; fi`,
+    ...cd,
+    `if printf '' | sha256sum -z >/dev/null 2>&1; then ${z}; fi`,
     't=; for c in sha256sum "shasum -a 256" "openssl dgst -sha256"; do command -v ${c%% *} >/dev/null 2>&1 && { t=$c; break; }; done',
     "[ -n \"$t\" ] || { printf 'Tnone\\0'; exit 0; }",
     "printf 'T%s\\0' \"$t\"",
@@ -212,6 +221,9 @@ function hashScript(dest: RemoteDestination, inline?: readonly string[]): string
     inline ? each.replaceAll('$0', '$t') : `exec xargs -0 sh -c '${each}' "$t"`,
   ];
 }
+
+/** The connections (by their disposal scope) whose host's sha256sum is known to take -z. */
+const sha256z = new WeakMap<DisposalScope, true>();
 
 /**
  * The remote side's SHA-256 of each path (relative to the destination), and which tool computed them (none:
@@ -223,10 +235,14 @@ export async function remoteHashes(
 ): Promise<{ hashes: Map<string, string>; tool: string }> {
   const hashes = new Map<string, string>();
   if (!paths.length) return { hashes, tool: 'none' };
-  const viaLock = lock && !paths.some((p) => p.includes('\n')) ? await lock.run(hashScript(dest, paths).join('; ')) : undefined;
-  const stdout = viaLock ?? (await execScript(pool, host, hashScript(dest).join('\n'), Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8'), signal)).stdout;
+  // Whether the host's sha256sum takes -z is asked once per connection (a live one: this never connects by itself).
+  const scope = pool.isConnected(host) ? await pool.scope(host).catch(() => undefined) : undefined;
+  const knownZ = !!scope && sha256z.has(scope);
+  const viaLock = lock && !paths.some((p) => p.includes('\n')) ? await lock.run(hashScript(dest, paths, knownZ).join('; ')) : undefined;
+  const stdout = viaLock ?? (await execScript(pool, host, hashScript(dest, undefined, knownZ).join('\n'), Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8'), signal)).stdout;
   const fields = splitNul(stdout);
   const tool = (fields.shift() ?? 'Tnone').slice(1) || 'none';
+  if (tool === 'sha256sum -z' && scope) sha256z.set(scope, true);
   if (tool === 'sha256sum -z') {
     for (const line of fields) {
       const m = /^([0-9a-f]{64}) [ *]([\s\S]*)$/.exec(line);
@@ -364,6 +380,7 @@ export async function planHost(
   plan.errors.push(...diff.conflicts);
   let hashed: PlanItem[] = [];
   if (diff.needHash.length) {
+    if (listing.lock) plan.sftp = pool.sftp(host).catch((err: Error) => err);
     const paths = diff.needHash.map((i) => i.path);
     const [lh, rh] = await Promise.all([
       localHashes(planned, paths, cache),
