@@ -27,8 +27,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   // The `activation` benchmark reads this line (and the workbench's DOM for the status-bar item).
   log.info(`activate() entered at ${enteredAt} (epoch ms)`);
   context.subscriptions.push(log);
-  const statusItem = await showStatusFirst();
-  context.subscriptions.push(statusItem);
+  const statusItem = await showStatusFirst(context.subscriptions);
   const statusTakenAt = Date.now();
   // The run store's root (the CLI's too), so the health history is one for both.
   const { fleet, pool } = createFleet(vscodePrompter, log, runStoreRoot());

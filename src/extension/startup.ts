@@ -5,9 +5,10 @@
 import * as vscode from 'vscode';
 import { showStatusItem } from './hosts/statusBar';
 
-/** Shows the status-bar item and resolves once the workbench has handled it. */
-export async function showStatusFirst(): Promise<vscode.StatusBarItem> {
+/** Shows the status-bar item (disposed with the extension) and resolves once the workbench has handled it. */
+export async function showStatusFirst(subscriptions: vscode.Disposable[]): Promise<vscode.StatusBarItem> {
   const item = showStatusItem();
+  subscriptions.push(item);
   // The extension host sends a shown item from a 0 ms timer armed by show(); one armed now runs after it.
   await new Promise((resolve) => setTimeout(resolve, 0));
   // A request sent behind the item: its answer (or error) means the workbench has handled the item. The key is the
