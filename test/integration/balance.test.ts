@@ -51,6 +51,20 @@ describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
     expect(one.metrics.cpuBusy).toBeGreaterThanOrEqual(0);
   });
 
+  it('a later probe (no program started; a POSIX login shell runs it without /bin/sh) measures on bash, dash, fish and tcsh accounts', async () => {
+    const shells = ['shell-bash', 'shell-dash', 'shell-fish', 'shell-tcsh'];
+    const metrics = new MetricsCache(0);
+    const first = await Promise.all(shells.map((h) => metrics.measure(pool, h)));
+    const later = await Promise.all(shells.map((h) => metrics.measure(pool, h)));
+    for (const [i, h] of shells.entries()) {
+      const a = first[i]!, b = later[i]!;
+      expect(a.state, `${h}: ${a.state === 'cannot-measure' ? a.reason : ''}`).toBe('ok');
+      expect(b.state, `${h}: ${b.state === 'cannot-measure' ? b.reason : ''}`).toBe('ok');
+      if (a.state !== 'ok' || b.state !== 'ok') continue;
+      expect(b.metrics).toMatchObject({ cores: a.metrics.cores, memTotalKb: a.metrics.memTotalKb, diskPath: a.metrics.diskPath, diskUsedPct: a.metrics.diskUsedPct });
+    }
+  });
+
   it('chooses the least-loaded host through the real probe path and explains it', async () => {
     const d = placeHost(await measure(three));
     expect(d.chosen).toBe('lab-2');

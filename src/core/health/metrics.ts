@@ -58,6 +58,8 @@ export interface EarlierProbe {
   diskAvailKb: number;
   /** The last /proc/stat total line read, and when (Linux). */
   stat?: { line: string; at: number };
+  /** The account's login shell ($SHELL, as sshd sets it from the passwd entry), read by a full probe. */
+  loginShell?: string;
 }
 
 /** The parts a probe needs now: slow facts fresh from an earlier probe, and a CPU baseline, are not re-read. */
@@ -97,7 +99,7 @@ export function probeScript(diskPath: string, parts: ProbeParts = FULL_PROBE): s
     ...(parts.clock ? [] : ['echo "now=$(date +%s)"']),
   ].join('; ');
   return [
-    ...(parts.clock ? ['printf clock=; date +%s || echo'] : []),
+    ...(parts.clock ? ['printf clock=; date +%s || echo', 'echo "shell=$SHELL"'] : []),
     ...(parts.disk ? [`d=${disk}; until [ -e "$d" ] || [ "$d" = / ]; do d=$(dirname "$d"); done; echo "diskpath=$d"`] : []),
     `if [ -r /proc/stat ] && [ -r /proc/meminfo ]; then ${linux}; else os=$(uname -s 2>/dev/null); echo "os=$os"; if [ "$os" = Darwin ]; then ${darwin}; fi; fi`,
     // df's output goes last, as it is (its last line is the file system): no subshell to prefix its lines
@@ -106,6 +108,19 @@ export function probeScript(diskPath: string, parts: ProbeParts = FULL_PROBE): s
 }
 
 const DF_MARKER = 'df-follows';
+
+/** Login shells that run the probe's POSIX script as /bin/sh would (not fish, tcsh, zsh or a restricted shell). */
+const POSIX_LOGIN_SHELL = /^(?:.*\/)?(?:bash|dash|sh|ash|ksh|mksh)$/;
+
+/**
+ * The exec string of a probe. sshd hands it to the login shell (`$SHELL -c`): once a full probe has said that
+ * shell is a POSIX one, a plain script goes to it as it is, and the host starts no /bin/sh besides; otherwise
+ * (and at first) buildRemoteCommand's form, which every login shell passes to /bin/sh unchanged.
+ */
+export function probeCommand(script: string, loginShell: string | undefined): string {
+  const plain = buildRemoteCommand(script);
+  return loginShell !== undefined && POSIX_LOGIN_SHELL.test(loginShell) && plain === `exec /bin/sh -c '${script}'` ? script : plain;
+}
 
 function fields(text: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -138,7 +153,9 @@ function readProbe(text: string, latencyMs: number, now: number, firstOutputAt: 
   const result = readMetrics(text, latencyMs, now, firstOutputAt, earlier);
   if (result.state !== 'ok') return { result };
   const m = result.metrics;
-  const stat1 = fields(text).get('stat1');
+  const f = fields(text);
+  const stat1 = f.get('stat1');
+  const loginShell = f.get('shell') || earlier?.loginShell;
   const reread = /^df-follows$/m.test(text);
   return {
     result,
@@ -149,6 +166,7 @@ function readProbe(text: string, latencyMs: number, now: number, firstOutputAt: 
       diskUsedPct: m.diskUsedPct,
       diskAvailKb: m.diskAvailKb,
       ...(stat1 ? { stat: { line: stat1, at: now } } : {}),
+      ...(loginShell ? { loginShell } : {}),
     },
   };
 }
@@ -232,7 +250,7 @@ export async function probeHost(pool: Pool, alias: string, diskPath = '~', timeo
 
 async function probeOnce(pool: Pool, alias: string, diskPath: string, timeoutMs: number, earlier: EarlierProbe | undefined): Promise<{ result: ProbeResult; next?: EarlierProbe }> {
   const t0 = Date.now();
-  const lease = await pool.exec(alias, buildRemoteCommand(probeScript(diskPath, probeParts(earlier, t0))));
+  const lease = await pool.exec(alias, probeCommand(probeScript(diskPath, probeParts(earlier, t0)), earlier?.loginShell));
   let out = '';
   let firstOutputAt: number | undefined;
   lease.channel.on('data', (d: Buffer) => {
