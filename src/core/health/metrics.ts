@@ -1,7 +1,7 @@
 // One command per host returns what placement and the health view need: CPU (loadavg ÷ cores and a
 // short /proc/stat sample), memory, disk use of a path, cores, uptime. Linux and macOS; anything else is
 // "cannot measure", never zeros.
-import { buildRemoteCommand, shQuote } from '../ssh/quote';
+import { buildRemoteCommand, isPlainSafe, shQuote } from '../ssh/quote';
 import type { Pool } from '../ssh/pool';
 
 export interface HostMetrics {
@@ -32,6 +32,7 @@ export type ProbeResult =
   | { state: 'cannot-measure'; reason: string; latencyMs: number };
 
 const SAMPLE_SECONDS = '0.25';
+const PROBE_TIMEOUT_MS = 10_000;
 /** How long a host's clock and disk use, which change slowly, are taken from an earlier probe. */
 export const SLOW_FACTS_MS = 2 * 60_000;
 /** An earlier /proc/stat reading this recent is the start of the CPU sample instead of a sleep. */
@@ -118,8 +119,7 @@ const POSIX_LOGIN_SHELL = /^(?:.*\/)?(?:bash|dash|sh|ash|ksh|mksh)$/;
  * (and at first) buildRemoteCommand's form, which every login shell passes to /bin/sh unchanged.
  */
 export function probeCommand(script: string, loginShell: string | undefined): string {
-  const plain = buildRemoteCommand(script);
-  return loginShell !== undefined && POSIX_LOGIN_SHELL.test(loginShell) && plain === `exec /bin/sh -c '${script}'` ? script : plain;
+  return loginShell !== undefined && POSIX_LOGIN_SHELL.test(loginShell) && isPlainSafe(script) ? script : buildRemoteCommand(script);
 }
 
 function fields(text: string): Map<string, string> {
@@ -150,17 +150,16 @@ export function parseProbeOutput(text: string, latencyMs: number, now = Date.now
 
 /** The result, and what the next probe of the host can reuse. */
 function readProbe(text: string, latencyMs: number, now: number, firstOutputAt: number | undefined, earlier: EarlierProbe | undefined): { result: ProbeResult; next?: EarlierProbe } {
-  const result = readMetrics(text, latencyMs, now, firstOutputAt, earlier);
+  const output = probeOutput(text);
+  const result = readMetrics(output, latencyMs, now, firstOutputAt, earlier);
   if (result.state !== 'ok') return { result };
   const m = result.metrics;
-  const f = fields(text);
-  const stat1 = f.get('stat1');
-  const loginShell = f.get('shell') || earlier?.loginShell;
-  const reread = /^df-follows$/m.test(text);
+  const stat1 = output.fields.get('stat1');
+  const loginShell = output.fields.get('shell') || earlier?.loginShell;
   return {
     result,
     next: {
-      factsAt: reread || !earlier ? now : earlier.factsAt,
+      factsAt: output.ranDf || !earlier ? now : earlier.factsAt,
       clockSkewMs: m.clockSkewMs,
       diskPath: m.diskPath,
       diskUsedPct: m.diskUsedPct,
@@ -171,13 +170,19 @@ function readProbe(text: string, latencyMs: number, now: number, firstOutputAt: 
   };
 }
 
-function readMetrics(text: string, latencyMs: number, now: number, firstOutputAt: number | undefined, earlier: EarlierProbe | undefined): ProbeResult {
+/** The probe's `key=value` lines, and whether df ran (its output, after DF_MARKER, read as the `df` field). */
+function probeOutput(text: string): { fields: Map<string, string>; ranDf: boolean } {
   const marker = text.search(new RegExp(`^${DF_MARKER}$`, 'm'));
   const f = fields(marker < 0 ? text : text.slice(0, marker));
   if (marker >= 0) {
     const dfLines = text.slice(marker + DF_MARKER.length).split('\n').filter((l) => l.trim() !== '');
     if (dfLines.length > 1) f.set('df', dfLines[dfLines.length - 1]!.trim());
   }
+  return { fields: f, ranDf: marker >= 0 };
+}
+
+function readMetrics(output: { fields: Map<string, string>; ranDf: boolean }, latencyMs: number, now: number, firstOutputAt: number | undefined, earlier: EarlierProbe | undefined): ProbeResult {
+  const f = output.fields;
   const os = f.get('os') ?? '';
   if (os !== 'Linux' && os !== 'Darwin') {
     return { state: 'cannot-measure', reason: `unsupported OS ${JSON.stringify(os || 'unknown')}: Flotilla measures Linux and macOS`, latencyMs };
@@ -189,7 +194,7 @@ function readMetrics(text: string, latencyMs: number, now: number, firstOutputAt
   const [load1, load5, load15] = (f.get('loadavg') ?? '').replace(/[{}]/g, ' ').trim().split(/\s+/).map(num);
   const df = (f.get('df') ?? '').trim().split(/\s+/);
   // a probe that did not run df (probeParts) keeps the earlier probe's disk figures
-  const keptDisk = marker < 0 && !f.has('df') ? earlier : undefined;
+  const keptDisk = !output.ranDf && !f.has('df') ? earlier : undefined;
   const diskAvailKb = keptDisk ? keptDisk.diskAvailKb : num(df[3]);
   const diskUsedPct = keptDisk ? keptDisk.diskUsedPct : num(df[4]?.replace('%', ''));
   let memTotalKb = num(f.get('MemTotal'));
@@ -244,7 +249,7 @@ function clockSkew(clock: string | undefined, firstOutputAt: number | undefined)
 }
 
 /** Runs the probe over the pooled connection. Connection errors propagate (the caller classifies them). */
-export async function probeHost(pool: Pool, alias: string, diskPath = '~', timeoutMs = 10_000): Promise<ProbeResult> {
+export async function probeHost(pool: Pool, alias: string, diskPath = '~', timeoutMs = PROBE_TIMEOUT_MS): Promise<ProbeResult> {
   return (await probeOnce(pool, alias, diskPath, timeoutMs, undefined)).result;
 }
 
@@ -301,7 +306,7 @@ export class MetricsCache {
     if (e && Date.now() - e.at < Math.min(this.ttlMs, opts.maxAgeMs ?? Infinity)) return e.result;
     const running = this.inflight.get(key);
     if (running) return running;
-    const p = probeOnce(pool, alias, diskPath, 10_000, this.earlier.get(key)).then(
+    const p = probeOnce(pool, alias, diskPath, PROBE_TIMEOUT_MS, this.earlier.get(key)).then(
       ({ result, next }) => {
         this.set(alias, result, Date.now(), diskPath);
         if (next) this.earlier.set(key, next);

@@ -68,6 +68,11 @@ function scriptLines(script: string, opts: RemoteScriptOptions): string[] {
  */
 const PLAIN_SAFE = /^[\x20\x22-\x26\x28-\x5b\x5d-\x7e]*$/;
 
+/** Whether `line` can travel in clear, in single quotes, to every login shell (see PLAIN_SAFE). */
+export function isPlainSafe(line: string): boolean {
+  return PLAIN_SAFE.test(line);
+}
+
 /**
  * The exact exec string. A script of plain-safe lines without environment values (where secrets go)
  * travels as `exec /bin/sh -c '<its lines joined by "; ">'`: the host starts no decoder, which is most
@@ -80,7 +85,7 @@ const PLAIN_SAFE = /^[\x20\x22-\x26\x28-\x5b\x5d-\x7e]*$/;
 export function buildRemoteCommand(script: string, opts: RemoteScriptOptions = {}): string {
   if (script.includes('\0')) throw new Error('remote script cannot contain NUL bytes');
   const lines = scriptLines(script, opts);
-  const plain = Object.keys(opts.env ?? {}).length === 0 && lines.every((l) => PLAIN_SAFE.test(l));
+  const plain = Object.keys(opts.env ?? {}).length === 0 && lines.every(isPlainSafe);
   const cmd = plain ? `exec /bin/sh -c '${lines.join('; ')}'` : encodedCommand(lines.join('\n') + '\n');
   const size = Buffer.byteLength(cmd);
   if (size > MAX_REMOTE_COMMAND_BYTES) {
