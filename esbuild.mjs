@@ -20,14 +20,21 @@ export const common = {
   alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js', tweetnacl: './src/core/ssh/naclHash.ts' },
   absWorkingDir: fileURLToPath(new URL('.', import.meta.url)),
 };
-// The workflow-schema language service (yaml-language-server, prettier: ~1 MiB) is imported on the first
-// completion only; a CJS bundle cannot split, so it is its own file, required from dist/ when first used.
-const LAZY = { 'core/workflows/completion': 'workflow-completion' };
+// Code a bundle loads only when first used. A CJS bundle cannot split, so each is its own file in dist/, required
+// from there: the workflow-schema language service (yaml-language-server, prettier: ~1 MiB) on the first
+// completion; ssh2 (~270 KiB) on the first connection or key parse, so activating the extension does not parse it.
+// The lazy files must share no state with the bundles that load them (ssh2 is a library; the language service
+// is handed everything it needs).
+const LAZY = [
+  { entry: 'src/core/workflows/completion.ts', filter: /core\/workflows\/completion$/, kind: 'dynamic-import', out: 'workflow-completion' },
+  { entry: 'src/core/ssh/ssh2Lib.cjs', filter: /\/ssh2Lib\.cjs$/, kind: 'require-call', out: 'ssh2' },
+];
 const lazyModules = {
   name: 'lazy-modules',
   setup(build) {
-    build.onResolve({ filter: /core\/workflows\/completion$/ }, (args) =>
-      (args.kind === 'dynamic-import' ? { path: `./${LAZY['core/workflows/completion']}.js`, external: true } : undefined));
+    for (const lazy of LAZY) {
+      build.onResolve({ filter: lazy.filter }, (args) => (args.kind === lazy.kind ? { path: `./${lazy.out}.js`, external: true } : undefined));
+    }
   },
 };
 // yaml's ESM build (the "default" condition of its exports; Node's is CJS) tree-shakes: 16 KiB less of the
@@ -38,8 +45,8 @@ const yamlEsm = { ...common.alias, yaml: './node_modules/yaml/browser/index.js' 
 const builds = [
   // import() becomes require(): the extension host loads the lazy file like the bundle itself.
   { ...common, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', alias: yamlEsm, plugins: [lazyModules], supported: { 'dynamic-import': false } },
-  { ...common, entryPoints: ['src/core/workflows/completion.ts'], outfile: `dist/${LAZY['core/workflows/completion']}.js` },
-  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', alias: yamlEsm, banner: { js: '#!/usr/bin/env node' } },
+  ...LAZY.map((lazy) => ({ ...common, entryPoints: [lazy.entry], outfile: `dist/${lazy.out}.js` })),
+  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', alias: yamlEsm, plugins: [lazyModules], banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['test/suite/index.ts'], outfile: 'dist/test/suite/index.js', external: ['vscode', 'mocha'], minify: false },
 ];
 // Builds when run (npm run build), not when imported (test/unit/naclHash.test.ts bundles with `common`).

@@ -1,4 +1,5 @@
-// bundle: size of the shipped dist/extension.js (minified by esbuild.mjs; its source map is a separate file).
+// bundle: size of the shipped dist/extension.js (minified by esbuild.mjs; its source map is a separate file): what
+// activating the extension loads. The files it loads on first use are named in a `#` line beside it.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,5 +14,8 @@ export function runBundleBench(log: (s: string) => void): void {
   const kib = statSync(file).size / 1024;
   const mapped = /\/\/# sourceMappingURL=extension\.js\.map\s*$/.test(readFileSync(file, 'utf8')) && existsSync(`${file}.map`);
   log(`# bundle: dist/extension.js as built by esbuild.mjs (minified); source map ${mapped ? `separate (${(statSync(`${file}.map`).size / 1024).toFixed(0)} KiB)` : 'MISSING'}`);
+  const lazy = [['ssh2.js', 'the first connection or key parse'], ['workflow-completion.js', 'the first workflow-file completion']]
+    .map(([name, when]) => `dist/${name} ${(statSync(resolve(root, 'dist', name)).size / 1024).toFixed(0)} KiB on ${when}`);
+  log(`# bundle: loaded later, each on first use (esbuild.mjs LAZY): ${lazy.join('; ')}`);
   log(line('bundle', kib, 'goal', BUNDLE_GOAL_KIB, 'KiB', 0));
 }

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostKeyAlgorithmOrder } from '../../src/core/ssh/algorithms';
 import {
   appendKnownHost,
   checkHostKey,
@@ -10,7 +11,7 @@ import {
   describeVerdict,
   lookupName,
   parseKeyBlob,
-  preferredHostKeyAlgorithms,
+  recordedHostKeyAlgorithms,
 } from '../../src/core/ssh/knownHosts';
 
 interface TestKey {
@@ -273,16 +274,23 @@ describe('appendKnownHost', () => {
   });
 });
 
-describe('preferredHostKeyAlgorithms', () => {
+describe('host key algorithm order', () => {
   it('puts recorded types first and expands ssh-rsa', () => {
     const f = khFile([line('lab1', keys.rsa!), line('lab1', keys.ecdsa!), line('other', keys.ed!)]);
-    const algos = preferredHostKeyAlgorithms([f], ['lab1']);
+    expect(recordedHostKeyAlgorithms([f], ['lab1'])).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', keys.ecdsa!.type]);
+    const algos = hostKeyAlgorithmOrder(recordedHostKeyAlgorithms([f], ['lab1']));
     expect(algos.slice(0, 4)).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', keys.ecdsa!.type]);
     expect(algos).toContain('ssh-ed25519');
     expect(new Set(algos).size).toBe(algos.length);
   });
 
   it('is ssh2 default order when nothing is recorded', () => {
-    expect(preferredHostKeyAlgorithms([], ['x'])[0]).toBe('ssh-ed25519');
+    expect(recordedHostKeyAlgorithms([], ['x'])).toEqual([]);
+    expect(hostKeyAlgorithmOrder([])[0]).toBe('ssh-ed25519');
+  });
+
+  it('leaves out recorded types ssh2 does not implement', () => {
+    expect(hostKeyAlgorithmOrder(['ssh-xmss@openssh.com', 'ecdsa-sha2-nistp256'])[0]).toBe('ecdsa-sha2-nistp256');
+    expect(hostKeyAlgorithmOrder(['ssh-xmss@openssh.com'])).not.toContain('ssh-xmss@openssh.com');
   });
 });

@@ -3,17 +3,8 @@
 // Ciphers / MACs / KexAlgorithms / HostKeyAlgorithms onto ssh2's `algorithms` option and explains a
 // failed negotiation in terms of the ssh_config setting to change.
 import type { Algorithms } from 'ssh2';
-import {
-  DEFAULT_CIPHER,
-  DEFAULT_KEX,
-  DEFAULT_MAC,
-  DEFAULT_SERVER_HOST_KEY,
-  SUPPORTED_CIPHER,
-  SUPPORTED_KEX,
-  SUPPORTED_MAC,
-  SUPPORTED_SERVER_HOST_KEY,
-} from 'ssh2/lib/protocol/constants.js';
 import type { ResolvedHost } from '../types';
+import { ssh2 } from './ssh2';
 
 export type NegotiatedKind = 'kex' | 'serverHostKey' | 'cipher' | 'hmac';
 
@@ -25,12 +16,19 @@ interface KindInfo {
   defaults: readonly string[];
 }
 
-export const SSH2_ALGORITHMS: Readonly<Record<NegotiatedKind, KindInfo>> = {
-  kex: { keyword: 'KexAlgorithms', option: 'kexalgorithms', supported: SUPPORTED_KEX, defaults: DEFAULT_KEX },
-  serverHostKey: { keyword: 'HostKeyAlgorithms', option: 'hostkeyalgorithms', supported: SUPPORTED_SERVER_HOST_KEY, defaults: DEFAULT_SERVER_HOST_KEY },
-  cipher: { keyword: 'Ciphers', option: 'ciphers', supported: SUPPORTED_CIPHER, defaults: DEFAULT_CIPHER },
-  hmac: { keyword: 'MACs', option: 'macs', supported: SUPPORTED_MAC, defaults: DEFAULT_MAC },
-};
+let tables: Readonly<Record<NegotiatedKind, KindInfo>> | undefined;
+
+/** ssh2's algorithm tables per list (read when first needed: they load ssh2). */
+export function ssh2Algorithms(): Readonly<Record<NegotiatedKind, KindInfo>> {
+  if (tables) return tables;
+  const c = ssh2().constants;
+  return (tables = {
+    kex: { keyword: 'KexAlgorithms', option: 'kexalgorithms', supported: c.SUPPORTED_KEX, defaults: c.DEFAULT_KEX },
+    serverHostKey: { keyword: 'HostKeyAlgorithms', option: 'hostkeyalgorithms', supported: c.SUPPORTED_SERVER_HOST_KEY, defaults: c.DEFAULT_SERVER_HOST_KEY },
+    cipher: { keyword: 'Ciphers', option: 'ciphers', supported: c.SUPPORTED_CIPHER, defaults: c.DEFAULT_CIPHER },
+    hmac: { keyword: 'MACs', option: 'macs', supported: c.SUPPORTED_MAC, defaults: c.DEFAULT_MAC },
+  });
+}
 
 /** An algorithm setting Flotilla cannot honour: nothing the user allows is implemented by ssh2. */
 export class AlgorithmSettingError extends Error {}
@@ -42,7 +40,7 @@ function where(host: ResolvedHost, option: string): string {
 
 /** The configured list in config order, limited to what ssh2 implements; undefined when the config does not set it. */
 function configured(host: ResolvedHost, kind: NegotiatedKind): string[] | undefined {
-  const info = SSH2_ALGORITHMS[kind];
+  const info = ssh2Algorithms()[kind];
   const option = host.options.get(info.option);
   if (!option?.source) return undefined;
   const wanted = (option.values[0] ?? '').split(',').filter(Boolean);
@@ -75,10 +73,15 @@ export function ssh2AlgorithmsFor(host: ResolvedHost, hostKeyOrder: readonly str
   return algorithms;
 }
 
-/** OpenSSH's own order for host key types: recorded types first, then ssh2's defaults. */
+/**
+ * A complete, exact list for ssh2's `algorithms.serverHostKey` in OpenSSH's own order: the recorded types ssh2
+ * implements first, then ssh2's defaults. An exact array because ssh2's `prepend` does not move algorithms
+ * already in its default list.
+ */
 export function hostKeyAlgorithmOrder(recorded: readonly string[]): string[] {
-  const first = recorded.filter((a) => SUPPORTED_SERVER_HOST_KEY.includes(a));
-  return [...first, ...DEFAULT_SERVER_HOST_KEY.filter((a) => !first.includes(a))];
+  const { supported, defaults } = ssh2Algorithms().serverHostKey;
+  const first = recorded.filter((a) => supported.includes(a));
+  return [...first, ...defaults.filter((a) => !first.includes(a))];
 }
 
 const FAILURE: ReadonlyArray<[RegExp, NegotiatedKind]> = [
@@ -115,7 +118,7 @@ export function remoteOfferRecorder(): { debug: (line: string) => void; offers: 
 
 /** The message for a handshake that found no common algorithm, naming the setting and what ssh2 lacks. */
 export function explainNegotiationFailure(host: ResolvedHost, kind: NegotiatedKind, offered: readonly string[] | undefined, original: string): string {
-  const info = SSH2_ALGORITHMS[kind];
+  const info = ssh2Algorithms()[kind];
   const setting = `${info.keyword}${where(host, info.option)}`;
   const ours = host.options.get(info.option)?.source ? `your ${setting} setting` : `ssh2's defaults (${info.keyword} is not set)`;
   if (!offered || offered.length === 0) return `${host.alias}: ${original}; Flotilla offered ${ours}`;

@@ -4,7 +4,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { AnyAuthMethod, AuthenticationType, ParsedKey } from 'ssh2';
-import { BaseAgent, createAgent, parseKey } from './ssh2';
+import { ssh2, type BaseAgent, type Ssh2 } from './ssh2';
 import type { Prompter, ResolvedHost } from '../types';
 import type { PubkeyPolicy } from './pubkeyAlgorithms';
 
@@ -51,12 +51,12 @@ function tryParse(text: string, passphrase: string | undefined): ParsedKey | Err
   }
   try {
     const pem = convertPkcs8(text, passphrase);
-    if (pem !== undefined) return parseOne(parseKey(pem));
+    if (pem !== undefined) return parseOne(ssh2().parseKey(pem));
   } catch (err) {
     if (err instanceof KeyError) return err;
     return err instanceof Error ? err : new Error(String(err));
   }
-  return parseOne(parseKey(text, passphrase));
+  return parseOne(ssh2().parseKey(text, passphrase));
 }
 
 /** Loads a private key, asking for its passphrase (re-asking after a wrong one) through the prompter. */
@@ -116,68 +116,78 @@ const AGENT_SIGN_TIMEOUT_MS = 60_000;
  * a hardware token) so it pauses the connect deadline and has a long timeout. With `allowed` set
  * (IdentitiesOnly) only those public keys are offered.
  */
-class GuardedAgent extends BaseAgent<ParsedKey> {
-  offered: number | undefined;
-  total: number | undefined;
-  constructor(
-    private readonly inner: BaseAgent,
-    private readonly allowed: ReadonlySet<string> | undefined,
-    private readonly notes: string[],
-    private readonly onPrompt?: (prompting: boolean) => void,
-    private readonly policy?: PubkeyPolicy,
-  ) { super(); }
-  override getIdentities(cb: (err: Error | undefined, keys?: ParsedKey[]) => void): void {
-    let done = false;
-    const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      this.notes.push(`agent did not answer within ${AGENT_LIST_TIMEOUT_MS} ms`);
-      cb(new Error('agent did not answer'));
-    }, AGENT_LIST_TIMEOUT_MS);
-    this.inner.getIdentities((err, keys) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (err || !keys) {
-        this.notes.push(`agent unusable: ${err?.message ?? 'no keys returned'}`);
-        return cb(err ?? new Error('agent returned no keys'));
-      }
-      const parsed = keys.map((k) => parseOne(parseKey(k as Buffer))).filter((k): k is ParsedKey => !(k instanceof Error));
-      const named = this.allowed ? parsed.filter((k) => this.allowed!.has(k.getPublicSSH().toString('base64'))) : parsed;
-      const usable = named.filter((k) => {
-        const refused = this.policy?.refuse(k.type, `agent key ${k.comment || k.type}`);
-        if (refused) this.notes.push(refused);
-        return !refused;
+function defineGuardedAgent(Base: Ssh2['BaseAgent']) {
+  return class GuardedAgent extends Base<ParsedKey> {
+    offered: number | undefined;
+    total: number | undefined;
+    constructor(
+      private readonly inner: BaseAgent,
+      private readonly allowed: ReadonlySet<string> | undefined,
+      private readonly notes: string[],
+      private readonly onPrompt?: (prompting: boolean) => void,
+      private readonly policy?: PubkeyPolicy,
+    ) { super(); }
+    override getIdentities(cb: (err: Error | undefined, keys?: ParsedKey[]) => void): void {
+      let done = false;
+      const timer = setTimeout(() => {
+        if (done) return;
+        done = true;
+        this.notes.push(`agent did not answer within ${AGENT_LIST_TIMEOUT_MS} ms`);
+        cb(new Error('agent did not answer'));
+      }, AGENT_LIST_TIMEOUT_MS);
+      this.inner.getIdentities((err, keys) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (err || !keys) {
+          this.notes.push(`agent unusable: ${err?.message ?? 'no keys returned'}`);
+          return cb(err ?? new Error('agent returned no keys'));
+        }
+        const parsed = keys.map((k) => parseOne(ssh2().parseKey(k as Buffer))).filter((k): k is ParsedKey => !(k instanceof Error));
+        const named = this.allowed ? parsed.filter((k) => this.allowed!.has(k.getPublicSSH().toString('base64'))) : parsed;
+        const usable = named.filter((k) => {
+          const refused = this.policy?.refuse(k.type, `agent key ${k.comment || k.type}`);
+          if (refused) this.notes.push(refused);
+          return !refused;
+        });
+        this.total = parsed.length;
+        this.offered = usable.length;
+        if (this.allowed && usable.length < parsed.length) {
+          this.notes.push(`agent: ${usable.length} of ${parsed.length} keys offered (IdentitiesOnly: only keys named by IdentityFile)`);
+        } else {
+          this.notes.push(`agent: ${usable.length} key(s) offered`);
+        }
+        cb(undefined, usable);
       });
-      this.total = parsed.length;
-      this.offered = usable.length;
-      if (this.allowed && usable.length < parsed.length) {
-        this.notes.push(`agent: ${usable.length} of ${parsed.length} keys offered (IdentitiesOnly: only keys named by IdentityFile)`);
-      } else {
-        this.notes.push(`agent: ${usable.length} key(s) offered`);
-      }
-      cb(undefined, usable);
-    });
-  }
-  override sign(pubKey: ParsedKey, data: Buffer, options: unknown, cb?: unknown): void {
-    const callback = (typeof options === 'function' ? options : cb) as (err: Error | undefined, sig?: Buffer) => void;
-    const opts = typeof options === 'function' ? undefined : options;
-    let done = false;
-    this.onPrompt?.(true);
-    const finish = (err: Error | undefined, sig?: Buffer) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      this.onPrompt?.(false);
-      callback(err, sig);
-    };
-    const timer = setTimeout(() => finish(new Error('agent did not sign in time')), AGENT_SIGN_TIMEOUT_MS);
-    try {
-      (this.inner.sign as (...a: unknown[]) => void).call(this.inner, pubKey, data, opts, finish);
-    } catch (err) {
-      finish(err instanceof Error ? err : new Error(String(err)));
     }
-  }
+    override sign(pubKey: ParsedKey, data: Buffer, options: unknown, cb?: unknown): void {
+      const callback = (typeof options === 'function' ? options : cb) as (err: Error | undefined, sig?: Buffer) => void;
+      const opts = typeof options === 'function' ? undefined : options;
+      let done = false;
+      this.onPrompt?.(true);
+      const finish = (err: Error | undefined, sig?: Buffer) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.onPrompt?.(false);
+        callback(err, sig);
+      };
+      const timer = setTimeout(() => finish(new Error('agent did not sign in time')), AGENT_SIGN_TIMEOUT_MS);
+      try {
+        (this.inner.sign as (...a: unknown[]) => void).call(this.inner, pubKey, data, opts, finish);
+      } catch (err) {
+        finish(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  };
+}
+
+type GuardedAgent = InstanceType<ReturnType<typeof defineGuardedAgent>>;
+let guardedAgentClass: ReturnType<typeof defineGuardedAgent> | undefined;
+
+function guardedAgent(...args: ConstructorParameters<ReturnType<typeof defineGuardedAgent>>): GuardedAgent {
+  guardedAgentClass ??= defineGuardedAgent(ssh2().BaseAgent);
+  return new guardedAgentClass(...args);
 }
 
 export function agentPath(host: ResolvedHost, env: Record<string, string | undefined>): string | undefined {
@@ -228,7 +238,7 @@ export function createAuthHandler(host: ResolvedHost, deps: AuthPlanDeps) {
         errors.push('agent not used (IdentitiesOnly, and no IdentityFile public key to match)');
         return undefined;
       }
-      return { type: 'agent', username, agent: new GuardedAgent(createAgent(sock), allowed, errors, deps.onPrompt, policy) };
+      return { type: 'agent', username, agent: guardedAgent(ssh2().createAgent(sock), allowed, errors, deps.onPrompt, policy) };
     });
   } else if (sock) {
     errors.push(`agent socket ${sock} does not exist`);

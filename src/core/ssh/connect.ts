@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { Algorithms, ClientChannel } from 'ssh2';
-import { Client } from './ssh2';
+import { ssh2, type Client } from './ssh2';
 import type { HostKeyQuestion, Prompter, ResolvedHost } from '../types';
 import {
   AlgorithmSettingError,
@@ -19,7 +19,7 @@ import {
 import { createAuthHandler, type KeyCache } from './auth';
 import { observeServerSigAlgs, pubkeyPolicy, ServerSigAlgsUnsupported, type ServerSigAlgs } from './pubkeyAlgorithms';
 import { enforceRekeyLimit, rekeyLimitOf, RekeyUnsupported } from './rekey';
-import { appendKnownHost, checkHostKey, describeVerdict, lookupName, parseKeyBlob, preferredHostKeyAlgorithms, type HostKeyVerdict } from './knownHosts';
+import { appendKnownHost, checkHostKey, describeVerdict, lookupName, parseKeyBlob, recordedHostKeyAlgorithms, type HostKeyVerdict } from './knownHosts';
 
 export type ConnectFailureKind = 'unreachable' | 'timeout' | 'auth-failed' | 'hostkey-rejected';
 
@@ -305,7 +305,7 @@ export function rememberHostKeys(host: ResolvedHost, blobs: readonly Buffer[]): 
 
 /** ssh2's `algorithms` option for a host: its ssh_config lists, host key types in known_hosts order. */
 export function connectionAlgorithms(host: ResolvedHost): Algorithms {
-  return ssh2AlgorithmsFor(host, hostKeyAlgorithmOrder(preferredHostKeyAlgorithms(knownHostsFiles(host), hostKeyNames(host))));
+  return ssh2AlgorithmsFor(host, hostKeyAlgorithmOrder(recordedHostKeyAlgorithms(knownHostsFiles(host), hostKeyNames(host))));
 }
 
 async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, debug?: (line: string) => void): Promise<Connection> {
@@ -339,7 +339,7 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, 
   // One ConnectTimeout covers TCP connect and SSH handshake together, as in OpenSSH.
   const handshakeMs = Math.max(1, timeoutMs - (Date.now() - transportStarted));
 
-  const client = new Client();
+  const client = new (ssh2().Client)();
   let verdict: HostKeyVerdict | undefined;
   let presentedBlob: Buffer | undefined;
   let acceptedNew = false;

@@ -203,31 +203,18 @@ export function checkHostKey(files: readonly string[], names: readonly string[],
   return certAuthorityOnly ? { kind: 'unknown', note: CERT_AUTHORITY_NOTE } : { kind: 'unknown' };
 }
 
-/** ssh2's default server host key list (lib/protocol/constants.js), ed25519 first as on Node ≥ 12. */
-const SSH2_DEFAULT_HOST_KEY_ALGOS = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'rsa-sha2-512',
-  'rsa-sha2-256',
-  'ssh-rsa',
-];
-const SSH2_SUPPORTED_HOST_KEY_ALGOS = new Set([...SSH2_DEFAULT_HOST_KEY_ALGOS, 'ssh-dss']);
-
 /**
- * A complete, exact list for ssh2's `algorithms.serverHostKey`: the types recorded for this host
- * first (like OpenSSH), then ssh2's defaults. An exact array is needed because ssh2's `prepend`
- * does not move algorithms that are already in the default list.
+ * The host key types recorded for a host in known_hosts, in file order (ssh-rsa as the three algorithms that
+ * verify it); algorithms.ts's hostKeyAlgorithmOrder puts them first, as OpenSSH does.
  */
-export function preferredHostKeyAlgorithms(files: readonly string[], names: readonly string[]): string[] {
+export function recordedHostKeyAlgorithms(files: readonly string[], names: readonly string[]): string[] {
   const recorded: string[] = [];
   for (const e of matchingEntries(files, names)) {
     if (e.marker) continue;
     const algos = e.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [e.keyType];
-    for (const a of algos) if (SSH2_SUPPORTED_HOST_KEY_ALGOS.has(a) && !recorded.includes(a)) recorded.push(a);
+    for (const a of algos) if (!recorded.includes(a)) recorded.push(a);
   }
-  return [...recorded, ...SSH2_DEFAULT_HOST_KEY_ALGOS.filter((a) => !recorded.includes(a))];
+  return recorded;
 }
 
 // A name written to known_hosts must be one literal host, never something that reads as a pattern list.

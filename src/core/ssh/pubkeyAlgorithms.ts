@@ -9,8 +9,8 @@
 // _compatFlags for OpenSSH 7.4's implied sha2 algorithms), here and nowhere else;
 // test/unit/sshPubkeyAlgorithms.test.ts fails when an ssh2 upgrade changes them.
 import type { Client } from 'ssh2';
-import { COMPAT } from 'ssh2/lib/protocol/constants.js';
 import type { ResolvedHost } from '../types';
+import { ssh2 } from './ssh2';
 
 type ExtInfoHandler = (self: unknown, exts: Array<{ name: string; algs?: string[] }>) => unknown;
 
@@ -42,7 +42,7 @@ export function observeServerSigAlgs(client: Client): () => ServerSigAlgs {
     if (algs === undefined) algs = exts.find((e) => e.name === 'server-sig-algs')?.algs ?? null;
     return original.call(this, self, exts);
   };
-  return () => ({ algs, impliesRsaSha2: (protocol._compatFlags! & COMPAT.IMPLY_RSA_SHA2_SIGALGS) !== 0 });
+  return () => ({ algs, impliesRsaSha2: (protocol._compatFlags! & ssh2().constants.COMPAT.IMPLY_RSA_SHA2_SIGALGS) !== 0 });
 }
 
 /** The signature algorithm ssh2 will use for a key of `keyType` (undefined: it will not use the key). */
