@@ -14,11 +14,11 @@ const ROUNDS = 5;
 const SETTLE_MS = 3000;
 const E2E = resolve(__dirname, '../test/e2e');
 
-/** In the page, from its first script on: when Flotilla's status-bar item first appears in the DOM. */
-const STATUS_OBSERVER = `(() => {
-  const seen = () => !!document.querySelector('.statusbar-item[id$="flotilla.health"]');
+/** In the page, from its first script on: when a status-bar item whose id ends in `idSuffix` first appears in the DOM. */
+const statusObserver = (idSuffix: string) => `(() => {
+  const seen = () => !!document.querySelector('.statusbar-item[id$="${idSuffix}"]');
   const observer = new MutationObserver(() => {
-    if (window.__flotillaStatusAt === undefined && seen()) { window.__flotillaStatusAt = Date.now(); observer.disconnect(); }
+    if (window.__statusAt === undefined && seen()) { window.__statusAt = Date.now(); observer.disconnect(); }
   });
   observer.observe(document, { childList: true, subtree: true });
 })();`;
@@ -34,6 +34,7 @@ interface Page {
 }
 interface Harness {
   flotillaVsix(): Promise<string>;
+  packageExtension(dir: string, out: string): string;
   startCodeServer(o: { vsix: string[]; userSettings: Record<string, string> }): Promise<{ userDataDir: string; stop(): Promise<void> }>;
   launchBrowser(): Promise<{ page: Page; close(): Promise<void> }>;
   openWorkbench(page: Page, server: unknown): Promise<void>;
@@ -59,23 +60,32 @@ const activationReturns = (dir: string) => logNumbers(dir, /activate\(\) returne
 /** How long activate() waited for the workbench to handle the status-bar item it sends first (src/extension/startup.ts). */
 const statusHandled = (dir: string) => logNumbers(dir, /activate\(\) returned after \d+ ms \((\d+) ms of it until the workbench had the status-bar item/g);
 
-export async function runActivationBench(lab: Lab, log: (s: string) => void): Promise<void> {
-  if (!existsSync(join(E2E, 'tools/node_modules/code-server')) || !existsSync(join(E2E, 'node/node_modules'))) {
-    throw new Error('the e2e toolchain is missing: run bash test/e2e/install.sh');
-  }
-  const h = (await import(pathToFileURL(join(E2E, 'harness.mjs')).href)) as Harness;
-  const vsix = await h.flotillaVsix();
-  const server = await h.startCodeServer({ vsix: [vsix], userSettings: { 'flotilla.sshConfigFile': lab.info.sshConfig, 'flotilla.groupsFile': lab.info.groups } });
+/** The peer: an extension that only shows a status-bar item (bench/activation-floor), in its own code-server. */
+const FLOOR = resolve(__dirname, 'activation-floor');
+
+interface Subject {
+  vsix: string;
+  userSettings: Record<string, string>;
+  /** Its status-bar item's id (the DOM id ends with it) and its view container's title. */
+  statusId: string;
+  container: string;
+}
+
+/** Per round (after a first, warming one): activate() entry → the subject's status-bar item in the DOM, ms. */
+interface Measured { times: number[]; returned: number[]; handled: number[] }
+
+async function measure(h: Harness, subject: Subject, screenshot: string): Promise<Measured> {
+  const server = await h.startCodeServer({ vsix: [subject.vsix], userSettings: subject.userSettings });
   let browser: Awaited<ReturnType<typeof h.launchBrowser>> | undefined;
   try {
     browser = await h.launchBrowser();
     const page = browser.page;
-    await page.addInitScript({ content: STATUS_OBSERVER });
+    await page.addInitScript({ content: statusObserver(subject.statusId) });
     const times: number[] = [];
     for (let round = 0; round <= ROUNDS; round++) {
       const before = new Set(activationEntries(server.userDataDir));
-      // Each round: a fresh window with the Explorer open, left to finish starting up, then the Flotilla
-      // container opened (its Hosts view activates Flotilla) — Flotilla's own cost, not the workbench's start.
+      // Each round: a fresh window with the Explorer open, left to finish starting up, then the subject's
+      // container opened (its view activates it, if startup has not) — its own cost, not the workbench's start.
       if (round === 0) await h.openWorkbench(page, server);
       else {
         await h.openViewContainer(page, 'Explorer');
@@ -83,9 +93,9 @@ export async function runActivationBench(lab: Lab, log: (s: string) => void): Pr
         await page.locator('.monaco-workbench .statusbar').waitFor({ timeout: 60_000 });
       }
       await page.waitForTimeout(SETTLE_MS);
-      await h.openViewContainer(page, 'Flotilla');
-      await page.waitForFunction('window.__flotillaStatusAt !== undefined', undefined, { timeout: 120_000 });
-      const shownAt = (await page.evaluate('window.__flotillaStatusAt')) as number;
+      await h.openViewContainer(page, subject.container);
+      await page.waitForFunction('window.__statusAt !== undefined', undefined, { timeout: 120_000 });
+      const shownAt = (await page.evaluate('window.__statusAt')) as number;
       let entered: number | undefined;
       for (let i = 0; i < 600 && entered === undefined; i++) { // the log file is written late while 500 hosts are probed
         entered = activationEntries(server.userDataDir).filter((t) => !before.has(t)).pop();
@@ -94,15 +104,35 @@ export async function runActivationBench(lab: Lab, log: (s: string) => void): Pr
       if (entered === undefined) throw new Error('no "activate() entered at" line in the extension host logs');
       if (round > 0) times.push(shownAt - entered); // round 0 includes installing caches and the first code load
     }
-    await browser.page.screenshot({ path: h.artifact('bench-activation.png') });
-    const sync = activationReturns(server.userDataDir).slice(-ROUNDS);
-    const handled = statusHandled(server.userDataDir).slice(-ROUNDS);
-    log(`# activation: code-server + Chromium, ${lab.info.hosts.length} hosts in the ssh config; activate() entry (logged epoch ms) → ` +
-      `status-bar item in the DOM; Flotilla container opened ${SETTLE_MS / 1000} s after a window reload, median of ${ROUNDS}: ${spread(times)} (ms); ` +
-      `activate() itself returned after ${sync.join(', ')} ms, of which until the workbench had handled the item ${handled.join(', ')} ms`);
-    log(line('activation', median(times), 'goal', ACTIVATION_GOAL_MS));
+    await browser.page.screenshot({ path: h.artifact(screenshot) });
+    return { times, returned: activationReturns(server.userDataDir).slice(-ROUNDS), handled: statusHandled(server.userDataDir).slice(-ROUNDS) };
   } finally {
     await browser?.close();
     await server.stop();
   }
+}
+
+export async function runActivationBench(lab: Lab, log: (s: string) => void): Promise<void> {
+  if (!existsSync(join(E2E, 'tools/node_modules/code-server')) || !existsSync(join(E2E, 'node/node_modules'))) {
+    throw new Error('the e2e toolchain is missing: run bash test/e2e/install.sh');
+  }
+  const h = (await import(pathToFileURL(join(E2E, 'harness.mjs')).href)) as Harness;
+  const flotilla = await measure(h, {
+    vsix: await h.flotillaVsix(),
+    userSettings: { 'flotilla.sshConfigFile': lab.info.sshConfig, 'flotilla.groupsFile': lab.info.groups },
+    statusId: 'flotilla.health',
+    container: 'Flotilla',
+  }, 'bench-activation.png');
+  const floor = await measure(h, {
+    vsix: h.packageExtension(FLOOR, h.artifact('activation-floor.vsix')),
+    userSettings: {},
+    statusId: 'floor.item',
+    container: 'Floor',
+  }, 'bench-activation-floor.png');
+  log(`# activation: code-server + Chromium, ${lab.info.hosts.length} hosts in the ssh config; activate() entry (logged epoch ms) → ` +
+    `status-bar item in the DOM; the container opened ${SETTLE_MS / 1000} s after a window reload, median of ${ROUNDS}: ${spread(flotilla.times)} (ms); ` +
+    `activate() itself returned after ${flotilla.returned.join(', ')} ms, of which until the workbench had handled the item ${flotilla.handled.join(', ')} ms`);
+  log(`# activation floor: bench/activation-floor (activate() shows one status-bar item, nothing else), its own code-server, ` +
+    `measured the same way: median ${median(floor.times)} ms, ${spread(floor.times)} (ms): the workbench's own part`);
+  log(line('activation', median(flotilla.times), 'goal', ACTIVATION_GOAL_MS));
 }
