@@ -5,14 +5,18 @@
 import * as vscode from 'vscode';
 import { showStatusItem } from './hosts/statusBar';
 
-/** Shows the status-bar item (disposed with the extension) and resolves once the workbench has handled it. */
-export async function showStatusFirst(subscriptions: vscode.Disposable[]): Promise<vscode.StatusBarItem> {
+/**
+ * Shows the status-bar item (disposed with the extension) and resolves once the workbench has handled it, with
+ * when (epoch ms) the extension host sent it.
+ */
+export async function showStatusFirst(subscriptions: vscode.Disposable[]): Promise<{ item: vscode.StatusBarItem; sentAt: number }> {
   const item = showStatusItem();
   subscriptions.push(item);
   // The extension host sends a shown item from a 0 ms timer armed by show(); one armed now runs after it.
   await new Promise((resolve) => setTimeout(resolve, 0));
+  const sentAt = Date.now();
   // A request sent behind the item: its answer (or error) means the workbench has handled the item. The key is the
   // Hosts view's filter, which starts off (an extension host restarted in the same window must not keep a stale one).
   await Promise.resolve(vscode.commands.executeCommand('setContext', 'flotilla.filtered', false)).catch(() => undefined);
-  return item;
+  return { item, sentAt };
 }
