@@ -8,14 +8,34 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CHILD_FLAG = '--push-bench-child';
+const PROF_FLAG = '--cpu-prof';
 const HOSTS = 5;
 const REPEATS = 3;
+/** No-op and one-file pushes run under the profiler with --cpu-prof (after the timed ones, not timed). */
+const PROFILED_PUSHES = 10;
+
+/** Runs `fn` under the V8 CPU profiler (this process only) and writes the .cpuprofile to `file`. */
+async function profiled(file: string, fn: () => Promise<void>): Promise<void> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) => new Promise<unknown>((res, rej) => session.post(method, (err, r) => (err ? rej(err) : res(r))));
+  try {
+    await post('Profiler.enable');
+    await post('Profiler.start');
+    await fn();
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(file, JSON.stringify(profile));
+  } finally {
+    session.disconnect();
+  }
+}
 
 /** CommonJS preload: any require of sshcrypto.node fails, so ssh2 falls back to its pure-JS paths. */
 const BLOCK_NATIVE_CRYPTO = `
@@ -84,12 +104,13 @@ function negotiated(labDir: string, aliases: readonly string[]): string {
   return [...counts].map(([k, n]) => `${k} ×${n}`).join(', ') || 'unknown';
 }
 
-async function measure(): Promise<string[]> {
+async function measure(cpuProf: string | undefined): Promise<string[]> {
   const { startLab } = await import('../test/lab/lab');
   const { resolveHost } = await import('../src/core/config/sshConfig');
   const { Pool } = await import('../src/core/ssh/pool');
   const { refusingPrompter } = await import('../src/core/types');
   const { push } = await import('../src/core/push/push');
+  const { topCosts } = await import('./profile');
   const nativeLoaded = Object.keys(createRequire(import.meta.url).cache).some((k) => k.endsWith('sshcrypto.node'));
 
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-push-'));
@@ -120,6 +141,7 @@ async function measure(): Promise<string[]> {
     const first: Figures = { flotilla: [], rsync: [], warm: [] };
     const noop: Figures = { flotilla: [], rsync: [], warm: [] };
     const one: Figures = { flotilla: [], rsync: [], warm: [] };
+    const profileLines: string[] = [];
     try {
       for (let rep = 0; rep < REPEATS; rep++) {
         // Fresh destination names every repetition (this ext4 is slow to refill a just-emptied tree; ssh-traps §6).
@@ -132,6 +154,26 @@ async function measure(): Promise<string[]> {
         for (const who of order) noop[who].push(await timed(() => run(who)));
         writeFileSync(join(local, 'src/m1/s1/f1.txt'), `changed ${rep} ${Date.now()}\n`);
         for (const who of order) one[who].push(await timed(() => run(who)));
+      }
+      if (cpuProf) {
+        // Each warm kind again under the profiler (not timed): first pushes into fresh destinations, then
+        // no-op and one-file pushes into the last of them.
+        const fresh = () => `~/bench-flotilla-profile-${randomBytes(3).toString('hex')}`;
+        let dest = fresh();
+        const kinds = [
+          ['push-first-warm', 2, async () => flotillaPush((dest = fresh()))],
+          ['push-noop-warm', PROFILED_PUSHES, async () => flotillaPush(dest)],
+          ['push-one-file-warm', PROFILED_PUSHES, async (i: number) => {
+            writeFileSync(join(local, 'src/m1/s1/f1.txt'), `profiled ${i} ${Date.now()}\n`);
+            await flotillaPush(dest);
+          }],
+        ] as const;
+        for (const [name, pushes, once] of kinds) {
+          mkdirSync(cpuProf, { recursive: true });
+          const file = join(cpuProf, `${name}-${Date.now()}.cpuprofile`);
+          await profiled(file, async () => { for (let i = 0; i < pushes; i++) await once(i); });
+          for (const l of topCosts(file)) profileLines.push(`# profile ${name} (${pushes} pushes): ${l}`);
+        }
       }
     } finally {
       await Promise.all(aliases.map((a) => ssh(['-o', `ControlPath=${controlPath}`, '-O', 'exit', a]).catch(() => undefined)));
@@ -148,6 +190,7 @@ async function measure(): Promise<string[]> {
     lines.push(`# negotiated (sshd logs, all connections): ${negotiated(dir, aliases)}`);
     lines.push(line('push-first', first, 'rsync'), line('push-noop', noop, 'rsync'), line('push-one-file', one, 'rsync'));
     lines.push(line('push-first-warm', first, 'warm'), line('push-noop-warm', noop, 'warm'), line('push-one-file-warm', one, 'warm'));
+    lines.push(...profileLines);
   } finally {
     await pool.dispose();
     await lab.stop();
@@ -156,8 +199,11 @@ async function measure(): Promise<string[]> {
   return lines;
 }
 
-/** Runs the benchmark in a child process with the native ssh2 crypto binding blocked; returns its figure lines. */
-export async function runPushBench(): Promise<string[]> {
+/**
+ * Runs the benchmark in a child process with the native ssh2 crypto binding blocked; returns its figure lines.
+ * `cpuProf`: a directory; warm no-op and one-file pushes are then also profiled and their top costs printed.
+ */
+export async function runPushBench(cpuProf?: string): Promise<string[]> {
   const preloadDir = mkdtempSync(join(tmpdir(), 'flotilla-bench-preload-'));
   const preload = join(preloadDir, 'block-sshcrypto.cjs');
   writeFileSync(preload, BLOCK_NATIVE_CRYPTO);
@@ -165,7 +211,7 @@ export async function runPushBench(): Promise<string[]> {
   const tsx = createRequire(import.meta.url).resolve('tsx');
   try {
     const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--require', preload, '--import', tsx, self, CHILD_FLAG], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--require', preload, '--import', tsx, self, CHILD_FLAG, ...(cpuProf ? [PROF_FLAG, cpuProf] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
       child.once('error', reject);
@@ -178,8 +224,9 @@ export async function runPushBench(): Promise<string[]> {
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+const argAfter = (flag: string) => { const i = process.argv.indexOf(flag); return i < 0 ? undefined : process.argv[i + 1]; };
 if (isMain && process.argv.includes(CHILD_FLAG)) {
-  measure().then((lines) => { for (const l of lines) process.stdout.write(`${l}\n`); }, (err) => { console.error(err); process.exit(1); });
+  measure(argAfter(PROF_FLAG)).then((lines) => { for (const l of lines) process.stdout.write(`${l}\n`); }, (err) => { console.error(err); process.exit(1); });
 } else if (isMain) {
-  runPushBench().then((lines) => { for (const l of lines) console.log(l); }, (err) => { console.error(err); process.exit(1); });
+  runPushBench(argAfter(PROF_FLAG)).then((lines) => { for (const l of lines) console.log(l); }, (err) => { console.error(err); process.exit(1); });
 }

@@ -58,9 +58,9 @@ async function main(): Promise<number> {
   }
 
   await step('push', async () => {
-    const mod = (await import('./push')) as unknown as { runPushBench?: () => Promise<unknown> };
+    const mod = (await import('./push')) as unknown as { runPushBench?: (cpuProf?: string) => Promise<unknown> };
     if (typeof mod.runPushBench !== 'function') throw new Error('bench/push.ts exports no runPushBench()');
-    const lines = await mod.runPushBench();
+    const lines = await mod.runPushBench(values['cpu-prof']);
     if (Array.isArray(lines)) for (const l of lines) log(String(l));
   });
   log(`# load average at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
