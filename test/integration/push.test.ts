@@ -16,11 +16,12 @@ import { planPush } from '../../src/core/push/plan';
 import { pull } from '../../src/core/push/pull';
 import { push } from '../../src/core/push/push';
 import { execScript } from '../../src/core/push/remoteExec';
-import { STDIN_SHELL } from '../../src/core/push/remoteList';
+import { listRemote, STDIN_SHELL } from '../../src/core/push/remoteList';
+import { parseDestination } from '../../src/core/push/remotePath';
 import { scanLocal } from '../../src/core/push/scan';
 import type { LocalEntry, ScanResult } from '../../src/core/push/types';
 import type { Pool } from '../../src/core/ssh/pool';
-import { startFleet, type TestFleet } from './fleet';
+import { execOn, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 const HOSTS = ['lab-1', 'lab-2', 'lab-3'];
@@ -71,13 +72,21 @@ function allModes(dir: string): number[] {
 }
 
 /** The pool, counting the exec and SFTP channels opened through it. */
-function countingChannels(pool: Pool): { counting: Pool; opened: { sftp: number; exec: number }; commands: string[] } {
-  const opened = { sftp: 0, exec: 0 };
+/** Channels opened through `pool`, and parked channels it handed out again (`reused`). */
+function countingChannels(pool: Pool): { counting: Pool; opened: { sftp: number; exec: number; reused: number }; commands: string[] } {
+  const opened = { sftp: 0, exec: 0, reused: 0 };
   const commands: string[] = [];
   const counting = new Proxy(pool, {
     get(target, prop, receiver) {
       if (prop === 'sftp') return (...args: Parameters<Pool['sftp']>) => { opened.sftp++; return target.sftp(...args); };
       if (prop === 'exec') return (...args: Parameters<Pool['exec']>) => { opened.exec++; commands.push(args[1]); return target.exec(...args); };
+      if (prop === 'reuse') {
+        return (...args: Parameters<Pool['reuse']>) => {
+          const lease = target.reuse(...args);
+          if (lease) opened.reused++;
+          return lease;
+        };
+      }
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
     },
@@ -360,7 +369,7 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     for (const p of after) expect(itemizedFromPlan(p)).toEqual({ create: [], update: [], delete: [] });
   });
 
-  it('no-op push is one listing command per host and opens no SFTP channel (after a tar first push too: nothing is hashed)', async () => {
+  it('no-op push is one listing command per host, in the listing shell the last push left, and opens no channel (after a tar first push too: nothing is hashed)', async () => {
     // Half the files were last changed long ago (the tar stream gives them whole seconds), half just now
     // (they keep their exact mtimes): neither kind needs a content check on the re-push.
     const old = Math.floor(Date.now() / 1000) - 100 + 0.3;
@@ -376,7 +385,8 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
       const res = await push(counting, HOSTS, local, where);
       expect(res.results!.every((r) => r.state === 'ok' && r.results.length === 0)).toBe(true);
       expect(res.plans.map((p) => p.contentCheck)).toEqual([undefined, undefined, undefined]);
-      expect(opened).toEqual({ sftp: 0, exec: HOSTS.length });
+      // The first push's listing shells are parked on the pooled connections: the no-op push reuses them.
+      expect(opened).toEqual({ sftp: 0, exec: 0, reused: HOSTS.length });
       // Once the push has returned, every host's lock file is gone (the next push never waits for it).
       for (const host of HOSTS) expect(readdirSync(remoteHome(host)).filter((n) => n.startsWith('.flotilla-push-'))).toEqual([]);
     }
@@ -388,14 +398,58 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     for (const rel of ['d0/f0', 'd1/f1', "d0/it's here"]) utimesSync(join(local, rel), later, later);
     const { counting, opened, commands } = countingChannels(pool);
     const touched = await push(counting, HOSTS, local, `${dest()}-tar`);
-    expect(opened).toEqual({ sftp: HOSTS.length, exec: HOSTS.length });
-    // The login shell parses one fixed command: the listing, the hashes and the exact mtimes go on stdin.
-    expect(commands).toEqual(HOSTS.map(() => STDIN_SHELL));
+    expect(opened).toEqual({ sftp: HOSTS.length, exec: 0, reused: HOSTS.length });
+    // No login shell parses anything new: the listing, the hashes and the exact mtimes go on the kept shell's stdin.
+    expect(commands).toEqual([]);
+    // A fresh pool has no shell to reuse: the login shell parses one fixed command.
+    const fresh = fleet.pool();
+    const firstOnFresh = countingChannels(fresh);
+    await push(firstOnFresh.counting, HOSTS, local, `${dest()}-tar`);
+    expect(firstOnFresh.commands).toEqual(HOSTS.map(() => STDIN_SHELL));
+    await fresh.dispose();
     for (const [i, p] of touched.plans.entries()) {
       expect(p.contentCheck).toBe('sha256sum -z');
       expect(p.update.map((u) => [u.path, !!u.changes.content, !!u.changes.time]).sort()).toEqual([['d0/f0', false, true], ["d0/it's here", false, true], ['d1/f1', false, true]]);
       expect([touched.results![i]!.state, touched.results![i]!.bytes]).toEqual(['ok', 0]);
     }
+  });
+
+  it('the listing shell kept between pushes never holds a slot a request waits for nor an idle connection open, and one that died is replaced', async () => {
+    put('kept/a.txt', 'a');
+    const where = `${dest()}-kept`;
+    // Two channels per connection: the push's listing shell and its transfer.
+    const two = fleet.pool({ maxChannelsPerConnection: 2 });
+    try {
+      expect((await push(two, ['lab-1'], local, where)).results!.map((r) => r.state)).toEqual(['ok']);
+      const held = await two.exec('lab-1', 'cat'); // the other slot, taken until its stdin ends
+      // The parked shell is let go for this command (without that it would wait for `cat` for ever).
+      expect((await execOn(two, 'lab-1', 'echo through')).out.trim()).toBe('through');
+      held.channel.end();
+    } finally {
+      await two.dispose();
+    }
+    // Nor does it keep an idle connection open.
+    const idle = fleet.pool({ idleCloseMs: 300 });
+    try {
+      const conn = await idle.connection('lab-1');
+      expect((await push(idle, ['lab-1'], local, where)).results!.map((r) => r.state)).toEqual(['ok']);
+      await conn.closed;
+      expect(idle.isConnected('lab-1')).toBe(false);
+    } finally {
+      await idle.dispose();
+    }
+    // A kept shell that ends on the host (killed here) is replaced by a new one: the push goes on.
+    const listing = await listRemote(pool, 'lab-1', { dest: parseDestination(where) }, { lock: { waitSeconds: 5 } });
+    const pid = (await listing.lock!.run('printf %s $$'))!.toString();
+    expect(pid).toMatch(/^\d+$/);
+    await listing.lock!.release();
+    expect((await execOn(pool, 'lab-1', `kill ${pid}`)).code).toBe(0);
+    put('kept/b.txt', 'b');
+    const { counting, opened } = countingChannels(pool);
+    const res = await push(counting, ['lab-1'], local, where);
+    expect(res.results!.map((r) => r.state)).toEqual(['ok']);
+    expect(opened.exec).toBe(1);
+    expect(readFileSync(join(remoteHome('lab-1'), where.replace(/^~\//, ''), 'kept/b.txt'), 'utf8')).toBe('b');
   });
 
   it('pull copies into <dest>/<host>/<name>, keeps modes, refuses links that leave the tree', async () => {

@@ -9,7 +9,7 @@
 // command, and the host starts no decoder and no other shell for it.
 import { createHash, randomBytes } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
-import type { Pool } from '../ssh/pool';
+import type { LeasedChannel, Pool } from '../ssh/pool';
 import type { DisposalScope } from '../ssh/scope';
 import { shQuote } from '../ssh/quote';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
@@ -271,7 +271,7 @@ export interface DestinationLock {
    * resolves with its stdout; undefined when it cannot (a newline in the script, the lock gone).
    */
   run(script: string): Promise<Buffer | undefined>;
-  /** Resolves when the lock channel is gone (released, or the connection dropped). */
+  /** Resolves when the lock's shell is gone or let go (released, or the connection dropped). */
   readonly lost: Promise<void>;
 }
 
@@ -282,7 +282,11 @@ interface ScriptRun {
   parsed: ParsedListing;
   channel: ClientChannel;
   closed: Promise<void>;
-  release: () => void;
+  /**
+   * The shell is done with (its lock, if any, removed): `idle` when it is back reading commands, so the
+   * next listing on this connection can use it (parked in the pool), else it is let go.
+   */
+  finish: (idle: boolean) => void;
   /** Receives what the script prints after the listing (the output of commands run under the lock). */
   onMore: (fn: ((d: Buffer) => void) | undefined) => void;
 }
@@ -294,29 +298,71 @@ function endsWithEndMarker(chunks: readonly Buffer[]): boolean {
   return /(^|\0)E\d+\0$/.test(tail.toString('latin1'));
 }
 
-/** Runs the listing script and resolves as soon as its end marker arrives (the lock part keeps running). */
+/**
+ * The pool's name for a listing shell kept between pushes: the next listing on the connection is written to
+ * it, so the host starts no session, login shell or sh for it, and no channel is opened.
+ */
+const LISTING_SHELL = 'push-listing-shell';
+
+/** A parked listing shell that ended before answering: nothing ran in it, so a fresh one is used. */
+class ShellGone extends Error {}
+
+/**
+ * Runs the listing script in the connection's parked listing shell, or a new one, and resolves as soon as
+ * its end marker arrives (the lock part keeps running).
+ */
 async function runListing(pool: Pool, host: string, script: string, lock: LockRequest | undefined, signal?: AbortSignal): Promise<ScriptRun> {
-  const lease = await pool.exec(host, STDIN_SHELL);
+  const parked = pool.reuse<ClientChannel>(host, LISTING_SHELL);
+  if (parked) {
+    try {
+      return await runListingIn(pool, parked, true, script, lock, signal);
+    } catch (err) {
+      if (!(err instanceof ShellGone)) throw err;
+    }
+  }
+  return runListingIn(pool, await pool.exec(host, STDIN_SHELL), false, script, lock, signal);
+}
+
+async function runListingIn(
+  pool: Pool, lease: LeasedChannel<ClientChannel>, reused: boolean, script: string, lock: LockRequest | undefined, signal?: AbortSignal,
+): Promise<ScriptRun> {
   const { channel } = lease;
   const out: Buffer[] = [];
   let stderr = '';
   let code: number | null = null;
   let waitingSeen = false;
-  const closed = new Promise<void>((resolve) => channel.once('close', () => resolve()));
+  let onClose!: () => void;
+  const closed = new Promise<void>((resolve) => { onClose = resolve; });
+  channel.once('close', onClose);
   return new Promise<ScriptRun>((resolve, reject) => {
     let settled = false;
     const onAbort = () => channel.close();
     signal?.addEventListener('abort', onAbort, { once: true });
+    const onStderr = (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString('utf8'); };
+    const onExit = (c: number | null) => { code = c; };
+    let finished = false;
+    const finishShell = (idle: boolean) => {
+      if (finished) return;
+      finished = true;
+      channel.removeListener('data', onData);
+      channel.stderr.removeListener('data', onStderr);
+      channel.removeListener('exit', onExit);
+      channel.removeListener('close', onClose);
+      onClose(); // this listing's `closed` resolves: the shell is no longer its
+      const end = () => { try { channel.end(); } catch { channel.close(); } };
+      if (idle && pool.park(lease, LISTING_SHELL, end)) return;
+      end(); // the shell exits at the end of its input; the pool frees the slot as the channel closes
+    };
     const finish = (err?: Error, parsed?: ParsedListing) => {
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
-      if (err) { channel.close(); lease.release(); reject(err); return; }
-      resolve({ parsed: parsed!, channel, closed, release: () => lease.release(), onMore: (fn) => { more = fn; } });
+      if (err) { finished = true; channel.close(); lease.release(); reject(err); return; }
+      resolve({ parsed: parsed!, channel, closed, finish: finishShell, onMore: (fn) => { more = fn; } });
     };
     let received = 0;
     let more: ((d: Buffer) => void) | undefined;
-    channel.on('data', (d: Buffer) => {
+    const onData = (d: Buffer) => {
       if (settled) { more?.(d); return; }
       out.push(d);
       received += d.length;
@@ -334,13 +380,15 @@ async function runListing(pool: Pool, host: string, script: string, lock: LockRe
         const parsed = parseListing(all);
         if (parsed) finish(undefined, parsed);
       }
-    });
-    channel.stderr.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString('utf8'); });
-    channel.on('exit', (c: number | null) => { code = c; });
-    if (lock) channel.write(script);
-    else channel.end(script);
+    };
+    channel.on('data', onData);
+    channel.stderr.on('data', onStderr);
+    channel.on('exit', onExit);
+    // Never ended here: the shell reads what the push asks under the lock, then the release, from stdin.
+    channel.write(script);
     void closed.then(() => {
       if (settled) return; // the listing arrived: how the lock channel ends is the lock's business
+      if (reused && received === 0 && !signal?.aborted) finish(new ShellGone('the parked listing shell has ended'));
       const text = Buffer.concat(out).toString('utf8');
       const busy = /\0B([^\0]*)\0/.exec(text);
       if (code === BUSY_EXIT && busy) {
@@ -411,12 +459,12 @@ export async function listRemote(pool: Pool, host: string, req: ListRequest, opt
         tail = Buffer.concat([tail, d]).subarray(-marker.length);
         if (tail.equals(marker)) resolve();
       }));
-      run.channel.end(Buffer.from(`${times}rm -f -- "$l"; trap - EXIT; printf 'R%s\\0' ${token}\n`, 'utf8'));
-      void run.closed.then(run.release);
-      await Promise.race([removed, run.closed]);
+      // The shell lives on (its next listing needs no new one): it is back at its commands once R is printed.
+      run.channel.write(Buffer.from(`${times}rm -f -- "$l"; trap - EXIT; printf 'R%s\\0' ${token}\n`, 'utf8'));
+      run.finish(await Promise.race([removed.then(() => true), run.closed.then(() => false)]));
     },
   } : undefined;
-  if (!opts.lock) void run.closed.then(run.release);
+  if (!opts.lock) run.finish(true);
   try {
     const { parsed } = run;
     if (!parsed.home) throw new Error(`listing ${req.dest.spec} failed: no output`);

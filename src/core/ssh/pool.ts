@@ -5,6 +5,9 @@
 // channel while it opens another (a push: its lock and its transfer): there, a request that would wait
 // opens another connection to the same host instead (at most MAX_CONNECTIONS_PER_HOST in all), as
 // OpenSSH's ControlMaster clients fall back to a connection of their own when the master refuses.
+// A channel a feature is done with but may use again soon (push's listing shell) can be parked for the next
+// user on the same connection: it keeps its slot, but is closed as soon as a request would wait for one, and
+// the connection idles out as if it were not there.
 import type { ClientChannel, ExecOptions, PseudoTtyOptions, SFTPWrapper } from 'ssh2';
 import { refusingPrompter, type Prompter, type ResolvedHost } from '../types';
 import { KeyCache } from './auth';
@@ -76,6 +79,15 @@ const REFUSAL_RETRIES = 6;
 /** Reconnects for a request that never reached a server whose connection died under it. */
 const RECONNECTS = 2;
 
+interface Parked {
+  readonly lease: LeasedChannel<unknown>;
+  readonly close: () => void;
+  /** Drops it from the parked ones if it closes by itself (removed when it is taken). */
+  readonly onClose: () => void;
+}
+
+type Closable = { once(ev: 'close', l: () => void): unknown; removeListener(ev: 'close', l: () => void): unknown };
+
 interface Entry {
   readonly key: string;
   ready: Promise<Connection>;
@@ -91,6 +103,8 @@ interface Entry {
   extraFor?: string;
   /** Resources tied to this connection: disposed when it closes. */
   readonly scope: DisposalScope;
+  /** Channels parked for reuse, one per kind (see park()). */
+  readonly parked: Map<string, Parked>;
 }
 
 /**
@@ -120,6 +134,8 @@ export class Pool {
   /** Retired entries still serving channels: closed by dispose() too. */
   private readonly retired = new Set<Entry>();
   private readonly keys = new KeyCache();
+  /** Each live lease's connection and whether it was released (only an unreleased lease can be parked). */
+  private readonly leases = new WeakMap<object, { entry: Entry; released: () => boolean }>();
   private disposed = false;
 
   private readonly opts: PoolOptions;
@@ -186,6 +202,48 @@ export class Pool {
     return this.lease(alias, (conn) => new Promise<SFTPWrapper>((resolve, reject) => {
       conn.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp)));
     }));
+  }
+
+  /**
+   * Keeps a leased channel its user is done with open for the next `reuse(alias, kind)` on the same
+   * connection, instead of `close()` now (the lease stays taken: the caller must not release it). Refused
+   * (false: the caller closes it as usual) when the connection is going away, its server limits sessions, or
+   * a channel of that kind is parked already. A parked channel is closed with `close` when a request would
+   * wait for its slot; a channel that closes by itself is dropped.
+   */
+  park(lease: LeasedChannel<unknown>, kind: string, close: () => void): boolean {
+    const known = this.leases.get(lease);
+    const e = known?.entry;
+    if (!e || known.released() || e.dead || e.retired || e.slots.lowered || e.parked.has(kind)) return false;
+    const parked: Parked = { lease, close, onClose: () => { if (e.parked.get(kind) === parked) e.parked.delete(kind); } };
+    e.parked.set(kind, parked);
+    (lease.channel as Closable).once('close', parked.onClose);
+    this.armIdle(e);
+    return true;
+  }
+
+  /** The channel of `kind` parked on the host's live connection (now the caller's lease), if there is one. */
+  reuse<T>(alias: string, kind: string): LeasedChannel<T> | undefined {
+    const e = this.entries.get(alias);
+    const parked = e && !e.dead ? e.parked.get(kind) : undefined;
+    if (!e || !parked) return undefined;
+    e.parked.delete(kind);
+    (parked.lease.channel as Closable).removeListener('close', parked.onClose);
+    if (e.idleTimer) clearTimeout(e.idleTimer);
+    return parked.lease as LeasedChannel<T>;
+  }
+
+  /** Closes the parked channels of a connection (their slots free as they close). */
+  private unpark(e: Entry): void {
+    const all = [...e.parked.values()];
+    e.parked.clear();
+    for (const parked of all) {
+      try {
+        parked.close();
+      } catch {
+        parked.lease.release();
+      }
+    }
   }
 
   /**
@@ -269,6 +327,7 @@ export class Pool {
       await primary.ready;
       const e = await this.connectionFor(alias, primary);
       const conn = await e.ready;
+      if (!e.slots.free && e.parked.size) this.unpark(e); // a parked channel never makes a request wait
       if (!(await e.slots.acquire()) || e.dead) {
         if (!e.dead) e.slots.release();
         continue; // connection went away while we waited: reconnect
@@ -282,6 +341,7 @@ export class Pool {
         if (err instanceof Error && isChannelRefusal(err) && !e.dead) {
           // The server allows fewer sessions than our cap (MaxSessions): wait for one of ours to close.
           if (e.slots.inUse > 0) {
+            this.unpark(e);
             e.slots.lowerCapTo(e.slots.inUse);
             continue;
           }
@@ -306,12 +366,14 @@ export class Pool {
       };
       channel.on('error', () => {});
       channel.once('close', release);
-      return { channel, alias, release };
+      const lease = { channel, alias, release };
+      this.leases.set(lease, { entry: e, released: () => released });
+      return lease;
     }
   }
 
   private armIdle(e: Entry): void {
-    if (e.slots.inUse > 0 || e.dependents > 0 || e.dead) return;
+    if (e.slots.inUse > e.parked.size || e.dependents > 0 || e.dead) return;
     if (e.idleTimer) clearTimeout(e.idleTimer);
     if (e.retired) {
       if (e.connection) this.closeEntry(e); // still connecting: armIdle runs again once it is ready
@@ -342,6 +404,7 @@ export class Pool {
       dependents: 0,
       dead: false,
       scope: new DisposalScope(),
+      parked: new Map(),
       ready: undefined as unknown as Promise<Connection>,
       extraFor: extra?.extraFor,
     };
