@@ -398,7 +398,8 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     for (const rel of ['d0/f0', 'd1/f1', "d0/it's here"]) utimesSync(join(local, rel), later, later);
     const { counting, opened, commands } = countingChannels(pool);
     const touched = await push(counting, HOSTS, local, `${dest()}-tar`);
-    expect(opened).toEqual({ sftp: HOSTS.length, exec: 0, reused: HOSTS.length });
+    // The listing shells and the SFTP channels the last push kept are used again: nothing is opened.
+    expect(opened).toEqual({ sftp: 0, exec: 0, reused: 2 * HOSTS.length });
     // No login shell parses anything new: the listing, the hashes and the exact mtimes go on the kept shell's stdin.
     expect(commands).toEqual([]);
     // A fresh pool has no shell to reuse: the login shell parses one fixed command.
@@ -414,7 +415,7 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     }
   });
 
-  it('the listing shell kept between pushes never holds a slot a request waits for nor an idle connection open, and one that died is replaced', async () => {
+  it('the listing shell kept between pushes never holds a slot a request waits for nor an idle connection open, and a kept shell or SFTP channel that died is replaced', async () => {
     put('kept/a.txt', 'a');
     const where = `${dest()}-kept`;
     // Two channels per connection: the push's listing shell and its transfer.
@@ -450,6 +451,18 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     expect(res.results!.map((r) => r.state)).toEqual(['ok']);
     expect(opened.exec).toBe(1);
     expect(readFileSync(join(remoteHome('lab-1'), where.replace(/^~\//, ''), 'kept/b.txt'), 'utf8')).toBe('b');
+    // So is a kept SFTP channel whose server side has ended (its session process killed here: with
+    // internal-sftp, the sshd child beside the listing shell under the connection's sshd).
+    const again = await listRemote(pool, 'lab-1', { dest: parseDestination(where) }, { lock: { waitSeconds: 5 } });
+    const sftpPid = (await again.lock!.run(`ps -o pid=,comm= --ppid $PPID | awk '$1 != '$$' { print $1 }'`))!.toString().trim();
+    await again.lock!.release();
+    expect(sftpPid).toMatch(/^\d+$/);
+    expect((await execOn(pool, 'lab-1', `kill ${sftpPid}`)).code).toBe(0);
+    put('kept/c.txt', 'c');
+    const after = countingChannels(pool);
+    expect((await push(after.counting, ['lab-1'], local, where)).results!.map((r) => r.state)).toEqual(['ok']);
+    expect(after.opened.sftp).toBe(1);
+    expect(readFileSync(join(remoteHome('lab-1'), where.replace(/^~\//, ''), 'kept/c.txt'), 'utf8')).toBe('c');
   });
 
   it('pull copies into <dest>/<host>/<name>, keeps modes, refuses links that leave the tree', async () => {

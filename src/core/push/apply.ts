@@ -10,7 +10,7 @@ import type { LeasedChannel, Pool } from '../ssh/pool';
 import { isMetadataOnly, formatSize, planHost, spaceProblem, type PlannedHost } from './plan';
 import { joinRemote } from './remotePath';
 import { sourcePath } from './scan';
-import { endSftp, sftpCall, sftpErrorText, SFTP_STATUS } from './sftp';
+import { keepSftp, openSftp, sftpCall, sftpErrorText, SFTP_STATUS } from './sftp';
 import { changeableInSameSecond, remoteModeFor, type ItemAction, type PlanItem } from './types';
 import { ensureDirectory, removeEntry, removeTree, uploadFile, uploadSymlink } from './upload';
 import { tarIntoNewDestinationBatched } from './tarBatch';
@@ -138,7 +138,7 @@ export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOp
   const fatalState = (p: PlannedHost): PushState => (opts.signal?.aborted ? 'cancelled' : p.unreachable ? 'unreachable' : 'failed');
   if (approved.fatal && !approved.lock) return failedEarly(approved, fatalState(approved), approved.fatal);
   if (opts.signal?.aborted) {
-    await closeEarlySftp(approved);
+    await closeEarlySftp(pool, approved);
     await approved.lock?.release();
     return failedEarly(approved, 'cancelled', 'cancelled before the apply started');
   }
@@ -154,7 +154,7 @@ export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOp
     }
     const surprise = plan.fatal ? [] : unapproved(approved, plan);
     if (surprise.length) {
-      await closeEarlySftp(plan);
+      await closeEarlySftp(pool, plan);
       await plan.lock?.release();
       return failedEarly(plan, 'failed', `the destination changed since the plan (${surprise.slice(0, 3).join(', ')}${surprise.length > 3 ? ', …' : ''}); nothing was written — plan again`);
     }
@@ -163,7 +163,7 @@ export async function applyHost(pool: Pool, approved: PlannedHost, opts: ApplyOp
     if (plan.fatal) return failedEarly(plan, fatalState(plan), plan.fatal);
     return await applyLocked(pool, plan, opts, started);
   } finally {
-    await closeEarlySftp(plan);
+    await closeEarlySftp(pool, plan);
     await plan.lock?.release();
   }
 }
@@ -175,9 +175,9 @@ function takeEarlySftp(plan: PlannedHost): Promise<LeasedChannel<SFTPWrapper> | 
   return early;
 }
 
-async function closeEarlySftp(plan: PlannedHost): Promise<void> {
+async function closeEarlySftp(pool: Pool, plan: PlannedHost): Promise<void> {
   const lease = await takeEarlySftp(plan);
-  if (lease && !(lease instanceof Error)) endSftp(lease);
+  if (lease && !(lease instanceof Error)) keepSftp(pool, lease);
 }
 
 class HostStop extends Error {}
@@ -198,7 +198,7 @@ async function applyLocked(pool: Pool, plan: PlannedHost, opts: ApplyOptions, st
     const viaTar = await applyByTar(pool, plan, preErrors, opts, started);
     if (viaTar) return viaTar;
   }
-  const lease = await (takeEarlySftp(plan) ?? pool.sftp(plan.host).catch((err: Error) => err));
+  const lease = await (takeEarlySftp(plan) ?? openSftp(pool, plan.host).catch((err: Error) => err));
   if (lease instanceof Error) return { ...base, state: 'failed', reason: lease.message, results: [], durationMs: Date.now() - started };
   const sftp = lease.channel;
   const dest = plan.absDest!;
@@ -237,7 +237,7 @@ async function applyLocked(pool: Pool, plan: PlannedHost, opts: ApplyOptions, st
     }
     return await transfer(sftp, plan, preErrors, touchedDirs, opts, started, runDeletes, work);
   } finally {
-    endSftp(lease);
+    keepSftp(pool, lease);
   }
 }
 
@@ -249,7 +249,8 @@ async function transfer(
   const dest = plan.absDest!;
   const remote = (rel: string) => joinRemote(dest, rel);
   let hostCause: string | undefined;
-  sftp.once('close', () => { hostCause ??= 'connection lost during the push; run it again to converge'; });
+  const onLost = () => { hostCause ??= 'connection lost during the push; run it again to converge'; };
+  sftp.once('close', onLost);
   const results: ItemResult[] = [...preErrors];
   let bytes = 0;
   let done = 0;
@@ -336,6 +337,7 @@ async function transfer(
   plan.lock?.setPreciseTimes([...precise, ...dirTimes, ...preciseOld].slice(0, PRECISE_TIMES_MAX));
   const cancelled = !!opts.signal?.aborted;
   markNotAttempted(plan, results, runDeletes, cancelled ? 'not attempted: cancelled' : hostCause ? 'not written' : 'not attempted');
+  sftp.removeListener('close', onLost); // the channel may serve the next push
   return { host: plan.host, deleteBlocked: plan.deleteBlocked, applied: plan, ...outcome(results, cancelled, hostCause), results, bytes, durationMs: Date.now() - started };
 }
 

@@ -9,6 +9,7 @@ import type { DisposalScope } from '../ssh/scope';
 import { shQuote } from '../ssh/quote';
 import type { SFTPWrapper } from 'ssh2';
 import { execScript, splitNul } from './remoteExec';
+import { openSftp } from './sftp';
 import { listRemote, type DestinationLock, type ListRequest, type LockRequest, type RemoteListing } from './remoteList';
 import { parentOf, parseDestination, shellWord, type RemoteDestination } from './remotePath';
 import { hashLocalFile, sourcePath } from './scan';
@@ -380,7 +381,7 @@ export async function planHost(
   plan.errors.push(...diff.conflicts);
   let hashed: PlanItem[] = [];
   if (diff.needHash.length) {
-    if (listing.lock) plan.sftp = pool.sftp(host).catch((err: Error) => err);
+    if (listing.lock) plan.sftp = openSftp(pool, host).catch((err: Error) => err);
     const paths = diff.needHash.map((i) => i.path);
     const [lh, rh] = await Promise.all([
       localHashes(planned, paths, cache),

@@ -78,6 +78,31 @@ export function endSftp(lease: LeasedChannel<SFTPWrapper>): void {
   }
 }
 
+/** The pool's name for the SFTP channel a push keeps open on the connection for the next one. */
+const PUSH_SFTP = 'push-sftp';
+
+/**
+ * An SFTP channel for a push: the one the last push on this connection kept (checked with one request: a
+ * channel that has died meanwhile is let go), or a new one. Saves the channel, subsystem and version
+ * round trips and the host's sftp-server start.
+ */
+export async function openSftp(pool: Pool, host: string): Promise<LeasedChannel<SFTPWrapper>> {
+  const kept = pool.reuse<SFTPWrapper>(host, PUSH_SFTP);
+  if (kept) {
+    const sftp = kept.channel;
+    if (await sftpCall<string>(sftp, (cb) => sftp.realpath('.', cb)).then(() => true, () => false)) return kept;
+    endSftp(kept);
+  }
+  return pool.sftp(host);
+}
+
+/** Done with a push's SFTP channel: kept for the next push on the connection when it is sound, else closed. */
+export function keepSftp(pool: Pool, lease: LeasedChannel<SFTPWrapper>): void {
+  const w = watches.get(lease.channel);
+  if (!w?.closed && !w?.pending.size && pool.park(lease, PUSH_SFTP, () => lease.channel.end())) return;
+  endSftp(lease);
+}
+
 /** Runs `fn` on a fresh SFTP channel of `host` and closes it afterwards. */
 export async function withSftp<T>(pool: Pool, host: string, fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
   const lease = await pool.sftp(host);
