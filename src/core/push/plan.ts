@@ -109,12 +109,15 @@ export function diffEntries(scan: PlannableScan, remote: ReadonlyMap<string, Rem
   const fractions = keepsFractions(remote);
   const item = (path: string, l: LocalEntry, action: 'create' | 'update', changes: PlanItem['changes']): PlanItem =>
     ({ path, type: l.type, size: l.type === 'file' ? l.size : 0, action, changes });
+  /** Remote entries the scan has too: when that is all of them, nothing is extraneous (no second pass). */
+  let matched = 0;
   for (const [path, l] of scan.entries) {
     const r = remote.get(path);
     if (!r) {
       d.create.push(item(path, l, 'create', {}));
       continue;
     }
+    matched++;
     if (r.kind === 'd' && l.type !== 'dir') {
       if (!opts.delete) {
         d.conflicts.push({ path, message: `a remote directory is in the way of this ${l.type}; push with delete enabled to replace it` });
@@ -129,6 +132,7 @@ export function diffEntries(scan: PlannableScan, remote: ReadonlyMap<string, Rem
     else if (verdict === 'hash') d.needHash.push(item(path, l, 'update', {}));
     else d.update.push(item(path, l, 'update', verdict));
   }
+  if (matched === remote.size) return d;
   for (const [path, r] of remote) {
     if (path === '' || scan.entries.has(path)) continue;
     if (isProtected(scan, path, r.kind === 'd')) continue;

@@ -185,12 +185,19 @@ function readNumber(buf: Buffer, p: number, end: number, octal: boolean): number
   return p > start ? n : undefined;
 }
 
+/** The relative name of the record parseRecord read last (module state, like `cursor`). */
+let recordName = '';
+
+/** `%y` letters as strings, by byte (no string made per record). */
+const KIND_LETTER: readonly string[] = Array.from({ length: 128 }, (_, b) => String.fromCharCode(b));
+
 /**
  * One `%y %s %T@ %m name` record between `from` and `end` (its NUL), read from the bytes directly: thousands
- * per host per push, so no regex, no split and no string but the name. Undefined when it is malformed.
+ * per host per push, so no regex, no split and no string but the name (left in `recordName`). Undefined when
+ * it is malformed.
  */
-function parseRecord(buf: Buffer, from: number, end: number): { kind: string; entry: RemoteEntry; rel: string } | undefined {
-  if (end - from < 9 || buf[from + 1] !== SPACE) return undefined;
+function parseRecord(buf: Buffer, from: number, end: number): RemoteEntry | undefined {
+  if (end - from < 9 || buf[from + 1] !== SPACE || buf[from]! >= 128) return undefined;
   const size = readNumber(buf, from + 2, end, false);
   if (size === undefined || buf[cursor] !== SPACE) return undefined;
   const mtime = readNumber(buf, cursor + 1, end, false);
@@ -205,8 +212,8 @@ function parseRecord(buf: Buffer, from: number, end: number): { kind: string; en
   if (buf[p] !== SPACE) return undefined;
   const mode = readNumber(buf, p + 1, end, true);
   if (mode === undefined || buf[cursor] !== SPACE) return undefined;
-  const kind = String.fromCharCode(buf[from]!);
-  return { kind, entry: { kind, size, mtime, mtimeNsec, mode }, rel: buf.toString('utf8', cursor + 1, end) };
+  recordName = buf.toString('utf8', cursor + 1, end);
+  return { kind: KIND_LETTER[buf[from]!]!, size, mtime, mtimeNsec, mode };
 }
 
 /** Parses the listing script's output; undefined while its end marker has not arrived. */
@@ -248,15 +255,16 @@ export function parseListing(stdout: Buffer): ParsedListing | undefined {
       const rc = stdout.toString('latin1', pos + 1, end);
       if (/^\d+$/.test(rc)) return { home, state: state ?? 'missing', entries, leftovers, probe, fileAtPath, rc: Number(rc), locked };
     }
-    const linkEnd = stdout.indexOf(0, end + 1);
+    // %l is empty but for links: its NUL is usually the very next byte.
+    const linkEnd = stdout[end + 1] === 0 ? end + 1 : stdout.indexOf(0, end + 1);
     if (linkEnd < 0) return undefined;
-    const rec = parseRecord(stdout, pos, end);
+    const entry = parseRecord(stdout, pos, end);
     pos = linkEnd + 1;
-    if (!rec) continue;
-    if (rec.kind === 'T') { leftovers.push(rec.rel); continue; }
-    if (rec.kind === 'S') { leftovers.push(`../${rec.rel}`); continue; }
-    if (rec.kind === 'l') rec.entry.linkTarget = stdout.toString('utf8', end + 1, linkEnd);
-    entries.set(rec.rel, rec.entry);
+    if (!entry) continue;
+    if (entry.kind === 'T') { leftovers.push(recordName); continue; }
+    if (entry.kind === 'S') { leftovers.push(`../${recordName}`); continue; }
+    if (entry.kind === 'l') entry.linkTarget = stdout.toString('utf8', end + 1, linkEnd);
+    entries.set(recordName, entry);
   }
   return undefined;
 }
