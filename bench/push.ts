@@ -5,6 +5,16 @@
 // cold (a new OpenSSH connection per host per run, OpenSSH's default kex) — the `push-*` lines — and warm,
 // over OpenSSH ControlMaster connections opened before timing — the `push-*-warm` lines — so that the
 // transfer itself is compared with no connection setup on either side.
+// `--cpu-prof DIR` also profiles warm first, no-op and one-file pushes and prints their top costs as
+// `# profile` lines. What they showed (issue #20, 5 lab hosts on 2 cores, so the hosts' `find` and sshd
+// share the CPU with Flotilla):
+// - no-op / one-file: before, a third of Flotilla's samples were idle — the scan's promise readdir (a
+//   thread-pool round trip per directory) and a new exec channel per host per push (on the host: session,
+//   login shell, /bin/sh; ~4 ms CPU each); now the local scan's 5,054 lstat calls lead (~30 % of samples,
+//   slowed by the hosts' finds on the same cores), then parsing the listings (~10 %) and the diff (~10 %),
+//   GC ~5 %. On the hosts, each listing's `find -printf` costs ~18-20 ms CPU (rsync's walk does the same).
+// - first push: socket writev ~18 %, GC ~16 % (external-memory pressure, mostly ssh2's per-packet
+//   buffers), AES-GCM (native) ~17 %; building the tar chunks ~3 %.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
