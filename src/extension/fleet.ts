@@ -5,7 +5,8 @@
 import * as vscode from 'vscode';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { loadInventory, type Inventory } from '../core/config/inventory';
+import { fleetFiles } from '../core/config/follow';
+import { loadInventory, type Inventory, type InventoryOptions } from '../core/config/inventory';
 import { resolveHost } from '../core/config/sshConfig';
 import { tailnetPinger, type Tailnet } from '../core/config/tailscale';
 import { resolveJumpHost, type JumpRequest } from '../core/ssh/jumpChain';
@@ -196,19 +197,20 @@ export class Fleet implements vscode.Disposable {
     // `Match exec` runs local commands: in Restricted Mode it is not evaluated (the block does not match).
     const matchExec = settings.matchExec && vscode.workspace.isTrusted;
     if (settings.matchExec && !matchExec) this.log.warn('Match exec is evaluated only in a trusted workspace');
+    const options: InventoryOptions = {
+      sshConfigFile: settings.sshConfigFile,
+      groupsFile: settings.groupsFile,
+      ansibleInventories,
+      ansibleAllowScripts: settings.ansibleAllowScripts,
+      tailscale: settings.tailscale,
+      tailscaleBinary: settings.tailscaleBinary,
+      matchExec,
+      reportGroupsProblem: true,
+    };
     let inventory: Inventory | undefined;
     let problem: FleetProblem | undefined;
     try {
-      inventory = await loadInventory({
-        sshConfigFile: settings.sshConfigFile,
-        groupsFile: settings.groupsFile,
-        ansibleInventories,
-        ansibleAllowScripts: settings.ansibleAllowScripts,
-        tailscale: settings.tailscale,
-        tailscaleBinary: settings.tailscaleBinary,
-        matchExec,
-        reportGroupsProblem: true,
-      });
+      inventory = await loadInventory(options);
       for (const w of inventory.warnings) this.log.warn(w);
       problem = inventory.groupsProblem;
       if (problem) this.log.error(`the groups file cannot be used: ${problem.message}`);
@@ -222,22 +224,17 @@ export class Fleet implements vscode.Disposable {
     if (inventory) this.pool.reconfigure({});
     await Promise.all(aliases.map((a) => this.resolve(a).catch((err) => this.log.warn(`${a}: ${String(err)}`))));
     this.monitor.setHosts(aliases);
-    this.watchFiles(inventory);
+    this.watchFiles(options, inventory);
     this.changed.fire();
     this.firstRead();
   }
 
-  /** Files that define the fleet: every ssh config file read (Includes too), the groups file, Ansible inventories. */
-  private watchFiles(inventory: Inventory | undefined): void {
+  /** Watches the files that define the fleet (core's fleetFiles, which InventoryFollower compares too). */
+  private watchFiles(options: InventoryOptions, inventory: Inventory | undefined): void {
     for (const w of this.watchers) w.dispose();
-    const mainConfig = this.currentSettings.sshConfigFile ?? join(homedir(), '.ssh', 'config');
-    const files = [...new Set([mainConfig, ...(inventory?.configFiles ?? []), inventory?.groupsFile].filter((f): f is string => !!f))];
-    const ansible = vscode.workspace.isTrusted ? this.currentSettings.ansibleInventories : [];
-    const watched = [
-      ...files.map((file) => ({ file, also: [] as string[] })),
-      // An inventory is also its group_vars/ and host_vars/ beside it (or, for a directory, everything below it).
-      ...ansible.map((file) => ({ file, also: ['group_vars/**', 'host_vars/**'] })),
-    ];
+    const inventories = new Set(options.ansibleInventories);
+    // An inventory is also its group_vars/ and host_vars/ beside it (or, for a directory, everything below it).
+    const watched = fleetFiles(options, inventory).map((file) => ({ file, also: inventories.has(file) ? ['group_vars/**', 'host_vars/**'] : [] }));
     this.watchers = watched.map(({ file, also }) => {
       const name = file.split('/').pop()!;
       const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(join(file, '..')), `{${[name, `${name}/**`, ...also].join(',')}}`));

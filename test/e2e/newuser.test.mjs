@@ -304,3 +304,17 @@ test('2. a broken groups file: the hosts stay listed, the row says what is wrong
   }
   await treeItem(page, 'Hosts', 'web').waitFor({ timeout: 30000 });
 });
+
+test('3. the groups file deleted, then written again: its groups leave the tree, then come back without a reload', async () => {
+  const page = wb.page;
+  const good = fs.readFileSync(lab.info.groups, 'utf8');
+  fs.rmSync(lab.info.groups);
+  try {
+    await until('the groups gone', async () => !(await treeLabels(page, 'Hosts', { has: 'Ungrouped' })).includes('web'));
+    assert.match((await treeRows(page, 'Hosts')).find((r) => r.label === 'Ungrouped').description, /^16 hosts/, 'every host is listed');
+  } finally {
+    fs.writeFileSync(lab.info.groups, good);
+  }
+  await treeItem(page, 'Hosts', 'web').waitFor({ timeout: 30000 });
+  await wb.screenshot('newuser-groups-back.png');
+});

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InventoryFollower } from '../../src/core/config/follow';
+import { fleetFiles, InventoryFollower } from '../../src/core/config/follow';
+import { defaultGroupsPaths } from '../../src/core/config/groups';
 import { loadInventory } from '../../src/core/config/inventory';
 
 describe('InventoryFollower', () => {
@@ -29,5 +30,30 @@ describe('InventoryFollower', () => {
     expect(await follower.refresh()).toBe(true);
     expect(follower.current.hosts.find((h) => h.alias === 'c')!.groups).toEqual(['web']);
     expect(reloads).toHaveLength(2);
+  });
+
+  it('a configured groups file that does not exist yet is followed, so creating it is a change', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'flotilla-follow-'));
+    const config = join(dir, 'config');
+    writeFileSync(config, 'Host a\n  HostName 127.0.0.1\n');
+    const groupsFile = join(dir, 'groups.yaml');
+    const opts = { sshConfigFile: config, groupsFile, homeDir: dir };
+    const follower = await InventoryFollower.follow(await loadInventory(opts), opts);
+    writeFileSync(groupsFile, 'groups:\n  web: [a]\n');
+    expect(await follower.refresh()).toBe(true);
+    expect(follower.current.hosts[0]!.groups).toEqual(['web']);
+  });
+});
+
+describe('fleetFiles', () => {
+  it('names the main config, what it read, the groups file or where one is looked for, and the inventories', () => {
+    const home = '/home/u';
+    const read = { configFiles: ['/home/u/.ssh/config', '/home/u/.ssh/more.conf'], groupsFile: undefined };
+    expect(fleetFiles({ homeDir: home, ansibleInventories: ['/srv/hosts.ini'] }, read))
+      .toEqual(['/home/u/.ssh/config', '/home/u/.ssh/more.conf', ...defaultGroupsPaths(home), '/srv/hosts.ini']);
+    expect(fleetFiles({ homeDir: home }, { ...read, groupsFile: '/home/u/g.yaml' })).toEqual(['/home/u/.ssh/config', '/home/u/.ssh/more.conf', '/home/u/g.yaml']);
+    // a fleet that could not be read: what would define it once fixed
+    expect(fleetFiles({ homeDir: home, sshConfigFile: '/etc/fleet.conf', groupsFile: '/home/u/g.yaml' }, undefined)).toEqual(['/etc/fleet.conf', '/home/u/g.yaml']);
+    expect(fleetFiles({ homeDir: home, sshConfigFile: 'none', groupsFile: '/g.yaml' }, undefined)).toEqual(['/g.yaml']);
   });
 });

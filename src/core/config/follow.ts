@@ -8,11 +8,16 @@ import { join } from 'node:path';
 import { defaultGroupsPaths } from './groups';
 import { loadInventory, type Inventory, type InventoryOptions } from './inventory';
 
-export function fleetFiles(opts: InventoryOptions, inventory: Inventory): string[] {
+/**
+ * The files that define the fleet read with `opts`: the main ssh config and every file it read, the groups file
+ * (or, with none found, where one would be looked for: creating it changes the fleet), the Ansible inventories.
+ * `inventory` undefined: the fleet could not be read (what to follow until it can).
+ */
+export function fleetFiles(opts: InventoryOptions, inventory: Pick<Inventory, 'configFiles' | 'groupsFile'> | undefined): string[] {
   const home = opts.homeDir ?? homedir();
   const mainConfig = opts.sshConfigFile === 'none' ? [] : [opts.sshConfigFile || join(home, '.ssh', 'config')];
-  const groups = inventory.groupsFile ? [inventory.groupsFile] : opts.groupsFile ? [] : defaultGroupsPaths(home);
-  return [...new Set([...mainConfig, ...inventory.configFiles, ...groups, ...(opts.ansibleInventories ?? [])])];
+  const groups = inventory?.groupsFile ? [inventory.groupsFile] : opts.groupsFile ? [opts.groupsFile] : defaultGroupsPaths(home);
+  return [...new Set([...mainConfig, ...(inventory?.configFiles ?? []), ...groups, ...(opts.ansibleInventories ?? [])])];
 }
 
 async function stampOf(files: readonly string[]): Promise<string> {
