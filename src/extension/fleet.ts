@@ -4,7 +4,8 @@
 // draws UI.
 import * as vscode from 'vscode';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fleetFiles } from '../core/config/follow';
 import { loadInventory, type Inventory, type InventoryOptions } from '../core/config/inventory';
 import { resolveHost } from '../core/config/sshConfig';
@@ -234,7 +235,11 @@ export class Fleet implements vscode.Disposable {
     for (const w of this.watchers) w.dispose();
     const inventories = new Set(options.ansibleInventories);
     // An inventory is also its group_vars/ and host_vars/ beside it (or, for a directory, everything below it).
-    const watched = fleetFiles(options, inventory).map((file) => ({ file, also: inventories.has(file) ? ['group_vars/**', 'host_vars/**'] : [] }));
+    // A watcher on a folder that does not exist logs an error (and one on an ancestor would watch a whole tree):
+    // a file is followed once its folder exists (Refresh reads the fleet again in any case).
+    const watched = fleetFiles(options, inventory)
+      .filter((file) => existsSync(dirname(file)))
+      .map((file) => ({ file, also: inventories.has(file) ? ['group_vars/**', 'host_vars/**'] : [] }));
     this.watchers = watched.map(({ file, also }) => {
       const name = file.split('/').pop()!;
       const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(join(file, '..')), `{${[name, `${name}/**`, ...also].join(',')}}`));
