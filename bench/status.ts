@@ -80,7 +80,7 @@ export async function runStatusBench(lab: Lab, dir: string, log: (s: string) => 
     }
     await worker.call('statusTeardown');
     log(`# status warm: checkFleet on 500 pooled connections (rtt + probe per host, one metrics cache across rounds as the Hosts ` +
-      `view keeps: a probe within ${SLOW_FACTS_MS / 60_000} min of a full one reuses its clock and disk and starts no program), ` +
+      `view keeps: a probe within ${SLOW_FACTS_MS / 60_000} min of a full one reuses its clock and disk, starts no program and is written to a shell kept on the connection, which the first such round opens), ` +
       `median of ${WARM_ROUNDS}: ${spread(w)} (ms); full probes (date, df, the 0.25 s CPU sample), median of ${full.length}: ${median(full).toFixed(0)} ms`);
     log(line('status-500-warm', median(w), 'goal', STATUS_WARM_GOAL_MS));
   } finally {

@@ -7,10 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HerdGuard, measureCandidates, placeHost } from '../../src/core/balance/place';
 import { startJob } from '../../src/core/jobs/job';
 import { RunStore } from '../../src/core/jobs/store';
-import { MetricsCache, probeHost } from '../../src/core/health/metrics';
+import type { ClientChannel } from 'ssh2';
+import { MetricsCache, PROBE_SHELL, probeHost } from '../../src/core/health/metrics';
 import type { Pool } from '../../src/core/ssh/pool';
 import { cliInProcess } from './cliInProcess';
-import { startFleet, type TestFleet } from './fleet';
+import { countingChannels } from './countingPool';
+import { execOn, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 const GiB = 1024 * 1024;
@@ -51,18 +53,44 @@ describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
     expect(one.metrics.cpuBusy).toBeGreaterThanOrEqual(0);
   });
 
-  it('a later probe (no program started; a POSIX login shell runs it without /bin/sh) measures on bash, dash, fish and tcsh accounts', async () => {
+  it('the probes after a full one go to a shell kept on the connection: on bash, dash, fish and tcsh accounts, no channel opens for them', async () => {
     const shells = ['shell-bash', 'shell-dash', 'shell-fish', 'shell-tcsh'];
+    const { counting, opened, commands } = countingChannels(pool);
     const metrics = new MetricsCache(0);
-    const first = await Promise.all(shells.map((h) => metrics.measure(pool, h)));
-    const later = await Promise.all(shells.map((h) => metrics.measure(pool, h)));
+    const first = await Promise.all(shells.map((h) => metrics.measure(counting, h)));
+    // the first after the full probe starts the probe shell (exec /bin/sh -s); the third finds it parked
+    const second = await Promise.all(shells.map((h) => metrics.measure(counting, h)));
+    expect(commands.filter((c) => c === 'exec /bin/sh -s')).toHaveLength(shells.length);
+    const before = { ...opened };
+    const third = await Promise.all(shells.map((h) => metrics.measure(counting, h)));
+    expect(opened).toEqual({ ...before, reused: before.reused + shells.length });
     for (const [i, h] of shells.entries()) {
-      const a = first[i]!, b = later[i]!;
-      expect(a.state, `${h}: ${a.state === 'cannot-measure' ? a.reason : ''}`).toBe('ok');
-      expect(b.state, `${h}: ${b.state === 'cannot-measure' ? b.reason : ''}`).toBe('ok');
-      if (a.state !== 'ok' || b.state !== 'ok') continue;
-      expect(b.metrics).toMatchObject({ cores: a.metrics.cores, memTotalKb: a.metrics.memTotalKb, diskPath: a.metrics.diskPath, diskUsedPct: a.metrics.diskUsedPct });
+      for (const r of [first[i]!, second[i]!, third[i]!]) expect(r.state, `${h}: ${r.state === 'cannot-measure' ? r.reason : ''}`).toBe('ok');
+      const a = first[i]!, c = third[i]!;
+      if (a.state !== 'ok' || c.state !== 'ok') continue;
+      expect(c.metrics).toMatchObject({ cores: a.metrics.cores, memTotalKb: a.metrics.memTotalKb, diskPath: a.metrics.diskPath, diskUsedPct: a.metrics.diskUsedPct });
     }
+  });
+
+  it('a probe shell the host ended is replaced, and the probe measures', async () => {
+    const metrics = new MetricsCache(0);
+    await metrics.measure(pool, 'lab-3');
+    await metrics.measure(pool, 'lab-3'); // parks lab-3's probe shell
+    // the parked shell's pid, asked of it, and the shell put back as it was
+    const lease = pool.reuse<ClientChannel>('lab-3', PROBE_SHELL)!;
+    expect(lease).toBeDefined();
+    const pid = await new Promise<string>((resolve) => {
+      let out = '';
+      const onData = (d: Buffer) => { out += d.toString(); if (out.endsWith('\n')) { lease.channel.removeListener('data', onData); resolve(out.trim()); } };
+      lease.channel.on('data', onData);
+      lease.channel.write('echo $$\n');
+    });
+    expect(pool.park(lease, PROBE_SHELL, () => lease.channel.end())).toBe(true);
+    expect((await execOn(pool, 'lab-3', `kill ${pid}`)).code).toBe(0);
+    const { counting, commands } = countingChannels(pool);
+    const r = await metrics.measure(counting, 'lab-3');
+    expect(r.state, r.state === 'cannot-measure' ? r.reason : '').toBe('ok');
+    expect(commands).toEqual(['exec /bin/sh -s']);
   });
 
   it('chooses the least-loaded host through the real probe path and explains it', async () => {

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FULL_PROBE, MetricsCache, parseProbeOutput, probeCommand, probeParts, probeScript, SLOW_FACTS_MS, type EarlierProbe } from '../../src/core/health/metrics';
+import { FULL_PROBE, MetricsCache, parseProbeOutput, probeParts, probeScript, SLOW_FACTS_MS, type EarlierProbe } from '../../src/core/health/metrics';
 import { buildRemoteCommand } from '../../src/core/ssh/quote';
 
 const LINUX = `clock=1700000000
@@ -150,28 +150,22 @@ describe('probeScript', () => {
   }
 });
 
-describe('probeCommand', () => {
+describe('the probes between full ones', () => {
   const light = probeScript('~', { clock: false, disk: false, cpuSample: false });
 
-  it('goes to a POSIX login shell as it is once a full probe has named that shell; to /bin/sh otherwise', () => {
-    for (const sh of ['/bin/bash', '/usr/bin/dash', '/bin/sh', '/usr/local/bin/ksh']) expect(probeCommand(light, sh), sh).toBe(light);
-    for (const sh of ['/usr/bin/fish', '/bin/tcsh', '/usr/bin/zsh', '/bin/rbash', '', undefined]) {
-      expect(probeCommand(light, sh), String(sh)).toBe(`exec /bin/sh -c '${light}'`);
-    }
-    expect(probeCommand(probeScript('/srv/my data'), '/bin/bash')).toMatch(/^exec \/bin\/sh -c 'b=/);
-  });
-
-  it('measures when run as sshd runs it, under each login shell it is built for', () => {
+  it('measure when written to /bin/sh -s on stdin as the probe shell gets them, sshd running it under each login shell', () => {
+    const marker = 'probe-end-0123456789abcdef';
     for (const shell of ['/bin/bash', '/bin/dash', '/usr/bin/fish', '/usr/bin/tcsh'].filter((s) => existsSync(s))) {
-      const out = execFileSync(shell, ['-c', probeCommand(light, shell)], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: tmpdir() } });
-      const r = parseProbeOutput(out, 1, Date.now(), Date.now(), { factsAt: Date.now(), diskPath: '/', diskUsedPct: 1, diskAvailKb: 1 });
-      expect(r.state, `${shell}: ${out}`).toBe('ok');
+      // two probes in one shell, as a parked shell gets them; the second one's output follows the first's marker
+      const input = `{ ${light}; } </dev/null\necho ${marker}\n`.repeat(2);
+      const out = execFileSync(shell, ['-c', 'exec /bin/sh -s'], { input, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: tmpdir() } });
+      const parts = out.split(`${marker}\n`);
+      expect(parts, `${shell}: ${out}`).toHaveLength(3);
+      for (const part of parts.slice(0, 2)) {
+        const r = parseProbeOutput(part, 1, Date.now(), Date.now(), { factsAt: Date.now(), diskPath: '/', diskUsedPct: 1, diskAvailKb: 1 });
+        expect(r.state, `${shell}: ${part}`).toBe('ok');
+      }
     }
-  });
-
-  it('a full probe reports the login shell ($SHELL) for the next one', () => {
-    const out = execFileSync('/bin/sh', ['-c', probeScript('~')], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: tmpdir(), SHELL: '/bin/bash' } });
-    expect(out).toMatch(/^shell=\/bin\/bash$/m);
   });
 });
 

@@ -1,8 +1,10 @@
 // One command per host returns what placement and the health view need: CPU (loadavg ÷ cores and a
 // short /proc/stat sample), memory, disk use of a path, cores, uptime. Linux and macOS; anything else is
 // "cannot measure", never zeros.
-import { buildRemoteCommand, isPlainSafe, shQuote } from '../ssh/quote';
-import type { Pool } from '../ssh/pool';
+import { randomBytes } from 'node:crypto';
+import type { ClientChannel } from 'ssh2';
+import { buildRemoteCommand, shQuote } from '../ssh/quote';
+import type { LeasedChannel, Pool } from '../ssh/pool';
 
 export interface HostMetrics {
   os: 'linux' | 'darwin';
@@ -59,8 +61,6 @@ export interface EarlierProbe {
   diskAvailKb: number;
   /** The last /proc/stat total line read, and when (Linux). */
   stat?: { line: string; at: number };
-  /** The account's login shell ($SHELL, as sshd sets it from the passwd entry), read by a full probe. */
-  loginShell?: string;
 }
 
 /** The parts a probe needs now: slow facts fresh from an earlier probe, and a CPU baseline, are not re-read. */
@@ -100,7 +100,7 @@ export function probeScript(diskPath: string, parts: ProbeParts = FULL_PROBE): s
     ...(parts.clock ? [] : ['echo "now=$(date +%s)"']),
   ].join('; ');
   return [
-    ...(parts.clock ? ['printf clock=; date +%s || echo', 'echo "shell=$SHELL"'] : []),
+    ...(parts.clock ? ['printf clock=; date +%s || echo'] : []),
     ...(parts.disk ? [`d=${disk}; until [ -e "$d" ] || [ "$d" = / ]; do d=$(dirname "$d"); done; echo "diskpath=$d"`] : []),
     `if [ -r /proc/stat ] && [ -r /proc/meminfo ]; then ${linux}; else os=$(uname -s 2>/dev/null); echo "os=$os"; if [ "$os" = Darwin ]; then ${darwin}; fi; fi`,
     // df's output goes last, as it is (its last line is the file system): no subshell to prefix its lines
@@ -109,18 +109,6 @@ export function probeScript(diskPath: string, parts: ProbeParts = FULL_PROBE): s
 }
 
 const DF_MARKER = 'df-follows';
-
-/** Login shells that run the probe's POSIX script as /bin/sh would (not fish, tcsh, zsh or a restricted shell). */
-const POSIX_LOGIN_SHELL = /^(?:.*\/)?(?:bash|dash|sh|ash|ksh|mksh)$/;
-
-/**
- * The exec string of a probe. sshd hands it to the login shell (`$SHELL -c`): once a full probe has said that
- * shell is a POSIX one, a plain script goes to it as it is, and the host starts no /bin/sh besides; otherwise
- * (and at first) buildRemoteCommand's form, which every login shell passes to /bin/sh unchanged.
- */
-export function probeCommand(script: string, loginShell: string | undefined): string {
-  return loginShell !== undefined && POSIX_LOGIN_SHELL.test(loginShell) && isPlainSafe(script) ? script : buildRemoteCommand(script);
-}
 
 function fields(text: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -155,7 +143,6 @@ function readProbe(text: string, latencyMs: number, now: number, firstOutputAt: 
   if (result.state !== 'ok') return { result };
   const m = result.metrics;
   const stat1 = output.fields.get('stat1');
-  const loginShell = output.fields.get('shell') || earlier?.loginShell;
   return {
     result,
     next: {
@@ -165,7 +152,6 @@ function readProbe(text: string, latencyMs: number, now: number, firstOutputAt: 
       diskUsedPct: m.diskUsedPct,
       diskAvailKb: m.diskAvailKb,
       ...(stat1 ? { stat: { line: stat1, at: now } } : {}),
-      ...(loginShell ? { loginShell } : {}),
     },
   };
 }
@@ -255,24 +241,97 @@ export async function probeHost(pool: Pool, alias: string, diskPath = '~', timeo
 
 async function probeOnce(pool: Pool, alias: string, diskPath: string, timeoutMs: number, earlier: EarlierProbe | undefined): Promise<{ result: ProbeResult; next?: EarlierProbe }> {
   const t0 = Date.now();
-  const lease = await pool.exec(alias, probeCommand(probeScript(diskPath, probeParts(earlier, t0)), earlier?.loginShell));
-  let out = '';
-  let firstOutputAt: number | undefined;
+  const parts = probeParts(earlier, t0);
+  const script = probeScript(diskPath, parts);
+  // A full probe (the clock, the disk) is a command in a session of its own: it also shows that the host still
+  // starts sessions and login shells. The probes between full ones go to a shell kept on the connection.
+  const ran = parts.clock ? await runAsCommand(pool, alias, script, timeoutMs) : await runInProbeShell(pool, alias, script, timeoutMs);
+  if (!ran) return { result: { state: 'cannot-measure', reason: `probe did not finish within ${timeoutMs} ms`, latencyMs: Date.now() - t0 } };
+  return readProbe(ran.out, Date.now() - t0, Date.now(), ran.firstOutputAt, earlier);
+}
+
+interface ProbeRun {
+  out: string;
+  firstOutputAt?: number;
+}
+
+const MAX_PROBE_OUTPUT = 65536;
+
+/** The probe as the exec command of a channel of its own; undefined when it did not finish in time. */
+async function runAsCommand(pool: Pool, alias: string, script: string, timeoutMs: number): Promise<ProbeRun | undefined> {
+  const lease = await pool.exec(alias, buildRemoteCommand(script));
+  const run: ProbeRun = { out: '' };
   lease.channel.on('data', (d: Buffer) => {
-    firstOutputAt ??= Date.now();
-    if (out.length < 65536) out += d.toString('utf8');
+    run.firstOutputAt ??= Date.now();
+    if (run.out.length < MAX_PROBE_OUTPUT) run.out += d.toString('utf8');
   });
   lease.channel.stderr.on('data', () => {});
   const finished = await new Promise<boolean>((resolve) => {
     const t = setTimeout(() => resolve(false), timeoutMs);
     lease.channel.once('close', () => { clearTimeout(t); resolve(true); });
   });
-  if (!finished) {
-    try { lease.channel.close(); } catch { /* gone */ }
-    lease.release();
-    return { result: { state: 'cannot-measure', reason: `probe did not finish within ${timeoutMs} ms`, latencyMs: Date.now() - t0 } };
+  if (finished) return run;
+  try { lease.channel.close(); } catch { /* gone */ }
+  lease.release();
+  return undefined;
+}
+
+/**
+ * The pool's name for the shell the probes between full ones are written to (`/bin/sh -s`, parked on the
+ * connection in between): the host starts no session, login shell or program for them, and no channel opens.
+ */
+export const PROBE_SHELL = 'health-probe-shell';
+
+/** In the connection's parked probe shell, or a new one when there is none or it has ended unused. */
+async function runInProbeShell(pool: Pool, alias: string, script: string, timeoutMs: number): Promise<ProbeRun | undefined> {
+  const parked = pool.reuse<ClientChannel>(alias, PROBE_SHELL);
+  if (parked) {
+    const ran = await runInShell(pool, parked, script, timeoutMs);
+    if (ran !== 'gone') return ran;
   }
-  return readProbe(out, Date.now() - t0, Date.now(), firstOutputAt, earlier);
+  const ran = await runInShell(pool, await pool.exec(alias, 'exec /bin/sh -s'), script, timeoutMs);
+  return ran === 'gone' ? { out: '' } : ran;
+}
+
+/**
+ * Writes the script and an end marker to the shell's stdin and reads until the marker: the shell is then parked
+ * for the next probe. 'gone': it ended before printing anything (nothing ran); undefined: not in time.
+ */
+function runInShell(pool: Pool, lease: LeasedChannel<ClientChannel>, script: string, timeoutMs: number): Promise<ProbeRun | 'gone' | undefined> {
+  const { channel } = lease;
+  const marker = `probe-end-${randomBytes(8).toString('hex')}\n`;
+  const run: ProbeRun = { out: '' };
+  return new Promise((resolve) => {
+    const finish = (result: ProbeRun | 'gone' | undefined, idle: boolean) => {
+      clearTimeout(timer);
+      channel.removeListener('data', onData);
+      channel.stderr.removeListener('data', onStderr);
+      channel.removeListener('close', onClose);
+      const end = () => { try { channel.end(); } catch { channel.close(); } };
+      if (idle) {
+        if (!pool.park(lease, PROBE_SHELL, end)) end();
+      } else {
+        try { channel.close(); } catch { /* gone */ }
+        lease.release();
+      }
+      resolve(result);
+    };
+    const onData = (d: Buffer) => {
+      run.firstOutputAt ??= Date.now();
+      run.out += d.toString('utf8');
+      if (run.out.endsWith(marker)) finish({ out: run.out.slice(0, -marker.length), firstOutputAt: run.firstOutputAt }, true);
+      else if (run.out.length > MAX_PROBE_OUTPUT) finish(run, false);
+    };
+    const onStderr = () => {};
+    // The shell ended: before anything ran (a parked shell the host closed) or partway (what came is parsed).
+    const onClose = () => finish(run.out === '' ? 'gone' : run, false);
+    const timer = setTimeout(() => finish(undefined, false), timeoutMs);
+    channel.on('data', onData);
+    channel.stderr.on('data', onStderr);
+    channel.once('close', onClose);
+    // Its stdin is the shell's: nothing in the probe may read from it (the marker line is next).
+    channel.write(`{ ${script}; } </dev/null\necho ${marker.trim()}\n`);
+  });
 }
 
 /**
