@@ -22,6 +22,7 @@ import { scanLocal } from '../../src/core/push/scan';
 import type { LocalEntry, ScanResult } from '../../src/core/push/types';
 import type { Pool } from '../../src/core/ssh/pool';
 import { execOn, startFleet, type TestFleet } from './fleet';
+import { countingChannels } from './countingPool';
 
 const canRunLab = process.getuid?.() === 0;
 const HOSTS = ['lab-1', 'lab-2', 'lab-3'];
@@ -69,29 +70,6 @@ function allModes(dir: string): number[] {
     else if (!st.isSymbolicLink()) modes.push(st.mode & 0o7777);
   }
   return modes;
-}
-
-/** The pool, counting the exec and SFTP channels opened through it. */
-/** Channels opened through `pool`, and parked channels it handed out again (`reused`). */
-function countingChannels(pool: Pool): { counting: Pool; opened: { sftp: number; exec: number; reused: number }; commands: string[] } {
-  const opened = { sftp: 0, exec: 0, reused: 0 };
-  const commands: string[] = [];
-  const counting = new Proxy(pool, {
-    get(target, prop, receiver) {
-      if (prop === 'sftp') return (...args: Parameters<Pool['sftp']>) => { opened.sftp++; return target.sftp(...args); };
-      if (prop === 'exec') return (...args: Parameters<Pool['exec']>) => { opened.exec++; commands.push(args[1]); return target.exec(...args); };
-      if (prop === 'reuse') {
-        return (...args: Parameters<Pool['reuse']>) => {
-          const lease = target.reuse(...args);
-          if (lease) opened.reused++;
-          return lease;
-        };
-      }
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-  return { counting, opened, commands };
 }
 
 function asFlotilla(path: string): void {
