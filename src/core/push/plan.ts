@@ -240,8 +240,9 @@ export async function remoteHashes(
 ): Promise<{ hashes: Map<string, string>; tool: string }> {
   const hashes = new Map<string, string>();
   if (!paths.length) return { hashes, tool: 'none' };
-  // Whether the host's sha256sum takes -z is asked once per connection (a live one: this never connects by itself).
-  const scope = pool.isConnected(host) ? await pool.scope(host).catch(() => undefined) : undefined;
+  // Whether the host's sha256sum takes -z is asked once per connection (a live one: this never connects by
+  // itself). Looked up without waiting, so the hashes are asked for at once, not after other hosts' diffs.
+  const scope = pool.liveScope(host);
   const knownZ = !!scope && sha256z.has(scope);
   const viaLock = lock && !paths.some((p) => p.includes('\n')) ? await lock.run(hashScript(dest, paths, knownZ).join('; ')) : undefined;
   const stdout = viaLock ?? (await execScript(pool, host, hashScript(dest, undefined, knownZ).join('\n'), Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8'), signal)).stdout;

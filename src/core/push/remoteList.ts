@@ -418,13 +418,14 @@ export interface ListOptions {
 
 export async function listRemote(pool: Pool, host: string, req: ListRequest, opts: ListOptions = {}): Promise<RemoteListing & { lock?: DestinationLock }> {
   // Whether find prints is asked once per connection (a live one: this never connects by itself).
-  const scope = pool.isConnected(host) ? await pool.scope(host).catch(() => undefined) : undefined;
+  const scope = pool.liveScope(host);
   const findPrintf = !!scope && findPrints.has(scope);
   const run = await runListing(pool, host, listingScript(req, opts.lock, { findPrintf }), opts.lock, opts.signal);
   if (scope && run.parsed.rc !== NO_PRINTF_EXIT && (run.parsed.state === 'dir' || run.parsed.state === 'other')) findPrints.set(scope, true);
   let released = false;
   let times = '';
-  let runs = Promise.resolve();
+  /** The last run asked for, while one is in flight (the next waits for it; the first starts at once). */
+  let runs: Promise<void> | undefined;
   const lock: DestinationLock | undefined = opts.lock ? {
     lost: run.closed,
     setPreciseTimes: (files) => {
@@ -436,7 +437,7 @@ export async function listRemote(pool: Pool, host: string, req: ListRequest, opt
       if (released || script.includes('\n') || Buffer.byteLength(script) > LOCK_RUN_MAX_BYTES) return Promise.resolve(undefined);
       const token = randomBytes(8).toString('hex');
       const marker = Buffer.from(`Z${token}\0`, 'latin1');
-      const pending = runs.then(() => new Promise<Buffer | undefined>((resolve) => {
+      const start = () => new Promise<Buffer | undefined>((resolve) => {
         const got: Buffer[] = [];
         let size = 0;
         const done = (out: Buffer | undefined) => { run.onMore(undefined); resolve(out); };
@@ -450,8 +451,10 @@ export async function listRemote(pool: Pool, host: string, req: ListRequest, opt
         });
         void run.closed.then(() => done(undefined));
         run.channel.write(`( ${script} ) </dev/null 2>/dev/null; printf 'Z%s\\0' ${token}\n`);
-      }));
-      runs = pending.then(() => undefined);
+      });
+      const pending = runs ? runs.then(start) : start();
+      const settled = pending.then(() => { if (runs === settled) runs = undefined; });
+      runs = settled;
       return pending;
     },
     release: async () => {

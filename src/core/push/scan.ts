@@ -1,7 +1,7 @@
 // Local side of a push: walk the folder with lstat (never following links), honour .gitignore /
 // .flotillaignore (nested, with negation) and explicit excludes, and say out loud what was skipped and why.
 import { createHash } from 'node:crypto';
-import { createReadStream, lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readFileSync, type BigIntStats } from 'node:fs';
 import { lstat, readFile, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
@@ -254,8 +254,26 @@ export function changedSince(before: ScanResult, now: ScanResult): string[] {
   return out.sort();
 }
 
+/** Files up to this size are hashed from one synchronous read. */
+const SYNC_HASH_MAX_BYTES = 1024 * 1024;
+
 export async function hashLocalFile(path: string): Promise<string> {
   const hash = createHash('sha256');
+  // A small regular file is read at once: on a warm cache that costs microseconds, where the stream costs a
+  // thread-pool round trip per open, read and close (each waiting its turn behind other hosts' plans).
+  // Opened non-blocking, so a FIFO swapped in since the scan cannot hang the open (it takes the stream path).
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  let small = false;
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile() && st.size <= SYNC_HASH_MAX_BYTES) {
+      small = true;
+      hash.update(readFileSync(fd));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (small) return hash.digest('hex');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }

@@ -246,6 +246,12 @@ export class Pool {
     }
   }
 
+  /** The disposal scope of the host's live connection, if it has one now (never connects, never waits). */
+  liveScope(alias: string): DisposalScope | undefined {
+    const e = this.entries.get(alias);
+    return e?.connection && !e.dead ? e.scope : undefined;
+  }
+
   /**
    * The disposal scope of the host's live connection (connecting if needed): what is added to it is
    * disposed when that connection closes.
