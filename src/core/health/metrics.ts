@@ -3,7 +3,7 @@
 // "cannot measure", never zeros.
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
-import { buildRemoteCommand, shQuote } from '../ssh/quote';
+import { buildRemoteCommand, shQuote, STDIN_SHELL } from '../ssh/quote';
 import type { LeasedChannel, Pool } from '../ssh/pool';
 
 export interface HostMetrics {
@@ -289,7 +289,7 @@ async function runInProbeShell(pool: Pool, alias: string, script: string, timeou
     const ran = await runInShell(pool, parked, script, timeoutMs);
     if (ran !== 'gone') return ran;
   }
-  const ran = await runInShell(pool, await pool.exec(alias, 'exec /bin/sh -s'), script, timeoutMs);
+  const ran = await runInShell(pool, await pool.exec(alias, STDIN_SHELL), script, timeoutMs);
   return ran === 'gone' ? { out: '' } : ran;
 }
 

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { LeasedChannel, Pool } from '../ssh/pool';
 import type { DisposalScope } from '../ssh/scope';
-import { shQuote } from '../ssh/quote';
+import { shQuote, STDIN_SHELL } from '../ssh/quote';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
 import { endSftp, sftpCall } from './sftp';
 import { TEMP_GLOB, TEMP_MARKER, type PathError, type RemoteEntry } from './types';
@@ -60,12 +60,6 @@ export interface LockRequest {
 
 /** Another push holds the destination's lock (and kept it for longer than we wait). */
 export class DestinationBusy extends Error {}
-
-/**
- * The exec command of a listing: POSIX sh reading its script from stdin. Constant text, the same for bash,
- * dash, fish and tcsh login shells; a script of any size or bytes, and nothing for the host to decode.
- */
-export const STDIN_SHELL = 'exec /bin/sh -s';
 
 export const NO_PRINTF_EXIT = 90;
 const BUSY_EXIT = 75;

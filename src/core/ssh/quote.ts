@@ -12,6 +12,13 @@ export function shQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * The exec command of a shell that reads its script from stdin (push's listing shell, the health probe's
+ * shell): POSIX sh. Constant text, the same for bash, dash, fish and tcsh login shells; a script of any size
+ * or bytes, and nothing for the host to decode.
+ */
+export const STDIN_SHELL = 'exec /bin/sh -s';
+
 export function shellCommandFromArgv(argv: readonly string[]): string {
   return argv.map(shQuote).join(' ');
 }
@@ -68,11 +75,6 @@ function scriptLines(script: string, opts: RemoteScriptOptions): string[] {
  */
 const PLAIN_SAFE = /^[\x20\x22-\x26\x28-\x5b\x5d-\x7e]*$/;
 
-/** Whether `line` can travel in clear, in single quotes, to every login shell (see PLAIN_SAFE). */
-export function isPlainSafe(line: string): boolean {
-  return PLAIN_SAFE.test(line);
-}
-
 /**
  * The exact exec string. A script of plain-safe lines without environment values (where secrets go)
  * travels as `exec /bin/sh -c '<its lines joined by "; ">'`: the host starts no decoder, which is most
@@ -85,7 +87,7 @@ export function isPlainSafe(line: string): boolean {
 export function buildRemoteCommand(script: string, opts: RemoteScriptOptions = {}): string {
   if (script.includes('\0')) throw new Error('remote script cannot contain NUL bytes');
   const lines = scriptLines(script, opts);
-  const plain = Object.keys(opts.env ?? {}).length === 0 && lines.every(isPlainSafe);
+  const plain = Object.keys(opts.env ?? {}).length === 0 && lines.every((l) => PLAIN_SAFE.test(l));
   const cmd = plain ? `exec /bin/sh -c '${lines.join('; ')}'` : encodedCommand(lines.join('\n') + '\n');
   const size = Buffer.byteLength(cmd);
   if (size > MAX_REMOTE_COMMAND_BYTES) {
