@@ -3,7 +3,8 @@
 // "cannot measure", never zeros.
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';
-import { buildRemoteCommand, shQuote, STDIN_SHELL } from '../ssh/quote';
+import { inKeptShell, parkOrEnd, ShellGone } from '../ssh/keptShell';
+import { buildRemoteCommand, shQuote } from '../ssh/quote';
 import type { LeasedChannel, Pool } from '../ssh/pool';
 
 export interface HostMetrics {
@@ -283,38 +284,31 @@ async function runAsCommand(pool: Pool, alias: string, script: string, timeoutMs
 export const PROBE_SHELL = 'health-probe-shell';
 
 /** In the connection's parked probe shell, or a new one when there is none or it has ended unused. */
-async function runInProbeShell(pool: Pool, alias: string, script: string, timeoutMs: number): Promise<ProbeRun | undefined> {
-  const parked = pool.reuse<ClientChannel>(alias, PROBE_SHELL);
-  if (parked) {
-    const ran = await runInShell(pool, parked, script, timeoutMs);
-    if (ran !== 'gone') return ran;
-  }
-  const ran = await runInShell(pool, await pool.exec(alias, STDIN_SHELL), script, timeoutMs);
-  return ran === 'gone' ? { out: '' } : ran;
+function runInProbeShell(pool: Pool, alias: string, script: string, timeoutMs: number): Promise<ProbeRun | undefined> {
+  return inKeptShell(pool, alias, PROBE_SHELL, (lease, reused) => runInShell(pool, lease, reused, script, timeoutMs));
 }
 
 /**
  * Writes the script and an end marker to the shell's stdin and reads until the marker: the shell is then parked
- * for the next probe. 'gone': it ended before printing anything (nothing ran); undefined: not in time.
+ * for the next probe. Undefined: not in time; ShellGone: a reused shell ended before printing anything.
  */
-function runInShell(pool: Pool, lease: LeasedChannel<ClientChannel>, script: string, timeoutMs: number): Promise<ProbeRun | 'gone' | undefined> {
+function runInShell(pool: Pool, lease: LeasedChannel<ClientChannel>, reused: boolean, script: string, timeoutMs: number): Promise<ProbeRun | undefined> {
   const { channel } = lease;
   const marker = `probe-end-${randomBytes(8).toString('hex')}\n`;
   const run: ProbeRun = { out: '' };
-  return new Promise((resolve) => {
-    const finish = (result: ProbeRun | 'gone' | undefined, idle: boolean) => {
+  return new Promise((resolve, reject) => {
+    const finish = (result: ProbeRun | ShellGone | undefined, idle: boolean) => {
       clearTimeout(timer);
       channel.removeListener('data', onData);
       channel.stderr.removeListener('data', onStderr);
       channel.removeListener('close', onClose);
-      const end = () => { try { channel.end(); } catch { channel.close(); } };
       if (idle) {
-        if (!pool.park(lease, PROBE_SHELL, end)) end();
+        parkOrEnd(pool, lease, PROBE_SHELL, true);
       } else {
         try { channel.close(); } catch { /* gone */ }
         lease.release();
       }
-      resolve(result);
+      if (result instanceof ShellGone) reject(result); else resolve(result);
     };
     const onData = (d: Buffer) => {
       run.firstOutputAt ??= Date.now();
@@ -324,7 +318,7 @@ function runInShell(pool: Pool, lease: LeasedChannel<ClientChannel>, script: str
     };
     const onStderr = () => {};
     // The shell ended: before anything ran (a parked shell the host closed) or partway (what came is parsed).
-    const onClose = () => finish(run.out === '' ? 'gone' : run, false);
+    const onClose = () => finish(run.out === '' && reused ? new ShellGone(PROBE_SHELL) : run, false);
     const timer = setTimeout(() => finish(undefined, false), timeoutMs);
     channel.on('data', onData);
     channel.stderr.on('data', onStderr);

@@ -11,7 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { LeasedChannel, Pool } from '../ssh/pool';
 import type { DisposalScope } from '../ssh/scope';
-import { shQuote, STDIN_SHELL } from '../ssh/quote';
+import { inKeptShell, parkOrEnd, ShellGone } from '../ssh/keptShell';
+import { shQuote } from '../ssh/quote';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
 import { endSftp, sftpCall } from './sftp';
 import { TEMP_GLOB, TEMP_MARKER, type PathError, type RemoteEntry } from './types';
@@ -306,23 +307,12 @@ function endsWithEndMarker(chunks: readonly Buffer[]): boolean {
  */
 const LISTING_SHELL = 'push-listing-shell';
 
-/** A parked listing shell that ended before answering: nothing ran in it, so a fresh one is used. */
-class ShellGone extends Error {}
-
 /**
  * Runs the listing script in the connection's parked listing shell, or a new one, and resolves as soon as
  * its end marker arrives (the lock part keeps running).
  */
-async function runListing(pool: Pool, host: string, script: string, lock: LockRequest | undefined, signal?: AbortSignal): Promise<ScriptRun> {
-  const parked = pool.reuse<ClientChannel>(host, LISTING_SHELL);
-  if (parked) {
-    try {
-      return await runListingIn(pool, parked, true, script, lock, signal);
-    } catch (err) {
-      if (!(err instanceof ShellGone)) throw err;
-    }
-  }
-  return runListingIn(pool, await pool.exec(host, STDIN_SHELL), false, script, lock, signal);
+function runListing(pool: Pool, host: string, script: string, lock: LockRequest | undefined, signal?: AbortSignal): Promise<ScriptRun> {
+  return inKeptShell(pool, host, LISTING_SHELL, (lease, reused) => runListingIn(pool, lease, reused, script, lock, signal));
 }
 
 async function runListingIn(
@@ -351,9 +341,7 @@ async function runListingIn(
       channel.removeListener('exit', onExit);
       channel.removeListener('close', onClose);
       onClose(); // this listing's `closed` resolves: the shell is no longer its
-      const end = () => { try { channel.end(); } catch { channel.close(); } };
-      if (idle && pool.park(lease, LISTING_SHELL, end)) return;
-      end(); // the shell exits at the end of its input; the pool frees the slot as the channel closes
+      parkOrEnd(pool, lease, LISTING_SHELL, idle);
     };
     const finish = (err?: Error, parsed?: ParsedListing) => {
       if (settled) return;
@@ -390,7 +378,7 @@ async function runListingIn(
     channel.write(script);
     void closed.then(() => {
       if (settled) return; // the listing arrived: how the lock channel ends is the lock's business
-      if (reused && received === 0 && !signal?.aborted) finish(new ShellGone('the parked listing shell has ended'));
+      if (reused && received === 0 && !signal?.aborted) finish(new ShellGone(LISTING_SHELL));
       const text = Buffer.concat(out).toString('utf8');
       const busy = /\0B([^\0]*)\0/.exec(text);
       if (code === BUSY_EXIT && busy) {

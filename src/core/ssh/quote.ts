@@ -13,9 +13,9 @@ export function shQuote(arg: string): string {
 }
 
 /**
- * The exec command of a shell that reads its script from stdin (push's listing shell, the health probe's
- * shell): POSIX sh. Constant text, the same for bash, dash, fish and tcsh login shells; a script of any size
- * or bytes, and nothing for the host to decode.
+ * The exec command of a shell that reads its script from stdin (the kept shells of keptShell.ts: push's
+ * listing shell, the health probe's shell): POSIX sh. Constant text, the same for bash, dash, fish and tcsh
+ * login shells; a script of any size or bytes, and nothing for the host to decode.
  */
 export const STDIN_SHELL = 'exec /bin/sh -s';
 
