@@ -2,11 +2,18 @@
 // the pure-JS worker. Peers in the same run, rounds alternating with Flotilla's:
 // - warm: a minimal pooled raw-ssh2 exec loop (worker.ts) and parallel-ssh over established ControlMasters;
 // - cold: raw ssh2 connect+auth+exec with the same algorithms (worker.ts).
+// The warm raw loop also runs Flotilla's exec string for `true` (`# exec-warm-50 floor`): what the hosts'
+// side of that string costs, apart from Flotilla's own. What `--cpu-prof` showed on the warm rounds (issue #20,
+// 50 lab hosts on 2 cores): ~55 % of samples in the socket's native writev (on loopback the write also runs
+// the receiving sshd's side, and the writer waits for a core while 50 sshds and shells run), ssh2's cipher
+// ~6 %, Flotilla's run engine ~5 % and pool ~2 % self time; the extra /bin/sh exec per host is most of the
+// gap to raw `true`.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Lab } from '../test/lab/lab';
+import { buildRemoteCommand } from '../src/core/ssh/quote';
 import { topCosts } from './profile';
 import { aliases, benchConfig, line, median, PURE_JS_NOTE, pureJsWorker, spread, timeIt } from './lib';
 
@@ -30,11 +37,12 @@ export async function runExecBench(lab: Lab, dir: string, log: (s: string) => vo
     mastersUp = true;
     await Promise.all(hosts.map((h) => ssh(['-M', '-N', '-f', h])));
     await pssh();
-    const f: number[] = [], raw: number[] = [], ps: number[] = [];
+    const f: number[] = [], raw: number[] = [], rawForm: number[] = [], ps: number[] = [];
     for (let i = 0; i < WARM_ROUNDS; i++) {
       const round = [
         async () => f.push(await worker.call<number>('warmFlotilla', hosts)),
         async () => raw.push(await worker.call<number>('warmRaw')),
+        async () => rawForm.push(await worker.call<number>('warmRaw', true)),
         async () => ps.push(await timeIt(pssh)),
       ];
       for (let k = 0; k < round.length; k++) await round[(k + i) % round.length]!();
@@ -50,6 +58,10 @@ export async function runExecBench(lab: Lab, dir: string, log: (s: string) => vo
     log(`# exec warm: ${PURE_JS_NOTE}; startRun('true') on 50 pooled connections; peers in the same worker / run, rounds interleaved; ` +
       `medians of ${WARM_ROUNDS}: flotilla ${spread(f)}, raw ssh2 ${spread(raw)}, parallel-ssh ${spread(ps)} (ms)`);
     log(line('exec-warm-50', median(f), 'raw-ssh2', median(raw)));
+    log(`# exec-warm-50 floor: the same raw loop sending Flotilla's exec string for \`true\` (\`${buildRemoteCommand('true', { reportPgid: true })}\`: ` +
+      `every run goes through /bin/sh whatever the login shell, and reports its process group for cancel) takes ${spread(rawForm)} ms, median ` +
+      `${median(rawForm).toFixed(0)}: ${(median(rawForm) / median(raw)).toFixed(2)}× raw ssh2 \`true\` on the hosts' side alone; Flotilla is ` +
+      `${(median(f) / median(rawForm)).toFixed(2)}× that loop`);
     log(line('exec-warm-50-pssh', median(f), 'parallel-ssh', median(ps)));
     log(`# exec-warm-50-pssh floor: the raw ssh2 loop itself is ${(median(raw) / median(ps)).toFixed(2)}× parallel-ssh on these hosts (the hosts' side of 50 execs)`);
 

@@ -13,6 +13,7 @@ import { MetricsCache } from '../src/core/health/metrics';
 import { checkFleet } from '../src/core/health/monitor';
 import { connectionAlgorithms } from '../src/core/ssh/connect';
 import { Pool } from '../src/core/ssh/pool';
+import { buildRemoteCommand } from '../src/core/ssh/quote';
 import { refusingPrompter } from '../src/core/types';
 
 function benchPool(config: string, connectTimeoutMs = 10_000): Pool {
@@ -77,9 +78,11 @@ const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
     checkOk(await startRun(hosts, { command: 'true', origin: 'test' }, state.pool!).done);
     return since(t0);
   },
-  async warmRaw() {
+  /** The raw loop runs `true`, or with `flotillaForm` the exec string Flotilla sends for `true`. */
+  async warmRaw(flotillaForm = false) {
+    const command = flotillaForm ? buildRemoteCommand('true', { reportPgid: true }) : 'true';
     const t0 = performance.now();
-    await Promise.all([...state.raw!.values()].map((c) => rawExec(c, 'true')));
+    await Promise.all([...state.raw!.values()].map((c) => rawExec(c, command)));
     return since(t0);
   },
   /** `rounds` Flotilla warm rounds under the V8 profiler (only them); the .cpuprofile goes to `file`. */
