@@ -106,6 +106,21 @@ describe('keywords and first-obtained value', () => {
   });
 });
 
+describe('resolving many aliases against one file', () => {
+  it('a block passed over for other aliases still applies to its own; its bad lines warn every time, an edit is read', async () => {
+    const config = 'Host db\n  User dbadmin\n  Port 2201\nHost web\n  User deploy\n  UseKeychain yes\nHost *\n  Port 2299\n';
+    write({ '.ssh/config': config });
+    for (let round = 0; round < 3; round++) {
+      const web = await resolveHost('web', opts());
+      const db = await resolveHost('db', opts());
+      expect([web.user, web.port, db.user, db.port]).toEqual(['deploy', 2299, 'dbadmin', 2201]);
+      expect(db.warnings).toEqual([expect.stringMatching(/:6: Bad configuration option: usekeychain/)]);
+    }
+    write({ '.ssh/config': config.replace('Port 2201', 'Port 2202 ') });
+    expect((await resolveHost('db', opts())).port).toBe(2202);
+  });
+});
+
 describe('Host patterns', () => {
   it('"?" matches exactly one character, "*" any run', () => {
     expect(matchPattern('web1', 'web?')).toBe(true);

@@ -81,6 +81,11 @@ export interface StoredForward {
 /** Lines already checked (lexed lines are cached per file, so this spans every host resolved from it). */
 const VALIDATED = new WeakSet<ConfigLine>();
 
+/** Whether the line, in a block that does not apply, has been checked and does nothing (no warning, no effect). */
+export function isInertWhenInactive(line: ConfigLine): boolean {
+  return VALIDATED.has(line);
+}
+
 export class OptionStore {
   private readonly single = new Map<string, StoredValue>();
   private readonly lists = new Map<string, { value: string; source: ConfigSource }[]>();

@@ -7,7 +7,7 @@ import { MAX_CONFIG_FILE_BYTES, MAX_INCLUDE_DEPTH, SYSTEM_CONFIG_DIR } from './d
 import { SshConfigError } from './errors.js';
 import { lexConfig, strdelimAll, type ConfigLine } from './lexer.js';
 import { runMatchExec, DEFAULT_MATCH_EXEC_TIMEOUT_MS } from './matchExec.js';
-import type { OptionStore } from './options.js';
+import { isInertWhenInactive, type OptionStore } from './options.js';
 import { hasGlobMagic, hostLineMatches, matchGlobSegment, matchPatternList } from './patterns.js';
 import { connectionHash, expandTokens, tildeExpand } from './tokens.js';
 
@@ -57,14 +57,54 @@ export async function readConfigFile(
   const lines = await lexedFile(file, flags.checkPerm ? ctx.uid : undefined);
   if (lines === undefined) return false;
   const here = [...chain, file];
-  for (const line of lines) {
+  const blocks = blocksOf(lines);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
     // Only Match (exec) and Include wait for anything; the rest stays synchronous (a fleet resolves
     // every alias against the same lines, so per-line overhead adds up).
     if (line.keyword === 'match' || line.keyword === 'include') await processLine(ctx, line, flags, activity, here);
     else if (line.keyword === 'host') activity.active = !flags.neverMatch && hostLineMatches(ctx.hostForHostLines, line.args);
-    else applyOption(ctx, line, activity.active);
+    else if (activity.active) applyOption(ctx, line, true);
+    else {
+      // The option lines up to the next Host/Match/Include, in a block that does not apply: each is checked
+      // (once per lexed line); when none has anything left to say, later passes skip the whole run.
+      const end = blocks.end[i]!;
+      if (!blocks.inert[i]) {
+        let inert = true;
+        for (let j = i; j < end; j++) {
+          applyOption(ctx, lines[j]!, false);
+          inert &&= isInertWhenInactive(lines[j]!);
+        }
+        blocks.inert[i] = inert ? 1 : 0;
+      }
+      i = end - 1;
+    }
   }
   return true;
+}
+
+interface Blocks {
+  /** For each line, the index of the next Host, Match or Include line after it (or the end). */
+  readonly end: Int32Array;
+  /** 1 at the start of a run of option lines known to do nothing while their block does not apply. */
+  readonly inert: Uint8Array;
+}
+
+const blocksByFile = new WeakMap<readonly ConfigLine[], Blocks>();
+
+function blocksOf(lines: readonly ConfigLine[]): Blocks {
+  let blocks = blocksByFile.get(lines);
+  if (blocks) return blocks;
+  const end = new Int32Array(lines.length);
+  let next = lines.length;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    end[i] = next;
+    const k = lines[i]!.keyword;
+    if (k === 'host' || k === 'match' || k === 'include') next = i;
+  }
+  blocks = { end, inert: new Uint8Array(lines.length) };
+  blocksByFile.set(lines, blocks);
+  return blocks;
 }
 
 async function processLine(
@@ -199,6 +239,15 @@ const lexCache = new Map<string, { mtimeMs: number; size: number; ino: number; l
  * group/others). Input is bounded: a file larger than MAX_CONFIG_FILE_BYTES (or an endless device) is an error.
  */
 export async function lexedFile(file: string, ownerUid?: number): Promise<readonly ConfigLine[] | undefined> {
+  const known = lexCache.get(file);
+  if (known) {
+    // Unchanged since it was lexed (same inode, size and mtime): one stat instead of an open, fstat and close.
+    const st = await stat(file).catch(() => undefined);
+    if (st?.isFile() && known.mtimeMs === st.mtimeMs && known.size === st.size && known.ino === st.ino) {
+      if (ownerUid !== undefined && process.platform !== 'win32') checkOwnerAndMode(file, st, ownerUid);
+      return await known.lines;
+    }
+  }
   let handle;
   try {
     handle = await open(file, 'r');

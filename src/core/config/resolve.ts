@@ -117,12 +117,22 @@ export function environmentFrom(opts: ResolveOptions): Environment {
   };
 }
 
+let passwdEntry: { homedir: string; username: string } | null | undefined;
+
+/**
+ * This process's user from the passwd database (ssh, too, takes ~ from it, not from $HOME), read once per
+ * process as ssh reads it once per run: a fleet resolves every alias, and each lookup is a system call.
+ */
 function safeUserInfo(): { homedir: string; username: string } | undefined {
-  try {
-    return userInfo();
-  } catch {
-    return undefined;
+  if (passwdEntry === undefined) {
+    try {
+      const { homedir, username } = userInfo();
+      passwdEntry = { homedir, username };
+    } catch {
+      passwdEntry = null;
+    }
   }
+  return passwdEntry ?? undefined;
 }
 
 export interface ConfigFileToRead {
