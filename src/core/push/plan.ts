@@ -5,7 +5,6 @@
 // fail in the plan, before anything is written.
 import { ConnectError } from '../ssh/connect';
 import type { LeasedChannel, Pool } from '../ssh/pool';
-import type { DisposalScope } from '../ssh/scope';
 import { shQuote } from '../ssh/quote';
 import type { SFTPWrapper } from 'ssh2';
 import { execScript, splitNul } from './remoteExec';
@@ -227,8 +226,8 @@ function hashScript(dest: RemoteDestination, inline?: readonly string[], knownZ 
   ];
 }
 
-/** The connections (by their disposal scope) whose host's sha256sum is known to take -z. */
-const sha256z = new WeakMap<DisposalScope, true>();
+/** A connection's fact (DisposalScope.learn): its host's sha256sum takes -z. */
+const SHA256SUM_Z = 'sha256sum takes -z';
 
 /**
  * The remote side's SHA-256 of each path (relative to the destination), and which tool computed them (none:
@@ -243,12 +242,12 @@ export async function remoteHashes(
   // Whether the host's sha256sum takes -z is asked once per connection (a live one: this never connects by
   // itself). Looked up without waiting, so the hashes are asked for at once, not after other hosts' diffs.
   const scope = pool.liveScope(host);
-  const knownZ = !!scope && sha256z.has(scope);
+  const knownZ = !!scope?.knows(SHA256SUM_Z);
   const viaLock = lock && !paths.some((p) => p.includes('\n')) ? await lock.run(hashScript(dest, paths, knownZ).join('; ')) : undefined;
   const stdout = viaLock ?? (await execScript(pool, host, hashScript(dest, undefined, knownZ).join('\n'), Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8'), signal)).stdout;
   const fields = splitNul(stdout);
   const tool = (fields.shift() ?? 'Tnone').slice(1) || 'none';
-  if (tool === 'sha256sum -z' && scope) sha256z.set(scope, true);
+  if (tool === 'sha256sum -z') scope?.learn(SHA256SUM_Z);
   if (tool === 'sha256sum -z') {
     for (const line of fields) {
       const m = /^([0-9a-f]{64}) [ *]([\s\S]*)$/.exec(line);

@@ -10,7 +10,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { LeasedChannel, Pool } from '../ssh/pool';
-import type { DisposalScope } from '../ssh/scope';
 import { inKeptShell, parkOrEnd, ShellGone } from '../ssh/keptShell';
 import { shQuote } from '../ssh/quote';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
@@ -96,8 +95,8 @@ export function lockKey(dest: RemoteDestination): string {
   return createHash('sha256').update(dest.spec).digest('hex').slice(0, 16);
 }
 
-/** The connections (by their disposal scope) whose host's `find` is known to have GNU `-printf`. */
-const findPrints = new WeakMap<DisposalScope, true>();
+/** A connection's fact (DisposalScope.learn): its host's `find` has GNU `-printf`. */
+const FIND_PRINTS = 'find has -printf';
 
 /** `known.findPrintf`: this host's find has GNU -printf (no probe process; the SFTP walk otherwise). */
 export function listingScript(req: ListRequest, lock?: { waitSeconds: number }, known: { findPrintf?: boolean } = {}): string {
@@ -401,9 +400,9 @@ export interface ListOptions {
 export async function listRemote(pool: Pool, host: string, req: ListRequest, opts: ListOptions = {}): Promise<RemoteListing & { lock?: DestinationLock }> {
   // Whether find prints is asked once per connection (a live one: this never connects by itself).
   const scope = pool.liveScope(host);
-  const findPrintf = !!scope && findPrints.has(scope);
+  const findPrintf = !!scope?.knows(FIND_PRINTS);
   const run = await runListing(pool, host, listingScript(req, opts.lock, { findPrintf }), opts.lock, opts.signal);
-  if (scope && run.parsed.rc !== NO_PRINTF_EXIT && (run.parsed.state === 'dir' || run.parsed.state === 'other')) findPrints.set(scope, true);
+  if (run.parsed.rc !== NO_PRINTF_EXIT && (run.parsed.state === 'dir' || run.parsed.state === 'other')) scope?.learn(FIND_PRINTS);
   let released = false;
   let times = '';
   /** The last run asked for, while one is in flight (the next waits for it; the first starts at once). */

@@ -1,7 +1,7 @@
 // A disposal scope per connection: resources that only make sense while one ssh connection lives (a
 // followed pane capture, a terminal's channel, a remote watcher) are added to that connection's scope
 // and disposed when it closes — dropped, closed, idle, or retired after new settings — not when some
-// later connection to the same host does.
+// later connection to the same host does. Facts learned about the host over it live as long.
 
 export interface Disposable {
   dispose(): void;
@@ -9,7 +9,17 @@ export interface Disposable {
 
 export class DisposalScope {
   private readonly items = new Set<Disposable>();
+  /** What has been learned about the host over this connection (its find has -printf, ...): forgotten with it. */
+  private readonly facts = new Set<string>();
   private closedAt: number | undefined;
+
+  knows(fact: string): boolean {
+    return this.facts.has(fact);
+  }
+
+  learn(fact: string): void {
+    if (!this.closed) this.facts.add(fact);
+  }
 
   /** Adds a resource; the returned handle takes it out again (the resource ended on its own). A closed scope disposes it at once. */
   add(resource: Disposable): Disposable {
