@@ -15,6 +15,7 @@ import { isMetadataOnly } from '../../src/core/push/plan';
 import { applySession, planSession, push, type PushEvent } from '../../src/core/push/push';
 import type { Pool } from '../../src/core/ssh/pool';
 import { bundleCli, spawnCli } from './cliProcess';
+import { countingChannels } from './countingPool';
 import { startFleet, waitUntil, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
@@ -135,6 +136,35 @@ describe.skipIf(!canRunLab)('push safety (lab)', () => {
     expect(realSmall.results!.map((r) => r.state)).toEqual(['ok', 'failed']);
     expect(inHost('lab-2', `ls -A /home/flotilla/small-${tag}`).trim()).toBe('');
     expect(tree(join(home('lab-1'), `small-${tag}/proj`)).size).toBe(20);
+  });
+
+  it('an update too big for its filesystem fails in the plan, on the free space the kept SFTP channel measured during the listing; without a kept channel the apply measures it first; nothing is written', async () => {
+    mountTmpfs('lab-2', `tiny-${tag}`, '1m');
+    makeTree(local, 3, 't');
+    const dest = `~/tiny-${tag}/proj`;
+    const own = fleet.pool();
+    try {
+      expect((await push(own, ['lab-2'], local, dest)).results![0]!.state).toBe('ok'); // SFTP path: its channel is kept
+      put(local, 'd0/big.bin', randomBytes(2 * 1024 * 1024));
+      const { counting, opened } = countingChannels(own);
+      const kept = await push(counting, ['lab-2'], local, dest);
+      expect(kept.plans[0]!.fatal).toMatch(/not enough space on \/home\/flotilla\/tiny-.*\/proj: the push needs about 2\.\d MiB, [\d.]+ KiB free/);
+      expect(kept.results![0]!.state).toBe('failed');
+      // The listing shell and the SFTP channel the first push kept; no channel opened.
+      expect(opened).toEqual({ sftp: 0, exec: 0, reused: 2 });
+    } finally {
+      await own.dispose();
+    }
+    const fresh = fleet.pool();
+    try {
+      const cold = await push(fresh, ['lab-2'], local, dest);
+      expect(cold.plans[0]!.fatal).toBeUndefined(); // no kept channel: the listing did not measure
+      expect(cold.results![0]!.state).toBe('failed');
+      expect(cold.results![0]!.reason).toMatch(/not enough space on \/home\/flotilla\/tiny-.*\/proj/);
+    } finally {
+      await fresh.dispose();
+    }
+    expect(inHost('lab-2', `find /home/flotilla/tiny-${tag} -name '*big*' | wc -l`).trim()).toBe('0');
   });
 
   it('nested destinations are created (mkdir -p); a single file goes into a directory or to its own path, per host', async () => {

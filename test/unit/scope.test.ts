@@ -18,12 +18,17 @@ describe('a connection\'s disposal scope', () => {
     expect(disposed).toEqual(['a', 'b', 'late']);
   });
 
-  it('knows the facts learned over it, and learns none once closed', () => {
+  it('knows the facts learned over it (and the value learned with one), and learns none once closed', () => {
     const scope = new DisposalScope();
     expect(scope.knows('find has -printf')).toBe(false);
     scope.learn('find has -printf');
     expect(scope.knows('find has -printf')).toBe(true);
     expect(new DisposalScope().knows('find has -printf')).toBe(false);
+    scope.learn('home', '/home/u');
+    scope.learn('home', '/home/v');
+    expect(scope.recall('home')).toBe('/home/v');
+    expect(scope.recall('find has -printf')).toBe('');
+    expect(scope.recall('sha256sum takes -z')).toBeUndefined();
     scope.close();
     scope.learn('sha256sum takes -z');
     expect(scope.knows('sha256sum takes -z')).toBe(false);

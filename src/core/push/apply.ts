@@ -10,7 +10,7 @@ import type { LeasedChannel, Pool } from '../ssh/pool';
 import { isMetadataOnly, formatSize, planHost, spaceProblem, type PlannedHost } from './plan';
 import { joinRemote } from './remotePath';
 import { sourcePath } from './scan';
-import { keepSftp, openSftp, sftpCall, sftpErrorText, SFTP_STATUS } from './sftp';
+import { freeBytes, keepSftp, openSftp, sftpCall, sftpErrorText, SFTP_STATUS } from './sftp';
 import { changeableInSameSecond, remoteModeFor, type ItemAction, type PlanItem } from './types';
 import { ensureDirectory, removeEntry, removeTree, uploadFile, uploadSymlink } from './upload';
 import { tarIntoNewDestinationBatched } from './tarBatch';
@@ -205,7 +205,8 @@ async function applyLocked(pool: Pool, plan: PlannedHost, opts: ApplyOptions, st
   const remote = (rel: string) => joinRemote(dest, rel);
   const touchedDirs = new Set<string>();
   try {
-    // A real push measures free space here, over SFTP, before writing anything (a dry run asked df).
+    // Free space, before writing anything, unless the plan measured it (df in a dry run or for a new
+    // destination; statvfs on a kept channel while listing, or alongside the hashes).
     if (plan.freeBytes === undefined && plan.bytesToSend > 0 && plan.nearest) {
       const free = await freeBytes(sftp, plan.nearest);
       const problem = free === undefined ? undefined : spaceProblem(plan, plan.nearest, free);
@@ -367,17 +368,6 @@ function secondOver(seconds: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, wait);
     signal?.addEventListener('abort', done, { once: true });
   });
-}
-
-/** Free bytes for unprivileged users (statvfs@openssh.com); undefined when the server cannot say. */
-async function freeBytes(sftp: SFTPWrapper, path: string): Promise<number | undefined> {
-  type StatVfs = { f_bavail: number | bigint; f_frsize: number | bigint; f_bsize: number | bigint };
-  try {
-    const st = await sftpCall<StatVfs>(sftp, (cb) => sftp.ext_openssh_statvfs(path, cb));
-    return Number(st.f_bavail) * Number(st.f_frsize || st.f_bsize);
-  } catch {
-    return undefined;
-  }
 }
 
 /** OpenSSH answers a write on a full disk with a bare "Failure": ask statvfs whether that is what happened. */

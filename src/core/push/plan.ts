@@ -8,9 +8,9 @@ import type { LeasedChannel, Pool } from '../ssh/pool';
 import { shQuote } from '../ssh/quote';
 import type { SFTPWrapper } from 'ssh2';
 import { execScript, splitNul } from './remoteExec';
-import { openSftp } from './sftp';
+import { freeBytes, keepSftp, keptSftp, openSftp } from './sftp';
 import { listRemote, type DestinationLock, type ListRequest, type LockRequest, type RemoteListing } from './remoteList';
-import { parentOf, parseDestination, shellWord, type RemoteDestination } from './remotePath';
+import { absolutePath, parentOf, parseDestination, shellWord, type RemoteDestination } from './remotePath';
 import { hashLocalFile, sourcePath } from './scan';
 import { remoteModeFor, type HostPlan, type LocalEntry, type PathError, type PlanItem, type RemoteEntry, type ScanResult } from './types';
 
@@ -333,7 +333,7 @@ function predictFailure(plan: PlannedHost, listing: RemoteListing): string | und
       ? `cannot create ${plan.absDest}: ${probe.nearest} is not writable by the login user (permission denied)`
       : `${plan.absDest} is not writable by the login user (permission denied)`;
   }
-  return probe.freeBytes === undefined ? undefined : spaceProblem(plan, probe.nearest, probe.freeBytes);
+  return plan.freeBytes === undefined ? undefined : spaceProblem(plan, probe.nearest, plan.freeBytes);
 }
 
 /** Where and what to list for a destination spec: a directory, some names in it, or one file's own path. */
@@ -343,12 +343,49 @@ export interface PlanTarget {
   renamed?: PlannableScan;
 }
 
-/** A host's listing for a plan, or why it could not be made. */
-export type ListingForPlan = (RemoteListing & { lock?: DestinationLock }) | Error;
+/**
+ * The SFTP channel a real push's listing found kept on the connection, with the free space it measured at
+ * `path` (the destination as the last listing on this connection resolved `~`) while the listing ran.
+ */
+export interface SftpAhead {
+  lease: LeasedChannel<SFTPWrapper>;
+  path: string;
+  free: number | undefined;
+}
 
-/** Lists a host for a plan (under the lock for a real push); never throws. */
-export function listForPlan(pool: Pool, host: string, target: PlanTarget, opts: Pick<PlanOptions, 'signal'> & { lock?: LockRequest } = {}): Promise<ListingForPlan> {
-  return listRemote(pool, host, target.request, { lock: opts.lock, signal: opts.signal }).catch((err: Error) => err);
+/** A host's listing for a plan, or why it could not be made. */
+export type ListingForPlan = (RemoteListing & { lock?: DestinationLock; sftpAhead?: SftpAhead }) | Error;
+
+/** A connection's fact (DisposalScope.learn): its login user's home, as its last listing printed it. */
+const HOME = 'push: home';
+
+/**
+ * Lists a host for a plan (under the lock for a real push); never throws. A real push also takes the SFTP
+ * channel a previous push kept on the connection, if any, and measures the destination's free space on it
+ * at the same time: an apply that writes then starts with neither round trip (a no-op gives it back).
+ */
+export async function listForPlan(pool: Pool, host: string, target: PlanTarget, opts: Pick<PlanOptions, 'signal'> & { lock?: LockRequest } = {}): Promise<ListingForPlan> {
+  const scope = pool.liveScope(host);
+  const home = scope?.recall(HOME);
+  const dest = target.request.dest;
+  const path = opts.lock && (home !== undefined || !dest.homeRelative) ? absolutePath(dest, home ?? '') : undefined;
+  const ahead = path === undefined ? undefined
+    : keptSftp(pool, host, (sftp) => freeBytes(sftp, path)).then((got) => got && { lease: got.lease, path, free: got.value }, () => undefined);
+  const listing = await listRemote(pool, host, target.request, { lock: opts.lock, signal: opts.signal }).catch((err: Error) => err);
+  const sftpAhead = await ahead;
+  if (listing instanceof Error) {
+    if (sftpAhead) keepSftp(pool, sftpAhead.lease);
+    return listing;
+  }
+  pool.liveScope(host)?.learn(HOME, listing.home); // (the listing may have made the connection)
+  return sftpAhead ? { ...listing, sftpAhead } : listing;
+}
+
+/** Lets go of what a listing holds when its plan is not made (the lock; a kept SFTP channel goes back). */
+export async function releaseListing(pool: Pool, listing: ListingForPlan): Promise<void> {
+  if (listing instanceof Error) return;
+  if (listing.sftpAhead) keepSftp(pool, listing.sftpAhead.lease);
+  await listing.lock?.release();
 }
 
 export async function planHost(
@@ -374,6 +411,11 @@ export async function planHost(
   plan.leftovers = listing.leftovers;
   plan.freeBytes = listing.probe.freeBytes;
   plan.nearest = listing.probe.nearest;
+  const ahead = listing.sftpAhead;
+  if (ahead) {
+    plan.sftp = Promise.resolve(ahead.lease);
+    if (ahead.path === plan.nearest) plan.freeBytes ??= ahead.free;
+  }
   if (listing.state === 'other') {
     plan.fatal = `${plan.dest} exists on ${host} and is not a directory; remove it or choose another destination`;
     return plan;
@@ -385,12 +427,19 @@ export async function planHost(
   plan.errors.push(...diff.conflicts);
   let hashed: PlanItem[] = [];
   if (diff.needHash.length) {
-    if (listing.lock) plan.sftp = openSftp(pool, host).catch((err: Error) => err);
+    // A real push updates or fixes metadata either way: its SFTP channel and free space are asked for
+    // alongside the hashes.
+    if (listing.lock) plan.sftp ??= openSftp(pool, host).catch((err: Error) => err);
+    const early = plan.sftp;
+    const nearest = plan.nearest;
+    const free = early && plan.freeBytes === undefined ? early.then((l) => (l instanceof Error ? undefined : freeBytes(l.channel, nearest))) : undefined;
     const paths = diff.needHash.map((i) => i.path);
-    const [lh, rh] = await Promise.all([
+    const [lh, rh, measured] = await Promise.all([
       localHashes(planned, paths, cache),
       remoteHashes(pool, host, plan.destination, paths, opts.signal, listing.lock).catch(() => ({ hashes: new Map<string, string>(), tool: 'none' })),
+      free,
     ]);
+    plan.freeBytes ??= measured;
     plan.contentCheck = rh.tool === 'none' ? 'size+mtime (no sha256sum, shasum or openssl on the host)' : rh.tool;
     // --checksum compares files whose size and mtime already agree: equal content there is simply unchanged.
     const settled = settleHashed(diff.needHash, planned, listing.entries, lh, rh.hashes, !!opts.checksum);

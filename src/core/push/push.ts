@@ -7,7 +7,7 @@
 //                               if the destination changed in a way the approved plan did not show.
 import type { Pool } from '../ssh/pool';
 import { applyHost, DEFAULT_LOCK_WAIT_SECONDS, hostOutcomeOf, type ApplyOptions, type HostPushResult, type ProgressEvent } from './apply';
-import { listForPlan, planHost, planTarget, type ListingForPlan, type LocalHashCache, type PlanOptions, type PlannableScan, type PlannedHost, type PlanTarget } from './plan';
+import { listForPlan, planHost, releaseListing, planTarget, type ListingForPlan, type LocalHashCache, type PlanOptions, type PlannableScan, type PlannedHost, type PlanTarget } from './plan';
 import type { LockRequest } from './remoteList';
 import { changedSince, scanSource, sourceOf, type PushSource, type ScanOptions, type ScanOutput } from './scan';
 
@@ -74,7 +74,7 @@ async function scanAndList(
   try {
     scan = await scanSource(source, opts);
   } catch (err) {
-    await Promise.all(listings.map(async (l) => { const got = await l; if (!(got instanceof Error)) await got.lock?.release(); }));
+    await Promise.all(listings.map(async (l) => releaseListing(pool, await l)));
     throw err;
   }
   opts.on?.({ kind: 'scanned', scan });

@@ -82,18 +82,37 @@ export function endSftp(lease: LeasedChannel<SFTPWrapper>): void {
 const PUSH_SFTP = 'push-sftp';
 
 /**
- * An SFTP channel for a push: the one the last push on this connection kept (checked with one request: a
- * channel that has died meanwhile is let go), or a new one. Saves the channel, subsystem and version
- * round trips and the host's sftp-server start.
+ * The SFTP channel the last push on this connection kept, with `first` asked on it at once: pipelined with a
+ * liveness check (one round trip for both; a channel that has died meanwhile is let go). Undefined when none
+ * is kept or it has died.
+ */
+export async function keptSftp<T>(pool: Pool, host: string, first: (sftp: SFTPWrapper) => Promise<T>): Promise<{ lease: LeasedChannel<SFTPWrapper>; value: T } | undefined> {
+  const kept = pool.reuse<SFTPWrapper>(host, PUSH_SFTP);
+  if (!kept) return undefined;
+  const sftp = kept.channel;
+  const [alive, value] = await Promise.all([sftpCall<string>(sftp, (cb) => sftp.realpath('.', cb)).then(() => true, () => false), first(sftp)]);
+  if (alive && !watches.get(sftp)?.closed) return { lease: kept, value };
+  endSftp(kept);
+  return undefined;
+}
+
+/**
+ * An SFTP channel for a push: the one the last push on this connection kept (see keptSftp), or a new one.
+ * Saves the channel, subsystem and version round trips and the host's sftp-server start.
  */
 export async function openSftp(pool: Pool, host: string): Promise<LeasedChannel<SFTPWrapper>> {
-  const kept = pool.reuse<SFTPWrapper>(host, PUSH_SFTP);
-  if (kept) {
-    const sftp = kept.channel;
-    if (await sftpCall<string>(sftp, (cb) => sftp.realpath('.', cb)).then(() => true, () => false)) return kept;
-    endSftp(kept);
+  return (await keptSftp(pool, host, async () => undefined))?.lease ?? pool.sftp(host);
+}
+
+/** Free bytes for unprivileged users (statvfs@openssh.com); undefined when the server cannot say. */
+export async function freeBytes(sftp: SFTPWrapper, path: string): Promise<number | undefined> {
+  type StatVfs = { f_bavail: number | bigint; f_frsize: number | bigint; f_bsize: number | bigint };
+  try {
+    const st = await sftpCall<StatVfs>(sftp, (cb) => sftp.ext_openssh_statvfs(path, cb));
+    return Number(st.f_bavail) * Number(st.f_frsize || st.f_bsize);
+  } catch {
+    return undefined;
   }
-  return pool.sftp(host);
 }
 
 /** Done with a push's SFTP channel: kept for the next push on the connection when it is sound, else closed. */

@@ -9,16 +9,24 @@ export interface Disposable {
 
 export class DisposalScope {
   private readonly items = new Set<Disposable>();
-  /** What has been learned about the host over this connection (its find has -printf, ...): forgotten with it. */
-  private readonly facts = new Set<string>();
+  /**
+   * What has been learned about the host over this connection (its find has -printf, its home is /home/u,
+   * ...): forgotten with it.
+   */
+  private readonly facts = new Map<string, string>();
   private closedAt: number | undefined;
 
   knows(fact: string): boolean {
     return this.facts.has(fact);
   }
 
-  learn(fact: string): void {
-    if (!this.closed) this.facts.add(fact);
+  /** The value learned with `fact`, if it was. */
+  recall(fact: string): string | undefined {
+    return this.facts.get(fact);
+  }
+
+  learn(fact: string, value = ''): void {
+    if (!this.closed) this.facts.set(fact, value);
   }
 
   /** Adds a resource; the returned handle takes it out again (the resource ended on its own). A closed scope disposes it at once. */
