@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { diffEntries, itemize, settleHashed } from '../../src/core/push/plan';
-import { listingScript, parseListing } from '../../src/core/push/remoteList';
+import { listingScript, parseListing, setAsideTemps } from '../../src/core/push/remoteList';
 import { DestinationError, parseDestination, shellWord } from '../../src/core/push/remotePath';
 import { scanLocal } from '../../src/core/push/scan';
 import { CHUNK_BYTES, joinShared, produce } from '../../src/core/push/tarBatch';
@@ -304,6 +304,23 @@ describe('push remote listing', () => {
     const odd = parseListing(Buffer.from('H/r\0W1\0P/r\0F\0D\0f x 1 644 bad\0\0f 7 5 648 bad-mode\0\0f 2 3 644 caf\u00e9 \u2603\0\0f 1 4 644 E0\0\0E1\0', 'utf8'))!;
     expect([...odd.entries.keys()]).toEqual(['caf\u00e9 \u2603', 'E0']);
     expect(odd.rc).toBe(1);
+  });
+  it('sets temp names aside as leftovers, and lists nothing below a temp-named directory (the listing script run by sh here)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-temps-'));
+    try {
+      for (const rel of ['a.txt', '.a.txt.flotilla-tmp-0011', 'd/.b.flotilla-tmp-22', '.flotilla-tmp-not-ours', 'd/x.flotilla-tmp-nor-this', '.s.flotilla-tmp-33/inner/f']) {
+        mkdirSync(join(dir, rel, '..'), { recursive: true });
+        writeFileSync(join(dir, rel), 'x');
+      }
+      symlinkSync('a.txt', join(dir, 'd/.l.flotilla-tmp-44'));
+      const out = execFileSync('sh', ['-s'], { input: listingScript({ dest: parseDestination(dir) }) });
+      const parsed = parseListing(out)!;
+      const leftovers = setAsideTemps(parsed.entries);
+      expect(leftovers.sort()).toEqual(['.a.txt.flotilla-tmp-0011', '.s.flotilla-tmp-33', 'd/.b.flotilla-tmp-22', 'd/.l.flotilla-tmp-44']);
+      expect([...parsed.entries.keys()].sort()).toEqual(['.flotilla-tmp-not-ours', 'a.txt', 'd', 'd/x.flotilla-tmp-nor-this']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('never deletes while listing; only a real push takes the lock', () => {
     const dry = listingScript({ dest: parseDestination('~/x') });

@@ -14,7 +14,7 @@ import { inKeptShell, parkOrEnd, ShellGone } from '../ssh/keptShell';
 import { shQuote } from '../ssh/quote';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
 import { endSftp, sftpCall } from './sftp';
-import { TEMP_GLOB, TEMP_MARKER, type PathError, type RemoteEntry } from './types';
+import { TEMP_MARKER, type PathError, type RemoteEntry } from './types';
 
 export interface DestinationProbe {
   /** The destination itself when it exists, else its nearest existing ancestor. */
@@ -108,7 +108,6 @@ export function listingScript(req: ListRequest, lock?: { waitSeconds: number }, 
     lines.push(`set -- ${names.map(shQuote).join(' ')}`);
   }
   if (lock) lines.push(...lockLines(lock.waitSeconds));
-  const temp = shQuote(TEMP_GLOB);
   lines.push(
     'p=$d; while [ ! -e "$p" ] && [ ! -L "$p" ]; do p=${p%/*}; [ -n "$p" ] || p=/; done',
     `if [ -d "$p" ] && [ -w "$p" ] && [ -x "$p" ]; then printf 'W1\\0'; else printf 'W0\\0'; fi`,
@@ -131,8 +130,9 @@ export function listingScript(req: ListRequest, lock?: { waitSeconds: number }, 
     lines.push(
       `else printf 'D\\0'`,
       // The trailing slash makes find follow a destination that is itself a symlink to a directory (as rsync
-      // does), but nothing below it. Temp names are reported as leftovers, never listed as entries.
-      `  find "$d"/ -mindepth 1 \\( -name ${temp} -prune -printf 'T 0 0 0 %P\\0\\0' \\) -o -printf ${FORMAT('%P')}; rc=$?`,
+      // does), but nothing below it. Temp names are set aside as leftovers here (setAsideTemps): a -name
+      // test on every entry costs the host's find an eighth of its time.
+      `  find "$d"/ -mindepth 1 -printf ${FORMAT('%P')}; rc=$?`,
       'fi',
       // A first push streams into a staging directory beside the destination; an interrupted one leaves it.
       `for t in "\${d%/*}"/."\${d##*/}"${shQuote(TEMP_MARKER)}*; do [ -e "$t" ] && printf 'S 0 0 0 %s\\0\\0' "\${t##*/}"; done`,
@@ -261,6 +261,26 @@ export function parseListing(stdout: Buffer): ParsedListing | undefined {
     entries.set(recordName, entry);
   }
   return undefined;
+}
+
+/** A name our writers give their temp files: `.*.flotilla-tmp-*` as a glob. */
+const isTempName = (name: string) => name.charCodeAt(0) === DOT && name.indexOf(TEMP_MARKER, 1) > 0;
+
+/**
+ * Takes the temp names (leftovers of interrupted pushes) out of a whole-directory listing and returns them;
+ * what is below a temp-named directory is not the tree's either (find -prune would not have listed it).
+ */
+export function setAsideTemps(entries: Map<string, RemoteEntry>): string[] {
+  const leftovers: string[] = [];
+  for (const path of entries.keys()) {
+    if (!path.includes(TEMP_MARKER)) continue;
+    const parts = path.split('/');
+    const at = parts.findIndex(isTempName);
+    if (at < 0) continue;
+    entries.delete(path);
+    if (at === parts.length - 1) leftovers.push(path);
+  }
+  return leftovers;
 }
 
 /** A held destination lock: ending it lets the remote script remove the lock file. */
@@ -469,7 +489,8 @@ export async function listRemote(pool: Pool, host: string, req: ListRequest, opt
     }
     const errors: PathError[] = [];
     if (parsed.rc !== 0) errors.push({ path: dest.spec, message: `remote listing incomplete: find exited with ${parsed.rc}` });
-    return { ...base, state: parsed.state, entries: parsed.entries, leftovers: parsed.leftovers, errors, via: 'find' };
+    const leftovers = req.names ? parsed.leftovers : [...setAsideTemps(parsed.entries), ...parsed.leftovers];
+    return { ...base, state: parsed.state, entries: parsed.entries, leftovers, errors, via: 'find' };
   } catch (err) {
     await lock?.release();
     throw err;

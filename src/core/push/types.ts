@@ -122,4 +122,3 @@ export function remoteModeFor(localMode: number): number {
 
 /** The temp-name pattern of in-flight uploads; anything matching it is ours to clean up. */
 export const TEMP_MARKER = '.flotilla-tmp-';
-export const TEMP_GLOB = `.*${TEMP_MARKER}*`;
