@@ -1,9 +1,10 @@
-// Guards the one place that reaches into ssh2's private fields (src/core/health/rtt.ts): an in-process
+// The keepalive round trip (src/core/health/rtt.ts over ssh2Internals.ts's sendKeepalive): an in-process
 // ssh2.Server answers the keepalive global request; if an ssh2 upgrade renames the fields, this fails.
 import { connect, createServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { Client, Server, utils } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { measureRoundTrip, RoundTripUnsupported } from '../../src/core/health/rtt';
+import { measureRoundTrip } from '../../src/core/health/rtt';
+import { Ssh2InternalsMissing } from '../../src/core/ssh/ssh2Internals';
 
 let server: Server;
 let relay: NetServer;
@@ -59,8 +60,8 @@ describe('round trip of a keepalive (ssh2 internals guard, in-process ssh2.Serve
     expect(all).toHaveLength(5);
   });
 
-  it('says clearly when ssh2 no longer has the fields it uses', () => {
-    expect(() => measureRoundTrip({} as Client)).toThrow(RoundTripUnsupported);
+  it('says clearly when ssh2 no longer has the fields it uses', async () => {
+    await expect(measureRoundTrip({} as Client)).rejects.toThrow(Ssh2InternalsMissing);
   });
 });
 

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Client, Server, utils } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { observeServerSigAlgs, pubkeyPolicy, ServerSigAlgsUnsupported, ssh2SignatureAlgorithm } from '../../src/core/ssh/pubkeyAlgorithms';
+import { pubkeyPolicy, ssh2SignatureAlgorithm } from '../../src/core/ssh/pubkeyAlgorithms';
+import { observeServerSigAlgs, Ssh2InternalsMissing } from '../../src/core/ssh/ssh2Internals';
 import type { ResolvedHost } from '../../src/core/types';
 
 let server: Server;
@@ -54,7 +55,7 @@ describe('server-sig-algs and ssh2\'s signature choice (ssh2 internals guard, in
   });
 
   it('says clearly when ssh2 no longer has the field it reads', () => {
-    expect(() => observeServerSigAlgs({} as Client)).toThrow(ServerSigAlgsUnsupported);
+    expect(() => observeServerSigAlgs({} as Client)).toThrow(Ssh2InternalsMissing);
   });
 });
 

@@ -1,4 +1,4 @@
-// Guards the one place that reaches into ssh2's private fields for RekeyLimit (src/core/ssh/rekey.ts):
+// RekeyLimit (src/core/ssh/rekey.ts over ssh2Internals.ts's rekeyHooks):
 // a real in-process ssh2.Server echoes data back; the client must re-key on the byte and time limits,
 // and the data must arrive intact. If an ssh2 upgrade renames `_protocol.rekey`, this fails.
 import { createHash, randomBytes } from 'node:crypto';
@@ -7,7 +7,8 @@ import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Client, Server, utils, type ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enforceRekeyLimit, RekeyUnsupported } from '../../src/core/ssh/rekey';
+import { enforceRekeyLimit } from '../../src/core/ssh/rekey';
+import { Ssh2InternalsMissing } from '../../src/core/ssh/ssh2Internals';
 
 let server: Server;
 let serverHandshakes = 0;
@@ -100,7 +101,7 @@ describe('RekeyLimit on an ssh2 connection (ssh2 internals guard, in-process ssh
 
   it('says clearly when ssh2 no longer has the call it uses', async () => {
     const { client, sock } = await open();
-    expect(() => enforceRekeyLimit({} as Client, sock, { bytes: 1 << 20, seconds: 0 })).toThrow(RekeyUnsupported);
+    expect(() => enforceRekeyLimit({} as Client, sock, { bytes: 1 << 20, seconds: 0 })).toThrow(Ssh2InternalsMissing);
     client.end();
   });
 });

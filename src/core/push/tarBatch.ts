@@ -11,7 +11,7 @@ import type { Pool } from '../ssh/pool';
 import { buildRemoteCommand } from '../ssh/quote';
 import type { PlannedHost } from './plan';
 import { sourcePath } from './scan';
-import { channelTransport } from './ssh2Internals';
+import { channelTransport } from '../ssh/ssh2Internals';
 import { NO_TAR_EXIT, sentinelName, stagingFor, tarScript, type TarOutcome } from './tarPush';
 import { END_OF_ARCHIVE, entryHeader } from './tarStream';
 import { changeableInSameSecond, remoteModeFor, type PlanItem, type ScanResult } from './types';

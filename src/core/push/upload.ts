@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { open as openLocal, readFile } from 'node:fs/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { sftpCall, SFTP_STATUS } from './sftp';
-import { sftpMaxWrite } from './ssh2Internals';
+import { sftpMaxWrite } from '../ssh/ssh2Internals';
 import { TEMP_MARKER } from './types';
 
 /** Files up to this size are read whole and all their writes sent at once; larger ones are streamed. */

@@ -17,8 +17,9 @@ import {
   ssh2AlgorithmsFor,
 } from './algorithms';
 import { createAuthHandler, type KeyCache } from './auth';
-import { observeServerSigAlgs, pubkeyPolicy, ServerSigAlgsUnsupported, type ServerSigAlgs } from './pubkeyAlgorithms';
-import { enforceRekeyLimit, rekeyLimitOf, RekeyUnsupported } from './rekey';
+import { pubkeyPolicy } from './pubkeyAlgorithms';
+import { enforceRekeyLimit, rekeyLimitOf } from './rekey';
+import { observeServerSigAlgs, Ssh2InternalsMissing, type ServerSigAlgs } from './ssh2Internals';
 import { appendKnownHost, checkHostKey, describeVerdict, lookupName, parseKeyBlob, recordedHostKeyAlgorithms, type HostKeyVerdict } from './knownHosts';
 
 export type ConnectFailureKind = 'unreachable' | 'timeout' | 'auth-failed' | 'hostkey-rejected';
@@ -384,7 +385,7 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, 
       try {
         enforceRekeyLimit(client, sock, rekeyLimitOf(host));
       } catch (err) {
-        if (!(err instanceof RekeyUnsupported)) throw err;
+        if (!(err instanceof Ssh2InternalsMissing)) throw err;
         const source = host.options.get('rekeylimit')?.source;
         return fail(new ConnectError('unreachable', `${host.alias}: RekeyLimit${source ? ` (${source.file}:${source.line})` : ''} cannot be applied: ${err.message}`));
       }
@@ -459,7 +460,7 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, 
     try {
       serverSigAlgs = observeServerSigAlgs(client);
     } catch (err) {
-      if (!(err instanceof ServerSigAlgsUnsupported)) throw err;
+      if (!(err instanceof Ssh2InternalsMissing)) throw err;
       const source = host.options.get('pubkeyacceptedalgorithms')?.source;
       // Without the server's list ssh2's RSA choice is unknown: only a configured list needs it.
       if (source) fail(new ConnectError('unreachable', `${host.alias}: PubkeyAcceptedAlgorithms (${source.file}:${source.line}) cannot be applied: ${err.message}`));

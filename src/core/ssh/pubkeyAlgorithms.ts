@@ -4,46 +4,11 @@
 // (lib/client.js getKeyAlgos). So a key is offered only when the algorithm ssh2 will use for it is in the
 // user's list; any other key is skipped with a note naming the setting, as OpenSSH skips key types that
 // are not accepted. (sshd 9.2 lists every algorithm it implements in server-sig-algs, whatever its own
-// PubkeyAcceptedAlgorithms, so against OpenSSH ssh2 signs RSA with rsa-sha2-256.) Knowing ssh2's choice for RSA needs the server's server-sig-algs, which ssh2 keeps to
-// itself: observeServerSigAlgs reads it where ssh2 does (Client._protocol._handlers.EXT_INFO, and
-// _compatFlags for OpenSSH 7.4's implied sha2 algorithms), here and nowhere else;
-// test/unit/sshPubkeyAlgorithms.test.ts fails when an ssh2 upgrade changes them.
-import type { Client } from 'ssh2';
+// PubkeyAcceptedAlgorithms, so against OpenSSH ssh2 signs RSA with rsa-sha2-256.) Knowing ssh2's
+// choice for RSA needs the server's server-sig-algs, which ssh2 keeps to itself: ssh2Internals.ts's
+// observeServerSigAlgs reads it where ssh2 does.
 import type { ResolvedHost } from '../types';
-import { ssh2 } from './ssh2';
-
-type ExtInfoHandler = (self: unknown, exts: Array<{ name: string; algs?: string[] }>) => unknown;
-
-interface Ssh2Protocol {
-  _handlers: { EXT_INFO?: ExtInfoHandler };
-  _compatFlags: number;
-}
-
-export class ServerSigAlgsUnsupported extends Error {}
-
-/** What ssh2 knows of the server: `undefined` before (or without) EXT_INFO, `null` when it names no server-sig-algs. */
-export interface ServerSigAlgs {
-  readonly algs: readonly string[] | null | undefined;
-  /** OpenSSH 7.4 accepts rsa-sha2-* without listing them; ssh2 knows it by the version string. */
-  readonly impliesRsaSha2: boolean;
-}
-
-/** Call right after `client.connect()` (which creates ssh2's protocol object). */
-export function observeServerSigAlgs(client: Client): () => ServerSigAlgs {
-  const protocol = (client as unknown as { _protocol?: Partial<Ssh2Protocol> })._protocol;
-  const original = protocol?._handlers?.EXT_INFO;
-  if (!protocol || typeof original !== 'function' || typeof protocol._compatFlags !== 'number') {
-    throw new ServerSigAlgsUnsupported(
-      'this ssh2 version does not expose the server-sig-algs Flotilla needs to apply PubkeyAcceptedAlgorithms (Client._protocol._handlers.EXT_INFO)',
-    );
-  }
-  let algs: string[] | null | undefined;
-  protocol._handlers!.EXT_INFO = function (this: unknown, self, exts) {
-    if (algs === undefined) algs = exts.find((e) => e.name === 'server-sig-algs')?.algs ?? null;
-    return original.call(this, self, exts);
-  };
-  return () => ({ algs, impliesRsaSha2: (protocol._compatFlags! & ssh2().constants.COMPAT.IMPLY_RSA_SHA2_SIGALGS) !== 0 });
-}
+import type { ServerSigAlgs } from './ssh2Internals';
 
 /** The signature algorithm ssh2 will use for a key of `keyType` (undefined: it will not use the key). */
 export function ssh2SignatureAlgorithm(keyType: string, server: ServerSigAlgs): string | undefined {

@@ -11,11 +11,12 @@
 // ssh2's own queue and go out under the new keys, so the old keys carry at most the limit plus one packet;
 // the backlog counts against the new keys (OpenSSH stops reading its channels instead; ssh2 cannot be
 // told to, so a writer that keeps writing during an exchange makes the next one come early, never late).
-// These three private members are used here and nowhere else;
-// test/unit/sshRekey.test.ts fails when an ssh2 upgrade changes them.
+// Those private members are reached through ssh2Internals.ts (rekeyHooks);
+// test/unit/ssh2Internals.test.ts fails when an ssh2 upgrade changes them.
 import type { Duplex } from 'node:stream';
 import type { Client } from 'ssh2';
 import type { ResolvedHost } from '../types';
+import { rekeyHooks } from './ssh2Internals';
 
 export interface RekeyLimit {
   /** Bytes per direction between key exchanges; 0 = the cipher's default (ssh2's business). */
@@ -23,16 +24,6 @@ export interface RekeyLimit {
   /** Seconds between key exchanges; 0 = none. */
   readonly seconds: number;
 }
-
-type DataSender = (this: unknown, ...args: unknown[]) => unknown;
-
-interface Ssh2Protocol {
-  rekey(): void;
-  channelData: DataSender;
-  channelExtData: DataSender;
-}
-
-export class RekeyUnsupported extends Error {}
 
 /** The resolved `rekeylimit` option (`ssh -G` form: "BYTES SECONDS"). */
 export function rekeyLimitOf(host: ResolvedHost): RekeyLimit {
@@ -48,24 +39,14 @@ function hasRekeyLimit(limit: RekeyLimit): boolean {
   return limit.bytes > 0 || limit.seconds > 0;
 }
 
-function protocolOf(client: Client): Ssh2Protocol {
-  const protocol = (client as unknown as { _protocol?: Partial<Ssh2Protocol> })._protocol;
-  if (!protocol || !(['rekey', 'channelData', 'channelExtData'] as const).every((m) => typeof protocol[m] === 'function')) {
-    throw new RekeyUnsupported(
-      'this ssh2 version does not expose what Flotilla uses to apply RekeyLimit (Client._protocol.rekey / channelData / channelExtData)',
-    );
-  }
-  return protocol as Ssh2Protocol;
-}
-
 /**
  * Watches `sock` (the transport given to `client.connect`, after 'ready') and re-keys on the limits.
  * Returns a function that stops watching; it also stops by itself when the client closes.
- * Throws RekeyUnsupported when ssh2 lacks the call (only when a limit is set).
+ * Throws Ssh2InternalsMissing when ssh2 lacks the call (only when a limit is set).
  */
 export function enforceRekeyLimit(client: Client, sock: Duplex, limit: RekeyLimit): () => void {
   if (!hasRekeyLimit(limit)) return () => {};
-  const protocol = protocolOf(client);
+  const protocol = rekeyHooks(client);
   let sent = 0;
   let received = 0;
   /** Channel data handed to ssh2 while our exchange is in flight: it will be sent under the new keys. */
@@ -106,15 +87,10 @@ export function enforceRekeyLimit(client: Client, sock: Duplex, limit: RekeyLimi
     }
     return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
   } as Duplex['write'];
-  const checkBefore = (send: DataSender): DataSender =>
-    function (this: unknown, ...args: unknown[]) {
-      if (!stopped && over()) rekey();
-      if (requested) backlog += payloadLength(args[1]);
-      return send.apply(this, args);
-    };
-  const { channelData, channelExtData } = protocol;
-  protocol.channelData = checkBefore(channelData);
-  protocol.channelExtData = checkBefore(channelExtData);
+  const restoreSenders = protocol.beforeChannelData((data) => {
+    if (!stopped && over()) rekey();
+    if (requested) backlog += payloadLength(data);
+  });
   // ssh2 drains its queue just before it reports the finished exchange: those bytes are the backlog.
   const onHandshake = () => {
     sent = backlog;
@@ -131,8 +107,7 @@ export function enforceRekeyLimit(client: Client, sock: Duplex, limit: RekeyLimi
     if (timer) clearTimeout(timer);
     sock.removeListener('data', onData);
     client.removeListener('handshake', onHandshake);
-    protocol.channelData = channelData;
-    protocol.channelExtData = channelExtData;
+    restoreSenders();
   };
   sock.on('data', onData);
   client.on('handshake', onHandshake);
