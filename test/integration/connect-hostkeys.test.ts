@@ -8,7 +8,7 @@ import { resolveHost } from '../../src/core/config/sshConfig';
 import { ConnectError } from '../../src/core/ssh/connect';
 import { refusingPrompter, type HostKeyQuestion, type Prompter } from '../../src/core/types';
 import type { LabHost } from '../lab/types';
-import { connectFailure as failure, execOut as run, startFleet, type TestFleet } from './fleet';
+import { connectFailure as failure, execOut as run, startFleet, waitUntil, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 
@@ -152,6 +152,18 @@ describe.skipIf(!canRunLab)('host key verification on the lab fleet', () => {
     expect(questions).toHaveLength(1);
     expect(questions[0]).toMatchObject({ alias: 'uk-behind', lookupName: bracket(uk), via: 'bastion', fingerprint: uk.hostKeyFingerprint });
     await pool.dispose();
+  });
+
+  it('lets the server\'s host key announcement go: the server is not asked to prove (sign with) its keys', async () => {
+    const h = host('lab-1');
+    const { pool } = setup([{ alias: 'l1', host: h }], `${bracket(h)} ${realKey(h)}\n`, refusingPrompter);
+    const logBefore = readFileSync(h.sshdLog!).length;
+    expect(await run(pool, 'l1', 'echo announced')).toEqual({ out: 'announced\n', code: 0 });
+    await pool.dispose();
+    const log = () => readFileSync(h.sshdLog!).subarray(logBefore).toString();
+    await waitUntil(() => /Received disconnect|Disconnected from/.test(log()), 10_000, 'sshd logging the end of the connection');
+    expect(log()).toMatch(/exec|Starting session/); // the session ran on this sshd...
+    expect(log()).not.toMatch(/hostkeys-prove-00/); // ...and was never asked to prove its host keys
   });
 
   it('refuses a changed key, naming both fingerprints and file:line, without asking', async () => {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Server, utils, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import {
-  channelTransport, DEFAULT_SFTP_WRITE, observeServerSigAlgs, probeInternals, rekeyHooks, sendKeepalive, sftpMaxWrite, Ssh2InternalsMissing,
+  channelTransport, DEFAULT_SFTP_WRITE, observeServerSigAlgs, probeInternals, rekeyHooks, sendKeepalive, sftpMaxWrite, skipHostKeyProofs, Ssh2InternalsMissing,
 } from '../../src/core/ssh/ssh2Internals';
 
 let server: Server;
@@ -39,10 +39,12 @@ beforeAll(async () => {
   client = new Client();
   client.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, username: 'u', password: 'p' });
   observed = observeServerSigAlgs(client);
+  hostKeyProofsSkipped = skipHostKeyProofs(client);
   await once(client, 'ready');
 });
 
 let observed: ReturnType<typeof observeServerSigAlgs>;
+let hostKeyProofsSkipped = false;
 
 afterAll(() => {
   client?.end();
@@ -77,6 +79,11 @@ describe('ssh2 internals (in-process ssh2.Server)', () => {
     // ssh2.Server sends EXT_INFO with server-sig-algs; the observed list is what ssh2 itself received.
     expect(observed().algs).toEqual(expect.arrayContaining(['ssh-ed25519']));
     expect(typeof observed().impliesRsaSha2).toBe('boolean');
+  });
+
+  it('the global request handler is there to let the host key announcement go (connect-hostkeys lab test: no proof asked)', () => {
+    expect(hostKeyProofsSkipped, 'ssh2 moved Client._protocol._handlers.GLOBAL_REQUEST: every connection asks the server to sign with all its host keys again').toBe(true);
+    expect(skipHostKeyProofs({} as Client)).toBe(false);
   });
 
   it('a channel still exposes a corkable transport (channel._client._sock)', async () => {

@@ -19,7 +19,7 @@ import {
 import { createAuthHandler, type KeyCache } from './auth';
 import { pubkeyPolicy } from './pubkeyAlgorithms';
 import { enforceRekeyLimit, rekeyLimitOf } from './rekey';
-import { observeServerSigAlgs, Ssh2InternalsMissing, type ServerSigAlgs } from './ssh2Internals';
+import { observeServerSigAlgs, skipHostKeyProofs, Ssh2InternalsMissing, type ServerSigAlgs } from './ssh2Internals';
 import { appendKnownHost, checkHostKey, describeVerdict, lookupName, parseKeyBlob, recordedHostKeyAlgorithms, type HostKeyVerdict } from './knownHosts';
 
 export type ConnectFailureKind = 'unreachable' | 'timeout' | 'auth-failed' | 'hostkey-rejected';
@@ -457,6 +457,7 @@ async function connectOnce(host: ResolvedHost, deps: ConnectDeps, via?: string, 
     } catch (err) {
       return fail(err as Error);
     }
+    skipHostKeyProofs(client);
     try {
       serverSigAlgs = observeServerSigAlgs(client);
     } catch (err) {

@@ -20,7 +20,7 @@ interface Protocol {
   ping(): void;
   channelData: DataSender;
   channelExtData: DataSender;
-  _handlers: { EXT_INFO?: Handler };
+  _handlers: { EXT_INFO?: Handler; GLOBAL_REQUEST?: Handler };
   _compatFlags: number;
 }
 
@@ -115,6 +115,31 @@ export function observeServerSigAlgs(client: Client): () => ServerSigAlgs {
   };
   protocol._handlers!.EXT_INFO = observing as Handler;
   return () => ({ algs, impliesRsaSha2: (protocol._compatFlags! & ssh2().constants.COMPAT.IMPLY_RSA_SHA2_SIGALGS) !== 0 });
+}
+
+// ---- The server's host key announcement -------------------------------------------------------------------
+
+type GlobalRequestHandler = (this: unknown, proto: { requestSuccess(): void }, name: string, wantReply: boolean, data: unknown) => unknown;
+
+/**
+ * ssh2 answers OpenSSH's `hostkeys-00@openssh.com` (sent after authentication) by asking the server to prove
+ * every host key it holds (`hostkeys-prove-00`: the server signs with each, an RSA key included, and ssh2
+ * checks every signature) on every connection, for a 'hostkeys' event. Flotilla does not learn keys from it
+ * (OpenSSH asks only for keys it would add to known_hosts, with UpdateHostKeys), so the announcement is let
+ * go in `_protocol._handlers.GLOBAL_REQUEST`. A speed-up: false when that handler is not there. Call right
+ * after `client.connect()`.
+ */
+export function skipHostKeyProofs(client: Client): boolean {
+  const handlers = internalsOf(client)._protocol?._handlers;
+  const original = handlers?.GLOBAL_REQUEST as GlobalRequestHandler | undefined;
+  if (!handlers || typeof original !== 'function') return false;
+  const skipping: GlobalRequestHandler = function (this: unknown, proto, name, wantReply, data) {
+    if (name !== 'hostkeys-00@openssh.com') return original.call(this, proto, name, wantReply, data);
+    if (wantReply) proto.requestSuccess();
+    return undefined;
+  };
+  handlers.GLOBAL_REQUEST = skipping as Handler;
+  return true;
 }
 
 // ---- Push fast paths --------------------------------------------------------------------------------------
