@@ -62,7 +62,8 @@ export async function readConfigFile(
     const line = lines[i]!;
     // Only Match (exec) and Include wait for anything; the rest stays synchronous (a fleet resolves
     // every alias against the same lines, so per-line overhead adds up).
-    if (line.keyword === 'match' || line.keyword === 'include') await processLine(ctx, line, flags, activity, here);
+    if (line.keyword === 'match') activity.active = (await evaluateMatch(ctx, line, flags.neverMatch)) && !flags.neverMatch;
+    else if (line.keyword === 'include') await processInclude(ctx, line, flags, activity, here);
     else if (line.keyword === 'host') activity.active = !flags.neverMatch && hostLineMatches(ctx.hostForHostLines, line.args);
     else if (activity.active) applyOption(ctx, line, true);
     else {
@@ -105,30 +106,6 @@ function blocksOf(lines: readonly ConfigLine[]): Blocks {
   blocks = { end, inert: new Uint8Array(lines.length) };
   blocksByFile.set(lines, blocks);
   return blocks;
-}
-
-async function processLine(
-  ctx: PassContext,
-  line: ConfigLine,
-  flags: FileFlags,
-  activity: Activity,
-  chain: readonly string[],
-): Promise<void> {
-  switch (line.keyword) {
-    case 'host':
-      activity.active = !flags.neverMatch && hostLineMatches(ctx.hostForHostLines, line.args);
-      return;
-    case 'match': {
-      const matched = await evaluateMatch(ctx, line, flags.neverMatch);
-      activity.active = !flags.neverMatch && matched;
-      return;
-    }
-    case 'include':
-      await processInclude(ctx, line, flags, activity, chain);
-      return;
-    default:
-      applyOption(ctx, line, activity.active);
-  }
 }
 
 function applyOption(ctx: PassContext, line: ConfigLine, active: boolean): void {
