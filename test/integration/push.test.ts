@@ -378,12 +378,16 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
       for (const host of HOSTS) expect(readdirSync(remoteHome(host)).filter((n) => n.startsWith('.flotilla-push-'))).toEqual([]);
       await own.dispose();
     }
-    // Touched, not changed (a name with a quote and a space too): the content check runs in the shell that
-    // holds the lock, so the listing is still the only command; only metadata is fixed.
+    // Touched, not changed (a name with a quote and a space too), and one same-size edit: the small files are
+    // compared by their bytes over the SFTP channel the last push kept, the large one hashed in the shell that
+    // holds the lock, so the listing is still the only command; only metadata is fixed, but for the edit.
     put("d0/it's here", 'same');
+    put('d2/large.bin', randomBytes(100 * 1024));
+    put('d3/edited', 'v1');
     await push(pool, HOSTS, local, `${dest()}-tar`);
+    put('d3/edited', 'v2');
     const later = Math.floor(Date.now() / 1000) - 30 + 0.6;
-    for (const rel of ['d0/f0', 'd1/f1', "d0/it's here"]) utimesSync(join(local, rel), later, later);
+    for (const rel of ['d0/f0', 'd1/f1', "d0/it's here", 'd2/large.bin', 'd3/edited']) utimesSync(join(local, rel), later, later);
     const { counting, opened, commands } = countingChannels(pool);
     const touched = await push(counting, HOSTS, local, `${dest()}-tar`);
     // The listing shells and the SFTP channels the last push kept are used again: nothing is opened.
@@ -397,10 +401,17 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
     expect(firstOnFresh.commands).toEqual(HOSTS.map(() => STDIN_SHELL));
     await fresh.dispose();
     for (const [i, p] of touched.plans.entries()) {
-      expect(p.contentCheck).toBe('sha256sum -z');
-      expect(p.update.map((u) => [u.path, !!u.changes.content, !!u.changes.time]).sort()).toEqual([['d0/f0', false, true], ["d0/it's here", false, true], ['d1/f1', false, true]]);
-      expect([touched.results![i]!.state, touched.results![i]!.bytes]).toEqual(['ok', 0]);
+      expect(p.contentCheck).toBe('sha256sum -z (small files: bytes read over SFTP)');
+      expect(p.update.map((u) => [u.path, !!u.changes.content, !!u.changes.time]).sort()).toEqual([
+        ['d0/f0', false, true], ["d0/it's here", false, true], ['d1/f1', false, true], ['d2/large.bin', false, true], ['d3/edited', true, true],
+      ]);
+      expect([touched.results![i]!.state, touched.results![i]!.bytes]).toEqual(['ok', 2]);
+      expect(readFileSync(join(remoteHome(HOSTS[i]!), `${dest()}-tar`.replace(/^~\//, ''), 'd3/edited'), 'utf8')).toBe('v2');
     }
+    // Only small files: all compared by their bytes.
+    utimesSync(join(local, 'd3/edited'), later - 10, later - 10);
+    const small = await push(pool, HOSTS, local, `${dest()}-tar`);
+    expect(small.plans.map((p) => [p.contentCheck, p.update.map((u) => [u.path, !!u.changes.content])])).toEqual(HOSTS.map(() => ['bytes read over SFTP', [['d3/edited', false]]]));
   });
 
   it('the listing shell kept between pushes never holds a slot a request waits for nor an idle connection open, and a kept shell or SFTP channel that died is replaced', async () => {

@@ -3,14 +3,15 @@
 // a touched-but-identical file costs a metadata fix, not an upload. The plan also predicts the apply: a
 // destination the login user cannot write, or a filesystem too small for what will be sent, makes the host
 // fail in the plan, before anything is written.
+import { createHash } from 'node:crypto';
 import { ConnectError } from '../ssh/connect';
 import type { LeasedChannel, Pool } from '../ssh/pool';
 import { shQuote } from '../ssh/quote';
 import type { SFTPWrapper } from 'ssh2';
 import { execScript, splitNul } from './remoteExec';
-import { freeBytes, keepSftp, keptSftp, openSftp } from './sftp';
+import { freeBytes, keepSftp, keptSftp, openSftp, sftpCall, SFTP_STATUS } from './sftp';
 import { listRemote, type DestinationLock, type ListRequest, type LockRequest, type RemoteListing } from './remoteList';
-import { absolutePath, parentOf, parseDestination, shellWord, type RemoteDestination } from './remotePath';
+import { absolutePath, joinRemote, parentOf, parseDestination, shellWord, type RemoteDestination } from './remotePath';
 import { hashLocalFile, sourcePath } from './scan';
 import { remoteModeFor, type HostPlan, type LocalEntry, type PathError, type PlanItem, type RemoteEntry, type ScanResult } from './types';
 
@@ -262,6 +263,55 @@ export async function remoteHashes(
   return { hashes, tool };
 }
 
+const NO_HASHES = { hashes: new Map<string, string>(), tool: 'none' };
+
+/** The content check of same-size files read whole over SFTP (their hashes are taken here). */
+export const BYTES_CHECK = 'bytes read over SFTP';
+/** Same-size files compared by their bytes: each up to this size, so many, so much in all. */
+const BYTES_CHECK_MAX_FILE = 64 * 1024;
+const BYTES_CHECK_MAX_FILES = 64;
+const BYTES_CHECK_MAX_TOTAL = 1024 * 1024;
+
+function forBytesCheck(items: readonly PlanItem[]): string[] {
+  const out: string[] = [];
+  let total = 0;
+  for (const item of items) {
+    if (out.length === BYTES_CHECK_MAX_FILES) break;
+    if (item.size > BYTES_CHECK_MAX_FILE || total + item.size > BYTES_CHECK_MAX_TOTAL) continue;
+    out.push(item.path);
+    total += item.size;
+  }
+  return out;
+}
+
+/**
+ * The SHA-256 of each remote file's bytes, read over SFTP: one read for a byte more than the listing showed
+ * (a file that grew since does not match), its close right behind it. A file that cannot be read is left out
+ * (it is then sent).
+ */
+async function bytesHashes(sftp: SFTPWrapper, absDest: string, items: readonly PlanItem[], paths: readonly string[]): Promise<{ hashes: Map<string, string>; tool: string }> {
+  const sizes = new Map(items.map((i) => [i.path, i.size]));
+  const hashes = new Map<string, string>();
+  await Promise.all(paths.map(async (rel) => {
+    const size = sizes.get(rel)!;
+    try {
+      const handle = await sftpCall<Buffer>(sftp, (cb) => sftp.open(joinRemote(absDest, rel), 'r', cb));
+      const buf = Buffer.allocUnsafe(size + 1);
+      const [got] = await Promise.all([
+        sftpCall<number>(sftp, (cb) => sftp.read(handle, buf, 0, size + 1, 0, cb)).catch((err: { code?: number }) => {
+          if (err.code === SFTP_STATUS.EOF) return 0;
+          throw err;
+        }),
+        sftpCall<void>(sftp, (cb) => sftp.close(handle, cb)),
+      ]);
+      if (got === size) hashes.set(rel, createHash('sha256').update(buf.subarray(0, size)).digest('hex'));
+    } catch {
+      /* left out: the file is sent */
+    }
+  }));
+  return { hashes, tool: BYTES_CHECK };
+}
+
 function deleteBlockReason(scan: ScanResult, diff: Diff, remoteEntries: number, opts: PlanOptions): string | undefined {
   if (!diff.delete.length) return undefined;
   if (scan.errors.length) {
@@ -434,15 +484,24 @@ export async function planHost(
     const nearest = plan.nearest;
     const free = early && plan.freeBytes === undefined ? early.then((l) => (l instanceof Error ? undefined : freeBytes(l.channel, nearest))) : undefined;
     const paths = diff.needHash.map((i) => i.path);
-    const [lh, rh, measured] = await Promise.all([
+    // Small files are compared by their bytes over that channel (no process starts on the host), the
+    // others hashed on the host (in the lock's shell).
+    const byBytes = early && plan.absDest ? forBytesCheck(diff.needHash) : [];
+    const byTool = byBytes.length ? paths.filter((p) => !byBytes.includes(p)) : paths;
+    const absDest = plan.absDest!;
+    const hashOnHost = (ps: string[]) => (ps.length ? remoteHashes(pool, host, plan.destination, ps, opts.signal, listing.lock).catch(() => NO_HASHES) : undefined);
+    const [lh, rh, rb, measured] = await Promise.all([
       localHashes(planned, paths, cache),
-      remoteHashes(pool, host, plan.destination, paths, opts.signal, listing.lock).catch(() => ({ hashes: new Map<string, string>(), tool: 'none' })),
+      hashOnHost(byTool),
+      byBytes.length ? early!.then((l) => (l instanceof Error ? hashOnHost(byBytes) : bytesHashes(l.channel, absDest, diff.needHash, byBytes))) : undefined,
       free,
     ]);
     plan.freeBytes ??= measured;
-    plan.contentCheck = rh.tool === 'none' ? 'size+mtime (no sha256sum, shasum or openssl on the host)' : rh.tool;
+    const label = (tool: string) => (tool === 'none' ? 'size+mtime (no sha256sum, shasum or openssl on the host)' : tool);
+    plan.contentCheck = rh && rb && rb.tool !== rh.tool ? `${label(rh.tool)} (small files: ${label(rb.tool)})` : label((rh ?? rb)!.tool);
+    const remote = new Map([...(rh?.hashes ?? []), ...(rb?.hashes ?? [])]);
     // --checksum compares files whose size and mtime already agree: equal content there is simply unchanged.
-    const settled = settleHashed(diff.needHash, planned, listing.entries, lh, rh.hashes, !!opts.checksum);
+    const settled = settleHashed(diff.needHash, planned, listing.entries, lh, remote, !!opts.checksum);
     hashed = settled.filter((i) => i.changes.content || i.changes.time || i.changes.perms);
     diff.unchanged += settled.length - hashed.length;
   }
