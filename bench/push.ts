@@ -10,11 +10,19 @@
 // share the CPU with Flotilla):
 // - no-op / one-file: before, a third of Flotilla's samples were idle — the scan's promise readdir (a
 //   thread-pool round trip per directory) and a new exec channel per host per push (on the host: session,
-//   login shell, /bin/sh; ~4 ms CPU each); now the local scan's 5,054 lstat calls lead (~30 % of samples,
-//   slowed by the hosts' finds on the same cores), then parsing the listings (~10 %) and the diff (~10 %),
-//   GC ~5 %. On the hosts, each listing's `find -printf` costs ~18-20 ms CPU (rsync's walk does the same).
-// - first push: socket writev ~18 %, GC ~16 % (external-memory pressure, mostly ssh2's per-packet
-//   buffers), AES-GCM (native) ~17 %; building the tar chunks ~3 %.
+//   login shell, /bin/sh; ~4 ms CPU each); now the local scan's 5,054 lstat calls lead (~30-35 % of
+//   samples, slowed by the hosts' finds on the same cores), then parsing the listings (~10-13 %) and the
+//   diff (~9 %; the first diff against a fresh scan is the slowest), GC ~6-8 %. On the hosts, each
+//   listing's `find -printf` costs ~18 ms CPU (~21 with the -name test it no longer runs on every entry;
+//   rsync's walk does the same).
+// - one-file (after the first repetition its edit keeps the file's size: a same-size change, content
+//   compared): it used to wait, after the plan, for the kept SFTP channel's check, then statvfs, and for a
+//   sha256sum process in the lock's shell: 10 profiled one-file pushes took 228 ms
+//   each against 137 for a no-op. Now the channel and the free space are taken while the listing runs, and
+//   a small same-size file is compared by its bytes over SFTP: ~104 ms against ~102.
+// - first push: socket writev ~16-18 %, GC ~13-16 % (external-memory pressure, mostly ssh2's per-packet
+//   buffers), AES-GCM (native) ~15-17 %, reading the files ~7 %, ssh2's channelData ~2 %; building the
+//   tar chunks ~3 %.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
