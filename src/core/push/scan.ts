@@ -1,7 +1,7 @@
 // Local side of a push: walk the folder with lstat (never following links), honour .gitignore /
 // .flotillaignore (nested, with negation) and explicit excludes, and say out loud what was skipped and why.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readFileSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, lstatSync, openSync, readdirSync, readFileSync, realpathSync, type BigIntStats, type Stats } from 'node:fs';
 import { lstat, readFile, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
@@ -83,13 +83,15 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 export async function scanLocal(rootArg: string, opts: ScanOptions = {}): Promise<ScanOutput> {
   const startedMs = Date.now();
   const root = resolve(rootArg);
-  const realRoot = await realpath(root);
+  // Synchronous, like the walk's lstat calls: the promise API's thread-pool round trips would delay the
+  // start of every push's scan (and, in sourceOf, of its listings) behind whatever else waits for the pool.
+  const realRoot = realpathSync.native(root);
   const matchersByDir = new Map<string, readonly Matcher[]>();
   const out: ScanOutput = {
     root, entries: new Map(), skipped: [], errors: [], warnings: [], startedMs,
     isExcluded: (rel, isDir) => excludedByRules(rel, isDir, matchersByDir, excludeMatcher),
   };
-  const rootStat = await lstat(root);
+  const rootStat = lstatSync(root);
   if (!rootStat.isDirectory()) throw new Error(`${root} is not a directory`);
   const ignoreFiles = opts.ignoreFiles ?? DEFAULT_IGNORE_FILES;
   const excludeMatcher: Matcher | undefined = opts.exclude?.length ? { base: '', rules: ignore().add([...opts.exclude]) } : undefined;
@@ -227,9 +229,13 @@ export type PushSource = { kind: 'dir'; root: string } | { kind: 'files'; root: 
 /** Decides from the local path whether it is a folder or one file. Throws a readable error when it is neither. */
 export async function sourceOf(local: string): Promise<PushSource> {
   const abs = resolve(local);
-  const st = await lstat(abs).catch((err: NodeJS.ErrnoException) => {
+  let st: Stats;
+  try {
+    st = lstatSync(abs);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
     throw new Error(err.code === 'ENOENT' ? `${abs} does not exist` : `cannot read ${abs}: ${err.message}`);
-  });
+  }
   if (st.isDirectory()) return { kind: 'dir', root: abs };
   if (st.isFile()) return { kind: 'files', root: dirname(abs), names: [basename(abs)] };
   throw new Error(`${abs} is neither a folder nor a regular file${st.isSymbolicLink() ? ' (a symlink: push the folder holding it, or its target)' : ''}`);
