@@ -15,7 +15,7 @@ import type { Lab } from '../test/lab/lab';
 import { line, median, spread } from './lib';
 
 export const ACTIVATION_GOAL_MS = 50;
-const ROUNDS = 5;
+const ROUNDS = 9;
 /** Time a reloaded window gets to finish its own start before Flotilla is activated. */
 const SETTLE_MS = 3000;
 const E2E = resolve(__dirname, '../test/e2e');

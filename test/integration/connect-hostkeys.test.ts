@@ -103,8 +103,10 @@ describe.skipIf(!canRunLab)('host key verification on the lab fleet', () => {
     });
     expect(questions[0]!.via).toBeUndefined();
     expect(readFileSync(knownHosts, 'utf8')).toBe('');
-    await new Promise((r) => setTimeout(r, 300)); // let sshd flush its log
-    const log = readFileSync(uk.sshdLog!).subarray(logBefore).toString();
+    const sinceBefore = () => readFileSync(uk.sshdLog!).subarray(logBefore).toString();
+    // sshd logs the end of the connection last: everything it did for it is in the log by then.
+    await waitUntil(() => /Connection closed by|Disconnected from|Received disconnect/.test(sinceBefore()), 10_000, 'sshd logging the end of the connection');
+    const log = sinceBefore();
     expect(log).toMatch(/Connection from/); // the connection did reach this sshd...
     expect(log).not.toMatch(/userauth-request/); // ...but no authentication was attempted
     await pool.dispose();
