@@ -7,11 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HerdGuard, measureCandidates, placeHost } from '../../src/core/balance/place';
 import { startJob } from '../../src/core/jobs/job';
 import { RunStore } from '../../src/core/jobs/store';
-import type { ClientChannel } from 'ssh2';
 import { MetricsCache, PROBE_SHELL, probeHost } from '../../src/core/health/metrics';
 import type { Pool } from '../../src/core/ssh/pool';
 import { cliInProcess } from './cliInProcess';
-import { countingChannels } from './countingPool';
+import { countingChannels, parkedShellPid } from './countingPool';
 import { execOn, startFleet, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
@@ -76,16 +75,8 @@ describe.skipIf(!canRunLab)('least-loaded placement on the lab', () => {
     const metrics = new MetricsCache(0);
     await metrics.measure(pool, 'lab-3');
     await metrics.measure(pool, 'lab-3'); // parks lab-3's probe shell
-    // the parked shell's pid, asked of it, and the shell put back as it was
-    const lease = pool.reuse<ClientChannel>('lab-3', PROBE_SHELL)!;
-    expect(lease).toBeDefined();
-    const pid = await new Promise<string>((resolve) => {
-      let out = '';
-      const onData = (d: Buffer) => { out += d.toString(); if (out.endsWith('\n')) { lease.channel.removeListener('data', onData); resolve(out.trim()); } };
-      lease.channel.on('data', onData);
-      lease.channel.write('echo $$\n');
-    });
-    expect(pool.park(lease, PROBE_SHELL, () => lease.channel.end())).toBe(true);
+    // the parked shell, killed on the host
+    const pid = await parkedShellPid(pool, 'lab-3', PROBE_SHELL);
     expect((await execOn(pool, 'lab-3', `kill ${pid}`)).code).toBe(0);
     const { counting, commands } = countingChannels(pool);
     const r = await metrics.measure(counting, 'lab-3');

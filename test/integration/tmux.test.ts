@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliInProcess } from './cliInProcess';
 import type { Pool } from '../../src/core/ssh/pool';
+import { countingChannels, parkedShellPid } from './countingPool';
 import { AttachedSession, type AttachEnd } from '../../src/core/tmux/attach';
 import { runScript } from '../../src/core/tmux/remote';
 import {
-  AgentError, broadcast, capturePane, listAgents, MissingDirectoryError, panesOf, SessionExistsError, sendText, spawnAgent,
+  AGENTS_LISTING_SHELL, AgentError, broadcast, capturePane, listAgents, MissingDirectoryError, panesOf, SessionExistsError, sendText, spawnAgent,
   type AgentPane, type HostAgents,
 } from '../../src/core/tmux/sessions';
 import { startFleet, type TestFleet } from './fleet';
@@ -85,6 +86,21 @@ describe('tmux agents on lab hosts', () => {
   it('reports no-server for a host whose tmux server is not running', async () => {
     const h = await listAgents(pool, hosts[2]!);
     expect(h.state).toBe('no-server');
+  });
+
+  it('lists in a shell kept on the connection: the next listing opens no channel; one the host ended is replaced', async () => {
+    const alias = hosts[2]!;
+    const { counting, opened, commands } = countingChannels(pool);
+    expect((await listAgents(counting, alias)).state).toBe('no-server');
+    const before = { ...opened };
+    expect((await listAgents(counting, alias)).state).toBe('no-server');
+    expect(opened).toEqual({ ...before, reused: before.reused + 1 });
+    // The parked shell, killed on the host.
+    const pid = await parkedShellPid(pool, alias, AGENTS_LISTING_SHELL);
+    await sh(alias, `kill ${pid}`);
+    commands.length = 0;
+    expect((await listAgents(counting, alias)).state).toBe('no-server');
+    expect(commands).toEqual(['exec /bin/sh -s']);
   });
 
   it('refuses to spawn into a directory that does not exist, saying where', async () => {

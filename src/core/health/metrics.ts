@@ -1,11 +1,9 @@
 // One command per host returns what placement and the health view need: CPU (loadavg ÷ cores and a
 // short /proc/stat sample), memory, disk use of a path, cores, uptime. Linux and macOS; anything else is
 // "cannot measure", never zeros.
-import { randomBytes } from 'node:crypto';
-import type { ClientChannel } from 'ssh2';
-import { inKeptShell, parkOrEnd, ShellGone } from '../ssh/keptShell';
+import { runInKeptShell } from '../ssh/keptShell';
 import { buildRemoteCommand, shQuote } from '../ssh/quote';
-import type { LeasedChannel, Pool } from '../ssh/pool';
+import type { Pool } from '../ssh/pool';
 
 export interface HostMetrics {
   os: 'linux' | 'darwin';
@@ -283,49 +281,9 @@ async function runAsCommand(pool: Pool, alias: string, script: string, timeoutMs
  */
 export const PROBE_SHELL = 'health-probe-shell';
 
-/** In the connection's parked probe shell, or a new one when there is none or it has ended unused. */
+/** In the connection's kept probe shell (the probe sets a few variables and never exits: no subshell). */
 function runInProbeShell(pool: Pool, alias: string, script: string, timeoutMs: number): Promise<ProbeRun | undefined> {
-  return inKeptShell(pool, alias, PROBE_SHELL, (lease, reused) => runInShell(pool, lease, reused, script, timeoutMs));
-}
-
-/**
- * Writes the script and an end marker to the shell's stdin and reads until the marker: the shell is then parked
- * for the next probe. Undefined: not in time; ShellGone: a reused shell ended before printing anything.
- */
-function runInShell(pool: Pool, lease: LeasedChannel<ClientChannel>, reused: boolean, script: string, timeoutMs: number): Promise<ProbeRun | undefined> {
-  const { channel } = lease;
-  const marker = `probe-end-${randomBytes(8).toString('hex')}\n`;
-  const run: ProbeRun = { out: '' };
-  return new Promise((resolve, reject) => {
-    const finish = (result: ProbeRun | ShellGone | undefined, idle: boolean) => {
-      clearTimeout(timer);
-      channel.removeListener('data', onData);
-      channel.stderr.removeListener('data', onStderr);
-      channel.removeListener('close', onClose);
-      if (idle) {
-        parkOrEnd(pool, lease, PROBE_SHELL, true);
-      } else {
-        try { channel.close(); } catch { /* gone */ }
-        lease.release();
-      }
-      if (result instanceof ShellGone) reject(result); else resolve(result);
-    };
-    const onData = (d: Buffer) => {
-      run.firstOutputAt ??= Date.now();
-      run.out += d.toString('utf8');
-      if (run.out.endsWith(marker)) finish({ out: run.out.slice(0, -marker.length), firstOutputAt: run.firstOutputAt }, true);
-      else if (run.out.length > MAX_PROBE_OUTPUT) finish(run, false);
-    };
-    const onStderr = () => {};
-    // The shell ended: before anything ran (a parked shell the host closed) or partway (what came is parsed).
-    const onClose = () => finish(run.out === '' && reused ? new ShellGone(PROBE_SHELL) : run, false);
-    const timer = setTimeout(() => finish(undefined, false), timeoutMs);
-    channel.on('data', onData);
-    channel.stderr.on('data', onStderr);
-    channel.once('close', onClose);
-    // Its stdin is the shell's: nothing in the probe may read from it (the marker line is next).
-    channel.write(`{ ${script}; } </dev/null\necho ${marker.trim()}\n`);
-  });
+  return runInKeptShell(pool, alias, PROBE_SHELL, script, { timeoutMs, maxOutputBytes: MAX_PROBE_OUTPUT });
 }
 
 /**

@@ -1,4 +1,5 @@
 // One short remote script over the pooled connection, output collected (capped) with its exit status.
+import { runInKeptShell } from '../ssh/keptShell';
 import type { Pool } from '../ssh/pool';
 import { buildRemoteCommand } from '../ssh/quote';
 
@@ -45,4 +46,17 @@ export async function runScript(pool: Pool, alias: string, script: string, opts:
     lease.release();
   }
   return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code };
+}
+
+/**
+ * The same, written to a `/bin/sh` kept on the connection between calls of `kind` and run in a subshell (stdin
+ * /dev/null; no exit status): for a script that runs again and again, like the Agents view's listing every few
+ * seconds on every online host, the host starts no session, login shell or sh for each run.
+ */
+export async function runScriptInKeptShell(pool: Pool, alias: string, kind: string, script: string, opts: Omit<ScriptOptions, 'stdin'> = {}): Promise<ScriptResult> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxOutputBytes = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  const r = await runInKeptShell(pool, alias, kind, script, { timeoutMs, maxOutputBytes, subshell: true });
+  if (!r) throw new Error(`remote tmux command on ${alias} did not finish within ${timeoutMs} ms (or printed more than ${maxOutputBytes} bytes)`);
+  return { stdout: r.out, stderr: r.err };
 }

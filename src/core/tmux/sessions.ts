@@ -1,11 +1,15 @@
 // Agent sessions on a host's tmux server: list (with attention), spawn, capture, send, broadcast.
-// Every remote command is one /bin/sh script sent through buildRemoteCommand (ssh-traps §4.1).
+// Every remote command is one /bin/sh script sent through buildRemoteCommand (ssh-traps §4.1); the listing,
+// which the Agents view repeats every few seconds per host, is written to a /bin/sh kept on the connection.
 import type { Pool } from '../ssh/pool';
 import { shellCommandFromArgv, shQuote } from '../ssh/quote';
 import { classifyPane, DEFAULT_PATTERNS, type Attention, type AttentionPatterns } from './attention';
 import { EXTRA_PATH, listingScript, newListingToken, parseListing, type PaneRow, type ParsedListing } from './listing';
 import { formatAgentTarget, parseAgentTarget, tmuxTargetOf, validateSessionName, type AgentTarget } from './names';
-import { runScript } from './remote';
+import { runScript, runScriptInKeptShell } from './remote';
+
+/** The pool's name for the shell the agent listings of a connection are written to, kept between polls. */
+export const AGENTS_LISTING_SHELL = 'tmux-listing-shell';
 
 export interface AgentPane {
   /** `host:session:window`, plus `.pane` when the window is split. */
@@ -110,7 +114,7 @@ export async function listAgents(pool: Pool, alias: string, previous?: HostAgent
   let parsed: ParsedListing;
   try {
     const script = listingScript({ token, captureLines: opts.captureLines ?? 40, sampleMs: opts.sampleMs });
-    const r = await runScript(pool, alias, script, { timeoutMs: opts.timeoutMs });
+    const r = await runScriptInKeptShell(pool, alias, AGENTS_LISTING_SHELL, script, { timeoutMs: opts.timeoutMs });
     parsed = parseListing(r.stdout, token, r.stderr);
   } catch (err) {
     return { host: alias, state: 'error', message: err instanceof Error ? err.message : String(err), checkedAt };
