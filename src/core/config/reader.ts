@@ -204,6 +204,11 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
+/** The file is the one lexed (same inode, size and mtime). */
+function unchangedSince(lexed: { mtimeMs: number; size: number; ino: number }, st: { mtimeMs: number; size: number; ino: number }): boolean {
+  return lexed.mtimeMs === st.mtimeMs && lexed.size === st.size && lexed.ino === st.ino;
+}
+
 /**
  * Lexed lines per file, reused while the file's mtime and size are unchanged: a fleet resolves every
  * alias against the same few files, and lexing them again for each alias dominated cold connects.
@@ -220,7 +225,7 @@ export async function lexedFile(file: string, ownerUid?: number): Promise<readon
   if (known) {
     // Unchanged since it was lexed (same inode, size and mtime): one stat instead of an open, fstat and close.
     const st = await stat(file).catch(() => undefined);
-    if (st?.isFile() && known.mtimeMs === st.mtimeMs && known.size === st.size && known.ino === st.ino) {
+    if (st?.isFile() && unchangedSince(known, st)) {
       if (ownerUid !== undefined && process.platform !== 'win32') checkOwnerAndMode(file, st, ownerUid);
       return await known.lines;
     }
@@ -240,7 +245,7 @@ export async function lexedFile(file: string, ownerUid?: number): Promise<readon
     const st = await handle.stat();
     if (ownerUid !== undefined && process.platform !== 'win32') checkOwnerAndMode(file, st, ownerUid);
     const cached = lexCache.get(file);
-    if (st.isFile() && cached && cached.mtimeMs === st.mtimeMs && cached.size === st.size && cached.ino === st.ino) return await cached.lines;
+    if (st.isFile() && cached && unchangedSince(cached, st)) return await cached.lines;
     // The promise is cached, so aliases resolved concurrently share one read and lex of each file.
     const lines = readBounded(handle, file).then((text) => lexConfig(text, file));
     if (st.isFile()) {
