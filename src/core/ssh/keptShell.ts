@@ -45,7 +45,7 @@ export function parkOrEnd(pool: Pool, lease: LeasedChannel<ClientChannel>, kind:
 export interface ShellRun {
   out: string;
   err: string;
-  /** When the first byte of output came (epoch ms). */
+  /** When the first byte on stdout came (epoch ms). */
   firstOutputAt?: number;
 }
 
@@ -107,7 +107,7 @@ function runToMarker(
       if (result instanceof ShellGone) reject(result); else resolve(result);
     };
     const received = (d: Buffer, into: Buffer[]) => {
-      firstOutputAt ??= Date.now();
+      if (into === out) firstOutputAt ??= Date.now();
       into.push(d);
       bytes += d.length;
     };
