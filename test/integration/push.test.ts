@@ -15,7 +15,7 @@ import { applyAll, itemizedFromApply, itemizedFromPlan } from '../../src/core/pu
 import { planPush } from '../../src/core/push/plan';
 import { pull } from '../../src/core/push/pull';
 import { push } from '../../src/core/push/push';
-import { execScript } from '../../src/core/push/remoteExec';
+import { runScript } from '../../src/core/ssh/script';
 import { listRemote } from '../../src/core/push/remoteList';
 import { STDIN_SHELL } from '../../src/core/ssh/quote';
 import { parseDestination } from '../../src/core/push/remotePath';
@@ -180,7 +180,7 @@ describe.skipIf(!canRunLab)('push (lab)', () => {
         if (!killed && e.done >= e.total / 2) {
           killed = true;
           // The exec's shell is a child of this connection's sshd session process: killing it drops the connection.
-          killing = execScript(pool, 'lab-1', 'kill -KILL "$PPID"').catch(() => undefined);
+          killing = runScript(pool, 'lab-1', 'kill -KILL "$PPID"').catch(() => undefined);
         }
       },
     });

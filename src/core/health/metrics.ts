@@ -2,8 +2,9 @@
 // short /proc/stat sample), memory, disk use of a path, cores, uptime. Linux and macOS; anything else is
 // "cannot measure", never zeros.
 import { runInKeptShell } from '../ssh/keptShell';
-import { buildRemoteCommand, shQuote } from '../ssh/quote';
+import { shQuote } from '../ssh/quote';
 import type { Pool } from '../ssh/pool';
+import { runScript } from '../ssh/script';
 
 export interface HostMetrics {
   os: 'linux' | 'darwin';
@@ -258,21 +259,8 @@ const MAX_PROBE_OUTPUT = 65536;
 
 /** The probe as the exec command of a channel of its own; undefined when it did not finish in time. */
 async function runAsCommand(pool: Pool, alias: string, script: string, timeoutMs: number): Promise<ProbeRun | undefined> {
-  const lease = await pool.exec(alias, buildRemoteCommand(script));
-  const run: ProbeRun = { out: '' };
-  lease.channel.on('data', (d: Buffer) => {
-    run.firstOutputAt ??= Date.now();
-    if (run.out.length < MAX_PROBE_OUTPUT) run.out += d.toString('utf8');
-  });
-  lease.channel.stderr.on('data', () => {});
-  const finished = await new Promise<boolean>((resolve) => {
-    const t = setTimeout(() => resolve(false), timeoutMs);
-    lease.channel.once('close', () => { clearTimeout(t); resolve(true); });
-  });
-  if (finished) return run;
-  try { lease.channel.close(); } catch { /* gone */ }
-  lease.release();
-  return undefined;
+  const r = await runScript(pool, alias, script, { timeoutMs, maxOutputBytes: MAX_PROBE_OUTPUT });
+  return r.timedOut ? undefined : { out: r.stdout.toString('utf8'), firstOutputAt: r.firstOutputAt };
 }
 
 /**

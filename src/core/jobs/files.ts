@@ -2,11 +2,11 @@
 // there, and the directory is removed afterwards (or kept, and named, with keepFiles).
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import type { ClientChannel } from 'ssh2';
 import type { Workdir } from '../exec/run';
 import { END_OF_ARCHIVE, entryHeader, padding } from '../push/tarStream';
 import type { Pool } from '../ssh/pool';
-import { buildRemoteCommand, shQuote } from '../ssh/quote';
+import { shQuote } from '../ssh/quote';
+import { runScript } from '../ssh/script';
 
 /** Files for a run are held in memory once and sent to every host: keep them to what a command needs. */
 export const MAX_RUN_FILES_BYTES = 256 * 1024 * 1024;
@@ -48,27 +48,6 @@ export async function archiveRunFiles(paths: readonly string[]): Promise<Buffer>
   return Buffer.concat(parts);
 }
 
-function execCollect(pool: Pool, host: string, script: string, stdin?: Buffer, signal?: AbortSignal): Promise<{ code: number | null; out: string; err: string }> {
-  return pool.exec(host, buildRemoteCommand(script)).then(({ channel, release }) => new Promise((resolveRun) => {
-    let out = '';
-    let err = '';
-    const ch = channel as ClientChannel;
-    let code: number | null = null;
-    const onAbort = () => { try { ch.close(); } catch { /* closed */ } };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    ch.on('data', (d: Buffer) => (out += d.toString()));
-    ch.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    ch.on('exit', (c: number | null) => (code = c));
-    ch.once('close', (c?: number | null) => {
-      if (typeof c === 'number') code = c;
-      signal?.removeEventListener('abort', onAbort);
-      release();
-      resolveRun({ code, out, err });
-    });
-    ch.end(stdin);
-  }));
-}
-
 /** The Workdir hook for startRun: one archive, extracted into `mktemp -d` on each host. */
 export function filesWorkdir(pool: Pool, archive: Buffer, opts: { keep?: boolean; onKept?: (host: string, dir: string) => void } = {}): Workdir {
   return {
@@ -76,14 +55,14 @@ export function filesWorkdir(pool: Pool, archive: Buffer, opts: { keep?: boolean
       const script =
         'umask 077; d=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-run.XXXXXXXX") || exit 1; ' +
         'cd "$d" && tar -x -o -f - || { cd /; rm -rf "$d"; exit 1; }; printf "%s\\n" "$d"';
-      const r = await execCollect(pool, host, script, archive, signal);
-      const dir = r.out.trim().split('\n').pop() ?? '';
-      if (r.code !== 0 || !dir.startsWith('/')) throw new Error(r.err.trim() || `exit ${r.code}`);
+      const r = await runScript(pool, host, script, { stdin: archive, signal });
+      const dir = r.stdout.toString('utf8').trim().split('\n').pop() ?? '';
+      if (r.code !== 0 || !dir.startsWith('/')) throw new Error(r.stderr.toString('utf8').trim() || `exit ${r.code}`);
       return dir;
     },
     async cleanup(host, dir) {
       if (opts.keep) return opts.onKept?.(host, dir);
-      await execCollect(pool, host, `rm -rf -- ${shQuote(dir)}`);
+      await runScript(pool, host, `rm -rf -- ${shQuote(dir)}`);
     },
   };
 }

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { ConnectError } from '../ssh/connect';
 import type { LeasedChannel, Pool } from '../ssh/pool';
 import { shQuote } from '../ssh/quote';
+import { runScript } from '../ssh/script';
 import type { SFTPWrapper } from 'ssh2';
-import { execScript, splitNul } from './remoteExec';
 import { freeBytes, keepSftp, keptSftp, openSftp, sftpCall, SFTP_STATUS } from './sftp';
 import { listRemote, type DestinationLock, type ListRequest, type LockRequest, type RemoteListing } from './remoteList';
 import { absolutePath, joinRemote, parentOf, parseDestination, shellWord, type RemoteDestination } from './remotePath';
@@ -245,7 +245,7 @@ export async function remoteHashes(
   const scope = pool.liveScope(host);
   const knownZ = !!scope?.knows(SHA256SUM_Z);
   const viaLock = lock && !paths.some((p) => p.includes('\n')) ? await lock.run(hashScript(dest, paths, knownZ).join('; ')) : undefined;
-  const stdout = viaLock ?? (await execScript(pool, host, hashScript(dest, undefined, knownZ).join('\n'), Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8'), signal)).stdout;
+  const stdout = viaLock ?? (await runScript(pool, host, hashScript(dest, undefined, knownZ).join('\n'), { stdin: Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8'), signal })).stdout;
   const fields = splitNul(stdout);
   const tool = (fields.shift() ?? 'Tnone').slice(1) || 'none';
   if (tool === 'sha256sum -z') scope?.learn(SHA256SUM_Z);
@@ -568,4 +568,16 @@ export function describeItem(item: PlanItem): string {
   if (c.content) return c.size ? 'content changed (size differs)' : 'content changed';
   const what = [c.time && 'time', c.perms && 'permissions'].filter(Boolean).join(' + ');
   return `${what || 'metadata'} only`;
+}
+
+/** Splits a buffer on NUL bytes (a trailing NUL does not produce an empty last field). */
+export function splitNul(buf: Buffer): string[] {
+  const fields: string[] = [];
+  let start = 0;
+  for (let i = buf.indexOf(0, start); i !== -1; i = buf.indexOf(0, start)) {
+    fields.push(buf.toString('utf8', start, i));
+    start = i + 1;
+  }
+  if (start < buf.length) fields.push(buf.toString('utf8', start));
+  return fields;
 }

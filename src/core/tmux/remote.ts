@@ -1,7 +1,8 @@
-// One short remote script over the pooled connection, output collected (capped) with its exit status.
+// tmux's remote scripts: run in a channel of their own (ssh/script.ts) or in a kept shell, output as text,
+// capped, and a script that does not finish in time is an error.
 import { runInKeptShell } from '../ssh/keptShell';
 import type { Pool } from '../ssh/pool';
-import { buildRemoteCommand } from '../ssh/quote';
+import { runScript as runInChannel } from '../ssh/script';
 
 export interface ScriptResult {
   stdout: string;
@@ -20,32 +21,15 @@ export interface ScriptOptions {
 const DEFAULT_TIMEOUT_MS = 20_000;
 const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 
+function timedOut(alias: string, timeoutMs: number): Error {
+  return new Error(`remote tmux command on ${alias} did not finish within ${timeoutMs} ms`);
+}
+
 export async function runScript(pool: Pool, alias: string, script: string, opts: ScriptOptions = {}): Promise<ScriptResult> {
-  const lease = await pool.exec(alias, buildRemoteCommand(script));
-  const max = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  let outBytes = 0;
-  let errBytes = 0;
-  let code: number | undefined;
-  lease.channel.on('data', (d: Buffer) => { if (outBytes < max) { out.push(d); outBytes += d.length; } });
-  lease.channel.stderr.on('data', (d: Buffer) => { if (errBytes < max) { err.push(d); errBytes += d.length; } });
-  lease.channel.on('exit', (c: number | null) => { if (typeof c === 'number') code = c; });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  try {
-    const finished = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      lease.channel.once('close', () => { clearTimeout(timer); resolve(true); });
-      lease.channel.end(opts.stdin ?? '');
-    });
-    if (!finished) {
-      try { lease.channel.close(); } catch { /* already gone */ }
-      throw new Error(`remote tmux command on ${alias} did not finish within ${timeoutMs} ms`);
-    }
-  } finally {
-    lease.release();
-  }
-  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code };
+  const r = await runInChannel(pool, alias, script, { stdin: opts.stdin, timeoutMs, maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT });
+  if (r.timedOut) throw timedOut(alias, timeoutMs);
+  return { stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), code: r.code ?? undefined };
 }
 
 /**
@@ -57,6 +41,6 @@ export async function runScriptInKeptShell(pool: Pool, alias: string, kind: stri
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxOutputBytes = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const r = await runInKeptShell(pool, alias, kind, script, { timeoutMs, maxOutputBytes, subshell: true });
-  if (!r) throw new Error(`remote tmux command on ${alias} did not finish within ${timeoutMs} ms (or printed more than ${maxOutputBytes} bytes)`);
+  if (!r) throw new Error(`${timedOut(alias, timeoutMs).message} (or printed more than ${maxOutputBytes} bytes)`);
   return { stdout: r.out, stderr: r.err };
 }
