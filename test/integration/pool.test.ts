@@ -11,7 +11,7 @@ import { push } from '../../src/core/push/push';
 import { MAX_CONNECTIONS_PER_HOST } from '../../src/core/ssh/pool';
 import { refusingPrompter } from '../../src/core/types';
 import type { LabHost } from '../lab/types';
-import { execOn as run, execOut, startFleet, type TestFleet } from './fleet';
+import { execOn as run, execOut, pgrep, startFleet, waitUntil, type TestFleet } from './fleet';
 
 const canRunLab = process.getuid?.() === 0;
 
@@ -88,8 +88,8 @@ describe.skipIf(!canRunLab)('pool on the lab fleet', () => {
     const pool = fleet.pool();
     const log = host('lab-1').sshdLog!;
     const before = logSize(log);
-    const running = run(pool, 'lab-1', 'sleep 0.5; echo still-here');
-    await new Promise((r) => setTimeout(r, 200));
+    const running = run(pool, 'lab-1', 'sleep 0.57; echo still-here');
+    await waitUntil(() => pgrep('sleep 0.57').length > 0, 5000, 'the command to run on the host');
     pool.reconfigure({ connectTimeoutMs: 3000 });
     const next = await run(pool, 'lab-1', 'echo fresh');
     expect(next.out.trim()).toBe('fresh');

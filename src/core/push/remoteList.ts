@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { LeasedChannel, Pool } from '../ssh/pool';
-import { inKeptShell, parkOrEnd, ShellGone } from '../ssh/keptShell';
+import { abandon, inKeptShell, parkOrEnd, ShellGone } from '../ssh/keptShell';
 import { shQuote } from '../ssh/quote';
 import { absolutePath, shellWord, type RemoteDestination } from './remotePath';
 import { endSftp, sftpCall } from './sftp';
@@ -366,7 +366,7 @@ async function runListingIn(
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
-      if (err) { finished = true; channel.close(); lease.release(); reject(err); return; }
+      if (err) { finished = true; abandon(lease); reject(err); return; }
       resolve({ parsed: parsed!, channel, closed, finish: finishShell, onMore: (fn) => { more = fn; } });
     };
     let received = 0;

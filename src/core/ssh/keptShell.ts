@@ -42,6 +42,12 @@ export function parkOrEnd(pool: Pool, lease: LeasedChannel<ClientChannel>, kind:
   end();
 }
 
+/** Done with a kept shell that is not to be reused (it is partway through something): closed now, its slot given back. */
+export function abandon(lease: LeasedChannel<ClientChannel>): void {
+  try { lease.channel.close(); } catch { /* gone */ }
+  lease.release();
+}
+
 export interface ShellRun {
   out: string;
   err: string;
@@ -98,12 +104,8 @@ function runToMarker(
       channel.removeListener('data', onOut);
       channel.stderr.removeListener('data', onErr);
       channel.removeListener('close', onClose);
-      if (idle) {
-        parkOrEnd(pool, lease, kind, true);
-      } else {
-        try { channel.close(); } catch { /* gone */ }
-        lease.release();
-      }
+      if (idle) parkOrEnd(pool, lease, kind, true);
+      else abandon(lease);
       if (result instanceof ShellGone) reject(result); else resolve(result);
     };
     const received = (d: Buffer, into: Buffer[]) => {
