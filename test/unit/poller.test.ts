@@ -85,4 +85,34 @@ describe('Poller', () => {
     expect(results).toEqual([['b', 'good']]);
     poller.dispose();
   });
+
+  it('paces a big key set: with maxRunsPerSecond each key waits keys ÷ pace, a small set keeps the interval', async () => {
+    const runs: string[] = [];
+    const poller = new Poller<string>({
+      intervalMs: INTERVAL,
+      maxRunsPerSecond: 10,
+      work: async (key) => { runs.push(key); return 'good'; },
+      onError: () => 'bad',
+      failed: (r) => r === 'bad',
+      onResult: () => {},
+    });
+    const keys = Array.from({ length: 50 }, (_, i) => `h${i}`);
+    poller.setKeys(keys.slice(0, 5));
+    expect(poller.periodMs).toBe(INTERVAL);
+    poller.setKeys(keys);
+    expect(poller.periodMs).toBe(5 * INTERVAL);
+    expect(poller.waitAfter(3)).toBe(20 * INTERVAL);
+    const off = poller.subscribe();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(runs.length).toBe(50);
+    await vi.advanceTimersByTimeAsync(5 * INTERVAL - 10);
+    expect(runs.length).toBe(50);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(runs.length).toBe(100);
+    // Over a minute, 10 runs a second on average (the first round at once included).
+    await vi.advanceTimersByTimeAsync(60 * 1000);
+    expect(runs.length).toBeLessThanOrEqual(50 + 60 * 10 + 50);
+    off();
+    poller.dispose();
+  });
 });

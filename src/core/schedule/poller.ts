@@ -8,7 +8,12 @@ export type Unsubscribe = () => void;
 export interface PollerOptions<R> {
   /** Period between runs of a key that is doing fine, while someone is subscribed. */
   intervalMs: number;
-  /** Longest wait for a key that keeps failing (default 8 × intervalMs). */
+  /**
+   * Runs per second across all keys, on average: with more keys than `intervalMs` allows at this pace, each
+   * key's period grows to keys ÷ pace (a big fleet is listed less often per host, not harder all at once).
+   */
+  maxRunsPerSecond?: number;
+  /** Longest wait for a key that keeps failing (default 8 × the period). */
   maxBackoffMs?: number;
   /** The work for one key; a rejection is mapped by `onError` to a result. */
   work: (key: string) => Promise<R>;
@@ -116,10 +121,17 @@ export class Poller<R> {
     return p;
   }
 
-  /** The wait before the next scheduled run: the interval, doubled for each failure after the first, capped. */
+  /** The period of a key that is doing fine: the interval, or longer where the pace across keys asks for it. */
+  get periodMs(): number {
+    const pace = this.opts.maxRunsPerSecond;
+    return pace ? Math.max(this.intervalMs, Math.ceil((this.keys.length * 1000) / pace)) : this.intervalMs;
+  }
+
+  /** The wait before the next scheduled run: the period, doubled for each failure after the first, capped. */
   waitAfter(failures: number): number {
-    const cap = this.maxBackoffMs ?? this.intervalMs * 8;
-    return failures <= 1 ? this.intervalMs : Math.min(cap, this.intervalMs * 2 ** (failures - 1));
+    const period = this.periodMs;
+    const cap = Math.max(period, this.maxBackoffMs ?? period * 8);
+    return failures <= 1 ? period : Math.min(cap, period * 2 ** (failures - 1));
   }
 
   private reschedule(): void {

@@ -48,6 +48,12 @@ function hostStateText(h: HostAgents, sessions: number): string {
   }
 }
 
+/**
+ * Listings across the fleet per second, on average: 100 hosts are each listed every 5 s, 500 every 25 s (one tmux
+ * client per listing on each host; a large fleet is not asked 100 times a second while the view is open).
+ */
+const LISTINGS_PER_SECOND = 20;
+
 /** Unchanged listings still redraw this often, so "active 5s ago" does not stay 5 s for minutes. */
 const AGO_REDRAW_MS = 30_000;
 
@@ -66,6 +72,7 @@ export class AgentsTree implements vscode.TreeDataProvider<AgentsNode>, vscode.D
   constructor(private readonly fleet: Fleet, private readonly pool: Pool, intervalMs = 5000) {
     this.poller = new Poller<HostAgents>({
       intervalMs,
+      maxRunsPerSecond: LISTINGS_PER_SECOND,
       work: (alias) => listAgents(this.pool, alias, this.hosts.get(alias), { patterns: readAgentPatterns().patterns }),
       onError: (alias, err) => ({ host: alias, state: 'error', message: err instanceof Error ? err.message : String(err), checkedAt: Date.now() }),
       failed: (h) => h.state === 'error',
