@@ -83,6 +83,7 @@ function floorWithFlotillaUi(): string {
   const views = renamed(flotilla.contributes.views.flotilla) as Array<{ id: string }>;
   const pkg = JSON.parse(readFileSync(join(FLOOR, 'package.json'), 'utf8')) as Record<string, unknown> & { contributes: Record<string, unknown> };
   pkg.name = 'activation-floor-ui';
+  pkg.files = [...(pkg.files as string[]), 'schemas/**'];
   pkg.activationEvents = ['onStartupFinished', ...views.map((v) => `onView:${v.id}`)];
   pkg.contributes = {
     ...renamed(flotilla.contributes),
