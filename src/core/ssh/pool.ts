@@ -6,8 +6,9 @@
 // opens another connection to the same host instead (at most MAX_CONNECTIONS_PER_HOST in all), as
 // OpenSSH's ControlMaster clients fall back to a connection of their own when the master refuses.
 // A channel a feature is done with but may use again soon (push's listing shell and SFTP channel, the health
-// probe's shell, the Agents listing's shell) can be parked for the next user on the same connection: it keeps its slot, but is closed as soon as a request would wait for one, and
-// the connection idles out as if it were not there.
+// probe's shell, the Agents listing's shell) can be parked for the next user on the same connection: it keeps
+// its slot, but is closed as soon as a request would wait for one, and the connection idles out as if it were
+// not there.
 import type { ClientChannel, ExecOptions, PseudoTtyOptions, SFTPWrapper } from 'ssh2';
 import { refusingPrompter, type Prompter, type ResolvedHost } from '../types';
 import { KeyCache } from './auth';

@@ -21,14 +21,14 @@ export interface ScriptOptions {
 const DEFAULT_TIMEOUT_MS = 20_000;
 const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 
-function timedOut(alias: string, timeoutMs: number): Error {
-  return new Error(`remote tmux command on ${alias} did not finish within ${timeoutMs} ms`);
+function notFinished(alias: string, timeoutMs: number): string {
+  return `remote tmux command on ${alias} did not finish within ${timeoutMs} ms`;
 }
 
 export async function runScript(pool: Pool, alias: string, script: string, opts: ScriptOptions = {}): Promise<ScriptResult> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const r = await runInChannel(pool, alias, script, { stdin: opts.stdin, timeoutMs, maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT });
-  if (r.timedOut) throw timedOut(alias, timeoutMs);
+  if (r.timedOut) throw new Error(notFinished(alias, timeoutMs));
   return { stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), code: r.code ?? undefined };
 }
 
@@ -41,6 +41,6 @@ export async function runScriptInKeptShell(pool: Pool, alias: string, kind: stri
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxOutputBytes = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const r = await runInKeptShell(pool, alias, kind, script, { timeoutMs, maxOutputBytes, subshell: true });
-  if (!r) throw new Error(`${timedOut(alias, timeoutMs).message} (or printed more than ${maxOutputBytes} bytes)`);
+  if (!r) throw new Error(`${notFinished(alias, timeoutMs)} (or printed more than ${maxOutputBytes} bytes)`);
   return { stdout: r.out, stderr: r.err };
 }
